@@ -1,0 +1,32 @@
+"""The base of every generated resource class: hands each call to the transport."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from ._action import Action
+    from ._transport import Transport
+    from .sse import EventStream
+
+T = TypeVar("T")
+
+
+class Resource:
+    """A group of actions bound to one client's transport."""
+
+    __slots__ = ("_transport",)
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    async def _call(self, action: Action[T], args: dict[str, Any]) -> T:
+        return await self._transport.call(action, args)
+
+    def _stream(self, action: Action[T], args: dict[str, Any]) -> EventStream[T]:
+        from .sse import EventStream
+
+        return EventStream.for_action(self._transport, action, args)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} resource>"

@@ -1,0 +1,224 @@
+"""A complete WHATWG ``text/event-stream`` decoder: bytes in, :class:`ServerSentEvent` out.
+
+It implements the HTML standard's "event stream interpretation" exactly, whatever the chunk
+boundaries, and does no I/O. The project owns it rather than relying on the parser inside
+aiohttp-sse-client 0.2.1, whose measured defects are: CR-only line ends are mis-parsed, a
+leading BOM is not stripped, ``data:  x`` loses every leading space instead of one, and an
+``id`` containing NUL crashes the next reconnect with a header-injection ``ValueError``. That
+parser also has no idle watchdog and handles about 71k events/s.
+
+Speed comes from working on whole decoded chunks with ``str`` bulk operations (one ``split``
+per chunk, one loop iteration per line) rather than byte by byte.
+"""
+
+from __future__ import annotations
+
+import codecs
+from typing import Any
+
+import msgspec
+
+__all__ = ["EventTooLarge", "SSEDecoder", "ServerSentEvent"]
+
+_utf8_decoder = codecs.getincrementaldecoder("utf-8")
+
+
+class ServerSentEvent(msgspec.Struct, frozen=True, gc=False):
+    """One dispatched event.
+
+    ``id`` is the last event ID in force when the event was dispatched ("" if none);
+    ``retry`` is the reconnection time (ms) set by this event's own block, else None.
+    """
+
+    event: str
+    data: str
+    id: str = ""
+    retry: int | None = None
+
+    def json(self) -> Any:
+        """Decode ``data`` as JSON."""
+        return msgspec.json.decode(self.data)
+
+
+class EventTooLarge(ValueError):
+    """An event's data, or one line, grew beyond ``max_event_size`` bytes.
+
+    ``events`` holds the events completed by the failing ``feed()`` call before the limit
+    was hit, so that none is lost (``last_event_id`` already accounts for them).
+    """
+
+    def __init__(self, limit: int, events: list[ServerSentEvent] | None = None) -> None:
+        super().__init__(f"server-sent event larger than max_event_size={limit} bytes")
+        self.limit = limit
+        self.events: list[ServerSentEvent] = events if events is not None else []
+
+
+def _utf8_size(text: str) -> int:
+    # isascii() is O(1) on CPython str, so the common case costs nothing.
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+class SSEDecoder:
+    """Incremental event-stream parser: ``feed()`` chunks, get the completed events.
+
+    ``max_event_size`` (bytes, UTF-8) bounds the data of one event and every line, field
+    name included, whether complete or still waiting for its end, so memory stays bounded
+    even on a stream without line ends; beyond it :class:`EventTooLarge` is raised. After
+    an error, call :meth:`reset` before feeding a new stream.
+    """
+
+    __slots__ = (
+        "_data",
+        "_data_size",
+        "_decode",
+        "_event_type",
+        "_id_buffer",
+        "_last_event_id",
+        "_limit",
+        "_retry",
+        "_retry_block",
+        "_skip_lf",
+        "_started",
+        "_tail",
+        "_tail_size",
+    )
+
+    def __init__(self, max_event_size: int | None = None) -> None:
+        self._limit = max_event_size
+        self._last_event_id = ""
+        self._retry: int | None = None
+        self.reset()
+
+    @property
+    def last_event_id(self) -> str:
+        """The last event ID string (sent as ``Last-Event-ID`` on reconnect)."""
+        return self._last_event_id
+
+    @property
+    def retry(self) -> int | None:
+        """The latest reconnection time (ms) sent by the server, None if never sent."""
+        return self._retry
+
+    def reset(self) -> None:
+        """Forget the current stream (buffers, BOM state) but keep ``last_event_id``."""
+        self._decode = _utf8_decoder(errors="replace").decode
+        self._started = False  # a leading BOM is stripped once the first text arrives
+        self._skip_lf = False  # previous chunk ended with CR: a leading LF completes a CRLF
+        self._tail: list[str] = []  # the line still waiting for its end
+        self._tail_size = 0
+        self._data: list[str] = []  # data lines of the pending event
+        self._data_size = 0
+        self._event_type = ""
+        self._retry_block: int | None = None
+        # The spec starts each stream's ID buffer empty; browsers seed it with the current
+        # last event ID so that an event without ``id`` after a reconnect keeps it.
+        self._id_buffer = ""
+
+    def close(self) -> list[ServerSentEvent]:
+        """End of stream: the unterminated event and line are discarded (per spec)."""
+        self.reset()
+        return []
+
+    def feed(self, data: bytes) -> list[ServerSentEvent]:
+        """Decode one chunk; return the events it completes."""
+        text = self._decode(data)
+        if not text:
+            return []
+        if not self._started:
+            self._started = True
+            if text[0] == "\ufeff":
+                text = text[1:]
+        if self._skip_lf:
+            self._skip_lf = False
+            if text[:1] == "\n":
+                text = text[1:]
+        if "\r" in text:
+            self._skip_lf = text[-1] == "\r"
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        limit = self._limit
+        if "\n" not in text:
+            self._tail.append(text)
+            if limit is not None:
+                self._tail_size += _utf8_size(text)
+                if self._tail_size > limit:
+                    raise EventTooLarge(limit)
+            return []
+        if self._tail:
+            self._tail.append(text)
+            text = "".join(self._tail)
+        lines = text.split("\n")
+        rest = lines.pop()  # after the last line end: an unfinished line
+        self._tail = [rest] if rest else []
+        if limit is None:
+            return self._lines(lines)
+        # Complete lines obey the same bound as a buffered one, so that raising does not
+        # depend on where the chunks were cut. Only a chunk larger than the limit can hold
+        # such a line.
+        if _utf8_size(text) > limit:
+            for index, line in enumerate(lines):
+                if _utf8_size(line) > limit:
+                    raise EventTooLarge(limit, self._lines(lines[:index]))
+        events = self._lines(lines)
+        self._tail_size = _utf8_size(rest)
+        if self._tail_size > limit:
+            raise EventTooLarge(limit, events)
+        return events
+
+    def _lines(self, lines: list[str]) -> list[ServerSentEvent]:
+        # Hot loop: state lives in locals and is written back at the end (or on error).
+        events: list[ServerSentEvent] = []
+        data = self._data
+        event_type = self._event_type
+        id_buffer = self._id_buffer
+        retry_block = self._retry_block
+        limit = self._limit
+        data_size = self._data_size
+        for line in lines:
+            if not line:  # blank line: dispatch
+                self._last_event_id = id_buffer
+                if data:
+                    events.append(
+                        ServerSentEvent(
+                            event_type or "message", "\n".join(data), id_buffer, retry_block
+                        )
+                    )
+                    data = []
+                    data_size = 0
+                event_type = ""
+                retry_block = None
+                continue
+            colon = line.find(":")
+            if colon == 0:  # comment
+                continue
+            if colon < 0:
+                name = line
+                value = ""
+            else:
+                name = line[:colon]
+                # Exactly one space after the colon is dropped.
+                value = (
+                    line[colon + 2 :] if line[colon + 1 : colon + 2] == " " else line[colon + 1 :]
+                )
+            if name == "data":
+                data.append(value)
+                if limit is not None:
+                    data_size += _utf8_size(value) + 1  # + the joining LF
+                    if data_size > limit + 1:
+                        self._data = []
+                        raise EventTooLarge(limit, events)
+            elif name == "event":
+                event_type = value
+            elif name == "id":
+                if "\x00" not in value:
+                    id_buffer = value
+            elif name == "retry" and value.isascii() and value.isdigit():
+                try:
+                    retry_block = self._retry = int(value)
+                except ValueError:  # beyond int's digit limit: not a usable delay
+                    pass
+        self._data = data
+        self._data_size = data_size
+        self._event_type = event_type
+        self._id_buffer = id_buffer
+        self._retry_block = retry_block
+        return events
