@@ -13,7 +13,7 @@ Rules, each for a reason:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .naming import camel, pascal, snake
@@ -31,10 +31,10 @@ class Ty:
 
     any: bool = False
     null: bool = False
-    bool: bool = False
-    int: bool = False
-    float: bool = False
-    str: str | None = None  # "str" or "datetime"
+    boolean: bool = False
+    integer: bool = False
+    number: bool = False
+    string: str | None = None  # "str" or "datetime"
     obj: Obj | None = None
     arr: Ty | None = None
 
@@ -43,14 +43,14 @@ class Ty:
             return Ty(any=True)
         out = Ty(
             null=self.null or other.null,
-            bool=self.bool or other.bool,
-            int=self.int or other.int,
-            float=self.float or other.float,
+            boolean=self.boolean or other.boolean,
+            integer=self.integer or other.integer,
+            number=self.number or other.number,
         )
-        if self.str and other.str:
-            out.str = "datetime" if self.str == other.str == "datetime" else "str"
+        if self.string and other.string:
+            out.string = "datetime" if self.string == other.string == "datetime" else "str"
         else:
-            out.str = self.str or other.str
+            out.string = self.string or other.string
         if self.obj and other.obj:
             out.obj = self.obj.merge(other.obj)
         else:
@@ -136,13 +136,13 @@ class ModelBuilder:
         if name == "null":
             return Ty(null=True)
         if name == "boolean":
-            return Ty(bool=True)
+            return Ty(boolean=True)
         if name == "integer":
-            return Ty(int=True)
+            return Ty(integer=True)
         if name == "number":
-            return Ty(int=True, float=True)
+            return Ty(integer=True, number=True)
         if name == "string":
-            return Ty(str="datetime" if schema.get("format") == "date-time" else "str")
+            return Ty(string="datetime" if schema.get("format") == "date-time" else "str")
         if name == "array":
             items = schema.get("items")
             if isinstance(items, list):
@@ -180,13 +180,13 @@ class ModelBuilder:
         if ty.any:
             return "Any"
         parts: list[str] = []
-        if ty.str:
-            parts.append(ty.str)
-        if ty.int:
+        if ty.string:
+            parts.append(ty.string)
+        if ty.integer:
             parts.append("int")
-        if ty.float:
+        if ty.number:
             parts.append("float")
-        if ty.bool:
+        if ty.boolean:
             parts.append("bool")
         if ty.obj is not None:
             parts.append(self.object_annotation(ty.obj))
@@ -300,7 +300,14 @@ class ModelBuilder:
 
 
 def _other_kinds(ty: Ty) -> bool:
-    return ty.any or ty.bool or ty.int or ty.float or ty.str is not None or ty.arr is not None
+    return (
+        ty.any
+        or ty.boolean
+        or ty.integer
+        or ty.number
+        or ty.string is not None
+        or ty.arr is not None
+    )
 
 
 def _doc(name: str, schema: JSON) -> str:

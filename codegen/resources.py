@@ -75,7 +75,13 @@ class ResourceWriter:
         elif declared == "object":
             annotation, kind = "Mapping[str, Any]", "object"
         elif p.get("enum"):
-            annotation = "Literal[" + ", ".join(repr(v) for v in p["enum"]) + "]"
+            values: list[Any] = list(p["enum"])
+            if all(isinstance(v, str) and v.isdigit() for v in values):
+                # Numeric enums arrive as strings; take the numbers too.
+                values += [int(v) for v in values]
+                if isinstance(default, int):
+                    default = str(default)
+            annotation = "Literal[" + ", ".join(repr(v) for v in values) + "]"
             kind = "string"
         elif isinstance(hint, bool):
             annotation, kind = "bool | str", "string"
@@ -105,32 +111,37 @@ class ResourceWriter:
         cls = pascal(resource)
         methods: list[str] = []
         constants: list[str] = []
-        uses_file = False
         for action_name in sorted(res["actions"]):
             action = res["actions"][action_name]
             params = [*res.get("params", []), *action.get("params", [])]
             infos = [self.param(p) for p in params]
-            uses_file |= any(i.kind == "file" for i in infos)
             const = "_" + snake(action_name).upper().rstrip("_")
             methods.append(self.method(resource, action_name, action, infos, const))
             constants.append(self.constant(resource, action_name, action, infos, const))
         doc = f"Actions of the ``{resource}`` resource (``{res['path']}``)."
-        imports = [
-            "from __future__ import annotations",
-            "",
-            "from collections.abc import Mapping, Sequence",
-            "from typing import TYPE_CHECKING, Any, Literal",
-            "",
+        code = "\n\n".join(methods) + "\n\n\n" + "\n\n".join(constants)
+        abc = [n for n in ("Mapping", "Sequence") if f"{n}[" in code]
+        typing = [
+            "TYPE_CHECKING",
+            *(n for n in ("Any", "Literal") if f"{n}[" in code or f" {n}" in code),
+        ]
+        types = [n for n in ("FileInput", "TimeoutArg") if n in code]
+        imports = ["from __future__ import annotations", ""]
+        if abc:
+            imports.append(f"from collections.abc import {', '.join(abc)}")
+        imports += [f"from typing import {', '.join(typing)}", ""]
+        imports += [
             "from ..._action import Action, Param",
             "from ..._resource import Resource",
-            "from ..._types import FileInput, TimeoutArg" if uses_file else "from ..._types import TimeoutArg",
+            f"from ..._types import {', '.join(types)}",
             "",
             "if TYPE_CHECKING:",
             "    from ... import models",
-            "    from ...sse import EventStream",
         ]
+        if "EventStream[" in code:
+            imports.append("    from ...sse import EventStream")
         body = "\n".join(imports) + "\n\n\n" + f"class {cls}(Resource):\n"
-        body += f'    """{doc}"""\n\n' + "\n\n".join(methods) + "\n\n\n" + "\n\n".join(constants)
+        body += f'    """{doc}"""\n\n' + code
         return f'{self.header}\n"""The ``{resource}`` resource."""\n\n{body}\n'
 
     def _returns(self, action: JSON) -> tuple[str, dict[int, str | None]]:
@@ -158,7 +169,7 @@ class ResourceWriter:
             args += GLOBAL_ARGS
         args.append("timeout: TimeoutArg = None")
         if stream:
-            (event, info), *_ = action["responses"]["200"]["sseEvents"].items()
+            info = next(iter(action["responses"]["200"]["sseEvents"].values()))
             model = self.model_names[resolve_ref(info["schema"]["$ref"])]
             ret = f"EventStream[models.{model}]"
             head = f"    def {snake(name)}(\n"
@@ -197,7 +208,9 @@ class ResourceWriter:
             if stream:
                 for event, info in resp["sseEvents"].items():
                     model = self.model_names[resolve_ref(info["schema"]["$ref"])]
-                    lines.append(f"    ``{event}`` events as {model}: {_clean(info['description'])}")
+                    lines.append(
+                        f"    ``{event}`` events as {model}: {_clean(info['description'])}"
+                    )
             else:
                 ref = (resp.get("schema") or {}).get("$ref")
                 model = self.model_names[resolve_ref(ref)] if ref else "None"

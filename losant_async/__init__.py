@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ._client import LosantClient as LosantClient
     from ._limits import RateLimit as RateLimit
     from ._retry import RetryPolicy as RetryPolicy
-    from ._transport import Timeout as Timeout
+    from ._types import Timeout as Timeout
 
 __all__ = [
     "API_VERSION",
@@ -63,7 +63,7 @@ _LAZY = {
     "LosantClient": ("._client", "LosantClient"),
     "RetryPolicy": ("._retry", "RetryPolicy"),
     "RateLimit": ("._limits", "RateLimit"),
-    "Timeout": ("._transport", "Timeout"),
+    "Timeout": ("._types", "Timeout"),
     "models": (".models", None),
     "sse": (".sse", None),
 }

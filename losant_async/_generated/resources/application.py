@@ -608,7 +608,7 @@ class Application(Resource):
         application_id: str,
         start: int | str | None = None,
         end: int | str | None = None,
-        resolution: Literal['86400000', '3600000'] = 86400000,
+        resolution: Literal['86400000', '3600000', 86400000, 3600000] = '86400000',
         as_bytes: bool | str = False,
         include_non_billable: bool | str = False,
         _actions: bool = False,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
@@ -412,7 +412,7 @@ class Device(Resource):
         device_id: str,
         start: int | str = -2592000000,
         end: int | str = 0,
-        resolution: Literal['86400000', '3600000'] = 86400000,
+        resolution: Literal['86400000', '3600000', 86400000, 3600000] = '86400000',
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
@@ -12,7 +12,6 @@ from ..._types import TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
-    from ...sse import EventStream
 
 
 class DeviceRecipes(Resource):

@@ -12,7 +12,6 @@ from ..._types import TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
-    from ...sse import EventStream
 
 
 class Devices(Resource):

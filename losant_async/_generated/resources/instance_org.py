@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
@@ -12,7 +12,6 @@ from ..._types import TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
-    from ...sse import EventStream
 
 
 class InstanceOrg(Resource):
@@ -233,7 +232,7 @@ class InstanceOrg(Resource):
         org_id: str,
         start: int | str | None = None,
         end: int | str | None = None,
-        resolution: Literal['86400000', '3600000'] = 86400000,
+        resolution: Literal['86400000', '3600000', 86400000, 3600000] = '86400000',
         as_bytes: bool | str = False,
         include_non_billable: bool | str = False,
         _actions: bool = False,

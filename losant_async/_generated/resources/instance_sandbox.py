@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
@@ -12,7 +11,6 @@ from ..._types import TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
-    from ...sse import EventStream
 
 
 class InstanceSandbox(Resource):
@@ -200,7 +198,7 @@ class InstanceSandbox(Resource):
         instance_sandbox_id: str,
         start: int | str | None = None,
         end: int | str | None = None,
-        resolution: Literal['86400000', '3600000'] = 86400000,
+        resolution: Literal['86400000', '3600000', 86400000, 3600000] = '86400000',
         as_bytes: bool | str = False,
         include_non_billable: bool | str = False,
         _actions: bool = False,

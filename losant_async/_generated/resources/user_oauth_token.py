@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
@@ -12,7 +12,6 @@ from ..._types import TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
-    from ...sse import EventStream
 
 
 class UserOauthToken(Resource):

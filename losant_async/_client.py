@@ -1,0 +1,136 @@
+"""LosantClient: configuration, session lifetime and lazily loaded resources."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+from ._generated.client import RESOURCES, Resources
+from ._limits import RateLimit
+from ._retry import RetryPolicy
+from ._transport import Transport
+from ._types import Timeout, TimeoutArg
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from .sse import EventStream, ServerSentEvent
+
+DEFAULT_BASE_URL = "https://api.losant.com"
+DEFAULT_TIMEOUT = Timeout()
+
+
+class LosantClient(Resources):
+    """An asyncio client for the Losant API, one pooled aiohttp session per client.
+
+    ``token`` defaults to ``$LOSANT_API_TOKEN`` and ``base_url`` to ``$LOSANT_API_URL`` or
+    ``https://api.losant.com``. Use it as ``async with LosantClient() as client:`` or call
+    :meth:`aclose`. Every resource of the API is an attribute
+    (``client.instance_org.payload_counts_breakdown(...)``). A ``session`` passed in is
+    used as is and not closed.
+
+    ``rate_limit`` takes requests per second (a float) or a :class:`RateLimit`;
+    ``max_concurrency`` caps requests in flight (streams are not counted).
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | int | None = None,
+        rate_limit: float | RateLimit | None = None,
+        max_concurrency: int = 32,
+        accept_version: str = "^1.30.0",
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        if token is None:
+            token = os.environ.get("LOSANT_API_TOKEN") or None
+        if base_url is None:
+            base_url = os.environ.get("LOSANT_API_URL") or DEFAULT_BASE_URL
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        if isinstance(timeout, int | float):
+            timeout = Timeout(total=float(timeout))
+        if retry is None:
+            retry = RetryPolicy()
+        elif isinstance(retry, int):
+            retry = RetryPolicy(max_retries=retry)
+        if isinstance(rate_limit, int | float):
+            rate_limit = RateLimit(rate=float(rate_limit), burst=max(1, int(rate_limit)))
+        self._transport = Transport(
+            token=token,
+            base_url=base_url,
+            timeout=timeout,
+            retry=retry,
+            rate_limit=rate_limit,
+            max_concurrency=max_concurrency,
+            accept_version=accept_version,
+            session=session,
+        )
+        self._resources: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"<LosantClient {self._transport.base_url}>"
+
+    @property
+    def base_url(self) -> str:
+        return self._transport.base_url
+
+    def _resource(self, module: str, cls: str) -> Any:
+        resource = self._resources.get(module)
+        if resource is None:
+            mod = importlib.import_module(f"losant_async._generated.resources.{module}")
+            resource = self._resources[module] = getattr(mod, cls)(self._transport)
+        return resource
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *RESOURCES})
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: TimeoutArg = None,
+    ) -> Any:
+        """Send any request (``path`` from the API root) with the client's auth, limits,
+        retries and errors; returns the decoded JSON, or None for an empty body."""
+        return await self._transport.request(
+            method, path, params=params, body=body, headers=headers, timeout=timeout
+        )
+
+    def stream(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        idle_timeout: float | None = 30.0,
+    ) -> EventStream[ServerSentEvent]:
+        """Stream any server-sent-events URL (``path`` from the API root), reconnecting
+        like the generated stream actions; yields raw :class:`ServerSentEvent` objects."""
+        from .sse import EventStream
+
+        return EventStream.for_path(self._transport, path, params or {}, idle_timeout)
+
+    async def aclose(self) -> None:
+        """Close the session (unless it was passed in)."""
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

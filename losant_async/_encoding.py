@@ -1,0 +1,175 @@
+"""Request encoding, identical to Losant's official clients.
+
+Path parameters are checked against their pattern and percent-quoted; the query starts
+with ``_actions=false&_links=true&_embedded=true``; booleans are ``true``/``false``;
+``None`` is omitted; object-typed query values are JSON text; array values are sent as
+``name[0]=a&name[1]=b``; JSON bodies are encoded with msgspec; uploads are multipart.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote
+
+import msgspec
+
+from ._action import Action, Param
+
+_json_encode = msgspec.json.Encoder().encode
+
+GLOBAL_QUERY = ("_actions", "_links", "_embedded")
+
+
+@dataclass(slots=True)
+class EncodedRequest:
+    """Everything needed to send one call, built once and re-sent on retries."""
+
+    method: str
+    path: str  # already quoted
+    query: str  # already encoded, without "?"
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    multipart: list[tuple[str, bytes | str, str | None]] | None = None  # name, value, filename
+
+    @property
+    def target(self) -> str:
+        return f"{self.path}?{self.query}" if self.query else self.path
+
+
+@lru_cache(maxsize=64)
+def _pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def query_value(name: str, value: Any) -> str:
+    """One scalar query value as Losant expects it."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return repr(value) if isinstance(value, float) else str(value)
+    raise TypeError(
+        f"parameter {name!r} takes a string, number or boolean, not {type(value).__name__}"
+    )
+
+
+def _json_text(name: str, value: Any) -> str:
+    if isinstance(value, str):
+        return value  # already JSON text
+    try:
+        return _json_encode(value).decode()
+    except (TypeError, msgspec.EncodeError) as exc:
+        raise TypeError(f"parameter {name!r} cannot be encoded as JSON: {exc}") from None
+
+
+def encode_query(pairs: list[tuple[str, str]]) -> str:
+    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
+
+
+def add_query(pairs: list[tuple[str, str]], name: str, kind: str, value: Any) -> None:
+    """Append ``name=value`` to ``pairs`` by the rules of the parameter's kind."""
+    if value is None:
+        return
+    if kind == "object" or isinstance(value, Mapping | msgspec.Struct):
+        pairs.append((name, _json_text(name, value)))
+    elif kind == "array" or (isinstance(value, Sequence) and not isinstance(value, str)):
+        if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+            raise TypeError(f"parameter {name!r} takes a sequence of values")
+        for i, item in enumerate(value):
+            pairs.append((f"{name}[{i}]", query_value(name, item)))
+    else:
+        pairs.append((name, query_value(name, value)))
+
+
+def encode_action(
+    action: Action[Any], args: Mapping[str, Any], accept_version: str
+) -> EncodedRequest:
+    """Build the request for ``action`` from the keyword arguments of its coroutine."""
+    path = action.path
+    pairs: list[tuple[str, str]] = []
+    body: bytes | None = None
+    multipart: list[tuple[str, bytes | str, str | None]] | None = None
+    if action.events is None:
+        for name in GLOBAL_QUERY:
+            pairs.append((name, query_value(name, args[name])))
+    for param in action.params:
+        value = args[param.attr]
+        where = param.location
+        if where == "path":
+            path = path.replace("{" + param.name + "}", _path_value(param, value))
+        elif where == "query":
+            if param.pattern and value is not None:
+                _check_pattern(param, value)
+            add_query(pairs, param.name, param.kind, value)
+        elif where == "body":
+            if value is not None:
+                body = _body(param, value)
+        elif where == "multipart":
+            if value is not None:
+                multipart = multipart or []
+                multipart.append(_multipart_field(param, value))
+    headers = {"Accept-Version": accept_version}
+    domain = args.get("losantdomain")
+    if domain is not None:
+        headers["losantdomain"] = str(domain)
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    return EncodedRequest(action.method, path, encode_query(pairs), headers, body, multipart)
+
+
+def _check_pattern(param: Param, value: Any) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"parameter {param.attr!r} takes a string, not {type(value).__name__}")
+    if param.pattern and not _pattern(param.pattern).search(value):
+        raise ValueError(
+            f"parameter {param.attr!r} must match {param.pattern} (a 24-character hex ID "
+            f"where the API says so); got {value!r}"
+            if "24" in param.pattern
+            else f"parameter {param.attr!r} must match {param.pattern}; got {value!r}"
+        )
+
+
+def _path_value(param: Param, value: Any) -> str:
+    _check_pattern(param, value)
+    if value == "":
+        raise ValueError(f"parameter {param.attr!r} must not be empty")
+    return quote(value, safe="")
+
+
+def _body(param: Param, value: Any) -> bytes:
+    try:
+        return _json_encode(value)
+    except (TypeError, msgspec.EncodeError) as exc:
+        raise TypeError(f"parameter {param.attr!r} cannot be encoded as JSON: {exc}") from None
+
+
+def _multipart_field(param: Param, value: Any) -> tuple[str, bytes | str, str | None]:
+    if param.kind == "file":
+        if isinstance(value, bytes | bytearray):
+            return (param.name, bytes(value), param.name)
+        if isinstance(value, os.PathLike):
+            path = os.fspath(value)
+            with open(path, "rb") as fh:
+                return (param.name, fh.read(), os.path.basename(path))
+        if hasattr(value, "read"):
+            data = value.read()
+            if not isinstance(data, bytes):
+                raise TypeError(f"parameter {param.attr!r}: the file must be opened in binary mode")
+            name = getattr(value, "name", None)
+            filename = os.path.basename(name) if isinstance(name, str) else param.name
+            return (param.name, data, filename)
+        raise TypeError(
+            f"parameter {param.attr!r} takes bytes, a binary file object or a path "
+            f"(os.PathLike), not {type(value).__name__}"
+        )
+    if param.kind == "object" or isinstance(value, Mapping | msgspec.Struct):
+        return (param.name, _json_text(param.attr, value), None)
+    return (param.name, query_value(param.attr, value), None)

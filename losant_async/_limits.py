@@ -1,0 +1,69 @@
+"""Client-side limits: a shared token-bucket rate limiter that backs off on 429s."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import anyio
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``rate`` requests a second on average, in bursts of up to ``burst``."""
+
+    rate: float
+    burst: int = 1
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0 or self.burst < 1:
+            raise ValueError("RateLimit needs rate > 0 and burst >= 1")
+
+
+class TokenBucket:
+    """The limiter behind :class:`RateLimit`, shared by every call of one client.
+
+    A 429 halves the current rate (down to a tenth of the configured one) and holds every
+    caller until its ``Retry-After`` has passed; each success wins back a twentieth of the
+    configured rate.
+    """
+
+    def __init__(self, limit: RateLimit) -> None:
+        self.limit = limit
+        self.rate = limit.rate
+        self._tokens = float(limit.burst)
+        self._stamp = time.monotonic()
+        self._paused_until = 0.0
+        self._lock: anyio.Lock | None = None
+
+    def _refill(self, now: float) -> None:
+        self._tokens = min(float(self.limit.burst), self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+    async def acquire(self) -> None:
+        """Wait for a token; callers are served in arrival order."""
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                if now < self._paused_until:
+                    await anyio.sleep(self._paused_until - now)
+                    continue
+                self._refill(now)
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return
+                await anyio.sleep((1.0 - self._tokens) / self.rate)
+
+    def throttled(self, retry_after: float | None) -> None:
+        """A 429 arrived: slow down, and pause everyone until ``retry_after`` passes."""
+        self._refill(time.monotonic())
+        self.rate = max(self.limit.rate / 10.0, self.rate / 2.0)
+        if retry_after:
+            self._paused_until = max(self._paused_until, time.monotonic() + retry_after)
+
+    def succeeded(self) -> None:
+        if self.rate < self.limit.rate:
+            self._refill(time.monotonic())
+            self.rate = min(self.limit.rate, self.rate + self.limit.rate / 20.0)

@@ -1,0 +1,313 @@
+"""The session core: one call = encode -> limit -> send -> retry -> decode.
+
+Generated resources hand each call here as an :class:`~._action.Action` and the
+coroutine's arguments; everything dynamic about a call lives in this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import aiohttp
+import anyio
+import msgspec
+
+from ._action import Action
+from ._encoding import EncodedRequest, add_query, encode_action, encode_query
+from ._limits import RateLimit, TokenBucket
+from ._retry import RetryPolicy, parse_retry_after
+from ._types import Timeout, TimeoutArg
+from ._version import __version__
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    DecodeError,
+    error_for_status,
+)
+
+T = TypeVar("T")
+
+logger = logging.getLogger("losant_async")
+
+USER_AGENT = (
+    f"losant_async/{__version__} aiohttp/{aiohttp.__version__} python/{platform.python_version()}"
+)
+
+
+class Response(msgspec.Struct, frozen=True):
+    """A finished attempt: status, headers and the whole body."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class Transport:
+    """Owns the pooled session, auth, limits and the retry loop of one client."""
+
+    def __init__(
+        self,
+        *,
+        token: str | None,
+        base_url: str,
+        timeout: Timeout,
+        retry: RetryPolicy,
+        rate_limit: RateLimit | None,
+        max_concurrency: int,
+        accept_version: str,
+        session: aiohttp.ClientSession | None,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self._token = token
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.retry = retry
+        self.accept_version = accept_version
+        self.max_concurrency = max_concurrency
+        self.bucket = TokenBucket(rate_limit) if rate_limit is not None else None
+        self._session = session
+        self._owns_session = session is None
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._decoders: dict[str, msgspec.json.Decoder[Any]] = {}
+        self._closed = False
+
+    # -- lifetime -------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def session(self) -> aiohttp.ClientSession:
+        """The pooled session, created on first use (it needs a running loop)."""
+        if self._closed:
+            raise RuntimeError("the client is closed")
+        if self._session is None:
+            # No connection cap here: calls are capped by the concurrency limiter, and
+            # long-lived streams must not starve them of connections.
+            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(connector=connector)
+        return self._session
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._session is not None and self._owns_session:
+            await self._session.close()
+        self._session = None
+
+    # -- headers and timeouts -------------------------------------------------------
+
+    def headers(self, accept: str = "application/json") -> dict[str, str]:
+        headers = {
+            "Accept": accept,
+            "Accept-Version": self.accept_version,
+            "User-Agent": USER_AGENT,
+        }
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        return headers
+
+    def client_timeout(self, override: TimeoutArg) -> aiohttp.ClientTimeout:
+        t = self.timeout
+        if isinstance(override, Timeout):
+            t = override
+        elif isinstance(override, int | float) and not isinstance(override, bool):
+            t = Timeout(total=float(override), connect=t.connect)
+        elif override is not None:
+            raise TypeError("timeout takes seconds, a Timeout or None")
+        return aiohttp.ClientTimeout(total=t.total, connect=t.connect)
+
+    # -- calls ----------------------------------------------------------------------
+
+    async def call(self, action: Action[T], args: Mapping[str, Any]) -> T:
+        """Run one generated action with its coroutine's arguments."""
+        request = encode_action(action, args, self.accept_version)
+        response = await self.send(request, self.client_timeout(args.get("timeout")))
+        return self._decode_model(action, request, response)  # type: ignore[no-any-return]
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: TimeoutArg = None,
+    ) -> Any:
+        """Send any request through the same limits, retries and errors."""
+        pairs: list[tuple[str, str]] = []
+        for name, value in (params or {}).items():
+            add_query(pairs, name, "string", value)
+        extra = {"Accept-Version": self.accept_version, **(headers or {})}
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else msgspec.json.encode(body)
+            extra.setdefault("Content-Type", "application/json")
+        if not path.startswith("/"):
+            raise ValueError("path must start with '/'")
+        request = EncodedRequest(method.upper(), path, encode_query(pairs), extra, data)
+        response = await self.send(request, self.client_timeout(timeout))
+        if not response.body:
+            return None
+        try:
+            return msgspec.json.decode(response.body)
+        except msgspec.DecodeError as exc:
+            raise DecodeError(
+                str(exc),
+                status=response.status,
+                method=request.method,
+                path=request.path,
+                body=response.body,
+            ) from None
+
+    async def send(self, request: EncodedRequest, timeout: aiohttp.ClientTimeout) -> Response:
+        """Send with retries; a 2xx :class:`Response` or a :class:`LosantError`."""
+        policy = self.retry
+        attempt = 0
+        while True:
+            started = time.monotonic()
+            error: APIError | APIConnectionError
+            retry_after: str | None = None
+            try:
+                response = await self._attempt(request, timeout)
+            except APIConnectionError as exc:
+                logger.debug(
+                    "%s %s failed: %s (attempt %d, %.3fs)",
+                    request.method,
+                    request.path,
+                    type(exc).__name__,
+                    attempt + 1,
+                    time.monotonic() - started,
+                )
+                error = exc
+                retryable = policy.retryable_error(request.method, sent=exc.sent)
+            else:
+                logger.debug(
+                    "%s %s -> %d (attempt %d, %.3fs)",
+                    request.method,
+                    request.path,
+                    response.status,
+                    attempt + 1,
+                    time.monotonic() - started,
+                )
+                if response.status < 300:
+                    if policy.budget is not None:
+                        policy.budget.success()
+                    if self.bucket is not None:
+                        self.bucket.succeeded()
+                    return response
+                error = error_for_status(
+                    response.status,
+                    method=request.method,
+                    path=request.path,
+                    body=response.body,
+                    headers=response.headers,
+                )
+                retry_after = error.retry_after
+                if response.status == 429 and self.bucket is not None:
+                    self.bucket.throttled(parse_retry_after(retry_after) if retry_after else None)
+                retryable = policy.retryable_status(request.method, response.status)
+            if not retryable or attempt >= policy.max_retries:
+                raise error
+            if policy.budget is not None and not policy.budget.try_spend():
+                logger.debug("%s %s: retry budget exhausted", request.method, request.path)
+                raise error
+            delay = policy.delay(attempt, retry_after)
+            logger.debug("%s %s: retrying in %.3fs", request.method, request.path, delay)
+            await anyio.sleep(delay)
+            attempt += 1
+
+    async def _attempt(self, request: EncodedRequest, timeout: aiohttp.ClientTimeout) -> Response:
+        if self.bucket is not None:
+            await self.bucket.acquire()
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.max_concurrency)
+        session = await self.session()
+        headers = self.headers()
+        headers.update(request.headers)
+        data: Any = request.body
+        if request.multipart is not None:
+            form = aiohttp.FormData()
+            for name, value, filename in request.multipart:
+                if filename is None:
+                    form.add_field(name, value)
+                else:
+                    form.add_field(name, value, filename=filename)
+            data = form
+        url = self.base_url + request.target
+        chunks: list[bytes] = []
+        sent = False
+        async with self._limiter:
+            try:
+                async with session.request(
+                    request.method, url, headers=headers, data=data, timeout=timeout
+                ) as resp:
+                    sent = True
+                    async for chunk in resp.content.iter_any():
+                        chunks.append(chunk)
+                    return Response(resp.status, dict(resp.headers), b"".join(chunks))
+            except aiohttp.ConnectionTimeoutError:
+                raise APITimeoutError(
+                    "connect timeout", method=request.method, path=request.path, sent=False
+                ) from None
+            except aiohttp.ClientConnectorError as exc:
+                raise APIConnectionError(
+                    f"cannot connect: {exc.os_error}",
+                    method=request.method,
+                    path=request.path,
+                    sent=False,
+                ) from None
+            except TimeoutError:
+                raise APITimeoutError(
+                    "timed out",
+                    method=request.method,
+                    path=request.path,
+                    sent=True,
+                    partial=b"".join(chunks),
+                ) from None
+            except aiohttp.ClientError as exc:
+                what = "response truncated" if sent else "connection lost"
+                raise APIConnectionError(
+                    f"{what}: {type(exc).__name__}: {exc}",
+                    method=request.method,
+                    path=request.path,
+                    sent=True,
+                    partial=b"".join(chunks),
+                ) from None
+
+    # -- decoding -------------------------------------------------------------------
+
+    def decoder(self, model: str) -> msgspec.json.Decoder[Any]:
+        """A cached typed decoder for a model name (loads the models on first use)."""
+        dec = self._decoders.get(model)
+        if dec is None:
+            from . import models
+
+            dec = self._decoders[model] = msgspec.json.Decoder(getattr(models, model))
+        return dec
+
+    def _decode_model(
+        self, action: Action[Any], request: EncodedRequest, response: Response
+    ) -> Any:
+        if response.status in action.responses:
+            model = action.responses[response.status]
+        else:
+            model = next((m for m in action.responses.values() if m), None)
+        if model is None or (not response.body and response.status == 204):
+            return None
+        try:
+            return self.decoder(model).decode(response.body)
+        except msgspec.DecodeError as exc:
+            raise DecodeError(
+                f"body does not fit {model}: {exc}",
+                status=response.status,
+                method=request.method,
+                path=request.path,
+                body=response.body,
+            ) from None

@@ -1,0 +1,327 @@
+"""Server-sent event streams that stay up for weeks.
+
+:class:`EventStream` serves the three streaming actions
+(``application.mqtt_subscription_stream``, ``device.state_stream``,
+``device.command_stream``) and :meth:`LosantClient.stream` for any other SSE URL. It
+reconnects on EOF, network errors and silence longer than its idle watchdog, with
+exponential backoff and full jitter (the server's ``retry:`` as the base, reset once a
+connection delivers events), sends ``Last-Event-ID`` once an id was seen, honours
+``Retry-After`` on 429/503, and raises the typed :class:`~losant_async.LosantError` on
+400/401/403/404 rather than looping.
+
+What comes from aiohttp-sse-client and what is owned here: the package stays the event
+vocabulary for code written against it (:meth:`ServerSentEvent.to_message_event` gives its
+``MessageEvent``), but its connection loop cannot serve: its parser mis-reads CR-only line
+ends, a leading BOM and ``data:  x``, crashes on an id holding NUL, and its reconnects
+double without bound or jitter and have no idle watchdog. The decoder
+(:mod:`losant_async._sse_decoder`), the handshake (which must raise typed errors per
+status) and the reconnect loop are therefore this module's own.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast
+
+import aiohttp
+import anyio
+import msgspec
+
+from ._encoding import add_query, encode_query
+from ._retry import parse_retry_after
+from ._types import Timeout
+from ._sse_decoder import EventTooLarge, ServerSentEvent, SSEDecoder
+from .errors import APIError, DecodeError, StreamError, error_for_status
+
+if TYPE_CHECKING:
+    from ._action import Action
+    from ._transport import Transport
+
+__all__ = ["EventStream", "SSEDecoder", "ServerSentEvent", "StreamStats"]
+
+T = TypeVar("T")
+
+logger = logging.getLogger("losant_async")
+
+# Statuses after which reconnecting cannot help: the request itself is wrong.
+_FATAL = frozenset({400, 401, 403, 404, 405, 410, 422})
+
+
+class StreamStats(msgspec.Struct):
+    """Counters for operators: events delivered, reconnects, last event time and id."""
+
+    events: int = 0
+    reconnects: int = 0
+    connects: int = 0
+    last_event_time: float | None = None  # time.time() of the last delivered event
+    last_event_id: str = ""
+
+
+def _to_message_event(event: ServerSentEvent, origin: str | None = None) -> Any:
+    from aiohttp_sse_client.client import MessageEvent
+
+    return MessageEvent(
+        type=event.event, message=event.event, data=event.data, origin=origin,
+        last_event_id=event.id,
+    )  # fmt: skip
+
+
+ServerSentEvent.to_message_event = _to_message_event  # type: ignore[attr-defined]
+
+
+class EventStream(Generic[T]):
+    """``async with`` it, then ``async for`` over its events; leaving closes the connection.
+
+    Only the events of the action's own types (``mqttMessage``, ``deviceState``,
+    ``deviceCommand``) reach the caller, decoded to their models; keepalives and other
+    types are dropped. A :class:`~losant_async.DecodeError` for one event leaves the
+    stream usable.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        path: str,
+        query: str,
+        *,
+        models: Mapping[str, str] | None,
+        idle_timeout: float | None,
+        max_event_size: int | None = 1 << 20,
+        backoff_base: float = 1.0,
+        backoff_max: float = 60.0,
+        retry_after_max: float = 300.0,
+        max_reconnects: int | None = None,
+        connect_timeout: float | None = None,
+    ) -> None:
+        self._transport = transport
+        self.path = path
+        self._query = query
+        self._models = models
+        self.idle_timeout = idle_timeout
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.retry_after_max = retry_after_max
+        self.max_reconnects = max_reconnects
+        self._connect_timeout = connect_timeout
+        self._decoder = SSEDecoder(max_event_size=max_event_size)
+        self._decoders: dict[str, msgspec.json.Decoder[Any]] = {}
+        self._response: aiohttp.ClientResponse | None = None
+        self._pending: deque[ServerSentEvent] = deque()
+        self._failures = 0  # consecutive connections that delivered nothing
+        self._closed = False
+        self.stats = StreamStats()
+
+    # -- construction ----------------------------------------------------------------
+
+    @classmethod
+    def for_action(
+        cls, transport: Transport, action: Action[T], args: Mapping[str, Any]
+    ) -> EventStream[T]:
+        """The stream of a generated SSE action, with its arguments."""
+        from ._encoding import encode_action
+
+        request = encode_action(action, args, transport.accept_version)
+        keepalive = float(args.get("keep_alive_interval") or 2)
+        timeout = args.get("timeout")
+        connect = timeout.connect if isinstance(timeout, Timeout) else None
+        return cls(
+            transport,
+            request.path,
+            request.query,
+            models=action.events or {},
+            idle_timeout=3 * keepalive,
+            connect_timeout=connect if connect is not None else transport.timeout.connect,
+        )
+
+    @classmethod
+    def for_path(
+        cls,
+        transport: Transport,
+        path: str,
+        params: Mapping[str, Any],
+        idle_timeout: float | None,
+    ) -> EventStream[ServerSentEvent]:
+        """A stream of raw events from any SSE path of the API."""
+        if not path.startswith("/"):
+            raise ValueError("path must start with '/'")
+        pairs: list[tuple[str, str]] = []
+        for name, value in params.items():
+            add_query(pairs, name, "string", value)
+        return EventStream[ServerSentEvent](
+            transport,
+            path,
+            encode_query(pairs),
+            models=None,
+            idle_timeout=idle_timeout,
+            connect_timeout=transport.timeout.connect,
+        )
+
+    # -- lifetime --------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self._connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection now; iteration ends."""
+        self._closed = True
+        self._drop_connection()
+
+    def _drop_connection(self) -> None:
+        if self._response is not None:
+            # close(), not release(): the connection must not go back to the pool mid-stream.
+            self._response.close()
+            self._response = None
+
+    @property
+    def last_event_id(self) -> str:
+        return self._decoder.last_event_id
+
+    # -- iteration -------------------------------------------------------------------
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> T:
+        while True:
+            if self._pending:
+                return self._deliver(self._pending.popleft())
+            if self._closed:
+                raise StopAsyncIteration
+            if self._response is None:
+                await self._reconnect()
+                continue
+            try:
+                with anyio.fail_after(self.idle_timeout):
+                    chunk = await self._response.content.readany()
+            except TimeoutError:
+                logger.debug("stream %s: silent too long, reconnecting", self.path)
+                self._lost()
+                continue
+            except (aiohttp.ClientError, OSError) as exc:
+                logger.debug("stream %s: %s, reconnecting", self.path, type(exc).__name__)
+                self._lost()
+                continue
+            if not chunk:
+                logger.debug("stream %s: server closed the stream, reconnecting", self.path)
+                self._lost()
+                continue
+            try:
+                events = self._decoder.feed(chunk)
+            except EventTooLarge as exc:
+                self._pending.extend(e for e in exc.events if self._wanted(e))
+                self._drop_connection()
+                self._closed = True
+                raise StreamError(f"stream {self.path}: {exc}") from None
+            self._pending.extend(e for e in events if self._wanted(e))
+            if events:
+                self._failures = 0
+
+    def _wanted(self, event: ServerSentEvent) -> bool:
+        return self._models is None or event.event in self._models
+
+    def _deliver(self, event: ServerSentEvent) -> T:
+        self.stats.events += 1
+        self.stats.last_event_time = time.time()
+        self.stats.last_event_id = event.id
+        if self._models is None:
+            return cast(T, event)
+        decoder = self._decoders.get(event.event)
+        if decoder is None:
+            from . import models
+
+            model = getattr(models, self._models[event.event])
+            decoder = self._decoders[event.event] = msgspec.json.Decoder(model)
+        try:
+            return cast(T, decoder.decode(event.data))
+        except msgspec.DecodeError as exc:
+            raise DecodeError(
+                f"{event.event} event does not fit its model: {exc}",
+                status=200,
+                method="GET",
+                path=self.path,
+                body=event.data.encode(),
+            ) from None
+
+    # -- connecting ------------------------------------------------------------------
+
+    def _lost(self) -> None:
+        self._drop_connection()
+        self._decoder.close()  # an unterminated event is dropped, as the standard says
+
+    async def _reconnect(self) -> None:
+        if self.max_reconnects is not None and self.stats.reconnects >= self.max_reconnects:
+            self._closed = True
+            raise StreamError(f"stream {self.path}: gave up after {self.max_reconnects} reconnects")
+        self.stats.reconnects += 1
+        await anyio.sleep(self._backoff())
+        await self._connect()
+
+    def _backoff(self, retry_after: float | None = None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.retry_after_max)
+        base = self._decoder.retry / 1000 if self._decoder.retry is not None else self.backoff_base
+        ceiling = min(self.backoff_max, base * (2 ** min(self._failures, 30)))
+        self._failures += 1
+        return random.uniform(0.0, ceiling)
+
+    async def _connect(self) -> None:
+        """Open a connection, retrying transient failures; fatal statuses raise."""
+        while True:
+            session = await self._transport.session()
+            headers = self._transport.headers(accept="text/event-stream")
+            headers["Cache-Control"] = "no-cache"
+            if self._decoder.last_event_id:
+                headers["Last-Event-ID"] = self._decoder.last_event_id
+            url = self._transport.base_url + self.path + (f"?{self._query}" if self._query else "")
+            timeout = aiohttp.ClientTimeout(total=None, connect=self._connect_timeout)
+            retry_after: float | None = None
+            try:
+                response = await session.get(url, headers=headers, timeout=timeout)
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                logger.debug("stream %s: connect failed: %s", self.path, type(exc).__name__)
+            else:
+                if response.status == 200:
+                    self._decoder.reset()
+                    self._response = response
+                    self.stats.connects += 1
+                    logger.debug("stream %s: connected", self.path)
+                    return
+                body = await _read_quietly(response)
+                error: APIError = error_for_status(
+                    response.status, method="GET", path=self.path, body=body,
+                    headers=dict(response.headers),
+                )  # fmt: skip
+                if response.status in _FATAL:
+                    self._closed = True
+                    raise error
+                if error.retry_after is not None:
+                    retry_after = parse_retry_after(error.retry_after)
+                logger.debug("stream %s: status %d, retrying", self.path, response.status)
+            if self.max_reconnects is not None and self.stats.reconnects >= self.max_reconnects:
+                self._closed = True
+                raise StreamError(f"stream {self.path}: cannot connect")
+            self.stats.reconnects += 1
+            await anyio.sleep(self._backoff(retry_after))
+
+
+async def _read_quietly(response: aiohttp.ClientResponse) -> bytes:
+    try:
+        return await response.read()
+    except (aiohttp.ClientError, OSError, TimeoutError):
+        return b""
+    finally:
+        response.release()
