@@ -45,7 +45,8 @@ class RetryBudget:
         return False
 
     def success(self) -> None:
-        self._tokens = min(self.capacity, self._tokens + self.refill)
+        # Rounded so that ten refills of 0.1 make a whole token.
+        self._tokens = min(self.capacity, round(self._tokens + self.refill, 9))
 
 
 @dataclass
