@@ -34,8 +34,8 @@ import msgspec
 
 from ._encoding import add_query, encode_query
 from ._retry import parse_retry_after
-from ._types import Timeout
 from ._sse_decoder import EventTooLarge, ServerSentEvent, SSEDecoder
+from ._types import Timeout
 from .errors import APIError, DecodeError, StreamError, error_for_status
 
 if TYPE_CHECKING:
