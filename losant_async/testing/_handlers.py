@@ -1,0 +1,759 @@
+"""Actions answered from the stored state: CRUD of orgs, sandboxes, applications and
+devices, their usage numbers, and both pagination styles."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from ._generic import GenericResponder
+from ._routes import Call, invalid, not_found
+from ._state import (
+    DAY,
+    DEVICE_TYPES,
+    HOUR,
+    NON_BILLABLE,
+    NOTEBOOK_FIELDS,
+    PAYLOAD_SIZES,
+    PAYLOAD_SOURCES,
+    PAYLOAD_TYPES,
+    W_CREATED,
+    W_DELETED,
+    W_NOTEBOOK,
+    App,
+    Device,
+    Org,
+    Sandbox,
+    State,
+    _digest,
+    iso,
+    now_ms,
+)
+
+JSON = Any
+R = TypeVar("R")
+Handler = Callable[[Call], tuple[int, JSON]]
+
+_SUCCESS = {"success": True}
+
+
+def _int(value: JSON, default: int) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        try:
+            return int(float(str(value)))
+        except (TypeError, ValueError):
+            return default
+
+
+def _flag(value: JSON) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() in ("true", "1", "yes"))
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """``*`` any run, ``?`` any one character; case-insensitive, whole value."""
+    parts = ("." * (c == "?") + ".*" * (c == "*") or re.escape(c) for c in pattern)
+    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
+
+
+def _sort_key(value: JSON) -> tuple[int, JSON]:
+    if value is None:
+        return (0, 0)
+    if isinstance(value, bool | int | float):
+        return (1, value)
+    return (2, str(value))
+
+
+class Enterprise:
+    """The stateful actions, on top of :class:`GenericResponder` for the rest."""
+
+    def __init__(self, state: State, generic: GenericResponder) -> None:
+        self.state = state
+        self.generic = generic
+        self.schemas = generic.schemas
+        self._templates: dict[str, dict[str, JSON]] = {}
+        usage = {
+            "payloadCounts": self._payload_counts,
+            "payloadCountsBreakdown": self._payload_breakdown,
+            "deviceCounts": self._device_counts,
+            "notebookMinuteCounts": self._notebook_counts,
+        }
+        self.handlers: dict[str, Handler] = {
+            "instanceOrgs.get": self._orgs_list,
+            "orgs.get": self._orgs_list,
+            "instanceOrgs.post": self._org_create,
+            "orgs.post": self._org_create,
+            "instanceOrg.get": self._org_get,
+            "org.get": self._org_get,
+            "instanceOrg.patch": self._org_patch,
+            "org.patch": self._org_patch,
+            "instanceOrg.delete": self._org_delete,
+            "org.delete": self._org_delete,
+            "instanceSandboxes.get": self._sandboxes_list,
+            "instanceSandbox.get": self._sandbox_get,
+            "instanceSandbox.delete": self._sandbox_delete,
+            "instanceSandbox.undelete": self._sandbox_undelete,
+            "applications.get": self._apps_list,
+            "applications.post": self._app_create,
+            "application.get": self._app_get,
+            "application.patch": self._app_patch,
+            "application.delete": self._app_delete,
+            "devices.get": self._devices_list,
+            "devices.post": self._device_create,
+            "device.get": self._device_get,
+            "device.patch": self._device_patch,
+            "device.delete": self._device_delete,
+            "device.payloadCounts": self._device_payload_counts,
+            "device.payloadCountsBreakdown": self._device_payload_breakdown,
+            "instance.historicalSummaries": self._historical_summaries,
+        }
+        for resource in ("instance", "instanceOrg", "org", "instanceSandbox", "application", "me"):
+            for name, handler in usage.items():
+                self.handlers[f"{resource}.{name}"] = handler
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def check_ids(self, call: Call) -> None:
+        """404 for IDs of stored kinds that are not stored."""
+        params = call.path_params
+        state = self.state
+        if "instanceId" in params and params["instanceId"] != state.instance_id:
+            raise not_found("Instance was not found")
+        if "orgId" in params and params["orgId"] not in state.orgs:
+            raise not_found("Organization was not found")
+        if "instanceSandboxId" in params:
+            box = state.sandboxes.get(params["instanceSandboxId"])
+            if box is None or (box.deleted and call.action.name != "undelete"):
+                raise not_found("Sandbox was not found")
+        if "applicationId" in params:
+            app = state.apps.get(params["applicationId"])
+            if app is None:
+                raise not_found("Application was not found")
+            if "deviceId" in params and params["deviceId"] not in state.devices(app):
+                raise not_found("Device was not found")
+
+    def handle(self, call: Call) -> tuple[int, JSON] | None:
+        """The answer, or None when the action is not a stateful one."""
+        handler = self.handlers.get(call.action.qualname)
+        return handler(call) if handler is not None else None
+
+    def _org(self, call: Call) -> Org:
+        return self.state.orgs[call.path_params["orgId"]]
+
+    def _app(self, call: Call) -> App:
+        return self.state.apps[call.path_params["applicationId"]]
+
+    def _device(self, call: Call) -> Device:
+        return self.state.devices(self._app(call))[call.path_params["deviceId"]]
+
+    def _sandbox(self, call: Call) -> Sandbox:
+        return self.state.sandboxes[call.path_params["instanceSandboxId"]]
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def _schema_props(self, schema: JSON) -> dict[str, JSON]:
+        node = self.schemas.resolve(schema)
+        props = node.get("properties", {}) if isinstance(node, dict) else {}
+        return props if isinstance(props, dict) else {}
+
+    def _item_schema(self, collection: str) -> JSON:
+        items = self._schema_props(self.schemas[collection]).get("items", {})
+        node = self.schemas.resolve(items)
+        return node.get("items", {}) if isinstance(node, dict) else {}
+
+    def _template(self, key: str, schema: JSON, drop: Iterable[str] = ()) -> dict[str, JSON]:
+        found = self._templates.get(key)
+        if found is None:
+            value = self.generic.generator.value(schema, self.generic.rng("template", key))
+            found = value if isinstance(value, dict) else {}
+            for name in drop:
+                found.pop(name, None)
+            self._templates[key] = found
+        return found
+
+    def _render(
+        self,
+        key: str,
+        schema: JSON,
+        core: dict[str, JSON],
+        extra: dict[str, JSON],
+        drop: Iterable[str] = (),
+    ) -> dict[str, JSON]:
+        out = dict(self._template(key, schema, drop))
+        props = self._schema_props(schema)
+        for fields in (core, extra):
+            for name, value in fields.items():
+                self.generic.set_if_valid(props, out, name, value)
+        return out
+
+    def render_org(self, org: Org, schema_name: str, schema: JSON = None) -> dict[str, JSON]:
+        schema = schema if schema is not None else self.schemas[schema_name]
+        apps = [self.state.apps[a] for a in org.app_ids if a in self.state.apps]
+        core: dict[str, JSON] = {
+            "id": org.id,
+            "orgId": org.id,
+            "name": org.name,
+            "instanceId": self.state.instance_id,
+            "creationDate": iso(org.created),
+            "lastUpdated": iso(org.updated),
+        }
+        summary = self._schema_props(schema).get("summary")
+        if summary is not None:
+            base = dict(self._template(f"{schema_name}.summary", summary))
+            base["appCount"] = len(apps)
+            base["deviceCount"] = sum(self.state.device_count(a) for a in apps)
+            core["summary"] = base
+        return self._render(schema_name, schema, core, org.extra)
+
+    def render_sandbox(self, box: Sandbox, schema_name: str, schema: JSON = None) -> JSON:
+        schema = schema if schema is not None else self.schemas[schema_name]
+        core: dict[str, JSON] = {
+            "id": box.id,
+            "instanceSandboxId": box.id,
+            "instanceId": self.state.instance_id,
+            "firstName": box.first_name,
+            "lastName": box.last_name,
+            "fullName": f"{box.first_name} {box.last_name}",
+            "email": box.email,
+            "creationDate": iso(box.created),
+            "lastUpdated": iso(box.updated),
+        }
+        if box.deleted:
+            core["dataDeletion"] = iso(box.updated + 30 * DAY)
+        drop = ("dataDeletion", "permanentDeletion")
+        return self._render(schema_name, schema, core, box.extra, drop)
+
+    def render_app(self, app: App, schema_name: str, schema: JSON = None) -> dict[str, JSON]:
+        schema = schema if schema is not None else self.schemas[schema_name]
+        core: dict[str, JSON] = {
+            "id": app.id,
+            "applicationId": app.id,
+            "name": app.name,
+            "ownerId": app.owner_id,
+            "ownerType": app.owner_type,
+            "creationDate": iso(app.created),
+            "lastUpdated": iso(app.updated),
+        }
+        org = self.state.orgs.get(app.org_id or "")
+        if org is not None:
+            core["organizationName"] = org.name
+        summary = self._schema_props(schema).get("summary")
+        if summary is not None:
+            base = dict(self._template(f"{schema_name}.summary", summary))
+            base["deviceCount"] = self.state.device_count(app)
+            core["summary"] = base
+        return self._render(schema_name, schema, core, app.extra)
+
+    def render_device(self, dev: Device, schema_name: str, schema: JSON = None) -> JSON:
+        schema = schema if schema is not None else self.schemas[schema_name]
+        core: dict[str, JSON] = {
+            "id": dev.id,
+            "deviceId": dev.id,
+            "applicationId": dev.app_id,
+            "name": dev.name,
+            "deviceClass": dev.device_class,
+            "creationDate": iso(dev.created),
+            "lastUpdated": iso(dev.updated),
+        }
+        drop = ("deletedAt", "parentId", "gatewayId", "ancestorIds")
+        return self._render(schema_name, schema, core, dev.extra, drop)
+
+    # -- pagination ------------------------------------------------------------------------
+
+    def _paged(
+        self,
+        call: Call,
+        records: list[R],
+        fields: Callable[[R, str], JSON],
+        render: Callable[[R], JSON],
+        extra_meta: dict[str, JSON] | None = None,
+    ) -> JSON:
+        """``page``/``perPage`` paging, ``sortField``/``sortDirection`` and glob filter."""
+        records, meta = self._sorted_filtered(call, records, fields)
+        page = max(0, _int(call.q("page", 0), 0))
+        per_page = max(1, _int(call.q("perPage", 100), 100))
+        window = records[page * per_page : (page + 1) * per_page]
+        items = [render(r) for r in window]
+        out: dict[str, JSON] = {
+            "items": items,
+            "count": len(items),
+            "totalCount": len(records),
+            "perPage": per_page,
+            "page": page,
+            **meta,
+        }
+        out.update(extra_meta or {})
+        return out
+
+    def _cursored(
+        self,
+        call: Call,
+        records: list[R],
+        fields: Callable[[R, str], JSON],
+        render: Callable[[R], JSON],
+    ) -> JSON:
+        """``startingAfterId``/``endingBeforeId``/``limit`` paging."""
+        records, meta = self._sorted_filtered(call, records, fields)
+        limit = max(1, _int(call.q("limit", 100), 100))
+        ids = [fields(r, "id") for r in records]
+        after = call.q("startingAfterId")
+        before = call.q("endingBeforeId")
+        if after:
+            if after not in ids:
+                window, more = [], False
+            else:
+                i = ids.index(after) + 1
+                window, more = records[i : i + limit], i + limit < len(records)
+            meta["startingAfterId"] = after
+        elif before:
+            if before not in ids:
+                window, more = [], False
+            else:
+                i = ids.index(before)
+                first = max(0, i - limit)
+                window, more = records[first:i], first > 0
+            meta["endingBeforeId"] = before
+        else:
+            window, more = records[:limit], limit < len(records)
+        items = [render(r) for r in window]
+        return {"items": items, "count": len(items), "hasMore": more, "limit": limit, **meta}
+
+    def _sorted_filtered(
+        self, call: Call, records: list[R], fields: Callable[[R, str], JSON]
+    ) -> tuple[list[R], dict[str, JSON]]:
+        sort_field = str(call.q("sortField") or "id")
+        direction = str(call.q("sortDirection") or "asc")
+        meta: dict[str, JSON] = {"sortField": sort_field, "sortDirection": direction}
+        filter_field = call.q("filterField")
+        pattern = call.q("filter")
+        if filter_field:
+            meta["filterField"] = filter_field
+        if pattern is not None:
+            meta["filter"] = pattern
+        if filter_field and pattern:
+            rx = glob_regex(str(pattern))
+            records = [r for r in records if rx.fullmatch(str(fields(r, filter_field) or ""))]
+        records = sorted(
+            records,
+            key=lambda r: (_sort_key(fields(r, sort_field)), fields(r, "id")),
+            reverse=direction.lower() == "desc",
+        )
+        return records, meta
+
+    # -- orgs ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _org_field(org: Org, name: str) -> JSON:
+        if name == "creationDate":
+            return org.created
+        if name == "lastUpdated":
+            return org.updated
+        if name in ("id", "name"):
+            return org.id if name == "id" else org.name
+        return org.extra.get(name)
+
+    def _orgs_list(self, call: Call) -> tuple[int, JSON]:
+        collection = call.action.success_schema or "instanceOrgs"
+        item = self._item_schema(collection)
+        meta: dict[str, JSON] = {}
+        if "instanceId" in call.path_params:
+            meta["instanceId"] = self.state.instance_id
+        body = self._paged(
+            call,
+            list(self.state.orgs.values()),
+            self._org_field,
+            lambda o: self.render_org(o, f"{collection}.item", item),
+            meta,
+        )
+        return 200, body
+
+    def _org_create(self, call: Call) -> tuple[int, JSON]:
+        body = call.body if isinstance(call.body, dict) else {}
+        now = now_ms()
+        org = Org(self.state.new_id("org"), str(body.get("name") or "New Org"), now, now)
+        org.extra = {k: v for k, v in body.items() if k != "name"}
+        self.state.orgs[org.id] = org
+        self.state.touch()
+        return call.action.success_status, self.render_org(org, "org")
+
+    def _org_get(self, call: Call) -> tuple[int, JSON]:
+        return 200, self.render_org(self._org(call), call.action.success_schema or "org")
+
+    def _org_patch(self, call: Call) -> tuple[int, JSON]:
+        org = self._org(call)
+        body = call.body if isinstance(call.body, dict) else {}
+        for key, value in body.items():
+            if key == "name":
+                org.name = str(value)
+            else:
+                org.extra[key] = value
+        org.updated = max(now_ms(), org.updated + 1)
+        return 200, self.render_org(org, call.action.success_schema or "org")
+
+    def _org_delete(self, call: Call) -> tuple[int, JSON]:
+        self.state.remove_org(self._org(call).id)
+        return 200, dict(_SUCCESS)
+
+    # -- sandboxes -------------------------------------------------------------------------
+
+    @staticmethod
+    def _sandbox_field(box: Sandbox, name: str) -> JSON:
+        plain = {
+            "id": box.id,
+            "firstName": box.first_name,
+            "lastName": box.last_name,
+            "email": box.email,
+            "creationDate": box.created,
+            "lastUpdated": box.updated,
+        }
+        return plain[name] if name in plain else box.extra.get(name)
+
+    def _sandboxes_list(self, call: Call) -> tuple[int, JSON]:
+        item = self._item_schema("instanceSandboxes")
+        boxes = list(self.state.sandboxes.values())
+        if not _flag(call.q("includeDeleted")):
+            boxes = [b for b in boxes if not b.deleted]
+        body = self._cursored(
+            call,
+            boxes,
+            self._sandbox_field,
+            lambda b: self.render_sandbox(b, "instanceSandboxes.item", item),
+        )
+        return 200, body
+
+    def _sandbox_get(self, call: Call) -> tuple[int, JSON]:
+        return 200, self.render_sandbox(self._sandbox(call), "instanceSandbox")
+
+    def _sandbox_delete(self, call: Call) -> tuple[int, JSON]:
+        box = self._sandbox(call)
+        box.deleted = True
+        box.updated = max(now_ms(), box.updated + 1)
+        self.state.touch()
+        return 200, dict(_SUCCESS)
+
+    def _sandbox_undelete(self, call: Call) -> tuple[int, JSON]:
+        box = self._sandbox(call)
+        box.deleted = False
+        box.updated = max(now_ms(), box.updated + 1)
+        self.state.touch()
+        return 200, self.render_sandbox(box, "instanceSandbox")
+
+    # -- applications ----------------------------------------------------------------------
+
+    @staticmethod
+    def _app_field(app: App, name: str) -> JSON:
+        plain = {
+            "id": app.id,
+            "name": app.name,
+            "ownerId": app.owner_id,
+            "creationDate": app.created,
+            "lastUpdated": app.updated,
+        }
+        return plain[name] if name in plain else app.extra.get(name)
+
+    def _apps_list(self, call: Call) -> tuple[int, JSON]:
+        apps = list(self.state.apps.values())
+        org_id = call.q("orgId")
+        if org_id:
+            apps = [a for a in apps if a.org_id == org_id]
+        item = self._item_schema("applications")
+        body = self._paged(
+            call, apps, self._app_field, lambda a: self.render_app(a, "applications.item", item)
+        )
+        return 200, body
+
+    def _app_create(self, call: Call) -> tuple[int, JSON]:
+        body = call.body if isinstance(call.body, dict) else {}
+        org_id = body.get("orgId")
+        org = None
+        if org_id is not None:
+            org = self.state.orgs.get(org_id)
+            if org is None:
+                raise not_found("Organization was not found")
+        now = now_ms()
+        app = App(
+            self.state.new_id("app"),
+            str(body.get("name") or "New Application"),
+            org.id if org is not None else self.state.user_id,
+            "organization" if org is not None else "user",
+            org.id if org is not None else None,
+            now,
+            now,
+            devices_={},
+        )
+        app.extra = {k: v for k, v in body.items() if k not in ("name", "orgId")}
+        self.state.apps[app.id] = app
+        if org is not None:
+            org.app_ids.append(app.id)
+        self.state.touch()
+        return call.action.success_status, self.render_app(app, "application")
+
+    def _app_get(self, call: Call) -> tuple[int, JSON]:
+        return 200, self.render_app(self._app(call), "application")
+
+    def _app_patch(self, call: Call) -> tuple[int, JSON]:
+        app = self._app(call)
+        body = call.body if isinstance(call.body, dict) else {}
+        for key, value in body.items():
+            if key == "name":
+                app.name = str(value)
+            else:
+                app.extra[key] = value
+        app.updated = max(now_ms(), app.updated + 1)
+        return 200, self.render_app(app, "application")
+
+    def _app_delete(self, call: Call) -> tuple[int, JSON]:
+        self.state.remove_app(self._app(call).id)
+        return 200, dict(_SUCCESS)
+
+    # -- devices ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _device_field(dev: Device, name: str) -> JSON:
+        plain = {
+            "id": dev.id,
+            "name": dev.name,
+            "creationDate": dev.created,
+            "lastUpdated": dev.updated,
+            "deviceClass": dev.device_class,
+        }
+        return plain[name] if name in plain else dev.extra.get(name)
+
+    def _devices_list(self, call: Call) -> tuple[int, JSON]:
+        app = self._app(call)
+        devices = list(self.state.devices(app).values())
+        wanted = call.q("deviceClass")
+        if wanted:
+            classes = {wanted} if isinstance(wanted, str) else set(wanted)
+            devices = [d for d in devices if d.device_class in classes]
+        item = self._item_schema("devices")
+        body = self._paged(
+            call,
+            devices,
+            self._device_field,
+            lambda d: self.render_device(d, "devices.item", item),
+            {"applicationId": app.id},
+        )
+        return 200, body
+
+    def _device_create(self, call: Call) -> tuple[int, JSON]:
+        app = self._app(call)
+        body = call.body if isinstance(call.body, dict) else {}
+        now = now_ms()
+        dev = Device(
+            self.state.new_id("device"),
+            app.id,
+            str(body.get("name") or "New Device"),
+            now,
+            now,
+            str(body.get("deviceClass") or "standalone"),
+        )
+        dev.extra = {k: v for k, v in body.items() if k not in ("name", "deviceClass")}
+        self.state.devices(app)[dev.id] = dev
+        self.state.touch()
+        return call.action.success_status, self.render_device(dev, "device")
+
+    def _device_get(self, call: Call) -> tuple[int, JSON]:
+        return 200, self.render_device(self._device(call), "device")
+
+    def _device_patch(self, call: Call) -> tuple[int, JSON]:
+        dev = self._device(call)
+        body = call.body if isinstance(call.body, dict) else {}
+        for key, value in body.items():
+            if key == "name":
+                dev.name = str(value)
+            elif key == "deviceClass":
+                dev.device_class = str(value)
+            else:
+                dev.extra[key] = value
+        dev.updated = max(now_ms(), dev.updated + 1)
+        return 200, self.render_device(dev, "device")
+
+    def _device_delete(self, call: Call) -> tuple[int, JSON]:
+        dev = self._device(call)
+        del self.state.devices(self._app(call))[dev.id]
+        self.state.touch()
+        return 200, dict(_SUCCESS)
+
+    # -- usage -----------------------------------------------------------------------------
+
+    def scope(self, call: Call) -> tuple[str, str, list[str]]:
+        """(kind, key, application IDs) the usage of an action covers."""
+        resource = call.action.resource
+        state = self.state
+        if resource == "instance":
+            ids = [a for o in state.orgs.values() for a in o.app_ids]
+            ids += [a for b in state.sandboxes.values() if not b.deleted for a in b.app_ids]
+            return "instance", "", ids
+        if resource in ("instanceOrg", "org"):
+            org = self._org(call)
+            return "org", org.id, list(org.app_ids)
+        if resource == "instanceSandbox":
+            box = self._sandbox(call)
+            return "sandbox", box.id, list(box.app_ids)
+        if resource == "me":
+            ids = [a.id for a in state.apps.values() if a.owner_id == state.user_id]
+            return "me", "", ids
+        app = self._app(call)
+        return "app", app.id, [app.id]
+
+    def _weights(self, call: Call) -> tuple[int, ...]:
+        kind, key, ids = self.scope(call)
+        return self.state.sum_weights(kind, key, ids)
+
+    @staticmethod
+    def time_range(call: Call) -> tuple[int, int, int]:
+        """(start, end, now) in ms: ``end`` 0 or absent is now; negative values count back
+        from now; an absent ``start`` means all data."""
+        now = now_ms()
+        end = _int(call.q("end"), 0)
+        end = now if end == 0 else (now + end if end < 0 else end)
+        start = _int(call.q("start"), 0)
+        start = now + start if start < 0 else start
+        if start > end:
+            raise invalid("start must be before end")
+        return start, end, now
+
+    def _window_weight(self, start: int, end: int, now: int) -> int:
+        return sum(self.state.hour_weight(h) for h in self.state.hours(start, end, now))
+
+    def _payload_counts(self, call: Call) -> tuple[int, JSON]:
+        start, end, now = self.time_range(call)
+        weights = self._weights(call)
+        window = self._window_weight(start, end, now)
+        as_bytes = _flag(call.q("asBytes"))
+        out: dict[str, dict[str, int]] = {t: {} for t in PAYLOAD_TYPES}
+        for i, (kind, source) in enumerate(PAYLOAD_SOURCES):
+            out[kind][source] = weights[i] * window * (PAYLOAD_SIZES[i] if as_bytes else 1)
+        return 200, out
+
+    def _payload_breakdown(self, call: Call) -> tuple[int, JSON]:
+        start, end, now = self.time_range(call)
+        weights = self._weights(call)
+        as_bytes = _flag(call.q("asBytes"))
+        billable_only = not _flag(call.q("includeNonBillable"))
+        per_hour = sum(
+            weights[i] * (PAYLOAD_SIZES[i] if as_bytes else 1)
+            for i, (kind, _) in enumerate(PAYLOAD_SOURCES)
+            if not (billable_only and kind in NON_BILLABLE)
+        )
+        return 200, self._breakdown(call, start, end, now, per_hour)
+
+    def _breakdown(self, call: Call, start: int, end: int, now: int, per_hour: int) -> JSON:
+        resolution = _int(call.q("resolution", DAY), DAY)
+        resolution = HOUR if resolution == HOUR else DAY
+        buckets: dict[int, int] = {}
+        for h in self.state.hours(start, end, now):
+            slot = h * HOUR // resolution * resolution
+            buckets[slot] = buckets.get(slot, 0) + per_hour * self.state.hour_weight(h)
+        counts = [{"date": iso(slot), "value": value} for slot, value in buckets.items()]
+        return {"start": iso(start), "end": iso(end), "counts": counts}
+
+    def _device_counts(self, call: Call) -> tuple[int, JSON]:
+        start, end, now = self.time_range(call)
+        weights = self._weights(call)
+        _, _, ids = self.scope(call)
+        total = sum(self.state.device_count(self.state.apps[a]) for a in ids)
+        counts = [
+            {
+                "date": iso(day * DAY),
+                "created": weights[W_CREATED] * self.state.day_weight("created", day),
+                "deleted": weights[W_DELETED] * self.state.day_weight("deleted", day),
+                "total": total,
+            }
+            for day in self.state.days_in(start, end, now)
+        ]
+        return 200, {"start": iso(start), "end": iso(end), "counts": counts}
+
+    def _notebook_counts(self, call: Call) -> tuple[int, JSON]:
+        start, end, now = self.time_range(call)
+        weights = self._weights(call)
+        counts = []
+        for day in self.state.days_in(start, end, now):
+            factor = 1 + self.state.day_weight("notebook", day)
+            entry: dict[str, JSON] = {"date": iso(day * DAY)}
+            for k, name in enumerate(NOTEBOOK_FIELDS):
+                entry[name] = weights[W_NOTEBOOK + k] * factor
+            counts.append(entry)
+        return 200, {"start": iso(start), "end": iso(end), "counts": counts}
+
+    def _device_weights(self, dev: Device) -> tuple[int, ...]:
+        raw = _digest(self.state.seed, "device-usage", dev.id)
+        return tuple(raw[i] % 5 for i in range(len(DEVICE_TYPES)))
+
+    def _device_payload_counts(self, call: Call) -> tuple[int, JSON]:
+        start, end, now = self.time_range(call)
+        window = self._window_weight(start, end, now)
+        weights = self._device_weights(self._device(call))
+        return 200, {t: w * window for t, w in zip(DEVICE_TYPES, weights, strict=True)}
+
+    def _device_payload_breakdown(self, call: Call) -> tuple[int, JSON]:
+        start, end, now = self.time_range(call)
+        per_hour = sum(self._device_weights(self._device(call)))
+        return 200, self._breakdown(call, start, end, now, per_hour)
+
+    # -- historical summaries --------------------------------------------------------------
+
+    def _historical_summaries(self, call: Call) -> tuple[int, JSON]:
+        now = now_ms()
+        month_ms = _int(call.q("month"), now) if call.q("month") != "now" else now
+        moment = datetime.fromtimestamp(month_ms / 1000, tz=UTC)
+        first = datetime(moment.year, moment.month, 1, tzinfo=UTC)
+        nxt = datetime(moment.year + moment.month // 12, moment.month % 12 + 1, 1, tzinfo=UTC)
+        start, end = int(first.timestamp() * 1000), int(nxt.timestamp() * 1000) - 1
+        window = self._window_weight(start, end, now)
+        state = self.state
+        rows: list[dict[str, JSON]] = []
+        for org in state.orgs.values():
+            rows.append(
+                {
+                    "resourceType": "organization",
+                    "resourceId": org.id,
+                    "resourceName": org.name,
+                    "apps": list(org.app_ids),
+                }
+            )
+            for app_id in org.app_ids:
+                app = state.apps[app_id]
+                rows.append(
+                    {
+                        "resourceType": "application",
+                        "resourceId": app.id,
+                        "resourceName": app.name,
+                        "ownerId": org.id,
+                        "ownerType": "organization",
+                        "ownerName": org.name,
+                        "apps": [app.id],
+                    }
+                )
+        period = {"currentPeriodStart": iso(start), "currentPeriodEnd": iso(end)}
+
+        def field(row: dict[str, JSON], name: str) -> JSON:
+            if name == "id":
+                return row["resourceId"]
+            if name == "currentPeriodStart":
+                return start
+            return row.get(name)
+
+        item = self._item_schema("historicalSummaries")
+
+        def render(row: dict[str, JSON]) -> JSON:
+            weights = state.sum_weights(row["resourceType"], row["resourceId"], row["apps"])
+            billable = sum(
+                weights[i] for i, (k, _) in enumerate(PAYLOAD_SOURCES) if k not in NON_BILLABLE
+            )
+            nonbillable = sum(
+                weights[i] for i, (k, _) in enumerate(PAYLOAD_SOURCES) if k in NON_BILLABLE
+            )
+            core = {k: v for k, v in row.items() if k != "apps"}
+            core.update(period)
+            core["payloadBillableCount"] = billable * window
+            core["payloadNonbillableCount"] = nonbillable * window
+            core["applicationCount"] = len(row["apps"])
+            core["deviceCount"] = sum(state.device_count(state.apps[a]) for a in row["apps"])
+            return self._render("historicalSummaries.item", item, core, {})
+
+        return 200, self._paged(call, rows, field, render)

@@ -1,0 +1,253 @@
+"""Request checking: path, query, header, body and multipart params, as the API checks them."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+import msgspec
+from aiohttp import MultipartReader
+from aiohttp.base_protocol import BaseProtocol
+from aiohttp.streams import StreamReader
+from multidict import MultiMapping
+
+from ._schema import Schemas
+from ._spec import ActionSpec, Api, ParamSpec
+
+JSON = Any
+
+_INDEXED = re.compile(r"^(?P<name>[^\[\]]+)\[(?P<index>\d*)\]$")
+
+
+class ApiError(Exception):
+    """An error answer: ``status`` with the JSON body ``{"type", "message"}``."""
+
+    def __init__(
+        self, status: int, kind: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.kind = kind
+        self.message = message
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, str]:
+        return {"type": self.kind, "message": self.message}
+
+
+def not_found(message: str) -> ApiError:
+    return ApiError(404, "NotFound", message)
+
+
+def invalid(message: str) -> ApiError:
+    return ApiError(400, "Validation", message)
+
+
+@dataclass(slots=True)
+class Call:
+    """A request that passed validation, with its params parsed."""
+
+    action: ActionSpec
+    path_params: dict[str, str]
+    query: dict[str, JSON]
+    body: JSON = None
+    files: dict[str, bytes] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def q(self, name: str, default: JSON = None) -> JSON:
+        """A query param as sent, or ``default`` (the declared default when None)."""
+        if name in self.query:
+            return self.query[name]
+        if default is not None:
+            return default
+        for p in self.action.params:
+            if p.name == name:
+                return p.default
+        return None
+
+
+def split_path(raw_path: str) -> list[str]:
+    """Decoded segments of a raw request path; a trailing slash is ignored."""
+    return [unquote(s) for s in raw_path.split("/") if s]
+
+
+def path_params(action: ActionSpec, segments: list[str]) -> dict[str, str]:
+    return {
+        tmpl[1:-1]: seg
+        for tmpl, seg in zip(action.segments, segments, strict=True)
+        if tmpl.startswith("{")
+    }
+
+
+def _check_scalar(p: ParamSpec, value: str, schemas: Schemas) -> None:
+    if p.enum is not None and value not in {_as_text(e) for e in p.enum}:
+        allowed = ", ".join(_as_text(e) for e in p.enum)
+        raise invalid(f"{p.name} must be one of: {allowed}")
+    if p.pattern is not None and not schemas.regex(p.pattern).search(value):
+        raise invalid(f"{p.name} must match the pattern {p.pattern}")
+
+
+def _as_text(value: JSON) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _decode_structured(p: ParamSpec, raw: str, schemas: Schemas) -> JSON:
+    """An object/schema-typed param arrives as JSON text; a bare string is accepted where
+    the schema allows a string (``deviceClass=gateway``)."""
+    assert p.schema is not None
+    try:
+        value = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        if schemas.is_valid({"$ref": f"#/definitions/{p.schema}"}, raw):
+            return raw
+        raise invalid(f"{p.name} must be valid JSON") from None
+    problem = schemas.error({"$ref": f"#/definitions/{p.schema}"}, value, p.name)
+    if problem is not None:
+        raise invalid(problem)
+    return value
+
+
+def _array_values(name: str, query: MultiMapping[str]) -> list[str] | None:
+    indexed: list[tuple[int, str]] = []
+    plain: list[str] = []
+    for key, value in query.items():
+        if key == name:
+            plain.append(value)
+            continue
+        m = _INDEXED.match(key)
+        if m and m.group("name") == name:
+            idx = m.group("index")
+            indexed.append((int(idx) if idx else len(indexed), value))
+    if not indexed and not plain:
+        return None
+    return [v for _, v in sorted(indexed)] + plain
+
+
+def check_query(
+    action: ActionSpec, api: Api, schemas: Schemas, query: MultiMapping[str]
+) -> dict[str, JSON]:
+    """Parsed values of the declared query params that were sent."""
+    declared = list(action.params_in("query"))
+    if not action.is_stream:
+        declared += [p for p in api.global_params if p.location == "query"]
+    out: dict[str, JSON] = {}
+    for p in declared:
+        if p.type == "array":
+            values = _array_values(p.name, query)
+            if values is None:
+                if p.required:
+                    raise invalid(f"{p.name} is required")
+                continue
+            for v in values:
+                _check_scalar(p, v, schemas)
+            out[p.name] = values
+            continue
+        raw = query.get(p.name)
+        if raw is None:
+            if p.required:
+                raise invalid(f"{p.name} is required")
+            continue
+        if p.schema is not None:
+            out[p.name] = _decode_structured(p, raw, schemas)
+        elif p.type == "boolean":
+            if raw not in ("true", "false"):
+                raise invalid(f"{p.name} must be true or false")
+            out[p.name] = raw == "true"
+        else:
+            _check_scalar(p, raw, schemas)
+            out[p.name] = raw
+    return out
+
+
+def check_path(action: ActionSpec, params: dict[str, str], schemas: Schemas) -> None:
+    for p in action.params_in("path"):
+        value = params.get(p.name)
+        if value is None:
+            raise invalid(f"{p.name} is required")
+        _check_scalar(p, value, schemas)
+
+
+def check_body(action: ActionSpec, schemas: Schemas, raw: bytes) -> JSON:
+    p = action.body_param
+    if p is None:
+        return None
+    if not raw.strip():
+        if p.required:
+            raise invalid(f"{p.name} is required")
+        return None
+    try:
+        value = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        raise invalid("The request body is not valid JSON") from None
+    if p.schema is not None:
+        problem = schemas.error({"$ref": f"#/definitions/{p.schema}"}, value, p.name)
+        if problem is not None:
+            raise invalid(problem)
+    return value
+
+
+async def _read_parts(content_type: str, raw: bytes) -> list[tuple[str, str | None, bytes]]:
+    proto = BaseProtocol(asyncio.get_running_loop())
+    stream = StreamReader(proto, max(1 << 16, len(raw) + 1), loop=asyncio.get_running_loop())
+    stream.feed_data(raw)
+    stream.feed_eof()
+    reader = MultipartReader({"Content-Type": content_type}, stream)
+    parts: list[tuple[str, str | None, bytes]] = []
+    while True:
+        part = await reader.next()
+        if part is None:
+            break
+        if isinstance(part, MultipartReader):
+            raise invalid("Nested multipart bodies are not supported")
+        parts.append((part.name or "", part.filename, await part.read(decode=True)))
+    return parts
+
+
+async def check_multipart(
+    action: ActionSpec, schemas: Schemas, content_type: str, raw: bytes
+) -> tuple[dict[str, JSON], dict[str, bytes]]:
+    """Fields and files of an upload; object fields are JSON text."""
+    specs = action.params_in("multipart")
+    if not specs:
+        return {}, {}
+    parts: list[tuple[str, str | None, bytes]] = []
+    if content_type.lower().startswith("multipart/"):
+        try:
+            parts = await _read_parts(content_type, raw)
+        except ApiError:
+            raise
+        except Exception:
+            raise invalid("The multipart body could not be parsed") from None
+    elif content_type.lower().startswith("application/x-www-form-urlencoded"):
+        text = raw.decode("utf-8", "replace")
+        parts = [(k, None, v.encode()) for k, v in parse_qsl(text, keep_blank_values=True)]
+    elif raw.strip():
+        raise invalid("The request body must be multipart/form-data")
+    by_name = {name: (filename, data) for name, filename, data in parts}
+    fields: dict[str, JSON] = {}
+    files: dict[str, bytes] = {}
+    for p in specs:
+        if p.name not in by_name:
+            if p.required:
+                raise invalid(f"{p.name} is required")
+            continue
+        _, data = by_name[p.name]
+        if p.type == "file":
+            files[p.name] = data
+            continue
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            raise invalid(f"{p.name} must be UTF-8 text") from None
+        if p.schema is not None:
+            fields[p.name] = _decode_structured(p, text, schemas)
+        else:
+            _check_scalar(p, text, schemas)
+            fields[p.name] = text
+    return fields, files

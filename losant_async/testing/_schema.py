@@ -1,0 +1,510 @@
+"""A validator and a value generator for the subset of JSON Schema (draft-07) the API uses."""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections.abc import Mapping
+from typing import Any
+
+JSON = Any
+
+# Objects deeper than this get only their required properties, and arrays only minItems.
+FULL_DEPTH = 3
+# Past this depth recursion (self-referencing query schemas) stops outright.
+MAX_DEPTH = 10
+
+_REF_PREFIX = "#/definitions/"
+_HEX = "0123456789abcdef"
+
+
+def _json_type(value: JSON) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _is_type(value: JSON, name: str) -> bool:
+    actual = _json_type(value)
+    if actual == name:
+        return True
+    if name == "number":
+        return actual == "integer"
+    if name == "integer":
+        return actual == "number" and math.isfinite(value) and float(value).is_integer()
+    return False
+
+
+def _json_equal(a: JSON, b: JSON) -> bool:
+    """Equality as JSON sees it: ``true`` is not ``1``."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
+    ta, tb = _json_type(a), _json_type(b)
+    if ta in ("integer", "number") and tb in ("integer", "number"):
+        return bool(a == b)
+    return ta == tb and bool(a == b)
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+class Schemas:
+    """The named schemas of the API, with ``#/definitions/NAME`` references between them."""
+
+    def __init__(self, definitions: Mapping[str, JSON]) -> None:
+        self._defs = definitions
+        self._regex: dict[str, re.Pattern[str]] = {}
+
+    def __getitem__(self, name: str) -> JSON:
+        return self._defs[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._defs
+
+    def resolve(self, schema: JSON) -> JSON:
+        """Follow ``$ref`` until a schema without one."""
+        seen = 0
+        while isinstance(schema, dict) and "$ref" in schema and seen < 32:
+            ref = schema["$ref"]
+            name = ref[len(_REF_PREFIX) :] if ref.startswith(_REF_PREFIX) else ref
+            schema = self._defs.get(name, {})
+            seen += 1
+        return schema
+
+    def regex(self, pattern: str) -> re.Pattern[str]:
+        compiled = self._regex.get(pattern)
+        if compiled is None:
+            compiled = self._regex[pattern] = re.compile(pattern)
+        return compiled
+
+    # -- validation ------------------------------------------------------------------------
+
+    def is_valid(self, schema: JSON, value: JSON) -> bool:
+        return self.error(schema, value) is None
+
+    def error(self, schema: JSON, value: JSON, where: str = "") -> str | None:
+        """The first problem of ``value`` against ``schema``, naming the field; None if valid."""
+        schema = self.resolve(schema)
+        if schema is True or not isinstance(schema, dict):
+            return None if schema is not False else f"{where or 'value'} is not allowed"
+        name = where or "value"
+        types = schema.get("type")
+        if types is not None:
+            options = types if isinstance(types, list) else [types]
+            if not any(_is_type(value, t) for t in options):
+                return f"{name} must be of type {' or '.join(options)}"
+        enum = schema.get("enum")
+        if enum is not None and not any(_json_equal(value, e) for e in enum):
+            return f"{name} must be one of: {', '.join(_show(e) for e in enum)}"
+        if isinstance(value, str):
+            problem = self._string_error(schema, value, name)
+        elif isinstance(value, bool):
+            problem = None
+        elif isinstance(value, (int, float)):
+            problem = self._number_error(schema, value, name)
+        elif isinstance(value, list):
+            problem = self._array_error(schema, value, where, name)
+        elif isinstance(value, dict):
+            problem = self._object_error(schema, value, where, name)
+        else:
+            problem = None
+        if problem is not None:
+            return problem
+        return self._combinator_error(schema, value, where, name)
+
+    def _string_error(self, schema: dict[str, JSON], value: str, name: str) -> str | None:
+        min_len = schema.get("minLength")
+        if min_len is not None and len(value) < min_len:
+            return f"{name} must be at least {min_len} characters long"
+        max_len = schema.get("maxLength")
+        if max_len is not None and len(value) > max_len:
+            return f"{name} must be at most {max_len} characters long"
+        pattern = schema.get("pattern")
+        if pattern is not None and not self.regex(pattern).search(value):
+            return f"{name} must match the pattern {pattern}"
+        return None
+
+    @staticmethod
+    def _number_error(schema: dict[str, JSON], value: float, name: str) -> str | None:
+        low = schema.get("minimum")
+        if low is not None and value < low:
+            return f"{name} must be greater than or equal to {low}"
+        high = schema.get("maximum")
+        if high is not None and value > high:
+            return f"{name} must be less than or equal to {high}"
+        return None
+
+    def _array_error(
+        self, schema: dict[str, JSON], value: list[JSON], where: str, name: str
+    ) -> str | None:
+        low = schema.get("minItems")
+        if low is not None and len(value) < low:
+            return f"{name} must have at least {low} items"
+        high = schema.get("maxItems")
+        if high is not None and len(value) > high:
+            return f"{name} must have at most {high} items"
+        items = schema.get("items")
+        if isinstance(items, dict):
+            for i, item in enumerate(value):
+                problem = self.error(items, item, f"{name}[{i}]")
+                if problem is not None:
+                    return problem
+        elif isinstance(items, list):
+            for i, (item, sub) in enumerate(zip(value, items, strict=False)):
+                problem = self.error(sub, item, f"{name}[{i}]")
+                if problem is not None:
+                    return problem
+        if schema.get("uniqueItems"):
+            for i, item in enumerate(value):
+                if any(_json_equal(item, other) for other in value[:i]):
+                    return f"{name} must not contain duplicate items"
+        return None
+
+    def _object_error(
+        self, schema: dict[str, JSON], value: dict[str, JSON], where: str, name: str
+    ) -> str | None:
+        for key in schema.get("required", ()):
+            if key not in value:
+                return f"{_join(where, key)} is required"
+        low = schema.get("minProperties")
+        if low is not None and len(value) < low:
+            return f"{name} must have at least {low} properties"
+        high = schema.get("maxProperties")
+        if high is not None and len(value) > high:
+            return f"{name} must have at most {high} properties"
+        props: dict[str, JSON] = schema.get("properties", {})
+        patterns: dict[str, JSON] = schema.get("patternProperties", {})
+        extra = schema.get("additionalProperties", True)
+        for key, item in value.items():
+            here = _join(where, key)
+            matched = False
+            if key in props:
+                matched = True
+                problem = self.error(props[key], item, here)
+                if problem is not None:
+                    return problem
+            for pattern, sub in patterns.items():
+                if self.regex(pattern).search(key):
+                    matched = True
+                    problem = self.error(sub, item, here)
+                    if problem is not None:
+                        return problem
+            if not matched:
+                if extra is False:
+                    return f"{here} is not an allowed property"
+                if isinstance(extra, dict):
+                    problem = self.error(extra, item, here)
+                    if problem is not None:
+                        return problem
+        return None
+
+    def _combinator_error(
+        self, schema: dict[str, JSON], value: JSON, where: str, name: str
+    ) -> str | None:
+        for sub in schema.get("allOf", ()):
+            problem = self.error(sub, value, where)
+            if problem is not None:
+                return problem
+        any_of = schema.get("anyOf")
+        if any_of is not None:
+            problems = [self.error(sub, value, where) for sub in any_of]
+            if all(p is not None for p in problems):
+                return _best(self, any_of, value, problems, name)
+        one_of = schema.get("oneOf")
+        if one_of is not None:
+            problems = []
+            matches = 0
+            for sub in one_of:
+                problem = self.error(sub, value, where)
+                problems.append(problem)
+                if problem is None:
+                    matches += 1
+                    if matches > 1:
+                        return f"{name} matches more than one of the allowed forms"
+            if matches == 0:
+                return _best(self, one_of, value, problems, name)
+        return None
+
+
+def _best(
+    schemas: Schemas, options: list[JSON], value: JSON, problems: list[str | None], name: str
+) -> str:
+    """The most telling error of a failed ``oneOf``/``anyOf``: that of a variant of the
+    value's own type, else a general one."""
+    for sub, problem in zip(options, problems, strict=True):
+        types = schemas.resolve(sub).get("type") if isinstance(sub, dict) else None
+        options_t = types if isinstance(types, list) else [types]
+        if problem is not None and any(t and _is_type(value, t) for t in options_t):
+            return problem
+    return f"{name} does not match any of the allowed forms"
+
+
+def _show(value: JSON) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return str(value)
+
+
+# -- generation ----------------------------------------------------------------------------
+
+_KNOWN_PATTERNS: dict[str, str] = {
+    r"^[A-Fa-f\d]{24}$": "<id>",
+    r"^([A-Fa-f\d]{24}|)$": "<id>",
+    r"^[0-9a-zA-Z_-]{1,255}$": "<key>",
+    r"^[0-9a-zA-Z_-]{1,255}": "<key>",
+    r"^(?!\.{1,2}$)[0-9a-zA-Z_.-]{1,255}$": "<key>",
+    r"^[A-Za-z0-9_-]+$": "<key>",
+    r".*{{.+}}.*": "{{ data.value }}",
+    r"^(0|([1-9]\d*))\.(0|([1-9]\d*))\.(0|([1-9]\d*))$": "1.0.0",
+    r"^data:image/(jpg|jpeg|png|svg\+xml);base64,[0-9a-zA-Z+/=]*$": "data:image/png;base64,AAAA",
+    r"^[0-9a-z-]*$": "my-slug",
+    r"^(?=.*[A-Z])(?=.*[^A-Za-z0-9])(?=.*[0-9])(?=.*[a-z]).{12,}$": "Secret-Passw0rd",
+    r"^.{1,255}$": "<key>",
+    r".*": "<key>",
+    r"^.*$": "<key>",
+}
+_FALLBACKS = ("value", "a", "0", "key_1", "a-b", "1.0.0", "000000000000000000000000", "")
+
+
+def hex_id(rng: random.Random) -> str:
+    """24 hex digits, like the API's object IDs."""
+    return "".join(rng.choice(_HEX) for _ in range(24))
+
+
+class Generator:
+    """Produces values that satisfy a schema, deterministically from a ``random.Random``."""
+
+    def __init__(self, schemas: Schemas) -> None:
+        self.schemas = schemas
+
+    def value(
+        self,
+        schema: JSON,
+        rng: random.Random,
+        *,
+        full: bool = True,
+        depth: int = 0,
+        hint: str = "",
+        fill: bool = False,
+    ) -> JSON:
+        """A value valid against ``schema``.
+
+        ``full`` fills optional properties too (down to ``FULL_DEPTH``), so that models of
+        every field get exercised; otherwise only what is required. ``fill`` fills this one
+        level whatever the depth (to tell ``oneOf`` variants apart).
+        """
+        node = self.schemas.resolve(schema)
+        if not isinstance(node, dict):
+            return "value"
+        if "allOf" in node:
+            node = self._merge_all(node)
+        for key in ("oneOf", "anyOf"):
+            if key in node:
+                return self._choose(node, key, rng, full=full, depth=depth, hint=hint)
+        if "enum" in node:
+            return rng.choice(node["enum"])
+        types = node.get("type")
+        if isinstance(types, list):
+            non_null = [t for t in types if t != "null"]
+            kind = non_null[0] if non_null else "null"
+        elif types is None:
+            kind = _implied_type(node)
+        else:
+            kind = types
+        if kind == "object":
+            return self._object(node, rng, full=full, depth=depth, fill=fill)
+        if kind == "array":
+            return self._array(node, rng, full=full, depth=depth, hint=hint)
+        if kind == "string":
+            return self.string(node, rng, hint=hint)
+        if kind == "integer":
+            return self._integer(node, rng)
+        if kind == "number":
+            return self._integer(node, rng)
+        if kind == "boolean":
+            return rng.random() < 0.5
+        if kind == "null":
+            return None
+        return f"{hint or 'value'}"
+
+    def _merge_all(self, node: dict[str, JSON]) -> dict[str, JSON]:
+        merged: dict[str, JSON] = {k: v for k, v in node.items() if k != "allOf"}
+        for sub in node["allOf"]:
+            part = self.schemas.resolve(sub)
+            if not isinstance(part, dict):
+                continue
+            for key, val in part.items():
+                if key == "properties":
+                    merged["properties"] = {**merged.get("properties", {}), **val}
+                elif key == "required":
+                    merged["required"] = [*merged.get("required", []), *val]
+                else:
+                    merged.setdefault(key, val)
+        return merged
+
+    def _choose(
+        self, node: dict[str, JSON], key: str, rng: random.Random, *, full: bool, depth: int,
+        hint: str,
+    ) -> JSON:  # fmt: skip
+        base = {k: v for k, v in node.items() if k != key}
+        fallback: JSON = None
+        # Variants often differ only in optional fields: try as asked, then with this level
+        # filled, then minimal, until the value matches exactly one variant.
+        tries = ((full, False), (full, True), (False, False))
+        for variant in node[key]:
+            part = self.schemas.resolve(variant)
+            merged = {**base, **part} if isinstance(part, dict) else base
+            if "type" in base and isinstance(part, dict) and "type" in part:
+                merged["type"] = part["type"]
+            for as_full, fill in tries:
+                candidate = self.value(merged, rng, full=as_full, depth=depth, hint=hint, fill=fill)
+                if self.schemas.is_valid(node, candidate):
+                    return candidate
+                if fallback is None:
+                    fallback = candidate
+        return fallback
+
+    def _object(
+        self, node: dict[str, JSON], rng: random.Random, *, full: bool, depth: int, fill: bool
+    ) -> dict[str, JSON]:
+        props: dict[str, JSON] = node.get("properties", {})
+        required: list[str] = list(node.get("required", []))
+        limit = node.get("maxProperties", 1 << 30)
+        out: dict[str, JSON] = {}
+        deep = depth >= MAX_DEPTH
+        fill = fill or (full and depth < FULL_DEPTH)
+        for key in required:
+            if len(out) >= limit:
+                break
+            sub = props.get(key, {})
+            out[key] = self.value(sub, rng, full=full and not deep, depth=depth + 1, hint=key)
+        if fill:
+            for key, sub in props.items():
+                if len(out) >= limit:
+                    break
+                if key not in out:
+                    out[key] = self.value(sub, rng, full=full, depth=depth + 1, hint=key)
+        patterns: dict[str, JSON] = node.get("patternProperties", {})
+        wanted = node.get("minProperties", 0)
+        if patterns and fill and not props:
+            wanted = max(wanted, 1)
+        i = 0
+        while patterns and len(out) < min(wanted, limit) and i < 50:
+            pattern, sub = next(iter(patterns.items()))
+            key = self._pattern_key(pattern, i)
+            if key not in out:
+                out[key] = self.value(sub, rng, full=full, depth=depth + 1, hint=key)
+            i += 1
+        return out
+
+    def _pattern_key(self, pattern: str, i: int) -> str:
+        for candidate in (f"key{i}", f"key_{i}", f"k{i}", hex_id(random.Random(i))):
+            if self.schemas.regex(pattern).search(candidate):
+                return candidate
+        return f"key{i}"
+
+    def _array(
+        self, node: dict[str, JSON], rng: random.Random, *, full: bool, depth: int, hint: str
+    ) -> list[JSON]:
+        low = node.get("minItems", 0)
+        high = node.get("maxItems", 1 << 30)
+        count = max(low, 1 if full and depth < FULL_DEPTH else 0)
+        count = min(count, high)
+        items = node.get("items", {})
+        if isinstance(items, list):
+            return [self.value(sub, rng, full=full, depth=depth + 1) for sub in items[:count]]
+        out: list[JSON] = []
+        tries = 0
+        while len(out) < count and tries < count * 5 + 5:
+            tries += 1
+            item = self.value(items, rng, full=full, depth=depth + 1, hint=hint)
+            if node.get("uniqueItems") and any(_json_equal(item, o) for o in out):
+                continue
+            out.append(item)
+        return out
+
+    @staticmethod
+    def _integer(node: dict[str, JSON], rng: random.Random) -> int:
+        low = node.get("minimum")
+        high = node.get("maximum")
+        lo = math.ceil(low) if low is not None else 0
+        if high is not None and lo > high:
+            lo = math.ceil(high) - 1
+        hi = math.floor(high) if high is not None else lo + 100
+        hi = min(hi, lo + 100)
+        return rng.randint(lo, max(lo, hi))
+
+    def string(self, node: dict[str, JSON], rng: random.Random, *, hint: str = "") -> str:
+        """A string satisfying format, pattern and length limits of ``node``."""
+        pattern = node.get("pattern")
+        fmt = node.get("format")
+        low = node.get("minLength", 0)
+        high = node.get("maxLength", 1 << 30)
+        if pattern is not None:
+            text = self._pattern_value(pattern, rng, hint)
+        elif fmt == "date-time":
+            text = f"2024-01-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:00:00.000Z"
+        elif fmt == "email":
+            text = f"user{rng.randint(1, 999)}@example.com"
+        elif fmt == "uri":
+            text = f"https://example.com/{hint or 'resource'}"
+        else:
+            text = f"{hint or 'value'}-{rng.randint(0, 0xFFFF):04x}"
+        if len(text) > high:
+            text = text[:high]
+        if len(text) < low:
+            text += "x" * (low - len(text))
+        if pattern is not None and not self.schemas.regex(pattern).search(text):
+            for candidate in _FALLBACKS:
+                if low <= len(candidate) <= high and self.schemas.regex(pattern).search(candidate):
+                    return candidate
+        return text
+
+    def _pattern_value(self, pattern: str, rng: random.Random, hint: str) -> str:
+        known = _KNOWN_PATTERNS.get(pattern)
+        if known == "<id>":
+            return hex_id(rng)
+        if known == "<key>":
+            return f"{_identifier(hint) or 'key'}{rng.randint(0, 99)}"
+        if known is not None:
+            return known
+        for candidate in _FALLBACKS:
+            if self.schemas.regex(pattern).search(candidate):
+                return candidate
+        return "value"
+
+
+def _identifier(hint: str) -> str:
+    return "".join(c for c in hint if c.isalnum() or c in "_-")[:40]
+
+
+def _implied_type(node: dict[str, JSON]) -> str | None:
+    if "properties" in node or "patternProperties" in node or "required" in node:
+        return "object"
+    if "items" in node:
+        return "array"
+    if any(k in node for k in ("pattern", "minLength", "maxLength", "format")):
+        return "string"
+    if any(k in node for k in ("minimum", "maximum")):
+        return "number"
+    return None

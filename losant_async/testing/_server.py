@@ -1,0 +1,315 @@
+"""The aiohttp application and its lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import socket
+import time
+from types import TracebackType
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from ._examples import Examples, SeededIds
+from ._faults import HTML_BODY, FaultRule, Faults
+from ._generic import GenericResponder
+from ._handlers import Enterprise
+from ._journal import Journal, JournalEntry, Stats, freeze_headers
+from ._routes import (
+    ApiError,
+    Call,
+    check_body,
+    check_multipart,
+    check_path,
+    check_query,
+    not_found,
+    path_params,
+    split_path,
+)
+from ._schema import Schemas
+from ._spec import Api, load_api
+from ._state import State
+
+JSON = Any
+
+log = logging.getLogger("losant_async.testing")
+
+_STATUS_KINDS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    409: "Conflict",
+    410: "Gone",
+    422: "UnprocessableEntity",
+    429: "TooManyRequests",
+    500: "InternalError",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "GatewayTimeout",
+}
+
+
+@functools.cache
+def shared_schemas() -> Schemas:
+    """One schema index (with its compiled patterns) per process."""
+    return Schemas(load_api().schemas)
+
+
+class FakeLosant:
+    """A local Losant API server driven by the API description.
+
+    ``async with FakeLosant() as server:`` serves every action on ``server.url`` for the
+    bearer token ``server.token``; see the package docstring for the whole surface.
+    """
+
+    def __init__(
+        self,
+        token: str = "test-token",
+        *,
+        seed: int = 0,
+        orgs: int = 3,
+        sandboxes: int = 2,
+        apps_per_org: int = 2,
+        devices_per_app: int = 3,
+        days: int = 30,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        stream_ids: bool = False,
+        queue_size: int = 1000,
+        replay_size: int = 1000,
+    ) -> None:
+        self.token = token
+        self.seed = seed
+        self.host = host
+        self.port = port
+        self.api: Api = load_api()
+        self.schemas = shared_schemas()
+        self.faults = Faults(seed)
+        self.journal = Journal()
+        self.stats = Stats()
+        self.stream_ids = stream_ids
+        self.queue_size = queue_size
+        self.replay_size = replay_size
+        self._generic = GenericResponder(self.schemas, seed)
+        self._runner: web.AppRunner | None = None
+        self._closing = asyncio.Event()
+        self.state = State(
+            seed,
+            orgs=orgs,
+            sandboxes=sandboxes,
+            apps_per_org=apps_per_org,
+            devices_per_app=devices_per_app,
+            days=days,
+        )
+        self._enterprise = Enterprise(self.state, self._generic)
+        self.ids = SeededIds(self.state)
+        self._examples = Examples(self.api, self._generic.generator, self.ids)
+
+    def example_args(self, qualname: str) -> dict[str, Any]:
+        """Valid arguments for ``qualname`` (``"instanceOrg.get"``), keyed by the API's param
+        names: stored IDs for stored kinds, every required param, params with defaults, and
+        a small valid body. Deleting actions target the last object of their kind."""
+        return self._examples.args(qualname)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` once started."""
+        if self._runner is None:
+            raise RuntimeError("the server is not running; call start() first")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    async def start(self) -> None:
+        """Listen on ``host:port`` (port 0: a free one, then read back)."""
+        if self._runner is not None:
+            return
+        self._closing = asyncio.Event()
+        app = web.Application(client_max_size=256 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        app.on_shutdown.append(self._on_shutdown)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        sock = socket.create_server((self.host, self.port))
+        site = web.SockSite(runner, sock)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self.port = sock.getsockname()[1]
+        self._runner = runner
+
+    async def close(self) -> None:
+        """Stop serving; open streams end."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            self._closing.set()
+            await runner.cleanup()
+
+    async def __aenter__(self) -> FakeLosant:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _on_shutdown(self, app: web.Application) -> None:
+        self._closing.set()
+
+    # -- requests --------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        url = request.rel_url
+        entry = JournalEntry(
+            method=request.method,
+            path=url.raw_path,
+            query=list(url.query.items()),
+            raw_query=url.raw_query_string,
+            headers=freeze_headers(request.headers),
+            time=time.time(),
+        )
+        self.journal.append(entry)
+        self.stats.requests += 1
+        segments = split_path(url.raw_path)
+        action = self.api.routes.match(request.method, segments)
+        entry.action = action.qualname if action is not None else None
+        if action is not None and action.is_stream:
+            return await self._handle_stream(request, entry, segments)
+        self.stats.in_flight += 1
+        self.stats.peak_in_flight = max(self.stats.peak_in_flight, self.stats.in_flight)
+        try:
+            return await self._handle_plain(request, entry, segments)
+        finally:
+            self.stats.in_flight -= 1
+
+    async def _handle_plain(
+        self, request: web.Request, entry: JournalEntry, segments: list[str]
+    ) -> web.StreamResponse:
+        delay, fault = self.faults.for_request(entry.action)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if fault is not None and fault.kind == "reset_before":
+            return _abort(request)
+        entry.body = await request.read()
+        if fault is not None and fault.kind == "reset_after":
+            return _abort(request)
+        if fault is not None and fault.kind in ("status", "html"):
+            response = _fault_response(fault)
+            entry.status = response.status
+            return response
+        try:
+            call = await self._validate(request, entry, segments)
+            status, payload = await self._respond(call, entry)
+        except ApiError as err:
+            status, payload = err.status, err.body()
+        except Exception:
+            log.exception("unexpected error answering %s %s", request.method, entry.path)
+            status, payload = 500, {"type": "InternalError", "message": "Internal server error"}
+        body = b"" if status == 204 else msgspec.json.encode(payload)
+        if fault is not None and fault.kind == "truncate":
+            return await _truncated(request, entry, status, body)
+        entry.status = status
+        if status == 204:
+            return web.Response(status=204)
+        return web.Response(status=status, body=body, content_type="application/json")
+
+    async def _validate(
+        self, request: web.Request, entry: JournalEntry, segments: list[str]
+    ) -> Call:
+        action = self.api.actions.get(entry.action) if entry.action else None
+        if action is None:
+            raise not_found(f"Route {request.method} {entry.path} was not found")
+        if action.needs_auth:
+            self._check_auth(request)
+        params = path_params(action, segments)
+        entry.path_params = params
+        check_path(action, params, self.schemas)
+        query = check_query(action, self.api, self.schemas, request.rel_url.query)
+        content_type = request.headers.get("Content-Type", "")
+        if action.params_in("multipart"):
+            fields, files = await check_multipart(action, self.schemas, content_type, entry.body)
+            return Call(action, params, query, fields or None, files, dict(request.headers))
+        body = check_body(action, self.schemas, entry.body)
+        return Call(action, params, query, body, {}, dict(request.headers))
+
+    def _check_auth(self, request: web.Request) -> None:
+        header = request.headers.get("Authorization")
+        if header is None:
+            raise ApiError(401, "Unauthorized", "Authorization header is missing")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise ApiError(401, "Unauthorized", "Authorization header must be a Bearer token")
+        if value.strip() != self.token:
+            raise ApiError(401, "Unauthorized", "Invalid access token")
+
+    async def _respond(self, call: Call, entry: JournalEntry) -> tuple[int, JSON]:
+        self._enterprise.check_ids(call)
+        answer = self._enterprise.handle(call)
+        if answer is not None:
+            return answer
+        return call.action.success_status, self._generic.body(call, entry.path)
+
+    async def _handle_stream(
+        self, request: web.Request, entry: JournalEntry, segments: list[str]
+    ) -> web.StreamResponse:
+        # Streams are answered like plain requests until streaming is wired in.
+        return await self._handle_plain(request, entry, segments)
+
+
+def _abort(request: web.Request) -> web.Response:
+    """Drop the connection without an answer."""
+    if request.transport is not None:
+        request.transport.abort()
+    return web.Response(status=499)
+
+
+def _fault_response(rule: FaultRule) -> web.Response:
+    status = int(rule.opt("status"))
+    headers: dict[str, str] = dict(rule.opt("headers") or {}) if rule.kind == "status" else {}
+    retry_after = rule.opt("retry_after") if rule.kind == "status" else None
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    body = rule.opt("body")
+    if rule.kind == "html":
+        text = body if body is not None else HTML_BODY
+        return web.Response(
+            status=status, text=str(text), content_type="text/html", headers=headers
+        )
+    if body is None:
+        kind = _STATUS_KINDS.get(status, "Error")
+        payload: bytes = msgspec.json.encode({"type": kind, "message": f"Injected {status} {kind}"})
+    elif isinstance(body, bytes):
+        payload = body
+    elif isinstance(body, str):
+        payload = body.encode()
+    else:
+        payload = msgspec.json.encode(body)
+    return web.Response(
+        status=status, body=payload, content_type="application/json", headers=headers
+    )
+
+
+async def _truncated(
+    request: web.Request, entry: JournalEntry, status: int, body: bytes
+) -> web.StreamResponse:
+    """Promise ``len(body)`` bytes, send half, then drop the connection."""
+    response = web.StreamResponse(status=status)
+    response.content_type = "application/json"
+    response.content_length = len(body)
+    await response.prepare(request)
+    await response.write(body[: len(body) // 2])
+    entry.status = status
+    if request.transport is not None:
+        request.transport.abort()
+    return response

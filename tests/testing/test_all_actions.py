@@ -1,0 +1,62 @@
+"""Every action of the description answers its example arguments with a valid 2xx body."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import aiohttp
+import jsonschema  # type: ignore[import-untyped]
+import pytest
+
+from losant_async.testing import FakeLosant
+from losant_async.testing._spec import load_api
+
+from .fakehttp import call
+
+API = load_api()
+ACTIONS = sorted(API.actions)
+
+
+@functools.cache
+def validator(schema_name: str) -> jsonschema.Draft7Validator:
+    root = {"$ref": f"#/definitions/{schema_name}", "definitions": API.schemas}
+    return jsonschema.Draft7Validator(
+        root, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER
+    )
+
+
+def schema_errors(schema_name: str, value: Any) -> list[str]:
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}"
+        for e in validator(schema_name).iter_errors(value)
+    ]
+
+
+def test_the_description_has_all_actions() -> None:
+    assert len(API.actions) == 375
+    assert sum(1 for a in API.actions.values() if a.is_stream) == 3
+    assert sum(1 for a in API.actions.values() if a.params_in("multipart")) == 5
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("qualname", ACTIONS)
+async def test_example_args_succeed(
+    qualname: str, server: FakeLosant, http: aiohttp.ClientSession
+) -> None:
+    action = API.actions[qualname]
+    args = server.example_args(qualname)
+    for p in action.params:
+        if p.required and p.location != "header":
+            assert p.name in args, f"{p.name} missing from example args"
+    if action.is_stream:
+        pytest.skip("streams are checked in test_streams")
+    result = await call(http, qualname, args)
+    assert 200 <= result.status < 300, (result.status, result.body)
+    assert result.status == action.success_status
+    schema = action.success_schema
+    if schema is None:
+        assert result.raw == b""
+        return
+    assert result.headers["Content-Type"].startswith("application/json")
+    assert schema_errors(schema, result.body) == []

@@ -1,0 +1,187 @@
+"""Routing, authentication and request validation answer like the real API."""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+import pytest
+
+from losant_async.testing import FakeLosant, encode_request
+from losant_async.testing._spec import load_api
+
+from .fakehttp import call, get, send
+
+pytestmark = pytest.mark.anyio
+
+HEX = "0123456789abcdef01234567"
+
+
+def test_literal_segments_win_over_params() -> None:
+    routes = load_api().routes
+    app = ["applications", HEX, "devices"]
+    export = routes.match("POST", [*app, "export"])
+    assert export is not None and export.qualname == "devices.export"
+    get_device = routes.match("GET", [*app, HEX])
+    assert get_device is not None and get_device.qualname == "device.get"
+    # No GET at the literal route: the param route takes it (and validation rejects it).
+    fallback = routes.match("GET", [*app, "export"])
+    assert fallback is not None and fallback.qualname == "device.get"
+    assert routes.match("GET", ["nothing", "here"]) is None
+    assert routes.match("PUT", ["applications", HEX]) is None
+
+
+async def test_unknown_route_and_method_are_404(http: aiohttp.ClientSession) -> None:
+    for method, path in [("GET", "/nope"), ("PUT", f"/applications/{HEX}"), ("GET", "/")]:
+        result = await send(http, method, path)
+        assert result.status == 404
+        assert result.body["type"] == "NotFound"
+        assert result.body["message"]
+
+
+async def test_missing_or_wrong_token_is_401(server: FakeLosant) -> None:
+    path = f"/applications/{server.ids.application_id}"
+    for headers in [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"}]:
+        async with aiohttp.ClientSession(base_url=server.url, headers=headers) as anon:
+            result = await get(anon, path)
+        assert result.status == 401
+        assert result.body["type"] == "Unauthorized"
+        assert "wrong" not in result.body["message"]
+
+
+async def test_public_actions_need_no_token(server: FakeLosant) -> None:
+    async with aiohttp.ClientSession(base_url=server.url) as anon:
+        result = await call(anon, "auth.ssoDomain", server.example_args("auth.ssoDomain"))
+    assert result.status == 200
+
+
+async def test_bad_path_id_is_400_naming_the_param(http: aiohttp.ClientSession) -> None:
+    result = await get(http, "/applications/not-an-id")
+    assert result.status == 400
+    assert result.body["type"] == "Validation"
+    assert "applicationId" in result.body["message"]
+
+
+async def test_missing_required_query_is_400(
+    server: FakeLosant, http: aiohttp.ClientSession
+) -> None:
+    result = await get(http, f"/applications/{server.ids.application_id}/search")
+    assert result.status == 400
+    assert "filter" in result.body["message"]
+
+
+async def test_enum_violation_is_400(server: FakeLosant, http: aiohttp.ClientSession) -> None:
+    path = f"/instances/{server.ids.instance_id}/orgs"
+    result = await get(http, path, params={"sortField": "colour"})
+    assert result.status == 400
+    assert "sortField" in result.body["message"]
+    result = await get(http, path, params={"_links": "yes"})
+    assert result.status == 400
+    assert "_links" in result.body["message"]
+    assert (await get(http, path, params={"_links": "false", "_embedded": "true"})).status == 200
+
+
+async def test_bad_bodies_are_400(server: FakeLosant, http: aiohttp.ClientSession) -> None:
+    path = f"/instances/{server.ids.instance_id}/orgs"
+    cases = [
+        ({"name": 5}, "orgConfig.name"),
+        ({"name": ""}, "orgConfig.name"),
+        ({"description": "no name"}, "orgConfig.name"),
+        ({"name": "x", "colour": "red"}, "orgConfig.colour"),
+        ({"name": "x", "limits": {"member": -1}}, "orgConfig.limits.member"),
+        ({"name": "x", "mfaMode": "sometimes"}, "orgConfig.mfaMode"),
+        ({"name": "x", "tags": [{"key": "bad key!", "value": "v"}]}, "orgConfig.tags[0].key"),
+    ]
+    for body, field in cases:
+        result = await send(http, "POST", path, json=body)
+        assert result.status == 400, body
+        assert result.body["type"] == "Validation"
+        assert field in result.body["message"], (body, result.body)
+
+
+async def test_not_json_and_missing_body_are_400(
+    server: FakeLosant, http: aiohttp.ClientSession
+) -> None:
+    app = server.ids.application_id
+    path = f"/applications/{app}/mqttPublishMessage"
+    result = await send(
+        http, "POST", path, data=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert result.status == 400
+    assert "JSON" in result.body["message"]
+    result = await send(http, "POST", path)
+    assert result.status == 400
+    assert "payload" in result.body["message"]
+
+
+async def test_structured_query_params(server: FakeLosant, http: aiohttp.ClientSession) -> None:
+    path = f"/applications/{server.ids.application_id}/devices"
+    ok = await get(http, path, params={"query": '{"name": {"$eq": "x"}}'})
+    assert ok.status == 200
+    bad = await get(http, path, params={"query": "{oops"})
+    assert bad.status == 400
+    assert "query" in bad.body["message"]
+    # A schema allowing a plain string accepts it bare or JSON-encoded.
+    for value in ("gateway", '"gateway"', '["gateway", "peripheral"]'):
+        assert (await get(http, path, params={"deviceClass": value})).status == 200
+    wrong = await get(http, path, params={"deviceClass": "toaster"})
+    assert wrong.status == 400
+
+
+async def test_array_query_param(http: aiohttp.ClientSession) -> None:
+    params = {"keywords[0]": "a", "keywords[1]": "b"}
+    assert (await get(http, "/applicationTemplates", params=params)).status == 200
+    result = await call(http, "applicationTemplates.get", {"keywords": ["x", "y"]})
+    assert result.status == 200
+
+
+async def test_multipart_uploads(server: FakeLosant, http: aiohttp.ClientSession) -> None:
+    app = server.ids.application_id
+    args = server.example_args("file.upload")
+    assert (await call(http, "file.upload", args)).status == 200
+    form = aiohttp.FormData()
+    form.add_field("other", "value")
+    path = encode_request("file.upload", args).path
+    missing = await send(http, "POST", path, data=form)
+    assert missing.status == 400
+    assert "file" in missing.body["message"]
+    form = aiohttp.FormData()
+    form.add_field("importBundle", b"PK", filename="bundle.zip")
+    form.add_field("options", "{not json")
+    bad = await send(http, "POST", f"/applications/{app}/import", data=form)
+    assert bad.status == 400
+    assert "options" in bad.body["message"]
+
+
+async def test_unexpected_errors_are_500_json(
+    server: FakeLosant,
+    http: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def boom(*args: object) -> None:
+        raise RuntimeError("kaput")
+
+    monkeypatch.setattr(server._generic, "body", boom)
+    with caplog.at_level(logging.ERROR, logger="losant_async.testing"):
+        result = await get(http, "/me")
+    assert result.status == 500
+    assert result.body["type"] == "InternalError"
+    assert "Traceback" not in result.raw.decode()
+    assert "kaput" in caplog.text
+    assert server.token not in caplog.text
+
+
+async def test_generic_answers_are_deterministic_and_reflect_the_request(
+    http: aiohttp.ClientSession,
+) -> None:
+    path = f"/applications/{HEX}"
+    dash = f"/dashboards/{HEX}"
+    first = await get(http, dash)
+    second = await get(http, dash)
+    assert first.status == 200 and first.body == second.body
+    assert first.body["id"] == HEX
+    assert first.headers["Content-Type"] == "application/json"
+    assert (await get(http, path)).status == 404  # applications are stored objects
+    patched = await send(http, "PATCH", dash, json={"name": "Renamed"})
+    assert patched.body["name"] == "Renamed"
