@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from ._bus import CLOSE, Bus, Event, valid_filter, valid_topic
 from ._examples import Examples, SeededIds
 from ._faults import HTML_BODY, FaultRule, Faults
 from ._generic import GenericResponder
@@ -25,13 +26,14 @@ from ._routes import (
     check_multipart,
     check_path,
     check_query,
+    invalid,
     not_found,
     path_params,
     split_path,
 )
 from ._schema import Schemas
 from ._spec import Api, load_api
-from ._state import State
+from ._state import State, iso, now_ms
 
 JSON = Any
 
@@ -107,6 +109,9 @@ class FakeLosant:
         )
         self._enterprise = Enterprise(self.state, self._generic)
         self.ids = SeededIds(self.state)
+        self.bus = Bus(
+            self.stats, stream_ids=stream_ids, queue_size=queue_size, replay_size=replay_size
+        )
         self._examples = Examples(self.api, self._generic.generator, self.ids)
 
     def example_args(self, qualname: str) -> dict[str, Any]:
@@ -114,6 +119,38 @@ class FakeLosant:
         names: stored IDs for stored kinds, every required param, params with defaults, and
         a small valid body. Deleting actions target the last object of their kind."""
         return self._examples.args(qualname)
+
+    def publish(self, application_id: str, topic: str, message: str) -> int:
+        """Publish an MQTT message to ``application_id`` as if a device had; returns how many
+        open ``mqttSubscriptionStream`` connections it reached."""
+        self._live_app(application_id)
+        if not valid_topic(topic):
+            raise ValueError(f"not a topic to publish on: {topic!r}")
+        return self.bus.publish(application_id, topic, message)
+
+    def send_state(self, application_id: str, device_id: str, state: dict[str, Any]) -> int:
+        """Report a device state to its ``stateStream`` listeners; returns streams reached."""
+        self._live_device(application_id, device_id)
+        return self.bus.device_event("state", application_id, device_id, _stamped(state))
+
+    def send_command(
+        self, application_id: str, device_id: str, name: str, payload: Any = None
+    ) -> int:
+        """Send a command to a device's ``commandStream`` listeners; returns streams reached."""
+        self._live_device(application_id, device_id)
+        command: dict[str, Any] = {"name": name}
+        if payload is not None:
+            command["payload"] = payload
+        return self.bus.device_event("command", application_id, device_id, _stamped(command))
+
+    def _live_app(self, application_id: str) -> None:
+        if application_id not in self.state.apps:
+            raise KeyError(f"no application {application_id}")
+
+    def _live_device(self, application_id: str, device_id: str) -> None:
+        self._live_app(application_id)
+        if device_id not in self.state.devices(self.state.apps[application_id]):
+            raise KeyError(f"no device {device_id} in application {application_id}")
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -150,6 +187,7 @@ class FakeLosant:
         runner, self._runner = self._runner, None
         if runner is not None:
             self._closing.set()
+            self.bus.close_all()
             await runner.cleanup()
 
     async def __aenter__(self) -> FakeLosant:
@@ -166,6 +204,7 @@ class FakeLosant:
 
     async def _on_shutdown(self, app: web.Application) -> None:
         self._closing.set()
+        self.bus.close_all()
 
     # -- requests --------------------------------------------------------------------------
 
@@ -255,16 +294,142 @@ class FakeLosant:
 
     async def _respond(self, call: Call, entry: JournalEntry) -> tuple[int, JSON]:
         self._enterprise.check_ids(call)
+        live = self._live_action(call)
+        if live is not None:
+            return live
         answer = self._enterprise.handle(call)
         if answer is not None:
             return answer
         return call.action.success_status, self._generic.body(call, entry.path)
 
+    def _live_action(self, call: Call) -> tuple[int, JSON] | None:
+        """Publishing, device states and commands reach the open streams."""
+        name = call.action.qualname
+        params = call.path_params
+        body = call.body
+        if name == "application.mqttPublishMessage":
+            if not valid_topic(body["topic"]):
+                raise invalid("payload.topic must not contain wildcards")
+            self.bus.publish(params["applicationId"], body["topic"], body["message"])
+        elif name == "device.sendState":
+            states = body if isinstance(body, list) else [body]
+            for state in states:
+                self.bus.device_event(
+                    "state", params["applicationId"], params["deviceId"], _stamped(state)
+                )
+        elif name == "device.sendCommand":
+            self.bus.device_event(
+                "command", params["applicationId"], params["deviceId"], _stamped(body)
+            )
+        elif name == "devices.sendCommand":
+            app = self.state.apps[params["applicationId"]]
+            targets = body.get("deviceIds") or list(self.state.devices(app))
+            command = {k: v for k, v in body.items() if k in ("name", "payload", "time")}
+            for device_id in targets:
+                self.bus.device_event("command", app.id, device_id, _stamped(command))
+        else:
+            return None
+        return call.action.success_status, {"success": True}
+
     async def _handle_stream(
         self, request: web.Request, entry: JournalEntry, segments: list[str]
     ) -> web.StreamResponse:
-        # Streams are answered like plain requests until streaming is wired in.
-        return await self._handle_plain(request, entry, segments)
+        delay, fault = self.faults.for_request(entry.action)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if fault is not None and fault.kind in ("reset_before", "reset_after"):
+            return _abort(request)
+        if fault is not None and fault.kind in ("status", "html"):
+            failed = _fault_response(fault)
+            entry.status = failed.status
+            return failed
+        try:
+            call = await self._validate(request, entry, segments)
+            self._enterprise.check_ids(call)
+            key = self._stream_key(call)
+        except ApiError as err:
+            entry.status = err.status
+            return web.Response(
+                status=err.status,
+                body=msgspec.json.encode(err.body()),
+                content_type="application/json",
+            )
+        interval = _seconds(call.query.get("keepAliveInterval"), 2.0)
+        faults = self.faults.for_stream(call.action.qualname)
+        drop_every = next((int(r.opt("every")) for r in faults if r.kind == "stream_drop"), 0)
+        stall = next((r for r in faults if r.kind == "stream_stall"), None)
+        response = web.StreamResponse(
+            status=200,
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "Connection": "keep-alive",
+            },
+        )
+        await response.prepare(request)
+        entry.status = 200
+        sub, backlog = self.bus.subscribe(key, request.headers.get("Last-Event-ID"))
+        self.stats.open_streams += 1
+        self.stats.peak_open_streams = max(self.stats.peak_open_streams, self.stats.open_streams)
+        loop = asyncio.get_running_loop()
+        sent = 0
+        try:
+            pending = list(backlog)
+            next_keepalive = loop.time() + interval
+            while not self._closing.is_set():
+                if pending:
+                    event: Event = pending.pop(0)
+                else:
+                    timeout = max(0.0, next_keepalive - loop.time())
+                    try:
+                        event = await asyncio.wait_for(sub.queue.get(), timeout)
+                    except TimeoutError:
+                        keepalive = f"event: keepAlive\ndata: {now_ms()}\n\n"
+                        await response.write(keepalive.encode())
+                        next_keepalive = loop.time() + interval
+                        continue
+                if event is CLOSE:
+                    break
+                await response.write(event.encode())
+                sent += 1
+                if drop_every and sent >= drop_every:
+                    break
+                if stall is not None and sent == int(stall.opt("after")):
+                    await asyncio.sleep(float(stall.opt("seconds")))
+                    next_keepalive = loop.time() + interval
+            if not self._closing.is_set():
+                await response.write_eof()
+        except (ConnectionResetError, ConnectionError):
+            pass
+        finally:
+            self.bus.unsubscribe(sub)
+            self.stats.open_streams -= 1
+        return response
+
+    def _stream_key(self, call: Call) -> tuple[str, ...]:
+        params = call.path_params
+        if call.action.name == "mqttSubscriptionStream":
+            topic = str(call.query.get("topic", ""))
+            if not valid_filter(topic):
+                raise invalid("topic must be a valid MQTT topic filter")
+            return ("mqtt", params["applicationId"], topic)
+        kind = "state" if call.action.name == "stateStream" else "command"
+        return (kind, params["applicationId"], params["deviceId"])
+
+
+def _seconds(value: Any, default: float) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return default
+    return seconds if seconds > 0 else default
+
+
+def _stamped(event: Any) -> Any:
+    """A state or command as delivered: with ``time`` when the sender left it out."""
+    if isinstance(event, dict) and "time" not in event:
+        return {**event, "time": iso(now_ms())}
+    return event
 
 
 def _abort(request: web.Request) -> web.Response:

@@ -55,3 +55,32 @@ async def get(http: aiohttp.ClientSession, path: str, **kwargs: Any) -> Reply:
 async def send(http: aiohttp.ClientSession, method: str, path: str, **kwargs: Any) -> Reply:
     async with http.request(method, path, **kwargs) as resp:
         return reply(resp, await resp.read())
+
+
+class SSE(msgspec.Struct):
+    """One server-sent event as parsed from the wire."""
+
+    event: str
+    data: str
+    id: str | None = None
+
+
+async def read_event(resp: aiohttp.ClientResponse, *, keepalives: bool = False) -> SSE | None:
+    """The next event of a stream (keepalives skipped unless asked); None at the end."""
+    fields: dict[str, str] = {}
+    while True:
+        line = await resp.content.readline()
+        if not line:
+            return None
+        text = line.decode().rstrip("\n")
+        if text:
+            name, _, value = text.partition(": ")
+            fields[name] = value
+            continue
+        if not fields:
+            continue
+        event = SSE(fields.get("event", "message"), fields.get("data", ""), fields.get("id"))
+        fields = {}
+        if event.event == "keepAlive" and not keepalives:
+            continue
+        return event

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from typing import Any
 
@@ -9,10 +10,10 @@ import aiohttp
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
-from losant_async.testing import FakeLosant
+from losant_async.testing import FakeLosant, encode_request
 from losant_async.testing._spec import load_api
 
-from .fakehttp import call
+from .fakehttp import call, read_event
 
 API = load_api()
 ACTIONS = sorted(API.actions)
@@ -50,7 +51,14 @@ async def test_example_args_succeed(
         if p.required and p.location != "header":
             assert p.name in args, f"{p.name} missing from example args"
     if action.is_stream:
-        pytest.skip("streams are checked in test_streams")
+        args["keepAliveInterval"] = "0.05"
+        req = encode_request(qualname, args)
+        async with http.get(req.path, params=req.query) as resp:
+            assert resp.status == 200
+            assert resp.headers["Content-Type"] == "text/event-stream"
+            event = await asyncio.wait_for(read_event(resp, keepalives=True), 2)
+            assert event is not None and event.event == "keepAlive"
+        return
     result = await call(http, qualname, args)
     assert 200 <= result.status < 300, (result.status, result.body)
     assert result.status == action.success_status

@@ -1,0 +1,301 @@
+"""Stored objects, both pagination styles and usage numbers that add up."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+import aiohttp
+import pytest
+
+from losant_async.testing import FakeLosant
+
+from .fakehttp import call, get, send
+
+pytestmark = pytest.mark.anyio
+
+HOUR = 3_600_000
+DAY = 24 * HOUR
+
+
+def window(days: int = 10) -> dict[str, str]:
+    end = (int(time.time() * 1000) // HOUR - 1) * HOUR
+    return {"start": str(end - days * DAY), "end": str(end)}
+
+
+def total(stats: dict[str, dict[str, int]]) -> int:
+    return sum(sum(sources.values()) for sources in stats.values())
+
+
+async def test_org_create_get_patch_delete(server: FakeLosant, http: aiohttp.ClientSession) -> None:
+    base = f"/instances/{server.ids.instance_id}/orgs"
+    created = await send(http, "POST", base, json={"name": "Zeta Works", "description": "d"})
+    assert created.status == 200
+    org_id = created.body["id"]
+    assert created.body["name"] == "Zeta Works" and created.body["description"] == "d"
+    assert org_id in server.ids.org_ids
+    fetched = await get(http, f"{base}/{org_id}")
+    assert fetched.status == 200 and fetched.body["name"] == "Zeta Works"
+    patched = await send(http, "PATCH", f"{base}/{org_id}", json={"name": "Zeta Labs"})
+    assert patched.body["name"] == "Zeta Labs"
+    assert patched.body["lastUpdated"] >= fetched.body["lastUpdated"]
+    listed = await get(http, base, params={"filterField": "name", "filter": "Zeta*"})
+    assert [o["id"] for o in listed.body["items"]] == [org_id]
+    deleted = await send(http, "DELETE", f"{base}/{org_id}")
+    assert deleted.status == 200 and deleted.body == {"success": True}
+    assert (await get(http, f"{base}/{org_id}")).status == 404
+    assert (await send(http, "DELETE", f"{base}/{org_id}")).status == 404
+    assert org_id not in server.ids.org_ids
+
+
+async def test_unknown_ids_of_stored_kinds_are_404(
+    server: FakeLosant, http: aiohttp.ClientSession
+) -> None:
+    other = "0" * 24
+    ids = server.ids
+    paths = [
+        f"/instances/{other}",
+        f"/instances/{ids.instance_id}/orgs/{other}",
+        f"/instances/{ids.instance_id}/orgs/{other}/payloadCounts",
+        f"/instances/{ids.instance_id}/sandboxes/{other}",
+        f"/orgs/{other}",
+        f"/applications/{other}",
+        f"/applications/{other}/devices",
+        f"/applications/{ids.application_id}/devices/{other}",
+    ]
+    for path in paths:
+        result = await get(http, path)
+        assert result.status == 404, path
+        assert result.body["type"] == "NotFound"
+
+
+async def test_page_pagination_sorting_and_filter() -> None:
+    async with FakeLosant(orgs=7) as server:
+        headers = {"Authorization": f"Bearer {server.token}"}
+        async with aiohttp.ClientSession(base_url=server.url, headers=headers) as http:
+            path = f"/instances/{server.ids.instance_id}/orgs"
+            pages = []
+            for page in range(3):
+                result = await get(http, path, params={"perPage": "3", "page": str(page)})
+                assert result.status == 200
+                body = result.body
+                assert (body["page"], body["perPage"], body["totalCount"]) == (page, 3, 7)
+                assert body["count"] == len(body["items"]) == [3, 3, 1][page]
+                assert (body["sortField"], body["sortDirection"]) == ("name", "asc")
+                assert "filter" not in body
+                pages.extend(body["items"])
+            names = [o["name"] for o in pages]
+            assert names == sorted(names)
+            assert {o["id"] for o in pages} == set(server.ids.org_ids)
+            beyond = await get(http, path, params={"perPage": "3", "page": "9"})
+            assert beyond.body["items"] == [] and beyond.body["totalCount"] == 7
+
+            desc = await get(http, path, params={"sortDirection": "desc", "perPage": "100"})
+            assert [o["name"] for o in desc.body["items"]] == sorted(names, reverse=True)
+            by_date = await get(http, path, params={"sortField": "creationDate"})
+            dates = [o["creationDate"] for o in by_date.body["items"]]
+            assert dates == sorted(dates)
+
+            params = {"filterField": "name", "filter": "*org 1"}
+            filtered = await get(http, path, params=params)
+            assert [o["name"].endswith("Org 1") for o in filtered.body["items"]] == [True]
+            assert filtered.body["filter"] == "*org 1"
+            assert filtered.body["filterField"] == "name"
+            assert filtered.body["totalCount"] == 1
+
+
+async def test_cursor_pagination_walks_all_items() -> None:
+    async with FakeLosant(sandboxes=7) as server:
+        headers = {"Authorization": f"Bearer {server.token}"}
+        async with aiohttp.ClientSession(base_url=server.url, headers=headers) as http:
+            path = f"/instances/{server.ids.instance_id}/sandboxes"
+            seen: list[dict[str, Any]] = []
+            params = {"limit": "3"}
+            while True:
+                body = (await get(http, path, params=params)).body
+                assert body["limit"] == 3 and body["count"] == len(body["items"])
+                seen.extend(body["items"])
+                if not body["hasMore"]:
+                    break
+                params = {"limit": "3", "startingAfterId": body["items"][-1]["id"]}
+            assert len(seen) == 7
+            assert {s["id"] for s in seen} == set(server.ids.sandbox_ids)
+            emails = [s["email"] for s in seen]
+            assert emails == sorted(emails)
+            assert body["startingAfterId"] == params["startingAfterId"]
+
+            back = {"limit": "3", "endingBeforeId": seen[-1]["id"]}
+            before = (await get(http, path, params=back)).body
+            assert [s["id"] for s in before["items"]] == [s["id"] for s in seen[3:6]]
+            assert before["hasMore"] is True
+            assert before["endingBeforeId"] == seen[-1]["id"]
+
+
+async def test_sandbox_delete_and_undelete(server: FakeLosant, http: aiohttp.ClientSession) -> None:
+    base = f"/instances/{server.ids.instance_id}/sandboxes"
+    victim = server.ids.sandbox_ids[0]
+    assert (await send(http, "DELETE", f"{base}/{victim}")).status == 200
+    assert (await get(http, f"{base}/{victim}")).status == 404
+    listed = await get(http, base)
+    assert victim not in [s["id"] for s in listed.body["items"]]
+    everything = await get(http, base, params={"includeDeleted": "true"})
+    assert victim in [s["id"] for s in everything.body["items"]]
+    restored = await send(http, "PATCH", f"{base}/{victim}/undelete")
+    assert restored.status == 200 and restored.body["id"] == victim
+    assert (await get(http, f"{base}/{victim}")).status == 200
+
+
+async def test_applications_and_devices(server: FakeLosant, http: aiohttp.ClientSession) -> None:
+    org = server.ids.org_id
+    created = await send(http, "POST", "/applications", json={"name": "Fresh", "orgId": org})
+    assert created.status == 201
+    app = created.body["id"]
+    assert created.body["ownerId"] == org and created.body["ownerType"] == "organization"
+    assert app in server.ids.org_application_ids[org]
+    listed = await get(http, "/applications", params={"orgId": org, "perPage": "50"})
+    assert app in [a["id"] for a in listed.body["items"]]
+
+    dev = await send(http, "POST", f"/applications/{app}/devices", json={"name": "Probe"})
+    assert dev.status == 201 and dev.body["applicationId"] == app
+    device = dev.body["id"]
+    assert (await get(http, f"/applications/{app}/devices/{device}")).body["name"] == "Probe"
+    patched = await send(
+        http, "PATCH", f"/applications/{app}/devices/{device}", json={"name": "Probe 2"}
+    )
+    assert patched.body["name"] == "Probe 2"
+    devices = await get(http, f"/applications/{app}/devices")
+    assert [d["id"] for d in devices.body["items"]] == [device]
+    assert devices.body["applicationId"] == app
+    assert (await send(http, "DELETE", f"/applications/{app}/devices/{device}")).status == 200
+    assert (await get(http, f"/applications/{app}/devices/{device}")).status == 404
+
+    seeded = server.ids.application_id
+    seeded_devices = await get(http, f"/applications/{seeded}/devices")
+    assert seeded_devices.body["totalCount"] == 3
+    assert {d["id"] for d in seeded_devices.body["items"]} == set(server.ids.devices_of(seeded))
+
+    assert (await send(http, "DELETE", f"/applications/{app}")).status == 200
+    assert (await get(http, f"/applications/{app}")).status == 404
+    assert app not in server.ids.application_ids
+    missing_org = await send(http, "POST", "/applications", json={"name": "X", "orgId": "0" * 24})
+    assert missing_org.status == 404
+
+
+async def test_usage_adds_up_across_levels(server: FakeLosant, http: aiohttp.ClientSession) -> None:
+    inst = f"/instances/{server.ids.instance_id}"
+    span = window()
+    org_totals = []
+    for org, apps in server.ids.org_application_ids.items():
+        org_stats = (await get(http, f"{inst}/orgs/{org}/payloadCounts", params=span)).body
+        app_stats = [
+            (await get(http, f"/applications/{a}/payloadCounts", params=span)).body for a in apps
+        ]
+        summed: Counter[tuple[str, str]] = Counter()
+        for stats in app_stats:
+            for kind, sources in stats.items():
+                for source, count in sources.items():
+                    summed[(kind, source)] += count
+        flat = {(k, s): c for k, sources in org_stats.items() for s, c in sources.items()}
+        assert flat == dict(summed)
+        assert total(org_stats) > 0
+        same = (await get(http, f"/orgs/{org}/payloadCounts", params=span)).body
+        assert same == org_stats
+        org_totals.append(total(org_stats))
+    box_totals = [
+        total((await get(http, f"{inst}/sandboxes/{b}/payloadCounts", params=span)).body)
+        for b in server.ids.sandbox_ids
+    ]
+    instance = (await get(http, f"{inst}/payloadCounts", params=span)).body
+    assert total(instance) == sum(org_totals) + sum(box_totals)
+
+    for name in ("deviceCounts", "notebookMinuteCounts", "payloadCountsBreakdown"):
+        inst_counts = (await get(http, f"{inst}/{name}", params=span)).body["counts"]
+        parts = [
+            (await get(http, f"{inst}/orgs/{o}/{name}", params=span)).body["counts"]
+            for o in server.ids.org_ids
+        ] + [
+            (await get(http, f"{inst}/sandboxes/{b}/{name}", params=span)).body["counts"]
+            for b in server.ids.sandbox_ids
+        ]
+        for i, entry in enumerate(inst_counts):
+            for key, value in entry.items():
+                if key != "date":
+                    assert value == sum(p[i][key] for p in parts), (name, key)
+        assert len(inst_counts) >= 10
+
+
+async def test_usage_filters_by_time(server: FakeLosant, http: aiohttp.ClientSession) -> None:
+    path = f"/instances/{server.ids.instance_id}/orgs/{server.ids.org_id}"
+    wide, narrow = window(10), window(2)
+    wide_total = total((await get(http, f"{path}/payloadCounts", params=wide)).body)
+    narrow_total = total((await get(http, f"{path}/payloadCounts", params=narrow)).body)
+    assert 0 < narrow_total < wide_total
+    wide_days = (await get(http, f"{path}/deviceCounts", params=wide)).body
+    narrow_days = (await get(http, f"{path}/deviceCounts", params=narrow)).body
+    assert len(narrow_days["counts"]) == 2 < len(wide_days["counts"])
+    assert narrow_days["start"].endswith("Z") and narrow_days["end"].endswith("Z")
+
+    by_day = (await get(http, f"{path}/payloadCountsBreakdown", params=wide)).body["counts"]
+    by_hour = (
+        await get(http, f"{path}/payloadCountsBreakdown", params={**wide, "resolution": "3600000"})
+    ).body["counts"]
+    assert len(by_hour) > len(by_day)
+    assert sum(c["value"] for c in by_hour) == sum(c["value"] for c in by_day)
+    with_all = (
+        await get(
+            http, f"{path}/payloadCountsBreakdown", params={**wide, "includeNonBillable": "true"}
+        )
+    ).body["counts"]
+    assert sum(c["value"] for c in with_all) >= sum(c["value"] for c in by_day)
+    as_bytes = (await get(http, f"{path}/payloadCounts", params={**wide, "asBytes": "true"})).body
+    assert total(as_bytes) > wide_total
+    bad = await get(http, f"{path}/payloadCountsBreakdown", params={"resolution": "60000"})
+    assert bad.status == 400
+
+
+async def test_historical_summaries(server: FakeLosant, http: aiohttp.ClientSession) -> None:
+    path = f"/instances/{server.ids.instance_id}/historicalSummaries"
+    body = (await get(http, path, params={"perPage": "4"})).body
+    assert body["totalCount"] == 3 + 3 * 2
+    assert body["count"] == 4
+    orgs_only = (
+        await get(http, path, params={"filterField": "resourceType", "filter": "organization"})
+    ).body
+    assert {i["resourceId"] for i in orgs_only["items"]} == set(server.ids.org_ids)
+
+
+async def test_same_seed_same_world() -> None:
+    async with FakeLosant(seed=5) as a, FakeLosant(seed=5) as b, FakeLosant(seed=6) as c:
+        assert a.ids.org_ids == b.ids.org_ids != c.ids.org_ids
+        assert a.ids.device_ids == b.ids.device_ids
+        assert a.ids.instance_id == b.ids.instance_id
+
+
+async def test_example_args_call_stored_objects(
+    server: FakeLosant, http: aiohttp.ClientSession
+) -> None:
+    args = server.example_args("instanceOrg.get")
+    assert args["orgId"] == server.ids.org_id
+    assert (await call(http, "instanceOrg.get", args)).body["id"] == server.ids.org_id
+    doomed = server.example_args("instanceOrg.delete")["orgId"]
+    assert doomed == server.ids.org_ids[-1] != server.ids.org_id
+
+
+async def test_large_instances_start_fast() -> None:
+    started = time.perf_counter()
+    async with FakeLosant(orgs=5000, apps_per_org=5) as server:
+        ready = time.perf_counter()
+        headers = {"Authorization": f"Bearer {server.token}"}
+        async with aiohttp.ClientSession(base_url=server.url, headers=headers) as http:
+            path = f"/instances/{server.ids.instance_id}/orgs"
+            body = (await get(http, path, params={"perPage": "10"})).body
+            first = time.perf_counter()
+            assert body["totalCount"] == 5000 and body["count"] == 10
+            counts = await get(http, f"/instances/{server.ids.instance_id}/payloadCounts")
+            assert counts.status == 200
+        done = time.perf_counter()
+    print(
+        f"5000 orgs x 5 apps: start {ready - started:.3f}s, first page {first - ready:.3f}s, "
+        f"instance payloadCounts {done - first:.3f}s"
+    )
