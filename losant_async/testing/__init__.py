@@ -1,4 +1,60 @@
-"""A local Losant API server for tests."""
+"""A local Losant API server for tests, driven by the API description the client is built from.
+
+:class:`FakeLosant` serves all 375 actions of Losant API 1.30.0 on ``127.0.0.1``: it checks
+routes, the bearer token and every param the way Losant does (404 ``NotFound``, 401
+``Unauthorized``, 400 ``Validation`` naming the field), answers with bodies valid against
+the response schemas (deterministic from the seed and the request path), and keeps state
+for a seeded enterprise instance: orgs, instance sandboxes, applications and devices, with
+usage numbers that add up from applications to orgs to the instance. MQTT publishing,
+device states and commands reach the SSE streams. Faults (latency, error statuses, dropped
+connections, truncated bodies, broken streams) can be injected per action, and every
+request is kept in a journal.
+
+A pytest fixture::
+
+    import pytest
+    from losant_async import LosantClient
+    from losant_async.testing import FakeLosant
+
+    @pytest.fixture
+    async def losant():
+        async with FakeLosant(orgs=3, apps_per_org=2) as server:
+            yield server
+
+    @pytest.mark.anyio
+    async def test_lists_orgs(losant):
+        async with LosantClient(losant.token, base_url=losant.url) as client:
+            orgs = await client.instance_orgs.get(instance_id=losant.ids.instance_id)
+            assert orgs.total_count == 3
+
+            losant.faults.add("status", action="instanceOrg.get", times=1, status=503)
+            ids = losant.ids
+            org = await client.instance_org.get(instance_id=ids.instance_id, org_id=ids.org_id)
+            assert org.id == ids.org_id
+        # The client retried the injected 503.
+        assert [e.status for e in losant.journal.for_action("instanceOrg.get")] == [503, 200]
+
+``losant.example_args("instanceOrg.get")`` gives valid arguments for any action, keyed by
+the API's param names (``{"instanceId": ..., "orgId": ...}``).
+
+From a shell, ``python -m losant_async.testing --port 8080`` serves until Ctrl-C.
+
+The surface:
+
+- ``FakeLosant(token="test-token", *, seed=0, orgs=3, sandboxes=2, apps_per_org=2,
+  devices_per_app=3, days=30, host="127.0.0.1", port=0, stream_ids=False,
+  queue_size=1000, replay_size=1000, journal_limit=None)``; ``await start()``,
+  ``await close()``, ``async with``; ``url``, ``token``.
+- ``ids``: :class:`SeededIds` (``instance_id``, ``org_ids``, ``sandbox_ids``,
+  ``application_ids``, ``org_application_ids``, ``sandbox_application_ids``,
+  ``device_ids``, ``devices_of(app)``, and ``org_id``/``application_id``/... for the first).
+- ``example_args(qualname)``: valid arguments for any action, keyed by API param names;
+  :func:`encode_request` turns them into HTTP.
+- ``publish(application_id, topic, message)``, ``send_state(...)``, ``send_command(...)``.
+- ``faults``: :class:`Faults` (``add(kind, *, action=None, times=None, rate=1.0, **opts)``,
+  ``clear()``); ``journal``: :class:`Journal` of :class:`JournalEntry`; ``stats``:
+  :class:`Stats` (``in_flight``, ``peak_in_flight``, ``open_streams``, ``dropped_events``).
+"""
 
 from ._examples import EncodedRequest, SeededIds, encode_request
 from ._faults import FaultRule, Faults

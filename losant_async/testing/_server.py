@@ -66,6 +66,12 @@ class FakeLosant:
 
     ``async with FakeLosant() as server:`` serves every action on ``server.url`` for the
     bearer token ``server.token``; see the package docstring for the whole surface.
+
+    ``orgs``, ``sandboxes``, ``apps_per_org`` and ``devices_per_app`` size the seeded
+    instance (each sandbox owns one application); ``days`` is how much usage history there
+    is. ``stream_ids`` numbers SSE events and replays them after ``Last-Event-ID``
+    (``replay_size`` per subscription); ``queue_size`` bounds each stream's backlog.
+    ``journal_limit`` keeps only the newest entries (None: all).
     """
 
     def __init__(
@@ -83,6 +89,7 @@ class FakeLosant:
         stream_ids: bool = False,
         queue_size: int = 1000,
         replay_size: int = 1000,
+        journal_limit: int | None = None,
     ) -> None:
         self.token = token
         self.seed = seed
@@ -92,6 +99,7 @@ class FakeLosant:
         self.schemas = shared_schemas()
         self.faults = Faults(seed)
         self.journal = Journal()
+        self.journal_limit = journal_limit
         self.stats = Stats()
         self.stream_ids = stream_ids
         self.queue_size = queue_size
@@ -219,6 +227,8 @@ class FakeLosant:
             time=time.time(),
         )
         self.journal.append(entry)
+        if self.journal_limit is not None and len(self.journal) > self.journal_limit:
+            del self.journal[: len(self.journal) - self.journal_limit]
         self.stats.requests += 1
         segments = split_path(url.raw_path)
         action = self.api.routes.match(request.method, segments)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections import Counter
 from typing import Any
@@ -299,3 +301,28 @@ async def test_large_instances_start_fast() -> None:
         f"5000 orgs x 5 apps: start {ready - started:.3f}s, first page {first - ready:.3f}s, "
         f"instance payloadCounts {done - first:.3f}s"
     )
+
+
+COLD_START = """
+import asyncio, time
+started = time.perf_counter()
+import aiohttp
+from losant_async.testing import FakeLosant
+
+async def main() -> None:
+    async with FakeLosant() as server:
+        headers = {"Authorization": "Bearer " + server.token}
+        async with aiohttp.ClientSession(headers=headers) as http:
+            async with http.get(server.url + "/instances/" + server.ids.instance_id) as resp:
+                assert resp.status == 200
+        print(f"{time.perf_counter() - started:.3f}")
+
+asyncio.run(main())
+"""
+
+
+def test_cold_start_and_first_request() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", COLD_START], capture_output=True, text=True, timeout=60, check=True
+    )
+    print(f"cold start (imports, description, server, first request): {done.stdout.strip()}s")
