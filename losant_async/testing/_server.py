@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import socket
 import time
+from collections import deque
 from types import TracebackType
 from typing import Any
 
@@ -376,45 +378,57 @@ class FakeLosant:
                 "Connection": "keep-alive",
             },
         )
-        await response.prepare(request)
-        entry.status = 200
+        # Subscribed before the headers go out: a client that publishes as soon as it sees
+        # them must not miss its own message.
         sub, backlog = self.bus.subscribe(key, request.headers.get("Last-Event-ID"))
         self.stats.open_streams += 1
         self.stats.peak_open_streams = max(self.stats.peak_open_streams, self.stats.open_streams)
-        loop = asyncio.get_running_loop()
-        sent = 0
         try:
-            pending = list(backlog)
-            next_keepalive = loop.time() + interval
-            while not self._closing.is_set():
-                if pending:
-                    event: Event = pending.pop(0)
-                else:
-                    timeout = max(0.0, next_keepalive - loop.time())
-                    try:
-                        event = await asyncio.wait_for(sub.queue.get(), timeout)
-                    except TimeoutError:
-                        keepalive = f"event: keepAlive\ndata: {now_ms()}\n\n"
-                        await response.write(keepalive.encode())
-                        next_keepalive = loop.time() + interval
-                        continue
-                if event is CLOSE:
-                    break
-                await response.write(event.encode())
-                sent += 1
-                if drop_every and sent >= drop_every:
-                    break
-                if stall is not None and sent == int(stall.opt("after")):
-                    await asyncio.sleep(float(stall.opt("seconds")))
-                    next_keepalive = loop.time() + interval
+            await response.prepare(request)
+            entry.status = 200
+            await self._pump(response, sub.queue, backlog, interval, drop_every, stall)
             if not self._closing.is_set():
                 await response.write_eof()
-        except (ConnectionResetError, ConnectionError):
-            pass
+        except ConnectionError:
+            pass  # the client went away
         finally:
             self.bus.unsubscribe(sub)
             self.stats.open_streams -= 1
         return response
+
+    async def _pump(
+        self,
+        response: web.StreamResponse,
+        queue: asyncio.Queue[Event],
+        backlog: list[Event],
+        interval: float,
+        drop_every: int,
+        stall: FaultRule | None,
+    ) -> None:
+        """Write events and keepalives until the stream ends (or a fault ends it)."""
+        pending = deque(backlog)
+        stall_after = int(stall.opt("after")) if stall is not None else -1
+        sent = 0
+        while not self._closing.is_set():
+            if sent == stall_after and stall is not None:
+                stall_after = -1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), float(stall.opt("seconds")))
+                continue
+            if pending:
+                event = pending.popleft()
+            else:
+                try:
+                    event = await asyncio.wait_for(queue.get(), interval)
+                except TimeoutError:
+                    await response.write(f"event: keepAlive\ndata: {now_ms()}\n\n".encode())
+                    continue
+            if event is CLOSE:
+                return
+            await response.write(event.encode())
+            sent += 1
+            if drop_every and sent >= drop_every:
+                return
 
     def _stream_key(self, call: Call) -> tuple[str, ...]:
         params = call.path_params

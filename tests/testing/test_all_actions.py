@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import random
 from typing import Any
 
 import aiohttp
@@ -11,12 +12,15 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 from losant_async.testing import FakeLosant, encode_request
+from losant_async.testing._schema import Generator
+from losant_async.testing._server import shared_schemas
 from losant_async.testing._spec import load_api
 
 from .fakehttp import call, read_event
 
 API = load_api()
 ACTIONS = sorted(API.actions)
+GENERATOR = Generator(shared_schemas())
 
 
 @functools.cache
@@ -68,3 +72,64 @@ async def test_example_args_succeed(
         return
     assert result.headers["Content-Type"].startswith("application/json")
     assert schema_errors(schema, result.body) == []
+
+
+WRITES = [
+    ("instanceOrgs.post", "orgConfig"),
+    ("orgs.post", "organization"),
+    ("applications.post", "application"),
+    ("devices.post", "device"),
+    ("instanceOrg.patch", "organization"),
+    ("org.patch", "organization"),
+    ("application.patch", "application"),
+    ("device.patch", "device"),
+]
+# IDs in generated bodies would point at objects that do not exist.
+UNRESOLVABLE = ("orgId", "gatewayId", "parentId", "applicationTemplateId")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("qualname", "param"), WRITES)
+async def test_stored_objects_written_with_full_bodies_stay_valid(
+    qualname: str, param: str, server: FakeLosant, http: aiohttp.ClientSession
+) -> None:
+    action = API.actions[qualname]
+    schema = action.body_param.schema if action.body_param else None
+    assert schema is not None
+    for seed in range(3):
+        args = server.example_args(qualname)
+        body = GENERATOR.value(API.schemas[schema], random.Random(seed))
+        for key in UNRESOLVABLE:
+            body.pop(key, None)
+        args[param] = body
+        result = await call(http, qualname, args)
+        assert result.status == action.success_status, result.body
+        assert schema_errors(action.success_schema or "", result.body) == []
+        if "name" in body:
+            assert result.body["name"] == body["name"]
+
+
+LISTS = [
+    "instanceOrgs.get",
+    "orgs.get",
+    "applications.get",
+    "devices.get",
+    "instanceSandboxes.get",
+    "instance.historicalSummaries",
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("qualname", LISTS)
+async def test_stored_collections_stay_valid(
+    qualname: str, server: FakeLosant, http: aiohttp.ClientSession
+) -> None:
+    action = API.actions[qualname]
+    field = next(p for p in action.params if p.name == "filterField")
+    assert field.enum is not None
+    for sort in next(p for p in action.params if p.name == "sortField").enum or ():
+        extra = {"sortField": str(sort), "filterField": str(field.enum[0]), "filter": "*"}
+        result = await call(http, qualname, server.example_args(qualname), **extra)
+        assert result.status == 200
+        assert result.body["items"]
+        assert schema_errors(action.success_schema or "", result.body) == []

@@ -111,6 +111,18 @@ async def test_stream_drop_and_stall(server: FakeLosant, http: aiohttp.ClientSes
         assert time.perf_counter() - stalled_at >= 0.4
 
 
+async def test_stream_stall_from_the_start(server: FakeLosant, http: aiohttp.ClientSession) -> None:
+    server.faults.add("stream_stall", action="device.stateStream", after=0, seconds=0.3)
+    app, device = server.ids.application_id, server.ids.device_id
+    path = f"/applications/{app}/devices/{device}/stateStream"
+    started = time.perf_counter()
+    async with http.get(path, params={"keepAliveInterval": "0.05"}) as resp:
+        assert resp.status == 200
+        first = await asyncio.wait_for(read_event(resp, keepalives=True), 2)
+        assert first is not None and first.event == "keepAlive"
+        assert time.perf_counter() - started >= 0.3
+
+
 async def until_open(server: FakeLosant) -> None:
     for _ in range(200):
         if server.stats.open_streams:
