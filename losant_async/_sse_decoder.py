@@ -7,14 +7,14 @@ leading BOM is not stripped, ``data:  x`` loses every leading space instead of o
 ``id`` containing NUL crashes the next reconnect with a header-injection ``ValueError``. That
 parser also has no idle watchdog and handles about 71k events/s.
 
-Speed comes from working on whole decoded chunks with ``str`` bulk operations (one ``split``
-per chunk, one loop iteration per line) rather than byte by byte.
+Speed comes from working on whole decoded chunks with ``str`` bulk operations, never byte by
+byte: events shaped like the one before are cut out of a chunk with a single ``split``, and
+anything else goes through a plain loop over its lines.
 """
 
 from __future__ import annotations
 
 import codecs
-import itertools
 from typing import Any
 
 import msgspec
@@ -69,6 +69,7 @@ class SSEDecoder:
     """
 
     __slots__ = (
+        "_at_block_start",
         "_data",
         "_data_size",
         "_decode",
@@ -78,6 +79,8 @@ class SSEDecoder:
         "_limit",
         "_retry",
         "_retry_block",
+        "_separator",
+        "_separator_type",
         "_skip_lf",
         "_started",
         "_tail",
@@ -86,6 +89,8 @@ class SSEDecoder:
 
     def __init__(self, max_event_size: int | None = None) -> None:
         self._limit = max_event_size
+        self._separator = "\n\ndata: "  # see _blocks()
+        self._separator_type = "message"
         self._last_event_id = ""
         self._retry: int | None = None
         self.reset()
@@ -105,8 +110,9 @@ class SSEDecoder:
         self._decode = _utf8_decoder(errors="replace").decode
         self._started = False  # a leading BOM is stripped once the first text arrives
         self._skip_lf = False  # previous chunk ended with CR: a leading LF completes a CRLF
-        self._tail: list[str] = []  # the line still waiting for its end
-        self._tail_size = 0
+        self._tail: list[str] = []  # text not parsed yet: an unfinished line or block
+        self._tail_size = 0  # of its unfinished line
+        self._at_block_start = True  # the tail starts a block, on a clean state
         self._data: list[str] = []  # data lines of the pending event
         self._data_size = 0
         self._event_type = ""
@@ -147,67 +153,99 @@ class SSEDecoder:
         if self._tail:
             self._tail.append(text)
             text = "".join(self._tail)
-        end = text.rfind("\n") + 1
-        rest = text[end:]  # after the last line end: an unfinished line
-        self._tail = [rest] if rest else []
-        text = text[:end]
         events: list[ServerSentEvent] = []
-        if limit is None:
-            self._blocks(text, events)
-            return events
-        if _utf8_size(text) > limit:
+        if limit is None or _utf8_size(text) <= limit:
+            rest = self._blocks(text, events)
+        else:
             # Only a chunk larger than the limit can hold a line over it. Complete lines obey
-            # the same bound as a buffered one so that raising does not depend on where the
-            # chunks were cut.
+            # the same bound as an unfinished one so that raising does not depend on where
+            # the chunks were cut.
+            self._at_block_start = False
             lines = text.split("\n")
-            lines.pop()
+            rest = lines.pop()
             for index, line in enumerate(lines):
                 if _utf8_size(line) > limit:
                     self._lines(lines[:index], events)
                     raise EventTooLarge(limit, events)
             self._lines(lines, events)
-        else:
-            self._blocks(text, events)
-        self._tail_size = _utf8_size(rest)
-        if self._tail_size > limit:
-            raise EventTooLarge(limit, events)
+        self._tail = [rest] if rest else []
+        if limit is not None:
+            # Whole lines kept in ``rest`` are within the limit: check the unfinished one.
+            self._tail_size = _utf8_size(rest[rest.rfind("\n") + 1 :])
+            if self._tail_size > limit:
+                raise EventTooLarge(limit, events)
         return events
 
-    def _blocks(self, text: str, events: list[ServerSentEvent]) -> None:
-        # ``text`` is whole lines. Cut at blank lines: every block but the first and the last
-        # is a whole event parsed from a clean state. Most are "data: D" or "event: T\ndata: D"
-        # with the same header as the block before, so they take the fast path below; any
-        # other block goes line by line.
-        blocks = text.split("\n\n")
-        last = blocks.pop().split("\n")
-        last.pop()  # "" after the final LF
-        if blocks:
-            first = blocks[0].split("\n")
-            first.append("")
-            self._lines(first, events)
-            last_id = self._last_event_id
-            header, size, event_type = "data: ", 6, "message"
-            for block in itertools.islice(blocks, 1, None):
-                if not block.startswith(header):
-                    if block.startswith("data: "):
-                        header, size, event_type = "data: ", 6, "message"
-                    else:
-                        head, sep, _ = block.partition("\ndata: ")
-                        if sep and head.startswith("event: ") and "\n" not in head:
-                            header, size = head + sep, len(head) + 7
-                            event_type = head[7:] or "message"
-                        else:
-                            header = "\n\n"  # in no block: take the slow path
-                if block.startswith(header):
-                    data = block[size:]
-                    if "\n" not in data:
-                        events.append(ServerSentEvent(event_type, data, last_id))
-                        continue
-                lines = block.split("\n")
-                lines.append("")
+    def _blocks(self, text: str, events: list[ServerSentEvent]) -> str:
+        # Parses ``text`` and returns what is left for the next chunk. Most events look like
+        # the one before: "event: T", then "data: D", then a blank line. Cutting the text at
+        # "\n\nevent: T\ndata: " (the separator, learned from the stream) leaves each such D
+        # alone between two separators, to dispatch as is; other pieces go line by line.
+        separator = self._separator
+        header = separator[2:]
+        pieces = text.split(separator)
+        last = pieces.pop()
+        if pieces:
+            first = pieces[0]
+            if self._at_block_start and first.startswith(header):
+                # On a clean state a block is the same whether a separator came before it.
+                pieces[0] = first[len(header) :]
+                slow = 0
+            else:
+                lines = first.split("\n")
+                lines.append("")  # the blank line opening the separator
                 self._lines(lines, events)
-                last_id = self._last_event_id
-        self._lines(last, events)
+                del pieces[0]
+                slow = len(first)
+            # From here each piece starts on a clean state: no data, type or retry pending.
+            last_id = self._last_event_id
+            event_type = self._separator_type
+            for piece in pieces:
+                if "\n" in piece:
+                    slow += len(piece)
+                    data, _, others = piece.partition("\n")
+                    if others[:1] == "\n":  # "D\n\n...": a whole event D, then other blocks
+                        events.append(ServerSentEvent(event_type, data, last_id))
+                        lines = others[1:].split("\n")
+                    else:
+                        lines = (header + piece).split("\n")
+                    lines.append("")
+                    self._lines(lines, events)
+                    last_id = self._last_event_id
+                else:
+                    events.append(ServerSentEvent(event_type, piece, last_id))
+            if 2 * (slow + len(last)) > len(text):  # mostly other events: learn again
+                self._learn(text)
+            last = header + last
+            clean = True
+        else:
+            self._learn(text)
+            clean = self._at_block_start
+        # ``last`` holds an unfinished block: whole lines, if any, then an unfinished line.
+        # When that is invisible (no retry field, which takes effect at once) and cheap, keep
+        # it as text to parse with the next chunk, so that it takes the fast path there.
+        if clean and len(last) <= 4096 and "\n\n" not in last and "retry" not in last:
+            self._at_block_start = True
+            return last
+        self._at_block_start = False
+        lines = last.split("\n")
+        rest = lines.pop()
+        self._lines(lines, events)
+        return rest
+
+    def _learn(self, text: str) -> None:
+        # The separator is "\n\n" + the first lines of an event: "event: T\ndata: " from
+        # the first such event in ``text``, or else just "data: " if ``text`` has one.
+        start = text.find("\n\nevent: ")
+        if start >= 0:
+            end = text.find("\n", start + 2)
+            if end > 0 and text.startswith("data: ", end + 1):
+                self._separator = text[start : end + 7]
+                self._separator_type = text[start + 9 : end] or "message"
+                return
+        if "\n\ndata: " in text:
+            self._separator = "\n\ndata: "
+            self._separator_type = "message"
 
     def _lines(self, lines: list[str], events: list[ServerSentEvent]) -> None:
         # State lives in locals and is written back at the end (or on error).
