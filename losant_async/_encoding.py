@@ -74,6 +74,14 @@ def encode_query(pairs: list[tuple[str, str]]) -> str:
     return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
 
 
+def encode_params(params: Mapping[str, Any] | None) -> str:
+    """A caller's free-form query (``client.request``, ``client.stream``), by the same rules."""
+    pairs: list[tuple[str, str]] = []
+    for name, value in (params or {}).items():
+        add_query(pairs, name, "string", value)
+    return encode_query(pairs)
+
+
 def add_query(pairs: list[tuple[str, str]], name: str, kind: str, value: Any) -> None:
     """Append ``name=value`` to ``pairs`` by the rules of the parameter's kind."""
     if value is None:

@@ -17,7 +17,7 @@ import anyio
 import msgspec
 
 from ._action import Action
-from ._encoding import EncodedRequest, add_query, encode_action, encode_query
+from ._encoding import EncodedRequest, encode_action, encode_params
 from ._limits import RateLimit, TokenBucket
 from ._retry import RetryPolicy, parse_retry_after
 from ._types import Timeout, TimeoutArg
@@ -141,9 +141,6 @@ class Transport:
         timeout: TimeoutArg = None,
     ) -> Any:
         """Send any request through the same limits, retries and errors."""
-        pairs: list[tuple[str, str]] = []
-        for name, value in (params or {}).items():
-            add_query(pairs, name, "string", value)
         extra = {"Accept-Version": self.accept_version, **(headers or {})}
         data = None
         if body is not None:
@@ -151,7 +148,7 @@ class Transport:
             extra.setdefault("Content-Type", "application/json")
         if not path.startswith("/"):
             raise ValueError("path must start with '/'")
-        request = EncodedRequest(method.upper(), path, encode_query(pairs), extra, data)
+        request = EncodedRequest(method.upper(), path, encode_params(params), extra, data)
         response = await self.send(request, self.client_timeout(timeout))
         if not response.body:
             return None

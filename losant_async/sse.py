@@ -32,7 +32,7 @@ import aiohttp
 import anyio
 import msgspec
 
-from ._encoding import add_query, encode_query
+from ._encoding import encode_params
 from ._retry import parse_retry_after
 from ._sse_decoder import EventTooLarge, ServerSentEvent, SSEDecoder
 from ._types import Timeout
@@ -149,13 +149,10 @@ class EventStream(Generic[T]):
         """A stream of raw events from any SSE path of the API."""
         if not path.startswith("/"):
             raise ValueError("path must start with '/'")
-        pairs: list[tuple[str, str]] = []
-        for name, value in params.items():
-            add_query(pairs, name, "string", value)
         return EventStream[ServerSentEvent](
             transport,
             path,
-            encode_query(pairs),
+            encode_params(params),
             models=None,
             idle_timeout=idle_timeout,
             connect_timeout=transport.timeout.connect,
