@@ -240,6 +240,16 @@ class Transport:
         url = self.base_url + request.target
         chunks: list[bytes] = []
         sent = False
+
+        def failed(cls: type[APIConnectionError], what: str, *, sent: bool) -> APIConnectionError:
+            return cls(
+                what,
+                method=request.method,
+                path=request.path,
+                sent=sent,
+                partial=b"".join(chunks),
+            )
+
         async with self._limiter:
             try:
                 async with session.request(
@@ -250,32 +260,19 @@ class Transport:
                         chunks.append(chunk)
                     return Response(resp.status, dict(resp.headers), b"".join(chunks))
             except aiohttp.ConnectionTimeoutError:
-                raise APITimeoutError(
-                    "connect timeout", method=request.method, path=request.path, sent=False
-                ) from None
+                raise failed(APITimeoutError, "connect timeout", sent=False) from None
             except aiohttp.ClientConnectorError as exc:
-                raise APIConnectionError(
-                    f"cannot connect: {exc.os_error}",
-                    method=request.method,
-                    path=request.path,
-                    sent=False,
+                raise failed(
+                    APIConnectionError, f"cannot connect: {exc.os_error}", sent=False
                 ) from None
             except TimeoutError:
-                raise APITimeoutError(
-                    "timed out",
-                    method=request.method,
-                    path=request.path,
-                    sent=True,
-                    partial=b"".join(chunks),
-                ) from None
+                raise failed(APITimeoutError, "timed out", sent=True) from None
             except aiohttp.ClientError as exc:
+                # Once headers arrived the body was cut short; before, the request may
+                # or may not have reached the server.
                 what = "response truncated" if sent else "connection lost"
-                raise APIConnectionError(
-                    f"{what}: {type(exc).__name__}: {exc}",
-                    method=request.method,
-                    path=request.path,
-                    sent=True,
-                    partial=b"".join(chunks),
+                raise failed(
+                    APIConnectionError, f"{what}: {type(exc).__name__}: {exc}", sent=True
                 ) from None
 
     # -- decoding -------------------------------------------------------------------

@@ -1,21 +1,29 @@
-"""The session core against a real HTTP server on 127.0.0.1: encoding, errors, retries,
-limits and secrecy of the token."""
+"""The session core against the local Losant server on 127.0.0.1: encoding, bad input,
+errors, retries, limits, timeouts and secrecy of the token.
+
+Failures are the server's injected faults, and what arrived is read from its journal.
+"""
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import time
+from collections.abc import AsyncIterator
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import anyio
 import pytest
 from aiohttp import web
 
 from losant_async import (
     APIConnectionError,
     APIError,
+    APITimeoutError,
     AuthenticationError,
     BadRequestError,
     ConflictError,
@@ -28,36 +36,54 @@ from losant_async import (
     RateLimitError,
     RetryPolicy,
     ServerError,
+    Timeout,
     UnprocessableEntityError,
     models,
 )
 from losant_async._retry import RetryBudget
-from tests.conftest import Scripted, drop, reply
+from losant_async.testing import FakeLosant
 
 pytestmark = pytest.mark.anyio
 
 TOKEN = "tok-very-secret-123"
-APP = "575ec8687ae143cd83dc4a97"
-ORG = "575ed6e87ae143cd83dc4aa8"
 FAST = RetryPolicy(backoff_base=0.001, backoff_max=0.01)
+PUBLISH = "application.mqttPublishMessage"
 
 
-def client(server: Scripted, **kw: Any) -> LosantClient:
+@pytest.fixture
+async def server() -> AsyncIterator[FakeLosant]:
+    async with FakeLosant(TOKEN, orgs=2, sandboxes=1, apps_per_org=1, devices_per_app=2) as s:
+        yield s
+
+
+def client(server: FakeLosant, **kw: Any) -> LosantClient:
     kw.setdefault("retry", FAST)
     return LosantClient(TOKEN, base_url=server.url, **kw)
 
 
-async def test_headers_query_defaults_and_typed_result(scripted: Scripted) -> None:
-    scripted.script.append(reply(200, {"id": APP, "name": "plant", "unknownField": 1}))
-    async with client(scripted) as c:
-        app = await c.application.get(application_id=APP, summary_exclude="payloadCount")
-    assert isinstance(app, models.Application)
-    assert app.id == APP and app.name == "plant"
-    seen = scripted.seen[0]
-    assert seen.method == "GET" and seen.path == f"/applications/{APP}"
-    assert seen.raw_path.split("?")[1] == (
-        "_actions=false&_links=true&_embedded=true&summaryExclude=payloadCount"
+def statuses(server: FakeLosant, action: str) -> list[int]:
+    return [e.status for e in server.journal.for_action(action)]
+
+
+async def publish(c: LosantClient, server: FakeLosant) -> None:
+    await c.application.mqtt_publish_message(
+        application_id=server.ids.application_id, payload={"topic": "a/b", "message": "hi"}
     )
+
+
+# -- encoding --------------------------------------------------------------------------
+
+
+async def test_headers_query_defaults_and_typed_result(server: FakeLosant) -> None:
+    app_id = server.ids.application_id
+    async with client(server) as c:
+        app = await c.application.get(application_id=app_id, summary_exclude="payloadCount")
+    assert isinstance(app, models.Application)
+    assert app.id == app_id and app.name
+    seen = server.journal.last("application.get")
+    assert seen.status == 200
+    assert seen.method == "GET" and seen.path == f"/applications/{app_id}"
+    assert seen.raw_query == "_actions=false&_links=true&_embedded=true&summaryExclude=payloadCount"
     assert seen.headers["Accept"] == "application/json"
     assert seen.headers["Accept-Version"] == "^1.30.0"
     assert seen.headers["Authorization"] == f"Bearer {TOKEN}"
@@ -65,70 +91,131 @@ async def test_headers_query_defaults_and_typed_result(scripted: Scripted) -> No
     assert "losantdomain" not in seen.headers
 
 
-async def test_query_encoding_rules(scripted: Scripted) -> None:
-    scripted.fallback = reply(200, {"items": []})
-    async with client(scripted) as c:
+async def test_unknown_fields_are_ignored_and_absent_ones_defaulted(server: FakeLosant) -> None:
+    body = {"id": server.ids.application_id, "name": "plant", "fieldFromTheFuture": [1, 2]}
+    server.faults.add("status", action="application.get", times=1, status=200, body=body)
+    async with client(server) as c:
+        app = await c.application.get(application_id=server.ids.application_id)
+    assert app.name == "plant" and app.description is None
+
+
+async def test_query_encoding_rules(server: FakeLosant) -> None:
+    async with client(server) as c:
         await c.devices.get(
-            application_id=APP,
+            application_id=server.ids.application_id,
             query={"name": {"$ne": "x"}},
             per_page=5,
             _embedded=False,
             losantdomain="example.com",
         )
         await c.application_templates.get(keywords=["gps", "aws"])
-    q = dict(scripted.seen[0].query)
+    seen = server.journal.last("devices.get")
+    assert seen.status == 200
+    q = seen.query_dict()
     assert q["_embedded"] == "false" and q["perPage"] == "5"
     assert q["query"] == '{"name":{"$ne":"x"}}'
     assert "filter" not in q  # None is omitted
-    assert scripted.seen[0].headers["losantdomain"] == "example.com"
-    kw = [(k, v) for k, v in scripted.seen[1].query if k.startswith("keywords")]
-    assert kw == [("keywords[0]", "gps"), ("keywords[1]", "aws")]
+    assert seen.headers["losantdomain"] == "example.com"
+    templates = server.journal.last("applicationTemplates.get")
+    assert templates.status == 200
+    assert [(k, v) for k, v in templates.query if k.startswith("keywords")] == [
+        ("keywords[0]", "gps"),
+        ("keywords[1]", "aws"),
+    ]
 
 
-async def test_json_body_from_dict_and_struct(scripted: Scripted) -> None:
-    scripted.fallback = reply(200, {"id": ORG, "name": "n"})
-    async with client(scripted) as c:
-        await c.instance_org.patch(
-            instance_id=APP, org_id=ORG, organization={"name": "n", "description": None}
+async def test_json_body_from_dict_and_struct(server: FakeLosant) -> None:
+    ids = server.ids
+    async with client(server) as c:
+        org = await c.instance_org.patch(
+            instance_id=ids.instance_id, org_id=ids.org_id, organization={"name": "from dict"}
         )
-        await c.instance_org.patch(
-            instance_id=APP, org_id=ORG, organization=models.InstanceOrgPatch(name="n")
+        assert org.name == "from dict"
+        org = await c.instance_org.patch(
+            instance_id=ids.instance_id,
+            org_id=ids.org_id,
+            organization=models.InstanceOrgPatch(name="from struct"),
         )
-    assert scripted.seen[0].body == b'{"name":"n","description":null}'
-    assert scripted.seen[1].body == b'{"name":"n"}'
-    assert scripted.seen[1].headers["Content-Type"] == "application/json"
+        assert org.name == "from struct"
+    first, second = server.journal.for_action("instanceOrg.patch")
+    assert first.body == b'{"name":"from dict"}'
+    assert second.body == b'{"name":"from struct"}'
+    assert second.headers["Content-Type"] == "application/json"
 
 
-async def test_multipart_upload_bytes_path_and_file(scripted: Scripted, tmp_path: Path) -> None:
-    file_id = "5ef0e2b9b5d4c10006a8b1a1"
-    scripted.fallback = reply(200, {"id": file_id})
+async def test_multipart_upload_bytes_path_and_file(server: FakeLosant, tmp_path: Path) -> None:
+    args = server.example_args("file.upload")
     path = tmp_path / "firmware.bin"
     path.write_bytes(b"\x00\x01path")
-    async with client(scripted) as c:
+    async with client(server) as c:
         for value in (b"raw-bytes", path, io.BytesIO(b"from-file")):
-            await c.file.upload(application_id=APP, file_id=file_id, file=value)
+            await c.file.upload(
+                application_id=args["applicationId"], file_id=args["fileId"], file=value
+            )
         with pytest.raises(TypeError, match="'file'"):
-            await c.file.upload(application_id=APP, file_id=file_id, file="not-a-path")  # type: ignore[arg-type]
-    bodies = [s.body for s in scripted.seen]
-    assert len(bodies) == 3
-    assert b"raw-bytes" in bodies[0] and b"\x00\x01path" in bodies[1] and b"from-file" in bodies[2]
-    assert b'filename="firmware.bin"' in bodies[1]
-    assert scripted.seen[0].headers["Content-Type"].startswith("multipart/form-data")
+            await c.file.upload(
+                application_id=args["applicationId"],
+                file_id=args["fileId"],
+                file="not-a-path",  # type: ignore[arg-type]
+            )
+    seen = server.journal.for_action("file.upload")
+    assert [e.status for e in seen] == [200, 200, 200]
+    assert b"raw-bytes" in seen[0].body and b"from-file" in seen[2].body
+    assert b"\x00\x01path" in seen[1].body and b'filename="firmware.bin"' in seen[1].body
+    assert seen[0].headers["Content-Type"].startswith("multipart/form-data")
 
 
-async def test_bad_input_fails_before_the_network(scripted: Scripted) -> None:
-    async with client(scripted) as c:
+# -- bad input -------------------------------------------------------------------------
+
+
+async def test_bad_input_fails_before_the_network(server: FakeLosant) -> None:
+    app_id = server.ids.application_id
+    ids = server.ids
+    async with client(server) as c:
         with pytest.raises(ValueError, match="application_id"):
             await c.application.get(application_id="not-an-id")
         with pytest.raises(ValueError, match="application_id"):
-            await c.application.get(application_id="../" + APP[3:])
+            await c.application.get(application_id="../" + app_id[3:])
         with pytest.raises(TypeError):
             await c.application.get()  # type: ignore[call-arg]
         with pytest.raises(TypeError):
-            await c.application.get(application_id=APP, bogus=1)  # type: ignore[call-arg]
+            await c.application.get(application_id=app_id, bogus=1)  # type: ignore[call-arg]
         with pytest.raises(TypeError, match="organization"):
-            await c.instance_org.patch(instance_id=APP, org_id=ORG, organization={"x": object()})
-    assert scripted.seen == []
+            await c.instance_org.patch(
+                instance_id=ids.instance_id, org_id=ids.org_id, organization={"x": object()}
+            )
+        with pytest.raises(TypeError, match="timeout"):
+            await c.application.get(application_id=app_id, timeout="soon")  # type: ignore[arg-type]
+    assert list(server.journal) == []
+
+
+async def test_server_side_validation_is_a_typed_error(server: FakeLosant) -> None:
+    # Valid for the client (a dict), invalid for the API: the server's 400 comes back typed.
+    async with client(server) as c:
+        with pytest.raises(BadRequestError) as info:
+            await c.instance_org.patch(
+                instance_id=server.ids.instance_id,
+                org_id=server.ids.org_id,
+                organization={"name": 5},
+            )
+    assert info.value.status == 400 and info.value.type == "Validation"
+    assert info.value.message and "name" in info.value.message
+    assert statuses(server, "instanceOrg.patch") == [400]
+
+
+async def test_wrong_token_and_unknown_id(server: FakeLosant) -> None:
+    async with LosantClient("wrong", base_url=server.url, retry=FAST) as c:
+        with pytest.raises(AuthenticationError) as auth:
+            await c.application.get(application_id=server.ids.application_id)
+    assert auth.value.status == 401 and auth.value.type == "Unauthorized"
+    async with client(server) as c:
+        with pytest.raises(NotFoundError) as missing:
+            await c.application.get(application_id="0" * 24)
+    assert missing.value.type == "NotFound"
+    assert statuses(server, "application.get") == [401, 404]  # neither is retried
+
+
+# -- errors ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -144,15 +231,17 @@ async def test_bad_input_fails_before_the_network(scripted: Scripted) -> None:
         (500, ServerError),
         (502, ServerError),
         (503, ServerError),
+        (504, ServerError),
     ],
 )
 async def test_api_errors_are_typed(
-    scripted: Scripted, status: int, cls: type[LosantError]
+    server: FakeLosant, status: int, cls: type[LosantError]
 ) -> None:
-    scripted.fallback = reply(status, {"type": "Kind", "message": "went wrong"})
-    async with client(scripted, retry=0) as c:
+    body = {"type": "Kind", "message": "went wrong"}
+    server.faults.add("status", status=status, body=body)
+    async with client(server, retry=0) as c:
         with pytest.raises(cls) as info:
-            await c.application.get(application_id=APP)
+            await c.application.get(application_id=server.ids.application_id)
     err = info.value
     assert isinstance(err, APIError)
     assert err.status == status
@@ -161,208 +250,310 @@ async def test_api_errors_are_typed(
     assert TOKEN not in str(err) and TOKEN not in repr(err)
 
 
-async def test_html_error_page_keeps_raw_body(scripted: Scripted) -> None:
-    html = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
-    scripted.fallback = reply(502, html, **{"Content-Type": "text/html"})
-    async with client(scripted, retry=0) as c:
+async def test_html_error_page_keeps_raw_body(server: FakeLosant) -> None:
+    server.faults.add("html", status=502)
+    async with client(server, retry=0) as c:
         with pytest.raises(ServerError) as info:
-            await c.application.get(application_id=APP)
-    assert info.value.body == html and info.value.type is None
+            await c.application.get(application_id=server.ids.application_id)
+    assert b"<h1>502 Bad Gateway</h1>" in info.value.body
+    assert info.value.type is None and info.value.status == 502
 
 
 @pytest.mark.parametrize(
     "body", [b"<html>oops</html>", b'{"id": "575ec8687ae143cd83dc4a97", "na', b'{"name": 5}']
 )
-async def test_undecodable_success_keeps_raw_body(scripted: Scripted, body: bytes) -> None:
-    scripted.fallback = reply(200, body, **{"Content-Type": "application/json"})
-    async with client(scripted) as c:
+async def test_undecodable_success_keeps_raw_body(server: FakeLosant, body: bytes) -> None:
+    server.faults.add("status", status=200, body=body)
+    async with client(server) as c:
         with pytest.raises(DecodeError) as info:
-            await c.application.get(application_id=APP)
+            await c.application.get(application_id=server.ids.application_id)
     assert info.value.body == body and info.value.status == 200
+    assert statuses(server, "application.get") == [200]  # a bad body is not retried
+
+
+async def test_truncated_body_keeps_what_arrived(server: FakeLosant) -> None:
+    server.faults.add("truncate", action="application.get")
+    async with client(server, retry=0) as c:
+        with pytest.raises(APIConnectionError) as info:
+            await c.application.get(application_id=server.ids.application_id)
+    err = info.value
+    assert err.sent is True and "truncated" in str(err)
+    assert err.partial.startswith(b'{"') and len(err.partial) > 10
 
 
 async def test_token_never_in_repr_or_logs(
-    scripted: Scripted, caplog: pytest.LogCaptureFixture
+    server: FakeLosant, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="losant_async")
-    scripted.script += [reply(503, {}), reply(200, {"id": APP})]
-    async with client(scripted) as c:
+    server.faults.add("status", times=1, status=503)
+    app_id = server.ids.application_id
+    async with client(server) as c:
         assert TOKEN not in repr(c)
-        await c.application.get(application_id=APP)
+        await c.application.get(application_id=app_id)
     assert caplog.records, "DEBUG logging is expected"
     text = "\n".join(r.getMessage() for r in caplog.records)
-    assert f"/applications/{APP}" in text and "503" in text
+    assert f"GET /applications/{app_id} -> 503 (attempt 1," in text
+    assert f"GET /applications/{app_id} -> 200 (attempt 2," in text
     assert TOKEN not in text
 
 
 # -- retries ---------------------------------------------------------------------------
 
 
-async def test_503_and_429_are_retried_even_for_post(scripted: Scripted) -> None:
-    scripted.script += [reply(503), reply(429, {}, **{"Retry-After": "0"}), reply(200, {})]
-    async with client(scripted) as c:
-        await c.application.mqtt_publish_message(
-            application_id=APP, payload={"topic": "a/b", "message": "hi"}
-        )
-    assert len(scripted.seen) == 3
+async def test_503_and_429_are_retried_even_for_post(server: FakeLosant) -> None:
+    server.faults.add("status", action=PUBLISH, times=1, status=503)
+    server.faults.add("status", action=PUBLISH, times=1, status=429, retry_after="0")
+    async with client(server) as c:
+        await publish(c, server)
+    assert statuses(server, PUBLISH) == [503, 429, 200]
 
 
-async def test_500_is_retried_for_get_but_not_post(scripted: Scripted) -> None:
-    scripted.script += [reply(500), reply(200, {"id": APP})]
-    async with client(scripted) as c:
-        await c.application.get(application_id=APP)
-        assert len(scripted.seen) == 2
-        scripted.script += [reply(500), reply(200, {})]
-        with pytest.raises(ServerError):
-            await c.application.mqtt_publish_message(
-                application_id=APP, payload={"topic": "a", "message": "m"}
-            )
-    assert len(scripted.seen) == 3
+async def test_500_502_504_retried_for_get_but_not_post(server: FakeLosant) -> None:
+    async with client(server, retry=RetryPolicy(max_retries=3, backoff_base=0.001)) as c:
+        for status in (500, 502, 504):
+            server.faults.add("status", action="application.get", times=1, status=status)
+        await c.application.get(application_id=server.ids.application_id)
+        assert statuses(server, "application.get") == [500, 502, 504, 200]
+        for status in (500, 502, 504):
+            server.faults.add("status", action=PUBLISH, times=1, status=status)
+            with pytest.raises(ServerError):
+                await publish(c, server)
+    assert statuses(server, PUBLISH) == [500, 502, 504]
 
 
-async def test_post_retry_opt_in(scripted: Scripted) -> None:
-    scripted.script += [reply(502), reply(200, {})]
+async def test_408_is_retried_for_every_method(server: FakeLosant) -> None:
+    server.faults.add("status", action=PUBLISH, times=1, status=408)
+    async with client(server) as c:
+        await publish(c, server)
+    assert statuses(server, PUBLISH) == [408, 200]
+
+
+async def test_post_retry_opt_in(server: FakeLosant) -> None:
+    server.faults.add("html", action=PUBLISH, times=1, status=502)
     policy = RetryPolicy(backoff_base=0.001, retry_post=True)
-    async with client(scripted, retry=policy) as c:
-        await c.application.mqtt_publish_message(
-            application_id=APP, payload={"topic": "a", "message": "m"}
-        )
-    assert len(scripted.seen) == 2
+    async with client(server, retry=policy) as c:
+        await publish(c, server)
+    assert statuses(server, PUBLISH) == [502, 200]
 
 
-async def test_dropped_connection_get_retried_post_not(scripted: Scripted) -> None:
-    scripted.script += [drop(), reply(200, {"id": APP})]
-    async with client(scripted) as c:
-        await c.application.get(application_id=APP)
-        assert len(scripted.seen) == 2
-        scripted.script += [drop(), reply(200, {})]
+@pytest.mark.parametrize("kind", ["reset_before", "reset_after", "truncate"])
+async def test_dropped_connection_get_retried_post_not(server: FakeLosant, kind: str) -> None:
+    server.faults.add(kind, action="application.get", times=1)
+    server.faults.add(kind, action=PUBLISH, times=1)
+    async with client(server) as c:
+        app = await c.application.get(application_id=server.ids.application_id)
+        assert app.id == server.ids.application_id
+        assert len(server.journal.for_action("application.get")) == 2
         with pytest.raises(APIConnectionError) as info:
-            await c.application.mqtt_publish_message(
-                application_id=APP, payload={"topic": "a", "message": "m"}
-            )
+            await publish(c, server)
     assert info.value.sent is True
-    assert len(scripted.seen) == 3
+    assert len(server.journal.for_action(PUBLISH)) == 1  # the server may have acted: no repeat
 
 
 async def test_connect_refused_is_retried_for_post_then_raised() -> None:
     # A port nothing listens on: the request never left, so even a POST may be repeated.
-    sock_server = await _closed_port()
+    url = _closed_port()
     policy = RetryPolicy(max_retries=2, backoff_base=0.001)
-    async with LosantClient(TOKEN, base_url=sock_server, retry=policy) as c:
+    async with LosantClient(TOKEN, base_url=url, retry=policy) as c:
         with pytest.raises(APIConnectionError) as info:
             await c.application.mqtt_publish_message(
-                application_id=APP, payload={"topic": "a", "message": "m"}
+                application_id="575ec8687ae143cd83dc4a97", payload={"topic": "a", "message": "m"}
             )
-    assert info.value.sent is False
+    assert info.value.sent is False and type(info.value) is APIConnectionError
     assert TOKEN not in str(info.value)
 
 
-async def test_retry_after_http_date_is_honoured(scripted: Scripted) -> None:
-    from email.utils import formatdate
-
-    scripted.script += [reply(503, {}, **{"Retry-After": formatdate(time.time() - 5, usegmt=True)})]
-    scripted.script += [reply(200, {"id": APP})]
-    async with client(scripted) as c:
-        await c.application.get(application_id=APP)
-    assert len(scripted.seen) == 2
+async def test_retry_after_is_honoured_in_seconds(server: FakeLosant) -> None:
+    server.faults.add("status", action="application.get", times=1, status=503, retry_after="1")
+    async with client(server) as c:
+        await c.application.get(application_id=server.ids.application_id)
+    first, second = server.journal.for_action("application.get")
+    assert second.time - first.time >= 0.9  # far above FAST's 10 ms backoff cap
 
 
-async def test_retry_budget_stops_storms(scripted: Scripted) -> None:
-    scripted.fallback = reply(503)
+async def test_retry_after_http_date_is_honoured(server: FakeLosant) -> None:
+    past = formatdate(time.time() - 5, usegmt=True)  # already due: no wait, one retry
+    server.faults.add("status", action="application.get", times=1, status=503, retry_after=past)
+    async with client(server) as c:
+        await c.application.get(application_id=server.ids.application_id)
+    assert statuses(server, "application.get") == [503, 200]
+
+
+async def test_retry_after_is_capped(server: FakeLosant) -> None:
+    server.faults.add("status", action="application.get", times=1, status=503, retry_after="3600")
+    policy = RetryPolicy(backoff_base=0.001, retry_after_max=0.05)
+    async with client(server, retry=policy) as c:
+        with anyio.fail_after(5):
+            await c.application.get(application_id=server.ids.application_id)
+    assert statuses(server, "application.get") == [503, 200]
+
+
+async def test_retry_budget_stops_storms(server: FakeLosant) -> None:
+    storm = server.faults.add("status", action="application.get", status=503)
     policy = RetryPolicy(max_retries=5, backoff_base=0.001, budget=RetryBudget(capacity=3))
-    async with client(scripted, retry=policy) as c:
+    app_id = server.ids.application_id
+    async with client(server, retry=policy) as c:
         with pytest.raises(ServerError):
-            await c.application.get(application_id=APP)
-        assert len(scripted.seen) == 4  # 1 try + the 3 retries the budget allows
+            await c.application.get(application_id=app_id)
+        assert storm.hits == 4  # 1 try + the 3 retries the budget allows
         with pytest.raises(ServerError):
-            await c.application.get(application_id=APP)
-        assert len(scripted.seen) == 5  # budget empty: no retry at all
-        scripted.fallback = reply(200, {"id": APP})
+            await c.application.get(application_id=app_id)
+        assert storm.hits == 5  # budget empty: no retry at all
+        server.faults.clear()
         for _ in range(10):
-            await c.application.get(application_id=APP)  # successes refill the bucket
+            await c.application.get(application_id=app_id)  # successes refill the bucket
         assert policy.budget is not None and policy.budget.tokens >= 1.0
 
 
-# -- limits ----------------------------------------------------------------------------
+# -- limits and timeouts ---------------------------------------------------------------
 
 
-async def test_max_concurrency_caps_in_flight(scripted: Scripted) -> None:
-    import anyio
-
-    async def slow(request: web.Request) -> web.StreamResponse:
-        await anyio.sleep(0.02)
-        return web.json_response({"id": APP})
-
-    scripted.fallback = slow
-    async with client(scripted, max_concurrency=3) as c, anyio.create_task_group() as tg:
-        for _ in range(12):
-            tg.start_soon(lambda: c.application.get(application_id=APP))
-    assert len(scripted.seen) == 12
-    assert scripted.peak == 3
+async def test_max_concurrency_caps_in_flight(server: FakeLosant) -> None:
+    server.faults.add("latency", delay=0.03)
+    async with client(server, max_concurrency=3) as c, anyio.create_task_group() as tg:
+        for app_id in server.ids.application_ids * 6:
+            tg.start_soon(functools.partial(c.application.get, application_id=app_id))
+    assert len(server.journal) == len(server.ids.application_ids) * 6 >= 12
+    assert server.stats.peak_in_flight == 3
 
 
-async def test_rate_limit_spaces_requests_and_slows_on_429(scripted: Scripted) -> None:
-    import anyio
-
-    scripted.fallback = reply(200, {"id": APP})
-    async with client(scripted, rate_limit=RateLimit(rate=40, burst=1)) as c:
-        started = time.monotonic()
+async def test_rate_limit_spaces_requests_and_slows_on_429(server: FakeLosant) -> None:
+    app_id = server.ids.application_id
+    async with client(server, rate_limit=RateLimit(rate=40, burst=1)) as c:
         async with anyio.create_task_group() as tg:
             for _ in range(9):
-                tg.start_soon(lambda: c.application.get(application_id=APP))
-        # Eight waits of at least 1/40 s each; a lower bound, so a slow machine passes too.
-        assert time.monotonic() - started >= 8 / 40 * 0.9
-        scripted.script.append(reply(429, {}, **{"Retry-After": "0"}))
-        await c.application.get(application_id=APP)
+                tg.start_soon(lambda: c.application.get(application_id=app_id))
+        times = [e.time for e in server.journal]
+        # Eight gaps of at least 1/40 s each; a lower bound, so a slow machine passes too.
+        assert times[-1] - times[0] >= 8 / 40 * 0.9
+        server.faults.add("status", times=1, status=429, retry_after="0")
+        await c.application.get(application_id=app_id)
         bucket = c._transport.bucket
         assert bucket is not None and bucket.rate < 40
 
 
-async def test_cross_origin_redirect_drops_authorization(scripted: Scripted) -> None:
-    other = web.Application()
+async def test_total_timeout_and_per_call_override(server: FakeLosant) -> None:
+    server.faults.add("latency", action="application.get", delay=0.5)
+    app_id = server.ids.application_id
+    async with client(server, timeout=0.1, retry=0) as c:
+        with pytest.raises(APITimeoutError) as info:
+            await c.application.get(application_id=app_id)
+        assert info.value.sent is True
+        app = await c.application.get(application_id=app_id, timeout=Timeout(total=5))
+        assert app.id == app_id
+        with pytest.raises(APITimeoutError):
+            await c.application.get(application_id=app_id, timeout=0.05)
+
+
+async def test_timed_out_get_is_retried(server: FakeLosant) -> None:
+    server.faults.add("latency", action="application.get", times=1, delay=1.0)
+    async with client(server, timeout=0.2) as c:
+        await c.application.get(application_id=server.ids.application_id)
+    assert len(server.journal.for_action("application.get")) == 2
+
+
+def test_timeout_settings_reach_aiohttp() -> None:
+    c = LosantClient(TOKEN, timeout=Timeout(total=7, connect=2))
+    t = c._transport
+    assert (t.client_timeout(None).total, t.client_timeout(None).connect) == (7, 2)
+    assert (t.client_timeout(3).total, t.client_timeout(3).connect) == (3, 2)
+    override = t.client_timeout(Timeout(total=None, connect=1))
+    assert (override.total, override.connect) == (None, 1)
+
+
+# -- session ---------------------------------------------------------------------------
+
+
+async def test_cross_origin_redirect_drops_authorization(server: FakeLosant) -> None:
     seen: list[dict[str, str]] = []
 
-    async def target(request: web.Request) -> web.StreamResponse:
+    async def redirect(request: web.Request) -> web.StreamResponse:
         seen.append(dict(request.headers))
-        return web.json_response({"id": APP})
+        raise web.HTTPFound(server.url + request.path_qs)
 
-    other.router.add_get("/{tail:.*}", target)
-    runner = web.AppRunner(other)
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", redirect)
+    runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = runner.addresses[0][1]
     try:
-        scripted.script.append(
-            reply(302, b"", Location=f"http://127.0.0.1:{port}/applications/{APP}")
-        )
-        async with client(scripted) as c:
-            app = await c.application.get(application_id=APP)
-        assert app.id == APP
-        assert "Authorization" not in seen[0]
+        # "localhost" and "127.0.0.1" are different origins for the same server.
+        port = runner.addresses[0][1]
+        async with LosantClient(TOKEN, base_url=f"http://localhost:{port}", retry=0) as c:
+            with pytest.raises(AuthenticationError):
+                await c.application.get(application_id=server.ids.application_id)
     finally:
         await runner.cleanup()
+    assert seen[0]["Authorization"] == f"Bearer {TOKEN}"
+    arrived = server.journal.last("application.get")
+    assert "Authorization" not in arrived.headers and arrived.status == 401
 
 
-async def test_raw_request_escape_hatch(scripted: Scripted) -> None:
-    scripted.fallback = reply(200, {"ok": True})
-    async with client(scripted) as c:
-        out = await c.request("POST", "/custom/path", params={"a": True, "b": None}, body={"x": 1})
-    assert out == {"ok": True}
-    seen = scripted.seen[0]
-    assert seen.path == "/custom/path" and seen.query == [("a", "true")]
-    assert seen.body == b'{"x":1}' and seen.headers["Authorization"] == f"Bearer {TOKEN}"
+async def test_raw_request_escape_hatch(server: FakeLosant) -> None:
+    async with client(server) as c:
+        out = await c.request("GET", "/me", params={"includeRecent": True, "summaryExclude": None})
+        await c.request(
+            "POST",
+            f"/applications/{server.ids.application_id}/mqttPublishMessage",
+            body={"topic": "a/b", "message": "m"},
+        )
+        with pytest.raises(NotFoundError):
+            await c.request("GET", "/no/such/route")
+    assert isinstance(out, dict) and "email" in out
+    me, pub, _ = server.journal
+    assert me.action == "me.get" and me.query == [("includeRecent", "true")]
+    assert me.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert pub.body == b'{"topic":"a/b","message":"m"}' and pub.status == 200
 
 
-async def test_callers_session_is_used_and_left_open(scripted: Scripted) -> None:
-    scripted.fallback = reply(200, {"id": APP})
+async def test_callers_session_is_used_and_left_open(server: FakeLosant) -> None:
     async with aiohttp.ClientSession() as session:
-        async with client(scripted, session=session) as c:
-            await c.application.get(application_id=APP)
+        async with client(server, session=session) as c:
+            await c.application.get(application_id=server.ids.application_id)
         assert not session.closed
+        async with session.get(server.url + "/me") as resp:
+            assert resp.status == 401  # the caller's session carries no token
 
 
-async def _closed_port() -> str:
+async def test_one_pooled_connection_serves_sequential_calls(server: FakeLosant) -> None:
+    created: list[object] = []
+    reused: list[object] = []
+
+    async def on_create(session: Any, ctx: Any, params: Any) -> None:
+        created.append(params)
+
+    async def on_reuse(session: Any, ctx: Any, params: Any) -> None:
+        reused.append(params)
+
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_create_end.append(on_create)
+    trace.on_connection_reuseconn.append(on_reuse)
+    async with aiohttp.ClientSession(trace_configs=[trace]) as session:
+        async with client(server, session=session) as c:
+            for app_id in server.ids.application_ids * 3:
+                await c.application.get(application_id=app_id)
+    calls = len(server.ids.application_ids) * 3
+    assert (len(created), len(reused)) == (1, calls - 1)
+
+
+async def test_the_clients_own_session_is_created_once(server: FakeLosant) -> None:
+    async with client(server) as c:
+        await c.application.get(application_id=server.ids.application_id)
+        session = c._transport._session
+        await c.application.get(application_id=server.ids.application_id)
+        assert session is not None and c._transport._session is session
+    assert session.closed
+
+
+async def test_closed_client_refuses_calls(server: FakeLosant) -> None:
+    c = client(server)
+    await c.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        await c.application.get(application_id=server.ids.application_id)
+
+
+def _closed_port() -> str:
     import socket
 
     s = socket.socket()
