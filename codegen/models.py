@@ -287,7 +287,9 @@ class ModelBuilder:
             elif not fields:
                 lines.append("    pass")
             for attr, json_name, ann in fields:
-                if attr != json_name and (attr.endswith("_") or camel(attr) != json_name):
+                # The base renames fields to camelCase: spell out every other wire name
+                # (``client_id`` must stay ``client_id``).
+                if attr.endswith("_") or camel(attr) != json_name:
                     default = f"field(default=None, name={json_name!r})"
                 else:
                     default = "None"

@@ -2972,11 +2972,11 @@ class Event(Model):
 
 
 class UserOauthTokenPostOauth(Model):
-    client_id: str | None = None
-    redirect_uri: str | None = None
+    client_id: str | None = field(default=None, name='client_id')
+    redirect_uri: str | None = field(default=None, name='redirect_uri')
     resource: list[str] | None = None
-    code_challenge: str | None = None
-    code_challenge_method: str | None = None
+    code_challenge: str | None = field(default=None, name='code_challenge')
+    code_challenge_method: str | None = field(default=None, name='code_challenge_method')
 
 
 class UserOauthTokenPost(Model):
@@ -3047,11 +3047,11 @@ class EventPlusNewCount(Model):
 
 
 class UserOauthTokenOauth(Model):
-    client_id: str | None = None
-    client_name: str | None = None
-    client_uri: str | None = None
-    logo_uri: str | None = None
-    redirect_uri: str | None = None
+    client_id: str | None = field(default=None, name='client_id')
+    client_name: str | None = field(default=None, name='client_name')
+    client_uri: str | None = field(default=None, name='client_uri')
+    logo_uri: str | None = field(default=None, name='logo_uri')
+    redirect_uri: str | None = field(default=None, name='redirect_uri')
     resource: list[str] | None = None
     authorization_status: str | None = None
 

@@ -12,8 +12,9 @@ class JournalEntry:
     """One request as received.
 
     ``path`` is the raw path; ``query`` the decoded (key, value) pairs in order;
-    ``status`` the status sent (0 while in flight and for aborted connections); ``time``
-    the arrival time (``time.time()``).
+    ``status`` the status sent (0 while in flight and for aborted connections);
+    ``response`` the body sent (whole, even when a fault truncated it; empty for
+    streams); ``time`` the arrival time (``time.time()``).
     """
 
     method: str
@@ -24,6 +25,7 @@ class JournalEntry:
     body: bytes = b""
     action: str | None = None
     status: int = 0
+    response: bytes = b""
     time: float = 0.0
     path_params: dict[str, str] = field(default_factory=dict)
 

@@ -258,6 +258,7 @@ class FakeLosant:
         if fault is not None and fault.kind in ("status", "html"):
             response = _fault_response(fault)
             entry.status = response.status
+            entry.response = response.body if isinstance(response.body, bytes) else b""
             return response
         try:
             call = await self._validate(request, entry, segments)
@@ -271,6 +272,7 @@ class FakeLosant:
         if fault is not None and fault.kind == "truncate":
             return await _truncated(request, entry, status, body)
         entry.status = status
+        entry.response = body
         if status == 204:
             return web.Response(status=204)
         return web.Response(status=status, body=body, content_type="application/json")
