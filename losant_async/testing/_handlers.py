@@ -3,12 +3,12 @@ devices, their usage numbers, and both pagination styles."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from ._generic import GenericResponder
+from ._query import Getter, compile_query, glob_regex, tag_filter
 from ._routes import Call, invalid, not_found
 from ._state import (
     DAY,
@@ -51,12 +51,6 @@ def _int(value: JSON, default: int) -> int:
 
 def _flag(value: JSON) -> bool:
     return value is True or (isinstance(value, str) and value.lower() in ("true", "1", "yes"))
-
-
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """``*`` any run, ``?`` any one character; case-insensitive, whole value."""
-    parts = ("." * (c == "?") + ".*" * (c == "*") or re.escape(c) for c in pattern)
-    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
 
 
 def _sort_key(value: JSON) -> tuple[int, JSON]:
@@ -102,6 +96,10 @@ class Enterprise:
             "application.patch": self._app_patch,
             "application.delete": self._app_delete,
             "devices.get": self._devices_list,
+            "devices.deviceNames": self._device_names,
+            "devices.tagKeys": self._tag_keys,
+            "devices.tagValues": self._tag_values,
+            "devices.attributeNames": self._attribute_names,
             "devices.post": self._device_create,
             "device.get": self._device_get,
             "device.patch": self._device_patch,
@@ -199,6 +197,7 @@ class Enterprise:
             "instanceId": self.state.instance_id,
             "creationDate": iso(org.created),
             "lastUpdated": iso(org.updated),
+            "tags": [],
         }
         summary = self._schema_props(schema).get("summary")
         if summary is not None:
@@ -255,6 +254,8 @@ class Enterprise:
             "applicationId": dev.app_id,
             "name": dev.name,
             "deviceClass": dev.device_class,
+            "tags": dev.tags,
+            "attributes": dev.attributes,
             "creationDate": iso(dev.created),
             "lastUpdated": iso(dev.updated),
         }
@@ -271,8 +272,8 @@ class Enterprise:
         render: Callable[[R], JSON],
         extra_meta: dict[str, JSON] | None = None,
     ) -> JSON:
-        """``page``/``perPage`` paging, ``sortField``/``sortDirection`` and glob filter."""
-        records, meta = self._sorted_filtered(call, records, fields)
+        """``page``/``perPage`` paging, sorting and filters."""
+        records, meta = self._sorted_filtered(call, records, fields, render)
         page = max(0, _int(call.q("page", 0), 0))
         per_page = max(1, _int(call.q("perPage", 100), 100))
         window = records[page * per_page : (page + 1) * per_page]
@@ -296,7 +297,7 @@ class Enterprise:
         render: Callable[[R], JSON],
     ) -> JSON:
         """``startingAfterId``/``endingBeforeId``/``limit`` paging."""
-        records, meta = self._sorted_filtered(call, records, fields)
+        records, meta = self._sorted_filtered(call, records, fields, render)
         limit = max(1, _int(call.q("limit", 100), 100))
         ids = [fields(r, "id") for r in records]
         after = call.q("startingAfterId")
@@ -322,26 +323,62 @@ class Enterprise:
         return {"items": items, "count": len(items), "hasMore": more, "limit": limit, **meta}
 
     def _sorted_filtered(
-        self, call: Call, records: list[R], fields: Callable[[R, str], JSON]
+        self,
+        call: Call,
+        records: list[R],
+        fields: Callable[[R, str], JSON],
+        render: Callable[[R], JSON],
     ) -> tuple[list[R], dict[str, JSON]]:
+        """Sorted by ``sortField``/``sortDirection``; filtered by ``query`` when given, else
+        by ``filterField``/``filter``."""
         sort_field = str(call.q("sortField") or "id")
         direction = str(call.q("sortDirection") or "asc")
         meta: dict[str, JSON] = {"sortField": sort_field, "sortDirection": direction}
-        filter_field = call.q("filterField")
-        pattern = call.q("filter")
-        if filter_field:
-            meta["filterField"] = filter_field
-        if pattern is not None:
-            meta["filter"] = pattern
-        if filter_field and pattern:
-            rx = glob_regex(str(pattern))
-            records = [r for r in records if rx.fullmatch(str(fields(r, filter_field) or ""))]
+        if call.q("query") is not None:
+            records = self._queried(call, records, fields, render)
+        else:
+            filter_field = call.q("filterField")
+            pattern = call.q("filter")
+            if filter_field:
+                meta["filterField"] = filter_field
+            if pattern is not None:
+                meta["filter"] = pattern
+            if filter_field and pattern:
+                rx = glob_regex(str(pattern))
+                records = [r for r in records if rx.fullmatch(str(fields(r, filter_field) or ""))]
         records = sorted(
             records,
             key=lambda r: (_sort_key(fields(r, sort_field)), fields(r, "id")),
             reverse=direction.lower() == "desc",
         )
         return records, meta
+
+    @staticmethod
+    def _queried(
+        call: Call,
+        records: list[R],
+        fields: Callable[[R, str], JSON],
+        render: Callable[[R], JSON],
+    ) -> list[R]:
+        """The records matching the advanced ``query``: stored fields are read directly,
+        any other field is read from the record as answered."""
+        match = compile_query(call.q("query"))
+
+        def getter(record: R) -> Getter:
+            rendered: list[JSON] = []
+
+            def get(name: str) -> JSON:
+                value = fields(record, name)
+                if value is None:
+                    if not rendered:
+                        rendered.append(render(record))
+                    answer = rendered[0]
+                    value = answer.get(name) if isinstance(answer, dict) else None
+                return value
+
+            return get
+
+        return [r for r in records if match(getter(r))]
 
     # -- orgs ------------------------------------------------------------------------------
 
@@ -353,6 +390,8 @@ class Enterprise:
             return org.updated
         if name in ("id", "name"):
             return org.id if name == "id" else org.name
+        if name == "tags":
+            return org.extra.get("tags") or []
         return org.extra.get(name)
 
     def _orgs_list(self, call: Call) -> tuple[int, JSON]:
@@ -519,16 +558,33 @@ class Enterprise:
             "creationDate": dev.created,
             "lastUpdated": dev.updated,
             "deviceClass": dev.device_class,
+            "tags": dev.tags,
         }
-        return plain[name] if name in plain else dev.extra.get(name)
+        if name in plain:
+            return plain[name]
+        if name == "attributeName":
+            return [a["name"] for a in dev.attributes]
+        if name == "ancestorId":
+            return dev.extra.get("ancestorIds")
+        return dev.extra.get(name)
 
     def _devices_list(self, call: Call) -> tuple[int, JSON]:
         app = self._app(call)
         devices = list(self.state.devices(app).values())
-        wanted = call.q("deviceClass")
-        if wanted:
-            classes = {wanted} if isinstance(wanted, str) else set(wanted)
-            devices = [d for d in devices if d.device_class in classes]
+        if _flag(call.q("queryDeleted")):
+            devices = []  # deleted devices are not kept
+        if call.q("query") is None:  # an advanced query overrides the simple filters
+            wanted = call.q("deviceClass")
+            if wanted:
+                classes = {wanted} if isinstance(wanted, str) else set(wanted)
+                devices = [d for d in devices if d.device_class in classes]
+            tags = call.q("tagFilter")
+            if tags:
+                test = tag_filter(tags)
+                devices = [d for d in devices if test(d.tags)]
+            parent = call.q("parentId")
+            if parent:
+                devices = [d for d in devices if d.extra.get("parentId") == parent]
         item = self._item_schema("devices")
         body = self._paged(
             call,
@@ -550,8 +606,11 @@ class Enterprise:
             now,
             now,
             str(body.get("deviceClass") or "standalone"),
+            list(body.get("tags") or []),
+            list(body.get("attributes") or []),
         )
-        dev.extra = {k: v for k, v in body.items() if k not in ("name", "deviceClass")}
+        stored = ("name", "deviceClass", "tags", "attributes")
+        dev.extra = {k: v for k, v in body.items() if k not in stored}
         self.state.devices(app)[dev.id] = dev
         self.state.touch()
         return call.action.success_status, self.render_device(dev, "device")
@@ -567,6 +626,8 @@ class Enterprise:
                 dev.name = str(value)
             elif key == "deviceClass":
                 dev.device_class = str(value)
+            elif key in ("tags", "attributes"):
+                setattr(dev, key, list(value or []))
             else:
                 dev.extra[key] = value
         dev.updated = max(now_ms(), dev.updated + 1)
@@ -577,6 +638,46 @@ class Enterprise:
         del self.state.devices(self._app(call))[dev.id]
         self.state.touch()
         return 200, dict(_SUCCESS)
+
+    # -- device names, tag keys and values, attribute names -------------------------------
+
+    def _matching_devices(self, call: Call) -> list[Device]:
+        devices = sorted(self.state.devices(self._app(call)).values(), key=lambda d: d.id)
+        if call.q("query") is None:
+            return devices
+        return self._queried(
+            call, devices, self._device_field, lambda d: self.render_device(d, "device")
+        )
+
+    @staticmethod
+    def _starting(call: Call, values: Iterable[str]) -> list[str]:
+        """Distinct ``values`` starting with ``startsWith`` (any case), sorted; at most 1000."""
+        prefix = str(call.q("startsWith") or "").casefold()
+        return sorted({v for v in values if v.casefold().startswith(prefix)})[:1000]
+
+    def _device_names(self, call: Call) -> tuple[int, JSON]:
+        prefix = str(call.q("startsWith") or "").casefold()
+        devices = [d for d in self._matching_devices(call) if d.name.casefold().startswith(prefix)]
+        devices.sort(key=lambda d: (d.name, d.id))
+        summary = [{"id": d.id, "deviceClass": d.device_class, "name": d.name} for d in devices]
+        return 200, {"deviceSummary": summary[:1000]}
+
+    def _tag_keys(self, call: Call) -> tuple[int, JSON]:
+        keys = (t["key"] for d in self._matching_devices(call) for t in d.tags)
+        return 200, {"tagKeys": self._starting(call, keys)}
+
+    def _tag_values(self, call: Call) -> tuple[int, JSON]:
+        key = call.q("key")
+        tags = (t for d in self._matching_devices(call) for t in d.tags)
+        values = self._starting(call, (t["value"] for t in tags if not key or t["key"] == key))
+        return 200, ({"tagKey": key} if key else {}) | {"tagValues": values}
+
+    def _attribute_names(self, call: Call) -> tuple[int, JSON]:
+        kinds = call.q("dataType")
+        kinds = {kinds} if isinstance(kinds, str) else set(kinds or ())
+        attributes = (a for d in self._matching_devices(call) for a in d.attributes)
+        names = (a["name"] for a in attributes if not kinds or a["dataType"] in kinds)
+        return 200, {"attributeNames": self._starting(call, names)}
 
     # -- usage -----------------------------------------------------------------------------
 

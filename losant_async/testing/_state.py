@@ -61,6 +61,10 @@ _NOUN = ("Falcon", "Harbor", "Meadow", "Canyon", "Beacon", "Orchard", "Summit", 
          "Prairie", "Delta", "Forge", "Lagoon", "Quarry", "Ridge", "Tundra", "Willow")  # fmt: skip
 _FIRST = ("Ada", "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivan", "Jo", "Kai", "Lia",
           "Max", "Nia", "Oto", "Pia")  # fmt: skip
+# Seeded devices report these attributes and carry the tags ``floor`` (1-3) and ``zone``.
+_ATTRIBUTES = ({"name": "temperature", "dataType": "number"},
+               {"name": "humidity", "dataType": "number"})  # fmt: skip
+_ZONES = ("north", "south", "east", "west")
 _LAST = ("Arden", "Blake", "Cruz", "Dahl", "Ellis", "Ford", "Gray", "Hale", "Irwin", "Jones",
          "Kerr", "Lund", "Moss", "Nash", "Ortiz", "Park")  # fmt: skip
 
@@ -91,6 +95,8 @@ class Device:
     created: int
     updated: int
     device_class: str = "standalone"
+    tags: list[dict[str, str]] = field(default_factory=list)
+    attributes: list[dict[str, JSON]] = field(default_factory=list)
     extra: dict[str, JSON] = field(default_factory=dict)
 
 
@@ -230,6 +236,11 @@ class State:
                     created,
                     created + (n >> 8) % DAY,
                     ("standalone", "gateway", "peripheral")[(n >> 16) % 3] if k else "standalone",
+                    [
+                        {"key": "floor", "value": str(1 + (n >> 20) % 3)},
+                        {"key": "zone", "value": _ZONES[(n >> 24) % 4]},
+                    ],
+                    [dict(a) for a in _ATTRIBUTES],
                 )
                 app.devices_[dev.id] = dev
         return app.devices_
