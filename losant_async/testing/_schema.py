@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 JSON = Any
@@ -66,12 +67,58 @@ def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
+# -- formats -------------------------------------------------------------------------------
+
+# RFC 3339 ``date-time``: a full date, ``T``, a full time with seconds and a zone.
+_DATE_TIME = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.\d+)?(?:[Zz]|[+-](\d\d):(\d\d))",
+    re.ASCII,
+)
+# An address ``local@domain``: dot-atom characters, then two or more DNS labels.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL = re.compile(rf"[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~.-]+@(?:{_LABEL}\.)+{_LABEL}")
+# RFC 3986 absolute URI: a scheme, ``:``, then URI characters and %-escapes only.
+_URI = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]*:(?:[\w\-.~!$&'()*+,;=:@/?#\[\]]|%[0-9A-Fa-f]{2})*", re.ASCII
+)
+
+
+def is_date_time(text: str) -> bool:
+    m = _DATE_TIME.fullmatch(text)
+    if m is None:
+        return False
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    zone_h, zone_m = (int(g or 0) for g in m.groups()[6:])
+    try:
+        datetime(year, month, day)
+    except ValueError:
+        return False
+    return hour < 24 and minute < 60 and second <= 60 and zone_h < 24 and zone_m < 60
+
+
+def is_email(text: str) -> bool:
+    return len(text) <= 254 and _EMAIL.fullmatch(text) is not None
+
+
+def is_uri(text: str) -> bool:
+    return _URI.fullmatch(text) is not None
+
+
+FORMATS: dict[str, Callable[[str], bool]] = {
+    "date-time": is_date_time,
+    "email": is_email,
+    "uri": is_uri,
+}
+"""The string formats the API's request schemas use, as checked (others pass)."""
+
+
 class Schemas:
     """The named schemas of the API, with ``#/definitions/NAME`` references between them."""
 
-    def __init__(self, definitions: Mapping[str, JSON]) -> None:
+    def __init__(self, definitions: Mapping[str, JSON], *, formats: bool = True) -> None:
         self._defs = definitions
         self._regex: dict[str, re.Pattern[str]] = {}
+        self.formats = formats
 
     def __getitem__(self, name: str) -> JSON:
         return self._defs[name]
@@ -140,6 +187,9 @@ class Schemas:
         pattern = schema.get("pattern")
         if pattern is not None and not self.regex(pattern).search(value):
             return f"{name} must match the pattern {pattern}"
+        fmt = schema.get("format")
+        if self.formats and fmt in FORMATS and not FORMATS[fmt](value):
+            return f"{name} must be a valid {fmt}"
         return None
 
     @staticmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import aiohttp
 import pytest
@@ -97,6 +98,44 @@ async def test_bad_bodies_are_400(server: FakeLosant, http: aiohttp.ClientSessio
         assert result.status == 400, body
         assert result.body["type"] == "Validation"
         assert field in result.body["message"], (body, result.body)
+
+
+FORMAT_CASES = [
+    # action, field, a bad value, a good value, format
+    ("instanceOrgs.post", "disabledAt", "yesterday", "2024-05-01T12:00:00.000Z", "date-time"),
+    ("applications.post", "expUserTokenCutoff", "2024-02-30T00:00:00Z", "2024-02-29T00:00:00Z",
+     "date-time"),
+    ("me.patch", "email", "nobody@localhost", "somebody@example.com", "email"),
+    ("experienceUsers.post", "email", "a b@example.com", "a.b@example.com", "email"),
+    ("dashboards.post", "reportConfigs", [{"toEmail": ["x@"], "cron": "0 * * * *"}],
+     [{"toEmail": ["x@example.com"], "cron": "0 * * * *"}], "email"),
+    ("dashboards.post", "reportConfigs", [{"callbackUrl": "/relative", "cron": "0 * * * *"}],
+     [{"callbackUrl": "https://example.com/hook", "cron": "0 * * * *"}], "uri"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("qualname", "field", "bad", "good", "fmt"), FORMAT_CASES)
+async def test_bad_formats_are_400_naming_the_field(
+    server: FakeLosant,
+    http: aiohttp.ClientSession,
+    qualname: str,
+    field: str,
+    bad: Any,
+    good: Any,
+    fmt: str,
+) -> None:
+    action = load_api().actions[qualname]
+    assert action.body_param is not None
+    param = action.body_param.name
+    args = server.example_args(qualname)
+    args[param] = {**args[param], field: bad}
+    result = await call(http, qualname, args)
+    assert result.status == 400, result.body
+    assert result.body["type"] == "Validation"
+    assert result.body["message"].startswith(f"{param}.{field}")
+    assert result.body["message"].endswith(f"must be a valid {fmt}")
+    args[param] = {**args[param], field: good}
+    assert (await call(http, qualname, args)).status == action.success_status
 
 
 async def test_not_json_and_missing_body_are_400(
