@@ -5,36 +5,41 @@ routes, the bearer token and every param the way Losant does (404 ``NotFound``, 
 ``Unauthorized``, 400 ``Validation`` naming the field), answers with bodies valid against
 the response schemas (deterministic from the seed and the request path), and keeps state
 for a seeded enterprise instance: orgs, instance sandboxes, applications and devices, with
-usage numbers that add up from applications to orgs to the instance. MQTT publishing,
-device states and commands reach the SSE streams. Faults (latency, error statuses, dropped
-connections, truncated bodies, broken streams) can be injected per action, and every
-request is kept in a journal.
+usage numbers that add up from applications to orgs to the instance. Lists of stored
+objects apply their filters (``filterField``/``filter``, ``tagFilter``, ``parentId``,
+``deviceClass`` and advanced ``query`` objects) before paging; seeded devices carry the
+tags ``floor`` and ``zone``. MQTT publishing, device states and commands reach the SSE
+streams. Faults (latency, error statuses, dropped connections, truncated bodies, broken
+streams) can be injected per action, and every request is kept in a journal.
 
-A pytest fixture::
+A pytest fixture (the same example as in the README, where a test runs it)::
 
     import pytest
+
     from losant_async import LosantClient
     from losant_async.testing import FakeLosant
 
+
     @pytest.fixture
-    async def losant():
+    async def server():
         async with FakeLosant(orgs=3, apps_per_org=2) as server:
             yield server
 
+
     @pytest.mark.anyio
-    async def test_lists_orgs(losant):
-        async with LosantClient(losant.token, base_url=losant.url) as client:
-            orgs = await client.instance_orgs.get(instance_id=losant.ids.instance_id)
+    async def test_lists_orgs(server):
+        ids = server.ids
+        async with LosantClient(server.token, base_url=server.url) as client:
+            orgs = await client.instance_orgs.get(instance_id=ids.instance_id)
             assert orgs.total_count == 3
 
-            losant.faults.add("status", action="instanceOrg.get", times=1, status=503)
-            ids = losant.ids
+            server.faults.add("status", action="instanceOrg.get", times=1, status=503)
             org = await client.instance_org.get(instance_id=ids.instance_id, org_id=ids.org_id)
             assert org.id == ids.org_id
         # The client retried the injected 503.
-        assert [e.status for e in losant.journal.for_action("instanceOrg.get")] == [503, 200]
+        assert [e.status for e in server.journal.for_action("instanceOrg.get")] == [503, 200]
 
-``losant.example_args("instanceOrg.get")`` gives valid arguments for any action, keyed by
+``server.example_args("instanceOrg.get")`` gives valid arguments for any action, keyed by
 the API's param names (``{"instanceId": ..., "orgId": ...}``).
 
 From a shell, ``python -m losant_async.testing --port 8080`` serves until Ctrl-C.

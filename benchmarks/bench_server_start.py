@@ -1,0 +1,92 @@
+"""Local Losant server: how long a fresh process takes to import, start and answer.
+
+Usage: ``python benchmarks/bench_server_start.py [--quick] [--runs N]``
+
+Each run is a new Python process that imports ``losant_async.testing``, builds a
+``FakeLosant()`` (reading the API description), starts it on a free port, sends one
+``GET /instances/{id}`` over TCP with aiohttp, then a second request, and stops it. The
+process reports the time of each phase (``time.perf_counter``, from just before the
+import); the parent also times the whole process, interpreter start-up and exit included.
+Figures are the median and the worst over the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHILD = """
+import time
+t0 = time.perf_counter()
+import asyncio, json
+import aiohttp
+from losant_async.testing import FakeLosant
+t_import = time.perf_counter()
+
+async def main() -> dict[str, float]:
+    marks = {"import": t_import - t0}
+    t = time.perf_counter()
+    server = FakeLosant()
+    marks["build"] = time.perf_counter() - t
+    t = time.perf_counter()
+    await server.start()
+    marks["start"] = time.perf_counter() - t
+    headers = {"Authorization": "Bearer " + server.token}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        url = server.url + "/instances/" + server.ids.instance_id
+        for name in ("first request", "second request"):
+            t = time.perf_counter()
+            async with http.get(url) as resp:
+                assert resp.status == 200, resp.status
+                await resp.read()
+            marks[name] = time.perf_counter() - t
+    t = time.perf_counter()
+    await server.close()
+    marks["stop"] = time.perf_counter() - t
+    marks["import to first answer"] = sum(
+        marks[k] for k in ("import", "build", "start", "first request")
+    )
+    return marks
+
+print(json.dumps(asyncio.run(main())))
+"""
+
+
+def run_once() -> dict[str, float]:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    marks: dict[str, float] = json.loads(done.stdout)
+    marks["whole process"] = time.perf_counter() - started
+    return marks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 runs")
+    parser.add_argument("--runs", type=int, default=None, help="runs (default 15)")
+    args = parser.parse_args()
+    runs = args.runs or (3 if args.quick else 15)
+    results = [run_once() for _ in range(runs)]
+    print(f"Python {sys.version.split()[0]}, {runs} fresh processes")
+    print(f"{'phase':<24}{'median ms':>12}{'worst ms':>12}")
+    for phase in results[0]:
+        values = [r[phase] * 1000 for r in results]
+        print(f"{phase:<24}{statistics.median(values):>12.1f}{max(values):>12.1f}")
+
+
+if __name__ == "__main__":
+    main()
