@@ -81,6 +81,26 @@ class EventStream(Generic[T]):
     ``deviceCommand``) reach the caller, decoded to their models; keepalives and other
     types are dropped. A :class:`~losant_async.DecodeError` for one event leaves the
     stream usable.
+
+    Settings are public attributes, set on the stream before entering it::
+
+        stream = client.device.state_stream(application_id=app, device_id=dev)
+        stream.max_event_size = 64 * 1024
+        stream.max_reconnects = 100
+
+    - ``idle_timeout``: seconds of silence, the wait for a connection's answer included,
+      before reconnecting (None: no limit); the stream actions use three times their
+      ``keep_alive_interval``.
+    - ``max_event_size``: bytes (UTF-8) one event's data or one line may take, default
+      1 MiB (None: unbounded); a larger event ends the stream with
+      :class:`~losant_async.StreamError` once the events before it are delivered.
+    - ``backoff_base``, ``backoff_max``: seconds; after ``n`` reconnects in a row that
+      delivered nothing, the next waits a random time in
+      ``[0, min(backoff_max, base * 2**n)]``, the base being the server's ``retry:`` when
+      it sent one.
+    - ``retry_after_max``: the longest ``Retry-After`` obeyed, in seconds.
+    - ``max_reconnects``: reconnects allowed over the stream's life (None: no limit);
+      beyond it :class:`~losant_async.StreamError` is raised.
     """
 
     def __init__(
@@ -112,6 +132,7 @@ class EventStream(Generic[T]):
         self._decoders: dict[str, msgspec.json.Decoder[Any]] = {}
         self._response: aiohttp.ClientResponse | None = None
         self._pending: deque[ServerSentEvent] = deque()
+        self._error: StreamError | None = None  # raised once _pending is delivered
         self._failures = 0  # consecutive connections that delivered nothing
         self._closed = False
         self.stats = StreamStats()
@@ -187,6 +208,15 @@ class EventStream(Generic[T]):
     def last_event_id(self) -> str:
         return self._decoder.last_event_id
 
+    @property
+    def max_event_size(self) -> int | None:
+        """See the class docstring."""
+        return self._decoder.max_event_size
+
+    @max_event_size.setter
+    def max_event_size(self, value: int | None) -> None:
+        self._decoder.max_event_size = value
+
     # -- iteration -------------------------------------------------------------------
 
     def __aiter__(self) -> Self:
@@ -196,6 +226,9 @@ class EventStream(Generic[T]):
         while True:
             if self._pending:
                 return self._deliver(self._pending.popleft())
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
             if self._closed:
                 raise StopAsyncIteration
             if self._response is None:
@@ -219,10 +252,13 @@ class EventStream(Generic[T]):
             try:
                 events = self._decoder.feed(chunk)
             except EventTooLarge as exc:
+                # Raised only after the events that preceded it in this chunk: raising at
+                # once would end an ``async for`` with them undelivered.
                 self._pending.extend(e for e in exc.events if self._wanted(e))
                 self._drop_connection()
                 self._closed = True
-                raise StreamError(f"stream {self.path}: {exc}") from None
+                self._error = StreamError(f"stream {self.path}: {exc}")
+                continue
             self._pending.extend(e for e in events if self._wanted(e))
             if events:
                 self._failures = 0
@@ -276,21 +312,35 @@ class EventStream(Generic[T]):
         return random.uniform(0.0, ceiling)
 
     async def _connect(self) -> None:
-        """Open a connection, retrying transient failures; fatal statuses raise."""
-        while True:
+        """Open a connection, retrying transient failures; fatal statuses raise.
+
+        Returns without a connection once the stream is closed: ``aclose()`` from another
+        task must stop the retries and must not leave a connection opened after it.
+        """
+        while not self._closed:
             session = await self._transport.session()
             headers = self._transport.headers(accept="text/event-stream")
             headers["Cache-Control"] = "no-cache"
             if self._decoder.last_event_id:
                 headers["Last-Event-ID"] = self._decoder.last_event_id
             url = self._transport.base_url + self.path + (f"?{self._query}" if self._query else "")
-            timeout = aiohttp.ClientTimeout(total=None, connect=self._connect_timeout)
+            # sock_read also bounds the wait for the response headers, which the watchdog
+            # in __anext__ does not cover: a server that accepts and never answers would
+            # otherwise hold a connect (or reconnect) forever.
+            timeout = aiohttp.ClientTimeout(
+                total=None, connect=self._connect_timeout, sock_read=self.idle_timeout
+            )
             retry_after: float | None = None
+            failure: Exception
             try:
                 response = await session.get(url, headers=headers, timeout=timeout)
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 logger.debug("stream %s: connect failed: %s", self.path, type(exc).__name__)
+                failure = exc
             else:
+                if self._closed:
+                    response.close()
+                    return
                 if response.status == 200:
                     self._decoder.reset()
                     self._response = response
@@ -308,9 +358,13 @@ class EventStream(Generic[T]):
                 if error.retry_after is not None:
                     retry_after = parse_retry_after(error.retry_after)
                 logger.debug("stream %s: status %d, retrying", self.path, response.status)
+                failure = error
             if self.max_reconnects is not None and self.stats.reconnects >= self.max_reconnects:
                 self._closed = True
-                raise StreamError(f"stream {self.path}: cannot connect")
+                raise StreamError(
+                    f"stream {self.path}: cannot connect after {self.stats.reconnects} "
+                    f"reconnects; last failure: {failure!r}"
+                ) from failure
             self.stats.reconnects += 1
             await anyio.sleep(self._backoff(retry_after))
 

@@ -1,0 +1,540 @@
+"""The SSE consumer against the local Losant server, over TCP: drops, stalls, errors.
+
+Each test drives ``client.<resource>.<stream action>`` (or ``client.stream``) against
+:class:`~losant_async.testing.FakeLosant` with faults injected on the server side. Backoff
+is cut to milliseconds through the stream's settings so that reconnects cost nothing; every
+wait is bounded, so a broken consumer fails instead of hanging.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from losant_async import LosantClient, models
+from losant_async.errors import (
+    AuthenticationError,
+    BadRequestError,
+    NotFoundError,
+    ServerError,
+    StreamError,
+)
+from losant_async.sse import EventStream, ServerSentEvent
+from losant_async.testing import FakeLosant, JournalEntry
+
+pytestmark = pytest.mark.anyio
+
+T = TypeVar("T")
+MQTT = "application.mqttSubscriptionStream"
+UNKNOWN_ID = "0123456789abcdef01234567"  # well formed, but nothing has it
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeLosant]:
+    async with FakeLosant(stream_ids=True) as srv:
+        yield srv
+
+
+@pytest.fixture
+async def client(server: FakeLosant) -> AsyncIterator[LosantClient]:
+    async with LosantClient(server.token, base_url=server.url) as c:
+        yield c
+
+
+def fast(stream: EventStream[T]) -> EventStream[T]:
+    """Reconnect within milliseconds, and give up rather than loop if something is wrong."""
+    stream.backoff_base = 0.005
+    stream.backoff_max = 0.02
+    stream.max_reconnects = 200
+    return stream
+
+
+def mqtt(client: LosantClient, server: FakeLosant, **kw: Any) -> EventStream[Any]:
+    kw.setdefault("topic", "t/#")
+    kw.setdefault("keep_alive_interval", "0.1")  # the watchdog fires after 0.3 s of silence
+    return fast(
+        client.application.mqtt_subscription_stream(application_id=server.ids.application_id, **kw)
+    )
+
+
+def stream_requests(server: FakeLosant, action: str = MQTT) -> list[JournalEntry]:
+    return server.journal.for_action(action)
+
+
+async def until(condition: Callable[[], bool], timeout: float = 2.0) -> None:
+    with anyio.fail_after(timeout):
+        while True:
+            if condition():
+                return
+            await anyio.sleep(0.005)
+
+
+async def take(stream: EventStream[T], count: int, timeout: float = 5.0) -> list[T]:
+    got: list[T] = []
+    with anyio.fail_after(timeout):
+        async for item in stream:
+            got.append(item)
+            if len(got) == count:
+                break
+    return got
+
+
+async def publish_slowly(server: FakeLosant, count: int, send: Callable[[int], object]) -> None:
+    """``send(i)`` for each i, yielding to the loop now and then so that publishing
+    overlaps the consumer's drops and reconnects."""
+    for i in range(count):
+        send(i)
+        if i % 3 == 0:
+            await anyio.lowlevel.checkpoint()
+
+
+def assert_resumed(requests: list[JournalEntry], reconnects: int) -> None:
+    """Every connection after the first asked to resume after the last event it saw."""
+    assert reconnects > 0
+    assert len(requests) == reconnects + 1
+    assert "Last-Event-ID" not in requests[0].headers
+    resumed = [int(r.headers["Last-Event-ID"]) for r in requests[1:]]
+    assert resumed == sorted(resumed) and resumed[0] > 0
+
+
+# --- drops: each event exactly once, in order ------------------------------------------------
+
+
+async def test_mqtt_stream_dropped_every_7_events_loses_nothing(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    server.faults.add("stream_drop", action=MQTT, every=7)
+    app = server.ids.application_id
+    count = 200
+    async with mqtt(client, server) as stream, anyio.create_task_group() as tg:
+        tg.start_soon(publish_slowly, server, count, lambda i: server.publish(app, "t/n", str(i)))
+        got = await take(stream, count)
+    assert [m.message for m in got] == [str(i) for i in range(count)]
+    assert all(isinstance(m, models.MqttPublishBody) and m.topic == "t/n" for m in got)
+    assert stream.stats.events == count
+    assert stream.stats.reconnects >= count // 7 - 1
+    assert_resumed(stream_requests(server), stream.stats.reconnects)
+    assert int(stream.last_event_id) == int(stream.stats.last_event_id)
+
+
+async def test_state_stream_dropped_every_5_events_loses_nothing(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    action = "device.stateStream"
+    server.faults.add("stream_drop", action=action, every=5)
+    app, device = server.ids.application_id, server.ids.device_id
+    count = 40
+    stream = fast(
+        client.device.state_stream(application_id=app, device_id=device, keep_alive_interval="0.1")
+    )
+    async with stream, anyio.create_task_group() as tg:
+        tg.start_soon(
+            publish_slowly,
+            server,
+            count,
+            lambda i: server.send_state(app, device, {"data": {"n": i}}),
+        )
+        got = await take(stream, count)
+    assert all(isinstance(s, models.DeviceState) for s in got)
+    assert [s.data for s in got] == [{"n": i} for i in range(count)]
+    assert_resumed(stream_requests(server, action), stream.stats.reconnects)
+
+
+async def test_command_stream_dropped_every_3_events_loses_nothing(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    action = "device.commandStream"
+    server.faults.add("stream_drop", action=action, every=3)
+    app, device = server.ids.application_id, server.ids.device_id
+    count = 30
+    stream = fast(
+        client.device.command_stream(
+            application_id=app, device_id=device, keep_alive_interval="0.1"
+        )
+    )
+    async with stream, anyio.create_task_group() as tg:
+        tg.start_soon(
+            publish_slowly,
+            server,
+            count,
+            lambda i: server.send_command(app, device, "step", {"n": i}),
+        )
+        got = await take(stream, count)
+    assert all(isinstance(c, models.DeviceCommand) and c.name == "step" for c in got)
+    assert [c.payload for c in got] == [{"n": i} for i in range(count)]
+    assert_resumed(stream_requests(server, action), stream.stats.reconnects)
+
+
+# --- stalls: the idle watchdog ---------------------------------------------------------------
+
+
+async def test_stalled_stream_is_reconnected_by_the_idle_watchdog(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    # Keep-alives every 0.2 s: the watchdog fires after 0.6 s of silence. The server goes
+    # quiet (no events, no keep-alives) after 3 events, for far longer than the test lasts.
+    server.faults.add("stream_stall", action=MQTT, times=1, after=3, seconds=30)
+    app = server.ids.application_id
+    stream = mqtt(client, server, keep_alive_interval="0.2")
+    assert stream.idle_timeout == pytest.approx(0.6)
+    async with stream:
+        for i in range(6):
+            server.publish(app, "t/n", str(i))
+        got = await take(stream, 6)
+        assert stream.stats.reconnects == 1
+        # And the new connection is live, not just a replay.
+        assert server.publish(app, "t/n", "later") >= 1
+        (later,) = await take(stream, 1)
+    assert [m.message for m in got] == ["0", "1", "2", "3", "4", "5"]
+    assert later.message == "later"
+    assert stream.stats.connects == 2
+    first, second = stream_requests(server)
+    assert second.headers["Last-Event-ID"] == "3"
+    # The first connection went quiet after its 3rd event; the watchdog waited 0.6 s.
+    assert second.time - first.time >= 0.5
+
+
+async def test_unanswered_connect_is_abandoned_after_the_idle_timeout(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    # The first request is accepted but its headers are held back for 0.6 s: the stream
+    # gives up on it after 0.15 s of silence (3 keep-alive intervals) and tries again,
+    # rather than waiting for it.
+    server.faults.add("latency", action=MQTT, times=1, delay=0.6)
+    stream = mqtt(client, server, keep_alive_interval="0.05")
+    with anyio.fail_after(5):
+        async with stream:
+            server.publish(server.ids.application_id, "t/n", "through")
+            (msg,) = await take(stream, 1)
+    assert msg.message == "through"
+    assert stream.stats.reconnects == 1 and stream.stats.connects == 1
+    held, answered = stream_requests(server)
+    assert answered.time - held.time >= 0.1
+    assert answered.status == 200 and answered.headers.get("Last-Event-ID") is None
+
+
+async def test_keepalives_alone_keep_the_watchdog_quiet(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    stream = mqtt(client, server)
+    async with stream:
+        with anyio.move_on_after(0.6):
+            await take(stream, 1, timeout=1)
+    assert stream.stats.events == 0
+    assert stream.stats.reconnects == 0 and stream.stats.connects == 1
+
+
+# --- fatal statuses: raised on entering, no retry loop ---------------------------------------
+
+
+async def test_wrong_token_raises_authentication_error_once(server: FakeLosant) -> None:
+    async with LosantClient("not-the-token", base_url=server.url) as client:
+        stream = mqtt(client, server)
+        with anyio.fail_after(2), pytest.raises(AuthenticationError) as info:
+            async with stream:
+                pytest.fail("entered a stream the server refused")
+    assert info.value.status == 401
+    assert len(server.journal) == 1 and server.journal[0].status == 401
+    assert stream.stats.reconnects == 0
+    assert server.stats.open_streams == 0
+
+
+@pytest.mark.parametrize("which", ["application", "device"])
+async def test_unknown_id_raises_not_found_once(
+    client: LosantClient, server: FakeLosant, which: str
+) -> None:
+    stream: EventStream[Any]
+    if which == "application":
+        stream = fast(
+            client.application.mqtt_subscription_stream(application_id=UNKNOWN_ID, topic="#")
+        )
+    else:
+        stream = fast(
+            client.device.state_stream(
+                application_id=server.ids.application_id, device_id=UNKNOWN_ID
+            )
+        )
+    with anyio.fail_after(2), pytest.raises(NotFoundError) as info:
+        async with stream:
+            pytest.fail("entered a stream the server refused")
+    assert info.value.status == 404
+    assert len(server.journal) == 1 and server.journal[0].status == 404
+    assert stream.stats.reconnects == 0
+
+
+async def test_bad_topic_filter_raises_bad_request_once(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    stream = mqtt(client, server, topic="a/#/b")
+    with anyio.fail_after(2), pytest.raises(BadRequestError) as info:
+        async with stream:
+            pytest.fail("entered a stream the server refused")
+    assert info.value.status == 400
+    assert len(server.journal) == 1
+
+
+async def test_fatal_status_on_reconnect_ends_the_stream(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    # Connected fine, then the stream drops and the server refuses the token from then on.
+    server.faults.add("stream_drop", action=MQTT, every=1)
+    stream = mqtt(client, server)
+    async with stream:
+        server.faults.add("status", action=MQTT, status=401)
+        server.publish(server.ids.application_id, "t/n", "only")
+        (only,) = await take(stream, 1)
+        with anyio.fail_after(2), pytest.raises(AuthenticationError):
+            await stream.__anext__()
+        with pytest.raises(StopAsyncIteration):
+            await stream.__anext__()
+    assert only.message == "only"
+    assert [r.status for r in stream_requests(server)] == [200, 401]
+
+
+# --- 429 / 503 with Retry-After on connect ---------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_retry_after_on_connect_is_waited_out(
+    client: LosantClient, server: FakeLosant, status: int
+) -> None:
+    # Retry-After takes whole seconds, so 1 is the smallest meaningful wait.
+    server.faults.add("status", action=MQTT, times=1, status=status, retry_after=1)
+    stream = mqtt(client, server)
+    with anyio.fail_after(5):
+        async with stream:
+            server.publish(server.ids.application_id, "t/n", "after the wait")
+            (msg,) = await take(stream, 1)
+    assert msg.message == "after the wait"
+    refused, accepted = stream_requests(server)
+    assert (refused.status, accepted.status) == (status, 200)
+    # Retry-After overrides the (tiny) backoff: the second request came a second later.
+    assert accepted.time - refused.time >= 0.95
+    assert stream.stats.reconnects == 1 and stream.stats.connects == 1
+
+
+async def test_max_reconnects_bounds_a_refused_connect(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    server.faults.add("status", action=MQTT, status=503)
+    stream = mqtt(client, server)
+    stream.max_reconnects = 3
+    with anyio.fail_after(2), pytest.raises(StreamError, match="cannot connect") as info:
+        async with stream:
+            pytest.fail("entered a stream the server refused")
+    assert [r.status for r in stream_requests(server)] == [503] * 4
+    assert "after 3 reconnects" in str(info.value) and "-> 503" in str(info.value)
+    assert isinstance(info.value.__cause__, ServerError) and info.value.__cause__.status == 503
+
+
+# --- oversize events -------------------------------------------------------------------------
+
+
+async def test_oversize_event_raises_stream_error_after_the_events_before_it(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    app = server.ids.application_id
+    stream = mqtt(client, server)
+    stream.max_event_size = 512
+    received: list[str] = []
+    async with stream:
+        for i in range(3):
+            server.publish(app, "t/n", str(i))
+        server.publish(app, "t/n", "x" * 2000)
+        server.publish(app, "t/n", "never")
+        # Let all of it reach the client's buffer, so that one read holds the small events
+        # and the large one: those before it must still come out first.
+        await anyio.sleep(0.1)
+        with anyio.fail_after(2), pytest.raises(StreamError) as info:
+            async for msg in stream:
+                received.append(msg.message)
+        # The stream is over: no reconnect, no more events.
+        assert [m async for m in stream] == []
+    assert received == ["0", "1", "2"]
+    message = str(info.value)
+    assert "max_event_size=512" in message and "/mqttSubscriptionStream" in message
+    assert stream.stats.reconnects == 0
+    await until(lambda: server.stats.open_streams == 0)
+
+
+async def test_max_event_size_none_lifts_the_limit(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    stream = mqtt(client, server)
+    stream.max_event_size = None
+    big = "y" * (2 << 20)  # over the 1 MiB default
+    async with stream:
+        server.publish(server.ids.application_id, "t/n", big)
+        (msg,) = await take(stream, 1)
+    assert msg.message == big
+
+
+# --- cancellation and leaving the block close the connection ---------------------------------
+
+
+async def test_cancelling_the_consumer_closes_the_connection(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    got: list[Any] = []
+
+    async def consume() -> None:
+        async with mqtt(client, server) as stream:
+            async for msg in stream:
+                got.append(msg)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(consume)
+        await until(lambda: server.stats.open_streams == 1)
+        server.publish(server.ids.application_id, "t/n", "one")
+        await until(lambda: len(got) == 1)
+        tg.cancel_scope.cancel()
+    # The server notices at its next write, a keep-alive 0.1 s away at most.
+    await until(lambda: server.stats.open_streams == 0, timeout=1)
+
+
+async def test_move_on_after_closes_the_connection(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    stream = mqtt(client, server)
+    with anyio.move_on_after(0.2) as scope:
+        async with stream:
+            async for _ in stream:
+                pass
+    assert scope.cancelled_caught
+    await until(lambda: server.stats.open_streams == 0, timeout=1)
+    assert stream.stats.connects == 1
+
+
+async def test_leaving_the_block_closes_the_connection(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    async with mqtt(client, server) as stream:
+        server.publish(server.ids.application_id, "t/n", "one")
+        await take(stream, 1)
+        assert server.stats.open_streams == 1
+    await until(lambda: server.stats.open_streams == 0, timeout=1)
+    with pytest.raises(StopAsyncIteration):
+        await stream.__anext__()
+
+
+async def test_a_timed_out_read_leaves_the_stream_usable(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    async with mqtt(client, server) as stream:
+        with anyio.move_on_after(0.1):
+            await stream.__anext__()
+        server.publish(server.ids.application_id, "t/n", "still here")
+        (msg,) = await take(stream, 1)
+    assert msg.message == "still here"
+    assert stream.stats.connects == 1 and stream.stats.reconnects == 0
+
+
+async def test_aclose_from_another_task_ends_iteration(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    stream = mqtt(client, server, keep_alive_interval="5")  # watchdog at 15 s
+    stream.idle_timeout = None
+    ended = anyio.Event()
+
+    async def consume() -> None:
+        async for _ in stream:
+            pass
+        ended.set()
+
+    async with stream, anyio.create_task_group() as tg:
+        tg.start_soon(consume)
+        await anyio.sleep(0.05)
+        await stream.aclose()
+        with anyio.fail_after(1):
+            await ended.wait()
+    assert stream.stats.reconnects == 0
+
+
+async def test_aclose_during_a_reconnect_closes_the_new_connection(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    server.faults.add("stream_drop", action=MQTT, every=1)
+    stream = mqtt(client, server)
+    ended = anyio.Event()
+
+    async def consume() -> None:
+        async for _ in stream:
+            pass
+        ended.set()
+
+    async with stream, anyio.create_task_group() as tg:
+        # The reconnect's answer is held back 0.3 s; aclose() comes in the meantime.
+        server.faults.add("latency", action=MQTT, delay=0.3)
+        server.publish(server.ids.application_id, "t/n", "x")
+        tg.start_soon(consume)
+        await until(lambda: len(stream_requests(server)) == 2)
+        await stream.aclose()
+        with anyio.fail_after(1):
+            await ended.wait()
+        # Closed already, not only when the block is left.
+        await until(lambda: server.stats.open_streams == 0, timeout=1)
+    assert len(stream_requests(server)) == 2
+
+
+async def test_aclose_stops_the_retries_of_a_refused_reconnect(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    server.faults.add("stream_drop", action=MQTT, every=1)
+    stream = mqtt(client, server)
+    ended = anyio.Event()
+
+    async def consume() -> None:
+        async for _ in stream:
+            pass
+        ended.set()
+
+    async with stream, anyio.create_task_group() as tg:
+        server.faults.add("status", action=MQTT, status=503)
+        server.publish(server.ids.application_id, "t/n", "x")
+        tg.start_soon(consume)
+        await until(lambda: len(stream_requests(server)) >= 3)
+        await stream.aclose()
+        with anyio.fail_after(1):
+            await ended.wait()
+    sent = len(stream_requests(server))
+    await anyio.sleep(0.05)
+    assert len(stream_requests(server)) == sent
+
+
+# --- client.stream: raw events from any SSE path ---------------------------------------------
+
+
+async def test_generic_stream_yields_raw_events_with_keepalives(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    app = server.ids.application_id
+    stream = fast(
+        client.stream(
+            f"/applications/{app}/mqttSubscriptionStream",
+            params={"topic": "t/#", "keepAliveInterval": "0.05"},
+            idle_timeout=0.5,
+        )
+    )
+    seen: list[ServerSentEvent] = []
+    async with stream:
+        with anyio.fail_after(3):
+            async for event in stream:
+                seen.append(event)
+                if event.event == "keepAlive" and len(seen) == 1:
+                    server.publish(app, "t/raw", "hello")
+                if event.event == "mqttMessage":
+                    break
+    assert all(isinstance(e, ServerSentEvent) for e in seen)
+    assert seen[0].event == "keepAlive" and int(seen[0].data) > 0
+    message = seen[-1]
+    assert json.loads(message.data) == {"topic": "t/raw", "message": "hello"}
+    assert message.id and int(message.id) > 0
+    (request,) = stream_requests(server)
+    assert request.query_dict() == {"topic": "t/#", "keepAliveInterval": "0.05"}
+    assert request.headers["Accept"] == "text/event-stream"
+    assert request.headers["Authorization"] == f"Bearer {server.token}"
