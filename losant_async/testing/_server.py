@@ -494,13 +494,18 @@ def _fault_response(rule: FaultRule) -> web.Response:
 async def _truncated(
     request: web.Request, entry: JournalEntry, status: int, body: bytes
 ) -> web.StreamResponse:
-    """Promise ``len(body)`` bytes, send half, then drop the connection."""
+    """Promise ``len(body)`` bytes, send half, then close the connection.
+
+    A clean close (FIN after the half), as a proxy that gives up would: an abort (RST)
+    could make the client's kernel discard the half before the client read it.
+    """
     response = web.StreamResponse(status=status)
     response.content_type = "application/json"
     response.content_length = len(body)
     await response.prepare(request)
     await response.write(body[: len(body) // 2])
     entry.status = status
+    entry.response = body
     if request.transport is not None:
-        request.transport.abort()
+        request.transport.close()
     return response
