@@ -50,6 +50,7 @@ logger = logging.getLogger("losant_async")
 
 # Statuses after which reconnecting cannot help: the request itself is wrong.
 _FATAL = frozenset({400, 401, 403, 404, 405, 410, 422})
+_MIN_SERVER_RETRY = 0.1  # seconds
 
 
 class StreamStats(msgspec.Struct):
@@ -306,7 +307,11 @@ class EventStream(Generic[T]):
     def _backoff(self, retry_after: float | None = None) -> float:
         if retry_after is not None:
             return min(retry_after, self.retry_after_max)
-        base = self._decoder.retry / 1000 if self._decoder.retry is not None else self.backoff_base
+        base = self.backoff_base
+        if self._decoder.retry is not None:
+            # The server's ``retry:`` is the base, but ``retry: 0`` must not become a
+            # reconnect loop as tight as the network allows.
+            base = max(self._decoder.retry / 1000, _MIN_SERVER_RETRY)
         ceiling = min(self.backoff_max, base * (2 ** min(self._failures, 30)))
         self._failures += 1
         return random.uniform(0.0, ceiling)
@@ -341,6 +346,15 @@ class EventStream(Generic[T]):
                 if self._closed:
                     response.close()
                     return
+                if response.status == 200 and response.content_type != "text/event-stream":
+                    # As EventSource does: a 200 that is not an event stream (a login
+                    # page, a proxy's notice) fails the stream rather than looping.
+                    self._closed = True
+                    body = await _read_quietly(response, limit=1 << 16)
+                    raise DecodeError(
+                        f"expected text/event-stream, got {response.content_type!r}",
+                        status=200, method="GET", path=self.path, body=body,
+                    )  # fmt: skip
                 if response.status == 200:
                     self._decoder.reset()
                     self._response = response
@@ -369,9 +383,9 @@ class EventStream(Generic[T]):
             await anyio.sleep(self._backoff(retry_after))
 
 
-async def _read_quietly(response: aiohttp.ClientResponse) -> bytes:
+async def _read_quietly(response: aiohttp.ClientResponse, limit: int = -1) -> bytes:
     try:
-        return await response.read()
+        return await response.content.read(limit)
     except (aiohttp.ClientError, OSError, TimeoutError):
         return b""
     finally:

@@ -15,17 +15,20 @@ from typing import Any, TypeVar
 import anyio
 import anyio.lowlevel
 import pytest
+from aiohttp import web
 
 from losant_async import LosantClient, models
 from losant_async.errors import (
     AuthenticationError,
     BadRequestError,
+    DecodeError,
     NotFoundError,
     ServerError,
     StreamError,
 )
 from losant_async.sse import EventStream, ServerSentEvent
 from losant_async.testing import FakeLosant, JournalEntry
+from tests.conftest import Scripted, reply
 
 pytestmark = pytest.mark.anyio
 
@@ -538,3 +541,33 @@ async def test_generic_stream_yields_raw_events_with_keepalives(
     assert request.query_dict() == {"topic": "t/#", "keepAliveInterval": "0.05"}
     assert request.headers["Accept"] == "text/event-stream"
     assert request.headers["Authorization"] == f"Bearer {server.token}"
+
+
+async def test_server_retry_zero_does_not_spin(scripted: Scripted) -> None:
+    async def closes_at_once(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(b"retry: 0\n\n")
+        return resp  # ends the stream: the client must reconnect
+
+    scripted.fallback = closes_at_once
+    async with LosantClient("t", base_url=scripted.url) as c:
+        stream = c.stream("/sse", idle_timeout=5)
+        with anyio.move_on_after(1.0):
+            async with stream:
+                async for _ in stream:
+                    pass
+    # Backoff from a 0.1 s floor doubles: a handful of connections in a second, not
+    # the hundreds a zero base would make.
+    assert 2 <= len(scripted.seen) <= 12
+
+
+async def test_a_200_that_is_not_an_event_stream_fails_once(scripted: Scripted) -> None:
+    page = b"<html>please log in</html>"
+    scripted.fallback = reply(200, page, **{"Content-Type": "text/html"})
+    async with LosantClient("t", base_url=scripted.url) as c:
+        stream = c.stream("/sse")
+        with pytest.raises(DecodeError, match="text/event-stream") as info:
+            await stream.__aenter__()
+    assert info.value.body == page and info.value.status == 200
+    assert len(scripted.seen) == 1
