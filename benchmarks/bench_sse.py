@@ -32,6 +32,16 @@ Through aiohttp's real ``StreamReader``, fed the same chunks beforehand (no sock
 3r. (3) with ``response.content`` the ``StreamReader`` itself: its ``readline`` path, the
     way that library runs against a live response.
 
+End to end over TCP (a local aiohttp server writes the same stream; the client reads it
+from a real socket, event loop and all):
+
+4. ``client.application.mqtt_subscription_stream(...)``: the client's ``EventStream``,
+   typed ``MqttPublishBody`` messages, keep-alives filtered out, counters kept.
+5. aiohttp-sse-client's ``EventSource`` on its own aiohttp session, parse only.
+
+Both are timed from the open connection to the last event; events/s counts every event
+the stream dispatches, as above.
+
 Memory: (1) runs over ``--events`` events (1M by default; results discarded), under
 ``tracemalloc``; the peak traced memory over the first 100k events (or a tenth of the run
 when shorter) is compared with the peak over the rest, which shows memory staying flat.
@@ -245,6 +255,79 @@ def cross_check(stream: bytes) -> None:
     assert asyncio.run(collect()) == ours, "the parsers disagree on the benchmark stream"
 
 
+# --- end to end over TCP ----------------------------------------------------------------------
+
+APP = "5f0c0c0c0c0c0c0c0c0c0c0c"
+
+
+async def _serve(stream: bytes) -> tuple[Any, str]:
+    from aiohttp import web
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        for i in range(0, len(stream), 1 << 16):
+            await resp.write(stream[i : i + (1 << 16)])
+        return resp
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+async def _ours_tcp(url: str, messages: int) -> float:
+    """Seconds from an open connection to the last message (set-up is not timed)."""
+    from losant_async import LosantClient
+
+    async with LosantClient("t", base_url=url) as client:
+        stream = client.application.mqtt_subscription_stream(application_id=APP, topic="#")
+        count = 0
+        async with stream:
+            start = time.perf_counter()
+            async for message in stream:
+                count += 1
+                if count == messages:
+                    assert message.topic == "plant/line1/temp"
+                    break
+            return time.perf_counter() - start
+
+
+async def _theirs_tcp(url: str, events: int) -> float:
+    count = 0
+    async with EventSource(url + "/stream") as source:
+        start = time.perf_counter()
+        async for _ in source:
+            count += 1
+            if count == events:
+                break
+        return time.perf_counter() - start
+
+
+def end_to_end(messages: int, repeats: int) -> tuple[float, float, int]:
+    """Best events/s of (4) and (5), and the events the stream dispatches."""
+    stream, events = build_stream(messages)
+
+    async def run() -> tuple[float, float]:
+        runner, url = await _serve(stream)
+        ours = theirs = float("inf")
+        try:
+            for _ in range(repeats):
+                gc.collect()
+                ours = min(ours, await _ours_tcp(url, messages))
+                gc.collect()
+                theirs = min(theirs, await _theirs_tcp(url, events))
+        finally:
+            await runner.cleanup()
+        return ours, theirs
+
+    ours, theirs = asyncio.run(run())
+    return events / ours, events / theirs, events
+
+
 # --- measuring -------------------------------------------------------------------------------
 
 
@@ -316,6 +399,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"ratio (1)/(3):   {ours1 / theirs:5.1f}x")
     print(f"ratio (2)/(3):   {ours2 / theirs:5.1f}x  (goal >= 5x: {goal})")
     print(f"ratio (2r)/(3r): {ours2r / theirs_r:5.1f}x")
+
+    ours_tcp, theirs_tcp, tcp_events = end_to_end(messages, max(3, repeats // 3))
+    print(f"end to end over TCP, {tcp_events:,} events:")
+    print(f"{'(4)  losant_async stream, typed':44}{ours_tcp:12,.0f}{1e6 / ours_tcp:10.2f}")
+    print(f"{'(5)  aiohttp-sse-client EventSource':44}{theirs_tcp:12,.0f}{1e6 / theirs_tcp:10.2f}")
+    print(f"ratio (4)/(5):   {ours_tcp / theirs_tcp:5.1f}x")
 
     checkpoint = min(100_000, max(1, total // 10))
     early, late, count = memory(chunks, total, checkpoint)
