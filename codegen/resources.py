@@ -165,8 +165,9 @@ class ResourceWriter:
         args = ["self", "*"]
         args += [f"{i.attr}: {i.annotation}" for i in required]
         args += [f"{i.attr}: {i.annotation} = {i.default}" for i in optional]
-        if not stream:
-            args += GLOBAL_ARGS
+        # Streams take no _actions/_links/_embedded (the official clients send none),
+        # but a white-label domain needs its losantdomain header on streams too.
+        args += GLOBAL_ARGS if not stream else GLOBAL_ARGS[-1:]
         args.append("timeout: TimeoutArg = None")
         if stream:
             info = next(iter(action["responses"]["200"]["sseEvents"].values()))
@@ -202,6 +203,8 @@ class ResourceWriter:
                 )
         if not stream:
             lines += ["    (and the global _actions, _links, _embedded, losantdomain, timeout)"]
+        else:
+            lines += ["    (and losantdomain, timeout)"]
         ok = [(c, r) for c, r in sorted(action["responses"].items()) if c.startswith("2")]
         lines += ["", "Yields:" if stream else "Returns:"]
         for code, resp in ok:

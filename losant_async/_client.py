@@ -113,12 +113,14 @@ class LosantClient(Resources):
         *,
         params: Mapping[str, Any] | None = None,
         idle_timeout: float | None = 30.0,
+        headers: Mapping[str, str] | None = None,
     ) -> EventStream[ServerSentEvent]:
         """Stream any server-sent-events URL (``path`` from the API root), reconnecting
-        like the generated stream actions; yields raw :class:`ServerSentEvent` objects."""
+        like the generated stream actions; yields raw :class:`ServerSentEvent` objects.
+        ``headers`` are added to (or replace) the client's own on every connection."""
         from .sse import EventStream
 
-        return EventStream.for_path(self._transport, path, params or {}, idle_timeout)
+        return EventStream.for_path(self._transport, path, params or {}, idle_timeout, headers)
 
     async def aclose(self) -> None:
         """Close the session (unless it was passed in)."""

@@ -118,10 +118,12 @@ class EventStream(Generic[T]):
         retry_after_max: float = 300.0,
         max_reconnects: int | None = None,
         connect_timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self._transport = transport
         self.path = path
         self._query = query
+        self._headers = dict(headers or {})
         self._models = models
         self.idle_timeout = idle_timeout
         self.backoff_base = backoff_base
@@ -156,6 +158,7 @@ class EventStream(Generic[T]):
             request.path,
             request.query,
             models=action.events or {},
+            headers={k: v for k, v in request.headers.items() if k == "losantdomain"},
             idle_timeout=3 * keepalive,
             connect_timeout=connect if connect is not None else transport.timeout.connect,
         )
@@ -167,6 +170,7 @@ class EventStream(Generic[T]):
         path: str,
         params: Mapping[str, Any],
         idle_timeout: float | None,
+        headers: Mapping[str, str] | None = None,
     ) -> EventStream[ServerSentEvent]:
         """A stream of raw events from any SSE path of the API."""
         if not path.startswith("/"):
@@ -178,6 +182,7 @@ class EventStream(Generic[T]):
             models=None,
             idle_timeout=idle_timeout,
             connect_timeout=transport.timeout.connect,
+            headers=headers,
         )
 
     # -- lifetime --------------------------------------------------------------------
@@ -326,6 +331,7 @@ class EventStream(Generic[T]):
             session = await self._transport.session()
             headers = self._transport.headers(accept="text/event-stream")
             headers["Cache-Control"] = "no-cache"
+            headers.update(self._headers)
             if self._decoder.last_event_id:
                 headers["Last-Event-ID"] = self._decoder.last_event_id
             url = self._transport.base_url + self.path + (f"?{self._query}" if self._query else "")

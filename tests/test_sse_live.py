@@ -571,3 +571,37 @@ async def test_a_200_that_is_not_an_event_stream_fails_once(scripted: Scripted) 
             await stream.__aenter__()
     assert info.value.body == page and info.value.status == 200
     assert len(scripted.seen) == 1
+
+
+async def test_losantdomain_is_sent_on_every_connection(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    server.faults.add("stream_drop", action=MQTT, every=2)
+    app = server.ids.application_id
+    async with (
+        mqtt(client, server, losantdomain="iot.example.com") as stream,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(publish_slowly, server, 6, lambda i: server.publish(app, "t/n", str(i)))
+        got = await take(stream, 6)
+    assert [m.message for m in got] == [str(i) for i in range(6)]
+    requests = stream_requests(server)
+    assert len(requests) >= 3
+    assert {r.headers.get("losantdomain") for r in requests} == {"iot.example.com"}
+
+
+async def test_generic_stream_headers_add_to_and_replace_the_clients(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    app = server.ids.application_id
+    stream = client.stream(
+        f"/applications/{app}/mqttSubscriptionStream",
+        params={"topic": "t/#"},
+        headers={"Authorization": "Bearer other-token", "X-Trace": "abc"},
+    )
+    with pytest.raises(AuthenticationError):
+        await stream.__aenter__()
+    (request,) = stream_requests(server)
+    assert request.headers["Authorization"] == "Bearer other-token"
+    assert request.headers["X-Trace"] == "abc"
+    assert request.headers["Accept"] == "text/event-stream"

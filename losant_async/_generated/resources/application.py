@@ -473,6 +473,7 @@ class Application(Resource):
         application_id: str,
         topic: str,
         keep_alive_interval: int | str = 2,
+        losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> EventStream[models.MqttPublishBody]:
         """Attach to a real time stream of state messages for the given MQTT topic using Server Sent Events (SSE).
@@ -486,6 +487,7 @@ class Application(Resource):
             keep_alive_interval: Number of seconds between keepalive messages Default:
                 2.
             topic: The MQTT topic to subscribe to
+            (and losantdomain, timeout)
 
         Yields:
             ``mqttMessage`` events as MqttPublishBody: An SSE event representing a single mqtt payload

@@ -24,6 +24,7 @@ class Device(Resource):
         application_id: str,
         device_id: str,
         keep_alive_interval: int | str = 2,
+        losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> EventStream[models.DeviceCommand]:
         """Attach to a real time stream of command messages to this device using Server Sent Events (SSE).
@@ -37,6 +38,7 @@ class Device(Resource):
             device_id: ID associated with the device
             keep_alive_interval: Number of seconds between keepalive messages Default:
                 2.
+            (and losantdomain, timeout)
 
         Yields:
             ``deviceCommand`` events as DeviceCommand: An SSE event representing a single device command
@@ -586,6 +588,7 @@ class Device(Resource):
         application_id: str,
         device_id: str,
         keep_alive_interval: int | str = 2,
+        losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> EventStream[models.DeviceState]:
         """Attach to a real time stream of state messages from this device using Server Sent Events (SSE).
@@ -599,6 +602,7 @@ class Device(Resource):
             device_id: ID associated with the device
             keep_alive_interval: Number of seconds between keepalive messages Default:
                 2.
+            (and losantdomain, timeout)
 
         Yields:
             ``deviceState`` events as DeviceState: An SSE event representing a single device state
