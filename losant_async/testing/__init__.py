@@ -3,14 +3,16 @@
 :class:`FakeLosant` serves all 375 actions of Losant API 1.30.0 on ``127.0.0.1``: it checks
 routes, the bearer token and every param the way Losant does (404 ``NotFound``, 401
 ``Unauthorized``, 400 ``Validation`` naming the field), answers with bodies valid against
-the response schemas (deterministic from the seed and the request path), and keeps state
-for a seeded enterprise instance: orgs, instance sandboxes, applications and devices, with
-usage numbers that add up from applications to orgs to the instance. Lists of stored
-objects apply their filters (``filterField``/``filter``, ``tagFilter``, ``parentId``,
-``deviceClass`` and advanced ``query`` objects) before paging; seeded devices carry the
-tags ``floor`` and ``zone``. MQTT publishing, device states and commands reach the SSE
-streams. Faults (latency, error statuses, dropped connections, truncated bodies, broken
-streams) can be injected per action, and every request is kept in a journal.
+the response schemas (deterministic from the seed and the request path), and keeps state for
+a seeded enterprise instance: the instance itself (the one ``GET /instances`` lists, with
+the token's user as its admin and ``/me``), orgs, instance sandboxes, applications and
+devices, with usage numbers that add up from applications to orgs and sandboxes to the
+instance. Answers echo request fields only where the response schema declares them. Lists of
+stored objects apply their filters (``filterField``/``filter``, ``tagFilter``, ``parentId``,
+``deviceClass`` and advanced ``query`` objects) before paging; seeded devices carry the tags
+``floor`` and ``zone``. MQTT publishing, device states and commands reach the SSE streams.
+Faults (latency, error statuses, dropped connections, truncated bodies, broken streams) can
+be injected per action, and every request is kept in a journal.
 
 A pytest fixture (the same example as in the README, where a test runs it)::
 

@@ -54,12 +54,21 @@ class GenericResponder:
         return value
 
     def set_if_valid(
-        self, props: dict[str, JSON], target: dict[str, JSON], key: str, val: JSON
+        self,
+        props: dict[str, JSON],
+        target: dict[str, JSON],
+        key: str,
+        val: JSON,
+        *,
+        prune: bool = True,
     ) -> bool:
+        """Set ``target[key]`` to ``val`` if the schema declares ``key`` and ``val`` is valid
+        for it; ``prune`` keeps only the properties the schema declares (for values from a
+        request, which may carry more than the answer holds)."""
         sub = props.get(key)
         if sub is None or not self.schemas.is_valid(sub, val):
             return False
-        target[key] = val
+        target[key] = self.schemas.declared(sub, val) if prune else val
         return True
 
     def reflect(self, call: Call, schema: JSON, value: dict[str, JSON], rng: random.Random) -> None:

@@ -1,5 +1,5 @@
-"""Actions answered from the stored state: CRUD of orgs, sandboxes, applications and
-devices, their usage numbers, and both pagination styles."""
+"""Actions answered from the stored state: the instance, CRUD of orgs, sandboxes,
+applications and devices, their usage numbers, and both pagination styles."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from ._state import (
     W_NOTEBOOK,
     App,
     Device,
+    Instance,
     Org,
     Sandbox,
     State,
@@ -37,6 +38,14 @@ R = TypeVar("R")
 Handler = Callable[[Call], tuple[int, JSON]]
 
 _SUCCESS = {"success": True}
+_MEMBER_FIELDS = (
+    "email",
+    "firstName",
+    "lastName",
+    "avatarUrl",
+    "twoFactorAuthEnabled",
+    "ssoLinked",
+)
 
 
 def _int(value: JSON, default: int) -> int:
@@ -76,6 +85,12 @@ class Enterprise:
             "notebookMinuteCounts": self._notebook_counts,
         }
         self.handlers: dict[str, Handler] = {
+            "instances.get": self._instances_list,
+            "instance.get": self._instance_get,
+            "instance.patch": self._instance_patch,
+            "instanceMembers.get": self._members_list,
+            "me.get": self._me,
+            "me.patch": self._me,
             "instanceOrgs.get": self._orgs_list,
             "orgs.get": self._orgs_list,
             "instanceOrgs.post": self._org_create,
@@ -182,10 +197,44 @@ class Enterprise:
     ) -> dict[str, JSON]:
         out = dict(self._template(key, schema, drop))
         props = self._schema_props(schema)
-        for fields in (core, extra):
-            for name, value in fields.items():
-                self.generic.set_if_valid(props, out, name, value)
+        for name, value in core.items():
+            self.generic.set_if_valid(props, out, name, value, prune=False)
+        for name, value in extra.items():  # as stored from requests
+            self.generic.set_if_valid(props, out, name, value)
         return out
+
+    def _summary(
+        self, schema_name: str, schema: JSON, core: dict[str, JSON], **counts: int
+    ) -> None:
+        """``core["summary"]``, when the schema has one: ``counts`` over generated values."""
+        summary = self._schema_props(schema).get("summary")
+        if summary is not None:
+            core["summary"] = {**self._template(f"{schema_name}.summary", summary), **counts}
+
+    def render_instance(self, inst: Instance, schema_name: str, schema: JSON = None) -> JSON:
+        schema = schema if schema is not None else self.schemas[schema_name]
+        core: dict[str, JSON] = {
+            "id": inst.id,
+            "instanceId": inst.id,
+            "name": inst.name,
+            "creationDate": iso(inst.created),
+            "lastUpdated": iso(inst.updated),
+            "members": [{"userId": self.state.user_id, "role": "admin"}],
+        }
+        return self._render(schema_name, schema, core, inst.extra)
+
+    def render_me(self) -> dict[str, JSON]:
+        """The token's user: a member of every org and admin of the instance; owner of the
+        applications made without an org."""
+        state = self.state
+        apps = [a for a in state.apps.values() if a.owner_id == state.user_id]
+        core: dict[str, JSON] = {"id": state.user_id, "userId": state.user_id}
+        counts = {"orgCount": len(state.orgs), "instanceCount": 1, "appCount": len(apps)}
+        counts["deviceCount"] = sum(state.device_count(a) for a in apps)
+        schema = self.schemas["me"]
+        self._summary("me", schema, core, **counts)
+        drop = ("recentDashboards", "recentApplications", "recentOrganizations")
+        return self._render("me", schema, core, state.user, drop)
 
     def render_org(self, org: Org, schema_name: str, schema: JSON = None) -> dict[str, JSON]:
         schema = schema if schema is not None else self.schemas[schema_name]
@@ -199,12 +248,8 @@ class Enterprise:
             "lastUpdated": iso(org.updated),
             "tags": [],
         }
-        summary = self._schema_props(schema).get("summary")
-        if summary is not None:
-            base = dict(self._template(f"{schema_name}.summary", summary))
-            base["appCount"] = len(apps)
-            base["deviceCount"] = sum(self.state.device_count(a) for a in apps)
-            core["summary"] = base
+        devices = sum(self.state.device_count(a) for a in apps)
+        self._summary(schema_name, schema, core, appCount=len(apps), deviceCount=devices)
         return self._render(schema_name, schema, core, org.extra)
 
     def render_sandbox(self, box: Sandbox, schema_name: str, schema: JSON = None) -> JSON:
@@ -222,6 +267,13 @@ class Enterprise:
         }
         if box.deleted:
             core["dataDeletion"] = iso(box.updated + 30 * DAY)
+        # Seeded sandbox users belong to no org.
+        apps = [self.state.apps[a] for a in box.app_ids if a in self.state.apps]
+        devices = sum(self.state.device_count(a) for a in apps)
+        core["orgs"] = []
+        self._summary(
+            schema_name, schema, core, appCount=len(apps), deviceCount=devices, orgCount=0
+        )
         drop = ("dataDeletion", "permanentDeletion")
         return self._render(schema_name, schema, core, box.extra, drop)
 
@@ -239,11 +291,7 @@ class Enterprise:
         org = self.state.orgs.get(app.org_id or "")
         if org is not None:
             core["organizationName"] = org.name
-        summary = self._schema_props(schema).get("summary")
-        if summary is not None:
-            base = dict(self._template(f"{schema_name}.summary", summary))
-            base["deviceCount"] = self.state.device_count(app)
-            core["summary"] = base
+        self._summary(schema_name, schema, core, deviceCount=self.state.device_count(app))
         return self._render(schema_name, schema, core, app.extra)
 
     def render_device(self, dev: Device, schema_name: str, schema: JSON = None) -> JSON:
@@ -380,6 +428,60 @@ class Enterprise:
 
         return [r for r in records if match(getter(r))]
 
+    # -- the instance and its user ---------------------------------------------------------
+
+    @staticmethod
+    def _instance_field(inst: Instance, name: str) -> JSON:
+        plain = {
+            "id": inst.id,
+            "name": inst.name,
+            "creationDate": inst.created,
+            "lastUpdated": inst.updated,
+        }
+        return plain[name] if name in plain else inst.extra.get(name)
+
+    def _instances_list(self, call: Call) -> tuple[int, JSON]:
+        item = self._item_schema("instances")
+        body = self._paged(
+            call,
+            [self.state.instance],
+            self._instance_field,
+            lambda i: self.render_instance(i, "instances.item", item),
+        )
+        return 200, body
+
+    def _instance_get(self, call: Call) -> tuple[int, JSON]:
+        return 200, self.render_instance(self.state.instance, "instance")
+
+    def _instance_patch(self, call: Call) -> tuple[int, JSON]:
+        inst = self.state.instance
+        inst.extra.update(call.body if isinstance(call.body, dict) else {})
+        inst.updated = max(now_ms(), inst.updated + 1)
+        return 200, self.render_instance(inst, "instance")
+
+    def _members_list(self, call: Call) -> tuple[int, JSON]:
+        """The token's user, the one admin."""
+        me = self.render_me()
+        member: dict[str, JSON] = {k: me[k] for k in _MEMBER_FIELDS if k in me}
+        member |= {"instanceId": self.state.instance_id, "userId": self.state.user_id}
+        member["role"] = "admin"
+        item = self._item_schema("instanceMembers")
+        members, meta = self._sorted_filtered(
+            call,
+            [member],
+            lambda m, name: m.get(name),
+            lambda m: self._render("instanceMembers.item", item, m, {}),
+        )
+        items = [self._render("instanceMembers.item", item, m, {}) for m in members]
+        meta["instanceId"] = self.state.instance_id
+        return 200, {"items": items, "count": len(items), **meta}
+
+    def _me(self, call: Call) -> tuple[int, JSON]:
+        if call.action.name == "patch" and isinstance(call.body, dict):
+            secret = ("password", "currentCredentials")
+            self.state.user.update({k: v for k, v in call.body.items() if k not in secret})
+        return 200, self.render_me()
+
     # -- orgs ------------------------------------------------------------------------------
 
     @staticmethod
@@ -498,6 +600,8 @@ class Enterprise:
         org_id = call.q("orgId")
         if org_id:
             apps = [a for a in apps if a.org_id == org_id]
+        elif org_id is not None:  # blank: the user's own applications
+            apps = [a for a in apps if a.owner_id == self.state.user_id]
         item = self._item_schema("applications")
         body = self._paged(
             call, apps, self._app_field, lambda a: self.render_app(a, "applications.item", item)

@@ -142,6 +142,55 @@ class Schemas:
             compiled = self._regex[pattern] = re.compile(pattern)
         return compiled
 
+    def declared(self, schema: JSON, value: JSON) -> JSON:
+        """``value`` without the object properties ``schema`` does not declare. Objects that
+        list ``properties`` keep only those, pattern properties and, where
+        ``additionalProperties`` is ``true`` or a schema, the rest; free-form objects stay
+        whole."""
+        if not isinstance(value, dict | list):
+            return value
+        parts = self._parts(schema, value)
+        if isinstance(value, list):
+            items = next((p["items"] for p in parts if isinstance(p.get("items"), dict)), None)
+            return value if items is None else [self.declared(items, v) for v in value]
+        props: dict[str, JSON] = {}
+        patterns: dict[str, JSON] = {}
+        extra: JSON = None
+        for part in parts:
+            props.update(part.get("properties") or {})
+            patterns.update(part.get("patternProperties") or {})
+            more = part.get("additionalProperties")
+            if more is True or isinstance(more, dict):
+                extra = more if isinstance(more, dict) else {}
+        if not props and not patterns:
+            return value
+        out: dict[str, JSON] = {}
+        for key, item in value.items():
+            if key in props:
+                sub = props[key]
+            else:
+                found = (s for p, s in patterns.items() if self.regex(p).search(key))
+                sub = next(found, extra)
+            if sub is not None:
+                out[key] = self.declared(sub, item)
+        return out
+
+    def _parts(self, schema: JSON, value: JSON) -> list[dict[str, JSON]]:
+        """``schema`` and what of it applies to ``value``: its ``allOf`` parts and the first
+        ``oneOf``/``anyOf`` variant ``value`` matches."""
+        node = self.resolve(schema)
+        if not isinstance(node, dict):
+            return []
+        parts = [node]
+        for sub in node.get("allOf", ()):
+            parts += self._parts(sub, value)
+        for key in ("oneOf", "anyOf"):
+            for sub in node.get(key, ()):
+                if self.is_valid(sub, value):
+                    parts += self._parts(sub, value)
+                    break
+        return parts
+
     # -- validation ------------------------------------------------------------------------
 
     def is_valid(self, schema: JSON, value: JSON) -> bool:

@@ -2,7 +2,9 @@
 
 Everything derives from the seed, so two servers with the same options hold the same IDs,
 names and usage numbers. Usage is linear in per-application weights and per-hour weights,
-so every total (org, sandbox, instance) is exactly the sum of its applications.
+so every total (org, sandbox, instance) is exactly the sum of its applications: the
+instance's is the sum of its orgs' and its live (not deleted) sandboxes'. Applications of
+the token's own user (made without an org) belong to no org, sandbox or instance.
 """
 
 from __future__ import annotations
@@ -115,6 +117,15 @@ class App:
 
 
 @dataclass(slots=True)
+class Instance:
+    id: str
+    name: str
+    created: int
+    updated: int
+    extra: dict[str, JSON] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class Org:
     id: str
     name: str
@@ -155,6 +166,15 @@ class State:
         self.devices_per_app = devices_per_app
         self.instance_id = self._id("instance")
         self.user_id = self._id("user")
+        n = _number(seed, "instance")
+        created = EPOCH - DAY - n % DAY
+        self.instance = Instance(
+            self.instance_id,
+            f"{_ADJ[n % 16]} {_NOUN[(n >> 4) % 16]} Instance",
+            created,
+            created + (n >> 8) % (30 * DAY),
+        )
+        self.user: dict[str, JSON] = {}  # fields of the token's user set through the API
         self.orgs: dict[str, Org] = {}
         self.sandboxes: dict[str, Sandbox] = {}
         self.apps: dict[str, App] = {}

@@ -214,3 +214,44 @@ def test_format_errors_name_the_field() -> None:
     dashboard = {"name": "d", "reportConfigs": [{"cron": "0 0 * * *", "callbackUrl": "x y"}]}
     problem = SCHEMAS.error(API.schemas["dashboardPost"], dashboard, "dashboard")
     assert problem == "dashboard.reportConfigs[0].callbackUrl must be a valid uri"
+
+
+def test_declared_drops_only_undeclared_properties() -> None:
+    schemas = Schemas(
+        {
+            "base": {"type": "object", "properties": {"a": {"type": "integer"}}},
+            "thing": {
+                "allOf": [{"$ref": "#/definitions/base"}],
+                "properties": {
+                    "b": {"type": "array", "items": {"properties": {"c": {}}}},
+                    "free": {"type": "object"},
+                    "map": {"patternProperties": {"^x": {"properties": {"d": {}}}}},
+                    "open": {"properties": {"e": {}}, "additionalProperties": True},
+                    "either": {
+                        "oneOf": [
+                            {"properties": {"s": {"type": "string"}}, "required": ["s"]},
+                            {"properties": {"n": {"type": "integer"}}, "required": ["n"]},
+                        ]
+                    },
+                },
+            },
+        }
+    )
+    value = {
+        "a": 1,
+        "z": 0,
+        "b": [{"c": 1, "y": 2}],
+        "free": {"anything": {"goes": 1}},
+        "map": {"x1": {"d": 1, "w": 2}, "other": 3},
+        "open": {"e": 1, "more": 2},
+        "either": {"n": 1, "s2": "x"},
+    }
+    assert schemas.declared({"$ref": "#/definitions/thing"}, value) == {
+        "a": 1,
+        "b": [{"c": 1}],
+        "free": {"anything": {"goes": 1}},
+        "map": {"x1": {"d": 1}},
+        "open": {"e": 1, "more": 2},
+        "either": {"n": 1},
+    }
+    assert schemas.declared({"type": "string"}, "text") == "text"

@@ -326,3 +326,86 @@ def test_cold_start_and_first_request() -> None:
         [sys.executable, "-c", COLD_START], capture_output=True, text=True, timeout=60, check=True
     )
     print(f"cold start (imports, description, server, first request): {done.stdout.strip()}s")
+
+
+async def test_instance_is_listed_fetched_and_patched(
+    server: FakeLosant, http: aiohttp.ClientSession
+) -> None:
+    listed = await get(http, "/instances")
+    assert listed.status == 200
+    body = listed.body
+    assert [i["id"] for i in body["items"]] == [server.ids.instance_id]
+    assert (body["count"], body["totalCount"], body["page"], body["perPage"]) == (1, 1, 0, 100)
+    assert (body["sortField"], body["sortDirection"]) == ("name", "asc")
+    listed_one = body["items"][0]
+    assert listed_one["instanceId"] == server.ids.instance_id
+    assert listed_one["name"].endswith(" Instance")
+    assert listed_one["creationDate"] < min(
+        o["creationDate"]
+        for o in (await get(http, f"/instances/{server.ids.instance_id}/orgs")).body["items"]
+    )
+    beyond = await get(http, "/instances", params={"perPage": "1", "page": "1"})
+    assert beyond.body["items"] == [] and beyond.body["totalCount"] == 1
+    none = await get(http, "/instances", params={"filterField": "name", "filter": "nope*"})
+    assert none.body["items"] == [] and none.body["filter"] == "nope*"
+
+    path = f"/instances/{listed_one['id']}"
+    fetched = (await get(http, path)).body
+    assert fetched["id"] == listed_one["id"] and fetched["name"] == listed_one["name"]
+    assert fetched["members"] == [{"userId": server.ids.user_id, "role": "admin"}]
+    report = {"cron": "0 0 * * *", "dateGroupBy": "day", "emails": ["ops@example.com"]}
+    change = {"mfaMode": "required", "reportConfigs": [report]}
+    patched = await send(http, "PATCH", path, json=change)
+    assert patched.status == 200
+    assert patched.body["mfaMode"] == "required" and patched.body["reportConfigs"] == [report]
+    assert patched.body["lastUpdated"] > fetched["lastUpdated"]
+    again = (await get(http, path)).body
+    assert again["mfaMode"] == "required" and again["reportConfigs"] == [report]
+    assert (await get(http, "/instances")).body["items"][0]["mfaMode"] == "required"
+    bad = await send(http, "PATCH", path, json={"name": "not patchable"})
+    assert bad.status == 400
+
+
+async def test_the_user_seen_by_me_and_instance_members(
+    server: FakeLosant, http: aiohttp.ClientSession
+) -> None:
+    ids = server.ids
+    me = (await get(http, "/me")).body
+    assert me["id"] == me["userId"] == ids.user_id
+    assert "recentApplications" not in me
+    counts = {k: me["summary"][k] for k in ("orgCount", "instanceCount", "appCount")}
+    assert counts == {"orgCount": 3, "instanceCount": 1, "appCount": 0}
+    members = (await get(http, f"/instances/{ids.instance_id}/members")).body
+    assert members["count"] == 1 and members["instanceId"] == ids.instance_id
+    (member,) = members["items"]
+    assert (member["userId"], member["role"], member["email"]) == (
+        ids.user_id,
+        "admin",
+        me["email"],
+    )
+
+    patched = await send(
+        http, "PATCH", "/me", json={"firstName": "Rae", "password": "Secret-pass-42"}
+    )
+    assert patched.body["firstName"] == "Rae" and "password" not in patched.body
+    assert (await get(http, "/me")).body["firstName"] == "Rae"
+    members = (await get(http, f"/instances/{ids.instance_id}/members")).body
+    assert members["items"][0]["firstName"] == "Rae"
+    filtered = await get(
+        http,
+        f"/instances/{ids.instance_id}/members",
+        params={"filterField": "role", "filter": "view"},
+    )
+    assert filtered.body["items"] == [] and filtered.body["filterField"] == "role"
+
+    own = await send(http, "POST", "/applications", json={"name": "Mine"})
+    await send(http, "POST", f"/applications/{own.body['id']}/devices", json={"name": "D"})
+    summary = (await get(http, "/me")).body["summary"]
+    assert (summary["appCount"], summary["deviceCount"]) == (1, 1)
+    mine = await get(http, "/applications", params={"orgId": ""})
+    assert [a["id"] for a in mine.body["items"]] == [own.body["id"]]
+
+    box = ids.sandbox_id
+    sandbox = (await get(http, f"/instances/{ids.instance_id}/sandboxes/{box}")).body
+    assert (sandbox["summary"]["appCount"], sandbox["summary"]["deviceCount"]) == (1, 3)
+    assert sandbox["orgs"] == [] and sandbox["summary"]["orgCount"] == 0

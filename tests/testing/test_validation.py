@@ -203,7 +203,7 @@ async def test_unexpected_errors_are_500_json(
 
     monkeypatch.setattr(server._generic, "body", boom)
     with caplog.at_level(logging.ERROR, logger="losant_async.testing"):
-        result = await get(http, "/me")
+        result = await get(http, "/me/invites")
     assert result.status == 500
     assert result.body["type"] == "InternalError"
     assert "Traceback" not in result.raw.decode()
@@ -224,3 +224,20 @@ async def test_generic_answers_are_deterministic_and_reflect_the_request(
     assert (await get(http, path)).status == 404  # applications are stored objects
     patched = await send(http, "PATCH", dash, json={"name": "Renamed"})
     assert patched.body["name"] == "Renamed"
+
+
+async def test_echoed_bodies_keep_only_declared_properties(
+    http: aiohttp.ClientSession,
+) -> None:
+    oauth = {
+        "client_id": "a" * 24,
+        "redirect_uri": "https://example.com/cb",
+        "code_challenge": "c" * 43,
+        "code_challenge_method": "S256",
+    }
+    created = await send(http, "POST", "/me/oauth-tokens", json={"name": "t", "oauth": oauth})
+    assert created.status == 201
+    echoed = created.body["oauth"]
+    assert echoed["client_id"] == "a" * 24
+    assert echoed["redirect_uri"] == "https://example.com/cb"
+    assert "code_challenge" not in echoed and "code_challenge_method" not in echoed
