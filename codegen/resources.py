@@ -66,6 +66,10 @@ class ResourceWriter:
             annotation, kind = self._schema_type(p["schema"]["$ref"]), "object"
             if where == "body":
                 kind = "json"
+            elif where == "query" and declared != "object":
+                # Only ``object``-typed filters (``query``) travel as JSON text; the
+                # official clients flatten the others: ``tagFilter[0][key]=floor``.
+                kind = "flatten"
         elif declared == "file":
             annotation, kind = "FileInput", "file"
         elif declared == "boolean":

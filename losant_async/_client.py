@@ -32,8 +32,10 @@ class LosantClient(Resources):
     (``client.instance_org.payload_counts_breakdown(...)``). A ``session`` passed in is
     used as is and not closed.
 
+    ``timeout`` is seconds for a whole attempt, a :class:`Timeout`, or None for no limit;
     ``rate_limit`` takes requests per second (a float) or a :class:`RateLimit`;
-    ``max_concurrency`` caps requests in flight (streams are not counted).
+    ``max_concurrency`` caps requests in flight (streams are not counted). A client may
+    serve successive event loops (``asyncio.run`` twice), one at a time.
     """
 
     def __init__(
@@ -41,7 +43,7 @@ class LosantClient(Resources):
         token: str | None = None,
         *,
         base_url: str | None = None,
-        timeout: float | Timeout = DEFAULT_TIMEOUT,
+        timeout: float | Timeout | None = DEFAULT_TIMEOUT,
         retry: RetryPolicy | int | None = None,
         rate_limit: float | RateLimit | None = None,
         max_concurrency: int = 32,
@@ -50,12 +52,20 @@ class LosantClient(Resources):
     ) -> None:
         if token is None:
             token = os.environ.get("LOSANT_API_TOKEN") or None
+        if token is not None:
+            token = token.strip()  # a token read from a file often ends in a newline
+            if any(ord(c) < 0x20 or ord(c) == 0x7F for c in token):
+                raise ValueError("the API token contains control characters")
         if base_url is None:
             base_url = os.environ.get("LOSANT_API_URL") or DEFAULT_BASE_URL
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("base_url must start with http:// or https://")
-        if isinstance(timeout, int | float):
+        if timeout is None:
+            timeout = Timeout(total=None, connect=None)
+        elif isinstance(timeout, int | float) and not isinstance(timeout, bool):
             timeout = Timeout(total=float(timeout))
+        elif not isinstance(timeout, Timeout):
+            raise TypeError("timeout takes seconds, a Timeout or None (no limit)")
         if retry is None:
             retry = RetryPolicy()
         elif isinstance(retry, int):

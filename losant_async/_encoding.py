@@ -2,8 +2,10 @@
 
 Path parameters are checked against their pattern and percent-quoted; the query starts
 with ``_actions=false&_links=true&_embedded=true``; booleans are ``true``/``false``;
-``None`` is omitted; object-typed query values are JSON text; array values are sent as
-``name[0]=a&name[1]=b``; JSON bodies are encoded with msgspec; uploads are multipart.
+``None`` is omitted; object-typed query values (``query``) are JSON text; array values
+are sent as ``name[0]=a&name[1]=b``, and the structured filters (``tagFilter``,
+``deviceClass``, ...) flattened the same way (``tagFilter[0][key]=floor``); JSON bodies are
+encoded with msgspec; uploads are multipart.
 """
 
 from __future__ import annotations
@@ -86,7 +88,9 @@ def add_query(pairs: list[tuple[str, str]], name: str, kind: str, value: Any) ->
     """Append ``name=value`` to ``pairs`` by the rules of the parameter's kind."""
     if value is None:
         return
-    if kind == "object" or isinstance(value, Mapping | msgspec.Struct):
+    if kind == "flatten":
+        _flatten(pairs, name, name, value)
+    elif kind == "object" or isinstance(value, Mapping | msgspec.Struct):
         pairs.append((name, _json_text(name, value)))
     elif kind == "array" or (isinstance(value, Sequence) and not isinstance(value, str)):
         if isinstance(value, str | bytes) or not isinstance(value, Sequence):
@@ -95,6 +99,23 @@ def add_query(pairs: list[tuple[str, str]], name: str, kind: str, value: Any) ->
             pairs.append((f"{name}[{i}]", query_value(name, item)))
     else:
         pairs.append((name, query_value(name, value)))
+
+
+def _flatten(pairs: list[tuple[str, str]], param: str, key: str, value: Any) -> None:
+    """``key[sub]=leaf`` pairs for nested mappings and sequences, as the official
+    clients send structured filters."""
+    if isinstance(value, msgspec.Struct):
+        value = msgspec.to_builtins(value)
+    if value is None:
+        return
+    if isinstance(value, Mapping):
+        for sub, item in value.items():
+            _flatten(pairs, param, f"{key}[{sub}]", item)
+    elif isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        for i, item in enumerate(value):
+            _flatten(pairs, param, f"{key}[{i}]", item)
+    else:
+        pairs.append((key, query_value(param, value)))
 
 
 def encode_action(
@@ -147,8 +168,10 @@ def _check_pattern(param: Param, value: Any) -> None:
 
 def _path_value(param: Param, value: Any) -> str:
     _check_pattern(param, value)
-    if value == "":
-        raise ValueError(f"parameter {param.attr!r} must not be empty")
+    if value in ("", ".", ".."):
+        # Quoting leaves dots alone and URLs resolve dot segments: "..", sent, would
+        # reach another endpoint (a version's delete would become the parent's).
+        raise ValueError(f"parameter {param.attr!r} must not be {value!r}")
     return quote(value, safe="")
 
 

@@ -37,8 +37,9 @@ class TokenBucket:
         self._lock: anyio.Lock | None = None
 
     def _refill(self, now: float) -> None:
-        self._tokens = min(float(self.limit.burst), self._tokens + (now - self._stamp) * self.rate)
-        self._stamp = now
+        elapsed = max(0.0, now - self._stamp)  # the stamp is in the future during a pause
+        self._tokens = min(float(self.limit.burst), self._tokens + elapsed * self.rate)
+        self._stamp = max(self._stamp, now)
 
     async def acquire(self) -> None:
         """Wait for a token; callers are served in arrival order."""
@@ -56,12 +57,19 @@ class TokenBucket:
                     return
                 await anyio.sleep((1.0 - self._tokens) / self.rate)
 
+    def rebind(self) -> None:
+        """Forget the lock of a previous event loop."""
+        self._lock = None
+
     def throttled(self, retry_after: float | None) -> None:
         """A 429 arrived: slow down, and pause everyone until ``retry_after`` passes."""
         self._refill(time.monotonic())
         self.rate = max(self.limit.rate / 10.0, self.rate / 2.0)
         if retry_after:
             self._paused_until = max(self._paused_until, time.monotonic() + retry_after)
+            # Nothing accrues while paused: the end of a pause is not a full burst.
+            self._tokens = 0.0
+            self._stamp = self._paused_until
 
     def succeeded(self) -> None:
         if self.rate < self.limit.rate:

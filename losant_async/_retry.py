@@ -9,6 +9,8 @@ have acted). Waits are exponential with full jitter, or the server's ``Retry-Aft
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -89,12 +91,15 @@ class RetryPolicy:
 def parse_retry_after(value: str) -> float | None:
     """``Retry-After`` as seconds from now: delta-seconds or an HTTP date; None if invalid."""
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():  # "²".isdigit() is True too
+        seconds = float(value)
+        return seconds if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
     if when is None:
         return None
+    if when.tzinfo is None:  # "-0000": UTC, not the host's local time
+        when = when.replace(tzinfo=dt.UTC)
     return max(0.0, when.timestamp() - time.time())

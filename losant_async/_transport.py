@@ -6,6 +6,7 @@ coroutine's arguments; everything dynamic about a call lives in this module.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import platform
 import time
@@ -37,6 +38,13 @@ logger = logging.getLogger("losant_async")
 USER_AGENT = (
     f"losant_async/{__version__} aiohttp/{aiohttp.__version__} python/{platform.python_version()}"
 )
+
+
+def _describe(exc: BaseException) -> str:
+    """An aiohttp error in words that cannot hold the request's headers."""
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"{type(exc).__name__}: {exc.status} {exc.message}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 class Response(msgspec.Struct, frozen=True):
@@ -75,6 +83,7 @@ class Transport:
         self._owns_session = session is None
         self._limiter: anyio.CapacityLimiter | None = None
         self._decoders: dict[str, msgspec.json.Decoder[Any]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
     # -- lifetime -------------------------------------------------------------------
@@ -87,6 +96,17 @@ class Transport:
         """The pooled session, created on first use (it needs a running loop)."""
         if self._closed:
             raise RuntimeError("the client is closed")
+        loop = asyncio.get_running_loop()
+        if self._session is not None and self._loop is not None and self._loop is not loop:
+            if not self._owns_session:
+                raise RuntimeError("the aiohttp session passed in belongs to another event loop")
+            # A client reused under a new event loop (asyncio.run twice, a loop per test):
+            # the old loop's session, limiter and lock cannot serve this one.
+            self._session = None
+            self._limiter = None
+            if self.bucket is not None:
+                self.bucket.rebind()
+        self._loop = loop
         if self._session is None:
             # No connection cap here: calls are capped by the concurrency limiter, and
             # long-lived streams must not starve them of connections.
@@ -208,7 +228,11 @@ class Transport:
                 )
                 retry_after = error.retry_after
                 if response.status == 429 and self.bucket is not None:
-                    self.bucket.throttled(parse_retry_after(retry_after) if retry_after else None)
+                    pause = parse_retry_after(retry_after) if retry_after else None
+                    # Capped like the retry's own wait: one 429 must not stall the client.
+                    self.bucket.throttled(
+                        min(pause, policy.retry_after_max) if pause is not None else None
+                    )
                 retryable = policy.retryable_status(request.method, response.status)
             if not retryable or attempt >= policy.max_retries:
                 raise error
@@ -221,11 +245,11 @@ class Transport:
             attempt += 1
 
     async def _attempt(self, request: EncodedRequest, timeout: aiohttp.ClientTimeout) -> Response:
+        session = await self.session()  # first: a new event loop resets the limits
         if self.bucket is not None:
             await self.bucket.acquire()
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self.max_concurrency)
-        session = await self.session()
         headers = self.headers()
         headers.update(request.headers)
         data: Any = request.body
@@ -250,6 +274,7 @@ class Transport:
                 partial=b"".join(chunks),
             )
 
+        failure: APIConnectionError
         async with self._limiter:
             try:
                 async with session.request(
@@ -260,20 +285,19 @@ class Transport:
                         chunks.append(chunk)
                     return Response(resp.status, dict(resp.headers), b"".join(chunks))
             except aiohttp.ConnectionTimeoutError:
-                raise failed(APITimeoutError, "connect timeout", sent=False) from None
+                failure = failed(APITimeoutError, "connect timeout", sent=False)
             except aiohttp.ClientConnectorError as exc:
-                raise failed(
-                    APIConnectionError, f"cannot connect: {exc.os_error}", sent=False
-                ) from None
+                failure = failed(APIConnectionError, f"cannot connect: {exc.os_error}", sent=False)
             except TimeoutError:
-                raise failed(APITimeoutError, "timed out", sent=True) from None
+                failure = failed(APITimeoutError, "timed out", sent=True)
             except aiohttp.ClientError as exc:
                 # Once headers arrived the body was cut short; before, the request may
                 # or may not have reached the server.
                 what = "response truncated" if sent else "connection lost"
-                raise failed(
-                    APIConnectionError, f"{what}: {type(exc).__name__}: {exc}", sent=True
-                ) from None
+                failure = failed(APIConnectionError, f"{what}: {_describe(exc)}", sent=True)
+        # Raised here, outside the handlers, so that no aiohttp error rides along as
+        # __context__: some hold the request headers, and so the token.
+        raise failure
 
     # -- decoding -------------------------------------------------------------------
 

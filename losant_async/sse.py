@@ -36,7 +36,7 @@ from ._encoding import encode_params
 from ._retry import parse_retry_after
 from ._sse_decoder import EventTooLarge, ServerSentEvent, SSEDecoder
 from ._types import Timeout
-from .errors import APIError, DecodeError, StreamError, error_for_status
+from .errors import APIError, DecodeError, LosantError, StreamError, error_for_status
 
 if TYPE_CHECKING:
     from ._action import Action
@@ -48,8 +48,22 @@ T = TypeVar("T")
 
 logger = logging.getLogger("losant_async")
 
-# Statuses after which reconnecting cannot help: the request itself is wrong.
-_FATAL = frozenset({400, 401, 403, 404, 405, 410, 422})
+
+def _fatal(status: int) -> bool:
+    """Statuses after which reconnecting cannot help: the request itself is wrong.
+    408 and 429 are the client errors that do pass."""
+    return 400 <= status < 500 and status not in (408, 429)
+
+
+def _describe(exc: BaseException) -> str:
+    """A failure in words; an aiohttp error's repr may hold the request headers (the token)."""
+    if isinstance(exc, LosantError):
+        return str(exc)
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"{type(exc).__name__}: {exc.status} {exc.message}"
+    return type(exc).__name__
+
+
 _MIN_SERVER_RETRY = 0.1  # seconds
 
 
@@ -361,6 +375,11 @@ class EventStream(Generic[T]):
                         f"expected text/event-stream, got {response.content_type!r}",
                         status=200, method="GET", path=self.path, body=body,
                     )  # fmt: skip
+                if response.status == 204:
+                    # As EventSource does: 204 No Content is the server saying "stop".
+                    self._closed = True
+                    response.release()
+                    raise StreamError(f"stream {self.path}: the server answered 204 No Content")
                 if response.status == 200:
                     self._decoder.reset()
                     self._response = response
@@ -372,7 +391,7 @@ class EventStream(Generic[T]):
                     response.status, method="GET", path=self.path, body=body,
                     headers=dict(response.headers),
                 )  # fmt: skip
-                if response.status in _FATAL:
+                if _fatal(response.status):
                     self._closed = True
                     raise error
                 if error.retry_after is not None:
@@ -381,10 +400,12 @@ class EventStream(Generic[T]):
                 failure = error
             if self.max_reconnects is not None and self.stats.reconnects >= self.max_reconnects:
                 self._closed = True
+                # Only our own errors are chained: aiohttp's may hold the token.
+                cause = failure if isinstance(failure, LosantError) else None
                 raise StreamError(
                     f"stream {self.path}: cannot connect after {self.stats.reconnects} "
-                    f"reconnects; last failure: {failure!r}"
-                ) from failure
+                    f"reconnects; last failure: {_describe(failure)}"
+                ) from cause
             self.stats.reconnects += 1
             await anyio.sleep(self._backoff(retry_after))
 

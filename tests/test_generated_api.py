@@ -116,6 +116,15 @@ def _wire(value: Any) -> str:
     return str(value)
 
 
+def _flattened(key: str, value: Any) -> list[tuple[str, str]]:
+    """The official Python client's ``flatten_params`` for structured filters."""
+    if isinstance(value, dict):
+        return [pair for k, v in value.items() for pair in _flattened(f"{key}[{k}]", v)]
+    if isinstance(value, list):
+        return [pair for i, v in enumerate(value) for pair in _flattened(f"{key}[{i}]", v)]
+    return [(key, _wire(value))]
+
+
 def _reply_for(schema_name: str | None) -> bytes:
     if schema_name is None:
         return b""
@@ -175,6 +184,8 @@ async def test_action_round_trip(scripted: Scripted, resource: str, action: str)
         value = args[snake(p["name"])]
         if isinstance(value, list) and p.get("type") == "array":
             expected_query += [(f"{p['name']}[{i}]", v) for i, v in enumerate(value)]
+        elif "schema" in p and p.get("type") != "object":
+            expected_query += _flattened(p["name"], value)
         else:
             expected_query.append((p["name"], _wire(value)))
     assert seen.query == expected_query

@@ -22,6 +22,7 @@ from losant_async.errors import (
     AuthenticationError,
     BadRequestError,
     DecodeError,
+    LosantError,
     NotFoundError,
     ServerError,
     StreamError,
@@ -605,3 +606,22 @@ async def test_generic_stream_headers_add_to_and_replace_the_clients(
     assert request.headers["Authorization"] == "Bearer other-token"
     assert request.headers["X-Trace"] == "abc"
     assert request.headers["Accept"] == "text/event-stream"
+
+
+async def test_204_ends_the_stream(scripted: Scripted) -> None:
+    scripted.fallback = reply(204, b"")
+    async with LosantClient("t", base_url=scripted.url) as c:
+        with pytest.raises(StreamError, match="204"):
+            await c.stream("/sse").__aenter__()
+    assert len(scripted.seen) == 1
+
+
+@pytest.mark.parametrize("status", [406, 410, 413, 414])
+async def test_client_errors_other_than_408_and_429_do_not_loop(
+    client: LosantClient, server: FakeLosant, status: int
+) -> None:
+    server.faults.add("status", action=MQTT, status=status)
+    with pytest.raises(LosantError) as info:
+        await mqtt(client, server).__aenter__()
+    assert getattr(info.value, "status", None) == status
+    assert len(stream_requests(server)) == 1

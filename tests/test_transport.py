@@ -6,9 +6,11 @@ Failures are the server's injected faults, and what arrived is read from its jou
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import io
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from email.utils import formatdate
@@ -562,3 +564,146 @@ def _closed_port() -> str:
     port = s.getsockname()[1]
     s.close()
     return f"http://127.0.0.1:{port}"
+
+
+# -- hardening -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["", ".", ".."])
+async def test_dot_segments_in_path_values_are_refused(server: FakeLosant, value: str) -> None:
+    # Unchecked, ".." would turn a version's delete into a delete of the whole experience.
+    async with client(server) as c:
+        with pytest.raises(ValueError, match="experience_version_id_or_name"):
+            await c.experience_version.delete(
+                application_id=server.ids.application_id, experience_version_id_or_name=value
+            )
+    assert list(server.journal) == []
+
+
+async def test_structured_filters_are_flattened_like_the_official_clients(
+    server: FakeLosant,
+) -> None:
+    app_id = server.ids.application_id
+    async with client(server) as c:
+        everything = await c.devices.get(application_id=app_id)
+        first = next(d for d in everything.items or [] if d.tags)
+        assert first.tags and first.device_class
+        key, value = first.tags[0].key, first.tags[0].value
+        found = await c.devices.get(
+            application_id=app_id,
+            tag_filter=[{"key": key, "value": value}],
+            device_class=[first.device_class, "embedded"],
+        )
+    sent = server.journal.last("devices.get")
+    assert sent.status == 200
+    assert [(k, v) for k, v in sent.query if k.startswith(("tagFilter", "deviceClass"))] == [
+        ("deviceClass[0]", first.device_class),
+        ("deviceClass[1]", "embedded"),
+        ("tagFilter[0][key]", key),
+        ("tagFilter[0][value]", value),
+    ]
+    assert found.items and len(found.items) < len(everything.items or [])
+    assert all((key, value) in {(t.key, t.value) for t in d.tags or []} for d in found.items)
+
+
+@pytest.mark.parametrize("header", ["\u00b2", "9" * 400, "soon"])
+async def test_a_malformed_retry_after_falls_back_to_backoff(
+    server: FakeLosant, header: str
+) -> None:
+    server.faults.add("status", action="me.get", times=1, status=503, retry_after=header)
+    async with client(server) as c:
+        with anyio.fail_after(5):
+            await c.me.get()
+    assert statuses(server, "me.get") == [503, 200]
+
+
+async def test_a_long_retry_after_on_429_does_not_stall_the_rate_limiter(
+    server: FakeLosant,
+) -> None:
+    server.faults.add("status", action="me.get", times=1, status=429, retry_after="3600")
+    policy = RetryPolicy(max_retries=0, retry_after_max=0.2)
+    async with client(server, retry=policy, rate_limit=RateLimit(rate=100, burst=10)) as c:
+        with pytest.raises(RateLimitError):
+            await c.me.get()
+        with anyio.fail_after(5):  # uncapped, every call would wait an hour
+            await c.application.get(application_id=server.ids.application_id)
+        bucket = c._transport.bucket
+        assert bucket is not None and bucket._tokens <= 1.0  # no full burst after the pause
+
+
+async def test_token_is_stripped_and_control_characters_refused(server: FakeLosant) -> None:
+    async with LosantClient(TOKEN + "\n", base_url=server.url) as c:
+        await c.me.get()
+    assert server.journal.last("me.get").headers["Authorization"] == f"Bearer {TOKEN}"
+    with pytest.raises(ValueError, match="control characters") as info:
+        LosantClient("abc\r\nX-Injected: 1", base_url=server.url)
+    assert "abc" not in str(info.value)
+
+
+async def test_timeout_none_means_no_limit(server: FakeLosant) -> None:
+    server.faults.add("latency", action="me.get", delay=0.2)
+    async with LosantClient(TOKEN, base_url=server.url, timeout=None) as c:
+        await c.me.get()
+        t = c._transport.client_timeout(None)
+        assert (t.total, t.connect) == (None, None)
+    with pytest.raises(TypeError, match="timeout"):
+        LosantClient(TOKEN, timeout="1")  # type: ignore[arg-type]
+
+
+async def test_no_token_anywhere_in_an_errors_chain() -> None:
+    # A response with a malformed header line: aiohttp's error for it carries the
+    # request's headers, and so the token, in its repr.
+    async def bad(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nBad Header\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    raw = await asyncio.start_server(bad, "127.0.0.1", 0)
+    port = raw.sockets[0].getsockname()[1]
+    try:
+        async with LosantClient(TOKEN, base_url=f"http://127.0.0.1:{port}", retry=0) as c:
+            with pytest.raises(APIConnectionError) as info:
+                await c.me.get()
+            stream = c.stream("/stream")
+            stream.max_reconnects = 0
+            with pytest.raises(LosantError) as streamed:
+                await stream.__aenter__()
+    finally:
+        raw.close()
+    for err in (info.value, streamed.value):
+        chain: list[BaseException] = []
+        e: BaseException | None = err
+        while e is not None:
+            chain.append(e)
+            e = e.__cause__ or e.__context__
+        assert all(TOKEN not in f"{x!s}{x!r}" for x in chain), chain
+
+
+def test_one_client_serves_successive_event_loops() -> None:
+    ready = threading.Event()
+    holder: dict[str, Any] = {}
+
+    def serve() -> None:
+        async def main() -> None:
+            async with FakeLosant(TOKEN, orgs=1, sandboxes=0) as s:
+                holder["server"], holder["stop"] = s, asyncio.Event()
+                holder["loop"] = asyncio.get_running_loop()
+                ready.set()
+                await holder["stop"].wait()
+
+        asyncio.run(main())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    server: FakeLosant = holder["server"]
+    c = LosantClient(TOKEN, base_url=server.url, rate_limit=50, max_concurrency=2)
+    try:
+        for _ in range(2):  # e.g. a script calling asyncio.run twice, or a loop per test
+            me = asyncio.run(c.me.get())
+            assert me.id
+    finally:
+        asyncio.run(c.aclose())
+        holder["loop"].call_soon_threadsafe(holder["stop"].set)
+        thread.join(10)

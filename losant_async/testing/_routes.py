@@ -6,7 +6,7 @@ import asyncio
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, unquote
 
 import msgspec
@@ -113,6 +113,37 @@ def _decode_structured(p: ParamSpec, raw: str, schemas: Schemas) -> JSON:
     return value
 
 
+def _bracketed(name: str, query: MultiMapping[str]) -> JSON:
+    """A structured filter sent flattened, as the official clients do
+    (``tagFilter[0][key]=floor&tagFilter[0][value]=2``), rebuilt: maps whose keys are
+    0..n-1 become lists. None when no such key was sent."""
+    root: dict[str, Any] = {}
+    prefix = name + "["
+    for key, value in query.items():
+        if not key.startswith(prefix) or not key.endswith("]"):
+            continue
+        parts = key[len(prefix) : -1].split("][")
+        node = root
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise invalid(f"{name} mixes a value and nested keys at {key}")
+            node = child
+        if isinstance(node.get(parts[-1]), dict):
+            raise invalid(f"{name} mixes a value and nested keys at {key}")
+        node[parts[-1]] = value
+    return _listify(root) if root else None
+
+
+def _listify(node: Any) -> JSON:
+    if not isinstance(node, dict):
+        return cast(JSON, node)
+    items = {k: _listify(v) for k, v in node.items()}
+    if all(k.isdigit() for k in items) and sorted(map(int, items)) == list(range(len(items))):
+        return [items[str(i)] for i in range(len(items))]
+    return items
+
+
 def _array_values(name: str, query: MultiMapping[str]) -> list[str] | None:
     indexed: list[tuple[int, str]] = []
     plain: list[str] = []
@@ -149,6 +180,14 @@ def check_query(
             out[p.name] = values
             continue
         raw = query.get(p.name)
+        if p.schema is not None and p.type != "object":
+            nested = _bracketed(p.name, query)
+            if nested is not None:
+                problem = schemas.error({"$ref": f"#/definitions/{p.schema}"}, nested, p.name)
+                if problem is not None:
+                    raise invalid(problem)
+                out[p.name] = nested
+                continue
         if raw is None:
             if p.required:
                 raise invalid(f"{p.name} is required")

@@ -74,7 +74,7 @@ _GET: Action[models.InstanceAuditLogs] = Action(
         Param('perPage', 'per_page', 'query'),
         Param('start', 'start', 'query'),
         Param('end', 'end', 'query'),
-        Param('auditLogFilter', 'audit_log_filter', 'query', 'object'),
+        Param('auditLogFilter', 'audit_log_filter', 'query', 'flatten'),
     ),
     {200: 'InstanceAuditLogs'},
 )
