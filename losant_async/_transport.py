@@ -28,6 +28,7 @@ from .errors import (
     APIError,
     APITimeoutError,
     DecodeError,
+    LosantError,
     error_for_status,
 )
 
@@ -40,8 +41,11 @@ USER_AGENT = (
 )
 
 
-def _describe(exc: BaseException) -> str:
-    """An aiohttp error in words that cannot hold the request's headers."""
+def describe_failure(exc: BaseException) -> str:
+    """A failure in words that cannot hold the request's headers (and so the token):
+    an aiohttp ClientResponseError's repr carries them."""
+    if isinstance(exc, LosantError):
+        return str(exc)
     if isinstance(exc, aiohttp.ClientResponseError):
         return f"{type(exc).__name__}: {exc.status} {exc.message}"
     return f"{type(exc).__name__}: {exc}"
@@ -294,7 +298,7 @@ class Transport:
                 # Once headers arrived the body was cut short; before, the request may
                 # or may not have reached the server.
                 what = "response truncated" if sent else "connection lost"
-                failure = failed(APIConnectionError, f"{what}: {_describe(exc)}", sent=True)
+                failure = failed(APIConnectionError, f"{what}: {describe_failure(exc)}", sent=True)
         # Raised here, outside the handlers, so that no aiohttp error rides along as
         # __context__: some hold the request headers, and so the token.
         raise failure

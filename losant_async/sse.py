@@ -35,6 +35,7 @@ import msgspec
 from ._encoding import encode_params
 from ._retry import parse_retry_after
 from ._sse_decoder import EventTooLarge, ServerSentEvent, SSEDecoder
+from ._transport import describe_failure
 from ._types import Timeout
 from .errors import APIError, DecodeError, LosantError, StreamError, error_for_status
 
@@ -53,15 +54,6 @@ def _fatal(status: int) -> bool:
     """Statuses after which reconnecting cannot help: the request itself is wrong.
     408 and 429 are the client errors that do pass."""
     return 400 <= status < 500 and status not in (408, 429)
-
-
-def _describe(exc: BaseException) -> str:
-    """A failure in words; an aiohttp error's repr may hold the request headers (the token)."""
-    if isinstance(exc, LosantError):
-        return str(exc)
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return f"{type(exc).__name__}: {exc.status} {exc.message}"
-    return type(exc).__name__
 
 
 _MIN_SERVER_RETRY = 0.1  # seconds
@@ -316,12 +308,21 @@ class EventStream(Generic[T]):
         self._decoder.close()  # an unterminated event is dropped, as the standard says
 
     async def _reconnect(self) -> None:
-        if self.max_reconnects is not None and self.stats.reconnects >= self.max_reconnects:
-            self._closed = True
-            raise StreamError(f"stream {self.path}: gave up after {self.max_reconnects} reconnects")
-        self.stats.reconnects += 1
+        self._count_reconnect("gave up")
         await anyio.sleep(self._backoff())
         await self._connect()
+
+    def _count_reconnect(self, what: str, failure: Exception | None = None) -> None:
+        """Count one more reconnect, or end the stream once ``max_reconnects`` are spent."""
+        if self.max_reconnects is None or self.stats.reconnects < self.max_reconnects:
+            self.stats.reconnects += 1
+            return
+        self._closed = True
+        message = f"stream {self.path}: {what} after {self.stats.reconnects} reconnects"
+        if failure is not None:
+            message += f"; last failure: {describe_failure(failure)}"
+        # Only our own errors are chained: aiohttp's may hold the token.
+        raise StreamError(message) from (failure if isinstance(failure, LosantError) else None)
 
     def _backoff(self, retry_after: float | None = None) -> float:
         if retry_after is not None:
@@ -398,15 +399,7 @@ class EventStream(Generic[T]):
                     retry_after = parse_retry_after(error.retry_after)
                 logger.debug("stream %s: status %d, retrying", self.path, response.status)
                 failure = error
-            if self.max_reconnects is not None and self.stats.reconnects >= self.max_reconnects:
-                self._closed = True
-                # Only our own errors are chained: aiohttp's may hold the token.
-                cause = failure if isinstance(failure, LosantError) else None
-                raise StreamError(
-                    f"stream {self.path}: cannot connect after {self.stats.reconnects} "
-                    f"reconnects; last failure: {_describe(failure)}"
-                ) from cause
-            self.stats.reconnects += 1
+            self._count_reconnect("cannot connect", failure)
             await anyio.sleep(self._backoff(retry_after))
 
 
