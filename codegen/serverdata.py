@@ -80,7 +80,7 @@ def server_data(spec: ApiSpec, referenced: list[str]) -> JSON:
             actions[aname] = entry
         resources[rname] = {"path": res["path"], "actions": actions}
     return {
-        "apiVersion": "1.30.0",
+        "apiVersion": spec.api_version,
         "globalParams": [_param(p) for p in spec.global_params],
         "resources": resources,
         "schemas": {n: _reduce(spec.schemas[n]) for n in sorted(names)},

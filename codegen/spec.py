@@ -9,20 +9,25 @@ from typing import Any
 
 JSON = Any
 
+# The vendored description (see its README); ``python -m codegen --api DIR`` reads another.
+DEFAULT_API = Path(__file__).resolve().parent / "losant-api"
+
 
 @dataclass
 class ApiSpec:
     """apiInfo.json, globalParams.json and every schema, as read (after repairs)."""
 
     root: Path
+    api_version: str  # from source.json: the API version the description was built for
     api: dict[str, JSON]
     global_params: list[JSON]
     schemas: dict[str, JSON]
     repairs: list[str] = field(default_factory=list)
 
 
-def load(root: Path) -> ApiSpec:
-    """Read the description at ``root`` (a folder holding apiInfo.json and schemas/)."""
+def load(root: Path = DEFAULT_API) -> ApiSpec:
+    """Read the description in ``root``: apiInfo.json, globalParams.json, schemas/, source.json."""
+    api_version = json.loads((root / "source.json").read_text())["apiVersion"]
     api = json.loads((root / "apiInfo.json").read_text())
     global_params = json.loads((root / "globalParams.json").read_text())
     schemas: dict[str, JSON] = {}
@@ -30,7 +35,7 @@ def load(root: Path) -> ApiSpec:
     for path in sorted((root / "schemas").glob("*.json")):
         schema = json.loads(path.read_text())
         schemas[path.stem] = _repair(path.stem, schema, repairs)
-    return ApiSpec(root, api, global_params, schemas, repairs)
+    return ApiSpec(root, api_version, api, global_params, schemas, repairs)
 
 
 def _repair(name: str, schema: JSON, repairs: list[str]) -> JSON:
