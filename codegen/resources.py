@@ -145,7 +145,7 @@ class ResourceWriter:
         if "EventStream[" in code:
             imports.append("    from ...sse import EventStream")
         body = "\n".join(imports) + "\n\n\n" + f"class {cls}(Resource):\n"
-        body += f'    """{doc}"""\n\n' + code
+        body += _short_doc(doc, 4) + "\n\n" + code
         return f'{self.header}\n"""The ``{resource}`` resource."""\n\n{body}\n'
 
     def _returns(self, action: JSON) -> tuple[str, dict[int, str | None]]:
@@ -202,9 +202,7 @@ class ResourceWriter:
                 text = _clean(i.spec.get("description", ""))
                 if i.spec.get("default") is not None:
                     text += f" Default: {i.spec['default']!r}."
-                lines += textwrap.wrap(
-                    f"{i.attr}: {text}", 80, initial_indent="    ", subsequent_indent="        "
-                )
+                lines += _item(f"{i.attr}: {text}")
         if not stream:
             lines += ["    (and the global _actions, _links, _embedded, losantdomain, timeout)"]
         else:
@@ -215,20 +213,20 @@ class ResourceWriter:
             if stream:
                 for event, info in resp["sseEvents"].items():
                     model = self.model_names[resolve_ref(info["schema"]["$ref"])]
-                    lines.append(
-                        f"    ``{event}`` events as {model}: {_clean(info['description'])}"
-                    )
+                    lines += _item(f"``{event}`` events as {model}: {_clean(info['description'])}")
             else:
                 ref = (resp.get("schema") or {}).get("$ref")
                 model = self.model_names[resolve_ref(ref)] if ref else "None"
-                lines.append(f"    {code} {model}: {_clean(resp['description'])}")
+                lines += _item(f"{code} {model}: {_clean(resp['description'])}")
         errors = [(c, r) for c, r in sorted(action["responses"].items()) if not c.startswith("2")]
         if errors:
             lines += ["", "Raises:"]
             for code, resp in errors:
                 exc = _ERRORS.get(int(code), "APIError")
-                lines.append(f"    {exc}: {code}, {_clean(resp['description'])}")
-        body = "\n".join(f"        {ln}" if ln else "" for ln in lines)
+                lines += _item(f"{exc}: {code}, {_clean(resp['description'])}")
+        # 100 columns less the indent, and less the opening quotes on the first line.
+        fitted = [part for n, ln in enumerate(lines) for part in _fit(ln, 89 if n == 0 else 92)]
+        body = "\n".join(f"        {ln}" if ln else "" for ln in fitted)
         return f'        """{body.lstrip()}\n        """\n'
 
     def constant(
@@ -289,7 +287,7 @@ class ResourceWriter:
                 "",
                 "    @property",
                 f"    def {attr}(self) -> {cls}:",
-                f'        """``{resource}``: ``{self.spec.api[resource]["path"]}``."""',
+                _short_doc(f"``{resource}``: ``{self.spec.api[resource]['path']}``.", 8),
                 f'        return cast("{cls}", self._resource("{attr}", "{cls}"))',
             ]
         lines += [
@@ -305,3 +303,32 @@ class ResourceWriter:
 
 def _clean(text: str) -> str:
     return " ".join(str(text).split()).replace("\\", "\\\\").replace('"""', "'''")
+
+
+def _item(text: str) -> list[str]:
+    """One entry of an Args/Returns/Raises section, wrapped with a hanging indent."""
+    return textwrap.wrap(text, 80, initial_indent="    ", subsequent_indent="        ")
+
+
+def _short_doc(text: str, indent: int) -> str:
+    """A docstring of one sentence, wrapped to fit the line length."""
+    pad = " " * indent
+    lines = textwrap.wrap(text, 94 - indent, break_long_words=False, break_on_hyphens=False)
+    if len(lines) == 1:
+        return f'{pad}"""{text}"""'
+    return f'{pad}"""' + f"\n{pad}".join(lines) + f'\n{pad}"""'
+
+
+def _fit(line: str, width: int) -> list[str]:
+    """``line`` as is if it fits in ``width``, else wrapped (with a hanging indent if indented)."""
+    if len(line) <= width:
+        return [line]
+    lead = line[: len(line) - len(line.lstrip())]
+    return textwrap.wrap(
+        line.strip(),
+        width,
+        initial_indent=lead,
+        subsequent_indent=lead + "    " if lead else "",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )

@@ -121,42 +121,71 @@ class Resources:
     @property
     def application_api_token(self) -> ApplicationApiToken:
         """``applicationApiToken``: ``/applications/{applicationId}/tokens/{apiTokenId}``."""
-        return cast("ApplicationApiToken", self._resource("application_api_token", "ApplicationApiToken"))
+        return cast(
+            "ApplicationApiToken", self._resource("application_api_token", "ApplicationApiToken")
+        )
 
     @property
     def application_api_tokens(self) -> ApplicationApiTokens:
         """``applicationApiTokens``: ``/applications/{applicationId}/tokens``."""
-        return cast("ApplicationApiTokens", self._resource("application_api_tokens", "ApplicationApiTokens"))
+        return cast(
+            "ApplicationApiTokens", self._resource("application_api_tokens", "ApplicationApiTokens")
+        )
 
     @property
     def application_certificate(self) -> ApplicationCertificate:
-        """``applicationCertificate``: ``/applications/{applicationId}/certificates/{applicationCertificateId}``."""
-        return cast("ApplicationCertificate", self._resource("application_certificate", "ApplicationCertificate"))
+        """``applicationCertificate``:
+        ``/applications/{applicationId}/certificates/{applicationCertificateId}``.
+        """
+        return cast(
+            "ApplicationCertificate",
+            self._resource("application_certificate", "ApplicationCertificate"),
+        )
 
     @property
     def application_certificate_authorities(self) -> ApplicationCertificateAuthorities:
-        """``applicationCertificateAuthorities``: ``/applications/{applicationId}/certificate-authorities``."""
-        return cast("ApplicationCertificateAuthorities", self._resource("application_certificate_authorities", "ApplicationCertificateAuthorities"))
+        """``applicationCertificateAuthorities``:
+        ``/applications/{applicationId}/certificate-authorities``.
+        """
+        return cast(
+            "ApplicationCertificateAuthorities",
+            self._resource(
+                "application_certificate_authorities", "ApplicationCertificateAuthorities"
+            ),
+        )
 
     @property
     def application_certificate_authority(self) -> ApplicationCertificateAuthority:
-        """``applicationCertificateAuthority``: ``/applications/{applicationId}/certificate-authorities/{applicationCertificateAuthorityId}``."""
-        return cast("ApplicationCertificateAuthority", self._resource("application_certificate_authority", "ApplicationCertificateAuthority"))
+        """``applicationCertificateAuthority``:
+        ``/applications/{applicationId}/certificate-authorities/{applicationCertificateAuthorityId}``.
+        """
+        return cast(
+            "ApplicationCertificateAuthority",
+            self._resource("application_certificate_authority", "ApplicationCertificateAuthority"),
+        )
 
     @property
     def application_certificates(self) -> ApplicationCertificates:
         """``applicationCertificates``: ``/applications/{applicationId}/certificates``."""
-        return cast("ApplicationCertificates", self._resource("application_certificates", "ApplicationCertificates"))
+        return cast(
+            "ApplicationCertificates",
+            self._resource("application_certificates", "ApplicationCertificates"),
+        )
 
     @property
     def application_dashboard(self) -> ApplicationDashboard:
         """``applicationDashboard``: ``/applications/{applicationId}/dashboards/{dashboardId}``."""
-        return cast("ApplicationDashboard", self._resource("application_dashboard", "ApplicationDashboard"))
+        return cast(
+            "ApplicationDashboard", self._resource("application_dashboard", "ApplicationDashboard")
+        )
 
     @property
     def application_dashboards(self) -> ApplicationDashboards:
         """``applicationDashboards``: ``/applications/{applicationId}/dashboards``."""
-        return cast("ApplicationDashboards", self._resource("application_dashboards", "ApplicationDashboards"))
+        return cast(
+            "ApplicationDashboards",
+            self._resource("application_dashboards", "ApplicationDashboards"),
+        )
 
     @property
     def application_job_log(self) -> ApplicationJobLog:
@@ -166,7 +195,9 @@ class Resources:
     @property
     def application_job_logs(self) -> ApplicationJobLogs:
         """``applicationJobLogs``: ``/applications/{applicationId}/jobLogs``."""
-        return cast("ApplicationJobLogs", self._resource("application_job_logs", "ApplicationJobLogs"))
+        return cast(
+            "ApplicationJobLogs", self._resource("application_job_logs", "ApplicationJobLogs")
+        )
 
     @property
     def application_key(self) -> ApplicationKey:
@@ -181,12 +212,16 @@ class Resources:
     @property
     def application_template(self) -> ApplicationTemplate:
         """``applicationTemplate``: ``/applicationTemplates/{templateId}``."""
-        return cast("ApplicationTemplate", self._resource("application_template", "ApplicationTemplate"))
+        return cast(
+            "ApplicationTemplate", self._resource("application_template", "ApplicationTemplate")
+        )
 
     @property
     def application_templates(self) -> ApplicationTemplates:
         """``applicationTemplates``: ``/applicationTemplates``."""
-        return cast("ApplicationTemplates", self._resource("application_templates", "ApplicationTemplates"))
+        return cast(
+            "ApplicationTemplates", self._resource("application_templates", "ApplicationTemplates")
+        )
 
     @property
     def applications(self) -> Applications:
@@ -240,7 +275,9 @@ class Resources:
 
     @property
     def data_table_row(self) -> DataTableRow:
-        """``dataTableRow``: ``/applications/{applicationId}/data-tables/{dataTableId}/rows/{rowId}``."""
+        """``dataTableRow``:
+        ``/applications/{applicationId}/data-tables/{dataTableId}/rows/{rowId}``.
+        """
         return cast("DataTableRow", self._resource("data_table_row", "DataTableRow"))
 
     @property
@@ -260,7 +297,9 @@ class Resources:
 
     @property
     def device_attribute(self) -> DeviceAttribute:
-        """``deviceAttribute``: ``/applications/{applicationId}/devices/{deviceId}/attributes/{name}``."""
+        """``deviceAttribute``:
+        ``/applications/{applicationId}/devices/{deviceId}/attributes/{name}``.
+        """
         return cast("DeviceAttribute", self._resource("device_attribute", "DeviceAttribute"))
 
     @property
@@ -285,7 +324,9 @@ class Resources:
 
     @property
     def edge_deployment(self) -> EdgeDeployment:
-        """``edgeDeployment``: ``/applications/{applicationId}/edge/deployments/{edgeDeploymentId}``."""
+        """``edgeDeployment``:
+        ``/applications/{applicationId}/edge/deployments/{edgeDeploymentId}``.
+        """
         return cast("EdgeDeployment", self._resource("edge_deployment", "EdgeDeployment"))
 
     @property
@@ -295,13 +336,19 @@ class Resources:
 
     @property
     def embedded_deployment(self) -> EmbeddedDeployment:
-        """``embeddedDeployment``: ``/applications/{applicationId}/embedded/deployments/{embeddedDeploymentId}``."""
-        return cast("EmbeddedDeployment", self._resource("embedded_deployment", "EmbeddedDeployment"))
+        """``embeddedDeployment``:
+        ``/applications/{applicationId}/embedded/deployments/{embeddedDeploymentId}``.
+        """
+        return cast(
+            "EmbeddedDeployment", self._resource("embedded_deployment", "EmbeddedDeployment")
+        )
 
     @property
     def embedded_deployments(self) -> EmbeddedDeployments:
         """``embeddedDeployments``: ``/applications/{applicationId}/embedded/deployments``."""
-        return cast("EmbeddedDeployments", self._resource("embedded_deployments", "EmbeddedDeployments"))
+        return cast(
+            "EmbeddedDeployments", self._resource("embedded_deployments", "EmbeddedDeployments")
+        )
 
     @property
     def event(self) -> Event:
@@ -320,7 +367,9 @@ class Resources:
 
     @property
     def experience_domain(self) -> ExperienceDomain:
-        """``experienceDomain``: ``/applications/{applicationId}/experience/domains/{experienceDomainId}``."""
+        """``experienceDomain``:
+        ``/applications/{applicationId}/experience/domains/{experienceDomainId}``.
+        """
         return cast("ExperienceDomain", self._resource("experience_domain", "ExperienceDomain"))
 
     @property
@@ -330,17 +379,25 @@ class Resources:
 
     @property
     def experience_endpoint(self) -> ExperienceEndpoint:
-        """``experienceEndpoint``: ``/applications/{applicationId}/experience/endpoints/{experienceEndpointId}``."""
-        return cast("ExperienceEndpoint", self._resource("experience_endpoint", "ExperienceEndpoint"))
+        """``experienceEndpoint``:
+        ``/applications/{applicationId}/experience/endpoints/{experienceEndpointId}``.
+        """
+        return cast(
+            "ExperienceEndpoint", self._resource("experience_endpoint", "ExperienceEndpoint")
+        )
 
     @property
     def experience_endpoints(self) -> ExperienceEndpoints:
         """``experienceEndpoints``: ``/applications/{applicationId}/experience/endpoints``."""
-        return cast("ExperienceEndpoints", self._resource("experience_endpoints", "ExperienceEndpoints"))
+        return cast(
+            "ExperienceEndpoints", self._resource("experience_endpoints", "ExperienceEndpoints")
+        )
 
     @property
     def experience_group(self) -> ExperienceGroup:
-        """``experienceGroup``: ``/applications/{applicationId}/experience/groups/{experienceGroupId}``."""
+        """``experienceGroup``:
+        ``/applications/{applicationId}/experience/groups/{experienceGroupId}``.
+        """
         return cast("ExperienceGroup", self._resource("experience_group", "ExperienceGroup"))
 
     @property
@@ -350,7 +407,9 @@ class Resources:
 
     @property
     def experience_slug(self) -> ExperienceSlug:
-        """``experienceSlug``: ``/applications/{applicationId}/experience/slugs/{experienceSlugId}``."""
+        """``experienceSlug``:
+        ``/applications/{applicationId}/experience/slugs/{experienceSlugId}``.
+        """
         return cast("ExperienceSlug", self._resource("experience_slug", "ExperienceSlug"))
 
     @property
@@ -360,7 +419,9 @@ class Resources:
 
     @property
     def experience_user(self) -> ExperienceUser:
-        """``experienceUser``: ``/applications/{applicationId}/experience/users/{experienceUserId}``."""
+        """``experienceUser``:
+        ``/applications/{applicationId}/experience/users/{experienceUserId}``.
+        """
         return cast("ExperienceUser", self._resource("experience_user", "ExperienceUser"))
 
     @property
@@ -370,17 +431,23 @@ class Resources:
 
     @property
     def experience_version(self) -> ExperienceVersion:
-        """``experienceVersion``: ``/applications/{applicationId}/experience/versions/{experienceVersionIdOrName}``."""
+        """``experienceVersion``:
+        ``/applications/{applicationId}/experience/versions/{experienceVersionIdOrName}``.
+        """
         return cast("ExperienceVersion", self._resource("experience_version", "ExperienceVersion"))
 
     @property
     def experience_versions(self) -> ExperienceVersions:
         """``experienceVersions``: ``/applications/{applicationId}/experience/versions``."""
-        return cast("ExperienceVersions", self._resource("experience_versions", "ExperienceVersions"))
+        return cast(
+            "ExperienceVersions", self._resource("experience_versions", "ExperienceVersions")
+        )
 
     @property
     def experience_view(self) -> ExperienceView:
-        """``experienceView``: ``/applications/{applicationId}/experience/views/{experienceViewId}``."""
+        """``experienceView``:
+        ``/applications/{applicationId}/experience/views/{experienceViewId}``.
+        """
         return cast("ExperienceView", self._resource("experience_view", "ExperienceView"))
 
     @property
@@ -405,7 +472,9 @@ class Resources:
 
     @property
     def flow_version(self) -> FlowVersion:
-        """``flowVersion``: ``/applications/{applicationId}/flows/{flowId}/versions/{flowVersionId}``."""
+        """``flowVersion``:
+        ``/applications/{applicationId}/flows/{flowId}/versions/{flowVersionId}``.
+        """
         return cast("FlowVersion", self._resource("flow_version", "FlowVersion"))
 
     @property
@@ -446,12 +515,16 @@ class Resources:
     @property
     def instance_custom_node(self) -> InstanceCustomNode:
         """``instanceCustomNode``: ``/instances/{instanceId}/nodes/{instanceCustomNodeId}``."""
-        return cast("InstanceCustomNode", self._resource("instance_custom_node", "InstanceCustomNode"))
+        return cast(
+            "InstanceCustomNode", self._resource("instance_custom_node", "InstanceCustomNode")
+        )
 
     @property
     def instance_custom_nodes(self) -> InstanceCustomNodes:
         """``instanceCustomNodes``: ``/instances/{instanceId}/nodes``."""
-        return cast("InstanceCustomNodes", self._resource("instance_custom_nodes", "InstanceCustomNodes"))
+        return cast(
+            "InstanceCustomNodes", self._resource("instance_custom_nodes", "InstanceCustomNodes")
+        )
 
     @property
     def instance_member(self) -> InstanceMember:
@@ -465,13 +538,21 @@ class Resources:
 
     @property
     def instance_notification_rule(self) -> InstanceNotificationRule:
-        """``instanceNotificationRule``: ``/instances/{instanceId}/notification-rules/{notificationRuleId}``."""
-        return cast("InstanceNotificationRule", self._resource("instance_notification_rule", "InstanceNotificationRule"))
+        """``instanceNotificationRule``:
+        ``/instances/{instanceId}/notification-rules/{notificationRuleId}``.
+        """
+        return cast(
+            "InstanceNotificationRule",
+            self._resource("instance_notification_rule", "InstanceNotificationRule"),
+        )
 
     @property
     def instance_notification_rules(self) -> InstanceNotificationRules:
         """``instanceNotificationRules``: ``/instances/{instanceId}/notification-rules``."""
-        return cast("InstanceNotificationRules", self._resource("instance_notification_rules", "InstanceNotificationRules"))
+        return cast(
+            "InstanceNotificationRules",
+            self._resource("instance_notification_rules", "InstanceNotificationRules"),
+        )
 
     @property
     def instance_org(self) -> InstanceOrg:
@@ -486,7 +567,9 @@ class Resources:
     @property
     def instance_org_invites(self) -> InstanceOrgInvites:
         """``instanceOrgInvites``: ``/instances/{instanceId}/orgs/{orgId}/invites``."""
-        return cast("InstanceOrgInvites", self._resource("instance_org_invites", "InstanceOrgInvites"))
+        return cast(
+            "InstanceOrgInvites", self._resource("instance_org_invites", "InstanceOrgInvites")
+        )
 
     @property
     def instance_org_member(self) -> InstanceOrgMember:
@@ -496,7 +579,9 @@ class Resources:
     @property
     def instance_org_members(self) -> InstanceOrgMembers:
         """``instanceOrgMembers``: ``/instances/{instanceId}/orgs/{orgId}/members``."""
-        return cast("InstanceOrgMembers", self._resource("instance_org_members", "InstanceOrgMembers"))
+        return cast(
+            "InstanceOrgMembers", self._resource("instance_org_members", "InstanceOrgMembers")
+        )
 
     @property
     def instance_orgs(self) -> InstanceOrgs:

@@ -318,6 +318,7 @@ __all__ = [
 
 class DataTableRowsDelete(Model):
     """``dataTableRowsDelete``"""
+
     removed: int | float | None = None
 
 
@@ -327,50 +328,59 @@ class EventsDeleted(DataTableRowsDelete):
 
 class Success(Model):
     """``success``"""
+
     success: bool | None = None
 
 
 class ApplicationExportResult(Model):
     """``applicationExportResult``"""
+
     url: str | None = None
 
 
 class Error(Model):
     """``error``"""
+
     type: str | None = None
     message: str | None = None
 
 
 class BulkDeleteResponse(Model):
     """``bulkDeleteResponse``"""
+
     removed: int | float | None = None
     failed: int | float | None = None
 
 
 class BulkRestoreResponse(Model):
     """``bulkRestoreResponse``"""
+
     restored: int | float | None = None
     failed: int | float | None = None
 
 
 class NotificationRuleEvaluationOptions(Model):
     """``notificationRuleEvaluationOptions``"""
+
     ignore_frequency_check: bool | None = None
 
 
 class ApplicationReadmePatch(Model):
     """``applicationReadmePatch``"""
+
     content: str | None = None
 
 
 class ApplicationCloneDryRunResult(Model):
     """``applicationCloneDryRunResult``"""
+
     success: bool | None = None
     requires_job: bool | None = None
 
 
 class DeviceRecipeBulkCreate(Model):
     """``deviceRecipeBulkCreate``"""
+
     created: int | float | None = None
     failed: int | float | None = None
     csv_result: str | None = None
@@ -378,45 +388,53 @@ class DeviceRecipeBulkCreate(Model):
 
 class OrgInviteResult(Model):
     """``orgInviteResult``"""
+
     accepted: bool | None = None
     org_id: str | None = None
 
 
 class FlowStorageMetadata(Model):
     """``flowStorageMetadata``"""
+
     memory_used: int | float | None = None
     keys_count: int | float | None = None
 
 
 class InstanceMemberPatch(Model):
     """``instanceMemberPatch``"""
+
     role: str | None = None
 
 
 class FlowVersionPatch(Model):
     """``flowVersionPatch``"""
+
     notes: str | None = None
     enabled: bool | None = None
 
 
 class TagKeysResponse(Model):
     """``tagKeysResponse``"""
+
     tag_keys: list[str] | None = None
 
 
 class SuccessWithExecutionId(Model):
     """``successWithExecutionId``"""
+
     success: bool | None = None
     execution_id: str | None = None
 
 
 class AttributeNamesResponse(Model):
     """``attributeNamesResponse``"""
+
     attribute_names: list[str] | None = None
 
 
 class DevicesUpdated(Model):
     """``devicesUpdated``"""
+
     updated: int | float | None = None
     failed: int | float | None = None
     skipped: int | float | None = None
@@ -425,28 +443,33 @@ class DevicesUpdated(Model):
 
 class FlowStorageEntry(Model):
     """``flowStorageEntry``"""
+
     key: str | None = None
     value: Any = None
 
 
 class MultiFactorAuthInfo(Model):
     """``multiFactorAuthInfo``"""
+
     key: str | None = None
     key_uri: str | None = None
 
 
 class OrgInviteActionUser(Model):
     """``orgInviteActionUser``"""
+
     action: str | None = None
 
 
 class TemplateKeywords(Model):
     """``templateKeywords``"""
+
     keywords: list[str] | None = None
 
 
 class ExperienceBootstrapResult(Model):
     """``experienceBootstrapResult``"""
+
     resource_suffix: str | None = None
     password: str | None = None
     email: str | None = None
@@ -454,18 +477,21 @@ class ExperienceBootstrapResult(Model):
 
 class OrgInviteResultUser(Model):
     """``orgInviteResultUser``"""
+
     result: str | None = None
     org_id: str | None = None
 
 
 class SsoRequest(Model):
     """``ssoRequest``"""
+
     sso_type: str | None = None
     sso_request: str | None = None
 
 
 class JobEnqueuedResult(Model):
     """``jobEnqueuedResult``"""
+
     job_queued: bool | None = None
     job_id: str | None = None
     success: bool | None = None
@@ -473,6 +499,7 @@ class JobEnqueuedResult(Model):
 
 class DataTablePatch(Model):
     """``dataTablePatch``"""
+
     name: str | None = None
     description: str | None = None
 
@@ -489,18 +516,21 @@ class FlowTriggerFilterItem(Model):
 
 class MqttPublishBody(Model):
     """``mqttPublishBody``"""
+
     topic: str | None = None
     message: str | None = None
 
 
 class TagValuesResponse(Model):
     """``tagValuesResponse``"""
+
     tag_key: str | None = None
     tag_values: list[str] | None = None
 
 
 class MultiFactorAuthDisable(Model):
     """``multiFactorAuthDisable``"""
+
     two_factor_code: str | None = None
     password: str | None = None
 
@@ -512,6 +542,7 @@ class FilePatchFileDimensions(Model):
 
 class FilePatch(Model):
     """``filePatch``"""
+
     file_size: int | float | None = None
     content_type: str | None = None
     file_dimensions: FilePatchFileDimensions | None = None
@@ -524,6 +555,7 @@ class DeviceTagFilterItem(Model):
 
 class DevicePayloadCounts(Model):
     """``devicePayloadCounts``"""
+
     device_command: int | float | None = None
     device_connect: int | float | None = None
     device_disconnect: int | float | None = None
@@ -534,6 +566,7 @@ class DevicePayloadCounts(Model):
 
 class EdgeDeploymentRemove(Model):
     """``edgeDeploymentRemove``"""
+
     flow_id: str | None = None
     device_id: str | None = None
 
@@ -544,12 +577,14 @@ class EmbeddedDeploymentRemove(EdgeDeploymentRemove):
 
 class ExperienceSlugPatch(Model):
     """``experienceSlugPatch``"""
+
     version: str | None = None
     slug: str | None = None
 
 
 class OrgInviteAction(Model):
     """``orgInviteAction``"""
+
     email: str | None = None
     token: str | None = None
     accept: bool | None = None
@@ -561,6 +596,7 @@ class ExperienceSlugPost(ExperienceSlugPatch):
 
 class AuthedUser(Model):
     """``authedUser``"""
+
     user_id: str | None = None
     token: str | None = None
     needs_to_verify_email: bool | None = None
@@ -576,6 +612,7 @@ class ValidationErrorsValidationErrorsItem(Model):
 
 class ValidationErrors(Model):
     """``validationErrors``"""
+
     type: str | None = None
     message: str | None = None
     validation_errors: list[ValidationErrorsValidationErrorsItem] | None = None
@@ -588,6 +625,7 @@ class PayloadCountsBreakdownCountsItem(Model):
 
 class PayloadCountsBreakdown(Model):
     """``payloadCountsBreakdown``"""
+
     start: datetime | None = None
     end: datetime | None = None
     counts: list[PayloadCountsBreakdownCountsItem] | None = None
@@ -595,6 +633,7 @@ class PayloadCountsBreakdown(Model):
 
 class ApplicationApplyTemplatePatch(Model):
     """``applicationApplyTemplatePatch``"""
+
     template_id: str | None = None
     email: str | None = None
     callback_url: str | None = None
@@ -611,6 +650,7 @@ class DeviceLogItem(Model):
 
 class RecentItem(Model):
     """``recentItem``"""
+
     item_type: str | None = None
     parent_id: str | None = None
     item_id: str | None = None
@@ -618,6 +658,7 @@ class RecentItem(Model):
 
 class DataTableRow(Model):
     """``dataTableRow``"""
+
     id: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -625,6 +666,7 @@ class DataTableRow(Model):
 
 class MultiFactorAuthEnable(Model):
     """``multiFactorAuthEnable``"""
+
     two_factor_auth_key: str | None = None
     password: str | None = None
     two_factor_code: str | None = None
@@ -632,6 +674,7 @@ class MultiFactorAuthEnable(Model):
 
 class ApplicationCertificateAuthorityPatch(Model):
     """``applicationCertificateAuthorityPatch``"""
+
     name: str | None = None
     status: str | None = None
     description: str | None = None
@@ -640,6 +683,7 @@ class ApplicationCertificateAuthorityPatch(Model):
 
 class ExperienceBootstrapOptions(Model):
     """``experienceBootstrapOptions``"""
+
     replace_existing: bool | None = None
     create_users: bool | None = None
     create_groups: bool | None = None
@@ -648,6 +692,7 @@ class ExperienceBootstrapOptions(Model):
 
 class EdgeDeploymentReplace(Model):
     """``edgeDeploymentReplace``"""
+
     flow_id: str | None = None
     old_version: str | None = None
     new_version: str | None = None
@@ -659,6 +704,7 @@ class EmbeddedDeploymentReplace(EdgeDeploymentReplace):
 
 class InstanceMemberPost(Model):
     """``instanceMemberPost``"""
+
     user_id: str | None = None
     email: str | None = None
     role: str | None = None
@@ -676,6 +722,7 @@ class FlowLogItem(Model):
 
 class ResourceJobExecutionOptions(Model):
     """``resourceJobExecutionOptions``"""
+
     template_context: str | None = None
     query_json: str | None = None
     data_table_id: str | None = None
@@ -683,6 +730,7 @@ class ResourceJobExecutionOptions(Model):
 
 class VirtualButtonPress(Model):
     """``virtualButtonPress``"""
+
     key: str | None = None
     payload: Any = None
     meta: Any = None
@@ -693,6 +741,7 @@ class VirtualButtonPress(Model):
 
 class ApplicationReadme(Model):
     """``applicationReadme``"""
+
     application_id: str | None = None
     last_updated: datetime | None = None
     last_updated_by_id: str | None = None
@@ -701,11 +750,12 @@ class ApplicationReadme(Model):
 
 
 class DeviceCommandTime(Model):
-    date: str | None = field(default=None, name='$date')
+    date: str | None = field(default=None, name="$date")
 
 
 class DeviceCommand(Model):
     """``deviceCommand``"""
+
     time: str | int | float | DeviceCommandTime | None = None
     name: str | None = None
     payload: Any = None
@@ -724,6 +774,7 @@ class DeviceCountsCountsItem(Model):
 
 class DeviceCounts(Model):
     """``deviceCounts``"""
+
     start: datetime | None = None
     end: datetime | None = None
     counts: list[DeviceCountsCountsItem] | None = None
@@ -743,6 +794,7 @@ class CompositeDeviceStateValue(Model):
 
 class OrgInviteInfo(Model):
     """``orgInviteInfo``"""
+
     org_name: str | None = None
     email: str | None = None
     role: str | None = None
@@ -759,11 +811,13 @@ class DeviceNamesResponseDeviceSummaryItem(Model):
 
 class DeviceNamesResponse(Model):
     """``deviceNamesResponse``"""
+
     device_summary: list[DeviceNamesResponseDeviceSummaryItem] | None = None
 
 
 class DataTableColumn(Model):
     """``dataTableColumn``"""
+
     name: str | None = None
     data_type: str | None = None
     constraint: str | None = None
@@ -782,6 +836,7 @@ class RecentItemListItemsItem(Model):
 
 class RecentItemList(Model):
     """``recentItemList``"""
+
     item_type: str | None = None
     parent_id: str | None = None
     items: list[RecentItemListItemsItem] | None = None
@@ -789,6 +844,7 @@ class RecentItemList(Model):
 
 class InstanceAuditLogs(Model):
     """``instanceAuditLogs``"""
+
     items: list[InstanceAuditLogs] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -810,6 +866,7 @@ class NotebookMinuteCountsCountsItem(Model):
 
 class NotebookMinuteCounts(Model):
     """``notebookMinuteCounts``"""
+
     start: datetime | None = None
     end: datetime | None = None
     counts: list[NotebookMinuteCountsCountsItem] | None = None
@@ -817,6 +874,7 @@ class NotebookMinuteCounts(Model):
 
 class NotebookDataExportOptions(Model):
     """``notebookDataExportOptions``"""
+
     email: str | None = None
     relative_to: str | int | float | DeviceCommandTime | None = None
     template_context: str | None = None
@@ -825,6 +883,7 @@ class NotebookDataExportOptions(Model):
 
 class NotebookExecutionOptions(Model):
     """``notebookExecutionOptions``"""
+
     relative_to: str | int | float | DeviceCommandTime | None = None
     template_context: str | None = None
     email: str | None = None
@@ -833,6 +892,7 @@ class NotebookExecutionOptions(Model):
 
 class InstanceOrgMembers(Model):
     """``instanceOrgMembers``"""
+
     items: list[InstanceOrgMembers] | None = None
     instance_id: str | None = None
     org_id: str | None = None
@@ -845,6 +905,7 @@ class InstanceOrgMembers(Model):
 
 class ExperienceDomainPost(Model):
     """``experienceDomainPost``"""
+
     ssl_key: str | None = None
     ssl_cert: str | None = None
     ssl_bundle: str | None = None
@@ -854,15 +915,17 @@ class ExperienceDomainPost(Model):
 
 class ChangePassword(Model):
     """``changePassword``"""
+
     two_factor_code: str | None = None
     password: str | None = None
     new_password: str | None = None
     invalidate_existing_tokens: bool | None = None
-    token_ttl: int | None = field(default=None, name='tokenTTL')
+    token_ttl: int | None = field(default=None, name="tokenTTL")
 
 
 class InstanceReportOptionsPost(Model):
     """``instanceReportOptionsPost``"""
+
     email: str | None = None
     callback_url: str | None = None
     resource_group_by: str | None = None
@@ -874,6 +937,7 @@ class InstanceReportOptionsPost(Model):
 
 class OrgPatch(Model):
     """``orgPatch``"""
+
     name: str | None = None
     description: str | None = None
     plan_id: str | None = None
@@ -885,6 +949,7 @@ class OrgPatch(Model):
 
 class DeviceState(Model):
     """``deviceState``"""
+
     time: str | int | float | DeviceCommandTime | None = None
     meta: Any = None
     data: dict[str, str | int | float | bool] | None = None
@@ -893,6 +958,7 @@ class DeviceState(Model):
 
 class ExperienceSlug(Model):
     """``experienceSlug``"""
+
     id: str | None = None
     experience_slug_id: str | None = None
     application_id: str | None = None
@@ -904,6 +970,7 @@ class ExperienceSlug(Model):
 
 class FilePost(Model):
     """``filePost``"""
+
     name: str | None = None
     parent_directory: str | None = None
     type: str | None = None
@@ -918,6 +985,7 @@ class OrgPost(OrgPatch):
 
 class ResourceTransfer(Model):
     """``resourceTransfer``"""
+
     destination_id: str | None = None
     destination_type: str | None = None
     application_ids: list[str] | None = None
@@ -927,6 +995,7 @@ class ResourceTransfer(Model):
 
 class ExperienceDomainPatch(Model):
     """``experienceDomainPatch``"""
+
     ssl_key: str | None = None
     ssl_cert: str | None = None
     ssl_bundle: str | None = None
@@ -941,9 +1010,10 @@ class OrgInviteUserInvitedBy(Model):
 
 class OrgInviteUser(Model):
     """``orgInviteUser``"""
+
     org_name: str | None = None
     role: str | None = None
-    requires_mfa: bool | None = field(default=None, name='requiresMFA')
+    requires_mfa: bool | None = field(default=None, name="requiresMFA")
     invite_date: datetime | None = None
     ttl: int | float | None = None
     expired: bool | None = None
@@ -953,6 +1023,7 @@ class OrgInviteUser(Model):
 
 class ApplicationCertificatePatch(Model):
     """``applicationCertificatePatch``"""
+
     status: str | None = None
     description: str | None = None
     certificate: str | None = None
@@ -963,6 +1034,7 @@ class ApplicationCertificatePatch(Model):
 
 class InstanceMember(Model):
     """``instanceMember``"""
+
     instance_id: str | None = None
     user_id: str | None = None
     email: str | None = None
@@ -976,12 +1048,13 @@ class InstanceMember(Model):
 
 class DeviceDataExportOptions(Model):
     include_date: bool | None = None
-    include_id: bool | None = field(default=None, name='includeID')
+    include_id: bool | None = field(default=None, name="includeID")
     include_blob_data: bool | None = None
 
 
 class DeviceDataExport(Model):
     """``deviceDataExport``"""
+
     email: str | None = None
     callback_url: str | None = None
     attributes: list[str] | None = None
@@ -992,6 +1065,7 @@ class DeviceDataExport(Model):
 
 class EmbeddedDeploymentExport(Model):
     """``embeddedDeploymentExport``"""
+
     email: str | None = None
     callback_url: str | None = None
     embedded_deployment_id: str | None = None
@@ -1006,6 +1080,7 @@ class EmbeddedDeploymentExport(Model):
 
 class EdgeDeploymentRelease(Model):
     """``edgeDeploymentRelease``"""
+
     flow_id: str | None = None
     version: str | None = None
     device_ids: list[str] | None = None
@@ -1014,6 +1089,7 @@ class EdgeDeploymentRelease(Model):
 
 class EventPatch(Model):
     """``eventPatch``"""
+
     state: str | None = None
     level: str | None = None
     subject: str | None = None
@@ -1024,11 +1100,12 @@ class EventPatch(Model):
 
 
 class ExperienceViewPatchHeaders(Model):
-    content_type: str | None = field(default=None, name='content-type')
+    content_type: str | None = field(default=None, name="content-type")
 
 
 class ExperienceViewPatch(Model):
     """``experienceViewPatch``"""
+
     name: str | None = None
     description: str | None = None
     layout_id: str | None = None
@@ -1039,6 +1116,7 @@ class ExperienceViewPatch(Model):
 
 class ExperienceDomain(Model):
     """``experienceDomain``"""
+
     id: str | None = None
     experience_domain_id: str | None = None
     application_id: str | None = None
@@ -1060,6 +1138,7 @@ class FlowStatsMetricsItem(Model):
 
 class FlowStats(Model):
     """``flowStats``"""
+
     flow_version: str | None = None
     flow_version_id: str | None = None
     device_id: str | None = None
@@ -1071,6 +1150,7 @@ class FlowStats(Model):
 
 class ExperienceUserPatch(Model):
     """``experienceUserPatch``"""
+
     email: str | None = None
     first_name: str | None = None
     last_name: str | None = None
@@ -1082,6 +1162,7 @@ class ExperienceUserPatch(Model):
 
 class DataTableRowInsertResult(Model):
     """``dataTableRowInsertResult``"""
+
     id: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -1091,6 +1172,7 @@ class DataTableRowInsertResult(Model):
 
 class InstanceOrgMember(Model):
     """``instanceOrgMember``"""
+
     instance_id: str | None = None
     org_id: str | None = None
     user_id: str | None = None
@@ -1105,6 +1187,7 @@ class InstanceOrgMember(Model):
 
 class EmbeddedDeploymentRelease(Model):
     """``embeddedDeploymentRelease``"""
+
     flow_id: str | None = None
     version: str | None = None
     device_ids: list[str] | None = None
@@ -1118,6 +1201,7 @@ class ExperienceUserPost(ExperienceUserPatch):
 
 class DeviceRecipeBulkCreatePost(Model):
     """``deviceRecipeBulkCreatePost``"""
+
     csv: str | None = None
     count: int | None = None
     name_column: str | None = None
@@ -1133,6 +1217,7 @@ class DeviceRecipeBulkCreatePost(Model):
 
 class ImportNewApplicationOptions(Model):
     """``importNewApplicationOptions``"""
+
     import_url: str | None = None
     callback_url: str | None = None
     include: list[Any] | None = None
@@ -1141,6 +1226,7 @@ class ImportNewApplicationOptions(Model):
 
 class ApplicationClonePost(Model):
     """``applicationClonePost``"""
+
     dry_run: bool | None = None
     include_files: bool | None = None
     include_private_files: bool | None = None
@@ -1163,6 +1249,7 @@ class ApplicationTemplateCategoriesItemsItem(Model):
 
 class ApplicationTemplateCategories(Model):
     """``applicationTemplateCategories``"""
+
     items: list[ApplicationTemplateCategoriesItemsItem] | None = None
     base_id: str | None = None
     count: int | None = None
@@ -1171,6 +1258,7 @@ class ApplicationTemplateCategories(Model):
 
 class ExperienceViewPost(Model):
     """``experienceViewPost``"""
+
     name: str | None = None
     description: str | None = None
     view_type: str | None = None
@@ -1182,6 +1270,7 @@ class ExperienceViewPost(Model):
 
 class DataTablePost(Model):
     """``dataTablePost``"""
+
     name: str | None = None
     description: str | None = None
     columns: list[DataTableColumn] | None = None
@@ -1194,6 +1283,7 @@ class InstanceOrgMemberPatchApplicationRolesItem(Model):
 
 class InstanceOrgMemberPatch(Model):
     """``instanceOrgMemberPatch``"""
+
     role: str | None = None
     application_roles: list[InstanceOrgMemberPatchApplicationRolesItem] | None = None
     dashboard_roles: list[InstanceOrgMemberPatchApplicationRolesItem] | None = None
@@ -1205,15 +1295,17 @@ class OrgRoleInfo(InstanceOrgMemberPatch):
 
 class DeviceCredentials(Model):
     """``deviceCredentials``"""
+
     device_id: str | None = None
     key: str | None = None
     secret: str | None = None
-    token_ttl: int | None = field(default=None, name='tokenTTL')
+    token_ttl: int | None = field(default=None, name="tokenTTL")
     requested_scopes: list[str] | None = None
 
 
 class WebhookPatch(Model):
     """``webhookPatch``"""
+
     name: str | None = None
     description: str | None = None
     response_code: int | None = None
@@ -1230,6 +1322,7 @@ class WebhookPatch(Model):
 
 class ApplicationKeyPatch(Model):
     """``applicationKeyPatch``"""
+
     status: str | None = None
     name: str | None = None
     description: str | None = None
@@ -1246,6 +1339,7 @@ class WebhookPost(WebhookPatch):
 
 class ExperienceSlugs(Model):
     """``experienceSlugs``"""
+
     items: list[ExperienceSlug] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -1254,6 +1348,7 @@ class ExperienceSlugs(Model):
 
 class AuthedDevice(Model):
     """``authedDevice``"""
+
     application_id: str | None = None
     device_id: str | None = None
     device_class: str | None = None
@@ -1272,6 +1367,7 @@ class ApplicationExportPostRepo(Model):
 
 class ApplicationExportPost(Model):
     """``applicationExportPost``"""
+
     include_files: bool | None = None
     include_private_files: bool | None = None
     include_data_table_rows: bool | None = None
@@ -1286,6 +1382,7 @@ class ApplicationExportPost(Model):
 
 class OrgMemberPatch(Model):
     """``orgMemberPatch``"""
+
     user_id: str | None = None
     role: str | None = None
     application_roles: list[InstanceOrgMemberPatchApplicationRolesItem] | None = None
@@ -1294,6 +1391,7 @@ class OrgMemberPatch(Model):
 
 class ResourceJobPatch(Model):
     """``resourceJobPatch``"""
+
     name: str | None = None
     description: str | None = None
     data_table_id: str | None = None
@@ -1310,6 +1408,7 @@ class ResourceJobPatch(Model):
 
 class DataTableRows(Model):
     """``dataTableRows``"""
+
     items: list[DataTableRow] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -1324,6 +1423,7 @@ class DataTableRows(Model):
 
 class EventPost(Model):
     """``eventPost``"""
+
     level: str | None = None
     state: str | None = None
     subject: str | None = None
@@ -1337,6 +1437,7 @@ class EventPost(Model):
 
 class OrgInvitePost(Model):
     """``orgInvitePost``"""
+
     email: str | None = None
     role: str | None = None
     application_roles: list[InstanceOrgMemberPatchApplicationRolesItem] | None = None
@@ -1346,6 +1447,7 @@ class OrgInvitePost(Model):
 
 class ExperienceDomains(Model):
     """``experienceDomains``"""
+
     items: list[ExperienceDomain] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -1354,6 +1456,7 @@ class ExperienceDomains(Model):
 
 class MePatch(Model):
     """``mePatch``"""
+
     email: str | None = None
     first_name: str | None = None
     last_name: str | None = None
@@ -1369,6 +1472,7 @@ class MePatch(Model):
 
 class ApplicationCertificatePost(Model):
     """``applicationCertificatePost``"""
+
     status: str | None = None
     description: str | None = None
     device_ids: list[str] | None = None
@@ -1381,6 +1485,7 @@ class ApplicationCertificatePost(Model):
 
 class DataTable(Model):
     """``dataTable``"""
+
     id: str | None = None
     data_table_id: str | None = None
     application_id: str | None = None
@@ -1393,6 +1498,7 @@ class DataTable(Model):
 
 class ResourceJobPost(Model):
     """``resourceJobPost``"""
+
     name: str | None = None
     description: str | None = None
     data_table_id: str | None = None
@@ -1410,6 +1516,7 @@ class ResourceJobPost(Model):
 
 class InstanceMembers(Model):
     """``instanceMembers``"""
+
     items: list[InstanceMember] | None = None
     instance_id: str | None = None
     count: int | None = None
@@ -1421,6 +1528,7 @@ class InstanceMembers(Model):
 
 class OrgInvite(Model):
     """``orgInvite``"""
+
     id: str | None = None
     email: str | None = None
     role: str | None = None
@@ -1450,6 +1558,7 @@ class FlowErrorsErrorsItem(Model):
 
 class FlowErrors(Model):
     """``flowErrors``"""
+
     flow_version: str | None = None
     flow_version_id: str | None = None
     device_id: str | None = None
@@ -1479,6 +1588,7 @@ class ApplicationSearchResultItem(Model):
 
 class File(Model):
     """``file``"""
+
     id: str | None = None
     application_id: str | None = None
     creation_date: datetime | None = None
@@ -1505,6 +1615,7 @@ class CompositeDevicesStateItemsItem(Model):
 
 class CompositeDevicesState(Model):
     """``compositeDevicesState``"""
+
     items: list[CompositeDevicesStateItemsItem] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -1518,6 +1629,7 @@ class CompositeDevicesState(Model):
 
 class ApplicationKeyPost(Model):
     """``applicationKeyPost``"""
+
     device_ids: list[str] | None = None
     device_tags: list[DeviceTagFilterItem] | None = None
     name: str | None = None
@@ -1540,6 +1652,7 @@ class ApplicationCertificateAuthorityCaInfoItem(Model):
 
 class ApplicationCertificateAuthority(Model):
     """``applicationCertificateAuthority``"""
+
     id: str | None = None
     application_certificate_authority_id: str | None = None
     application_id: str | None = None
@@ -1554,6 +1667,7 @@ class ApplicationCertificateAuthority(Model):
 
 class Webhook(Model):
     """``webhook``"""
+
     id: str | None = None
     webhook_id: str | None = None
     application_id: str | None = None
@@ -1576,6 +1690,7 @@ class Webhook(Model):
 
 class DashboardSendReport(Model):
     """``dashboardSendReport``"""
+
     to_email: list[str] | None = None
     callback_url: str | None = None
     subject: str | None = None
@@ -1590,6 +1705,7 @@ class DashboardSendReport(Model):
 
 class ExperienceGroupPatch(Model):
     """``experienceGroupPatch``"""
+
     name: str | None = None
     description: str | None = None
     experience_user_ids: list[str] | None = None
@@ -1608,6 +1724,7 @@ class ImportIntoApplicationOptionsRepo(Model):
 
 class ImportIntoApplicationOptions(Model):
     """``importIntoApplicationOptions``"""
+
     from_application_id: str | None = None
     import_url: str | None = None
     callback_url: str | None = None
@@ -1631,6 +1748,7 @@ class ExperienceUserExperienceGroupsItem(Model):
 
 class ExperienceUser(Model):
     """``experienceUser``"""
+
     id: str | None = None
     experience_user_id: str | None = None
     application_id: str | None = None
@@ -1649,9 +1767,10 @@ class ExperienceUser(Model):
 
 class AdvancedQuery(Model):
     """``advancedQuery``"""
-    and_: list[AdvancedQuery] | None = field(default=None, name='$and')
-    or_: list[AdvancedQuery] | None = field(default=None, name='$or')
-    nor: list[AdvancedQuery] | None = field(default=None, name='$nor')
+
+    and_: list[AdvancedQuery] | None = field(default=None, name="$and")
+    or_: list[AdvancedQuery] | None = field(default=None, name="$or")
+    nor: list[AdvancedQuery] | None = field(default=None, name="$nor")
 
 
 class InstanceAuditLogFilterPrimaryTargetItem(Model):
@@ -1667,6 +1786,7 @@ class InstanceAuditLogFilterRequestItem(Model):
 
 class InstanceAuditLogFilter(Model):
     """``instanceAuditLogFilter``"""
+
     primary_target: list[InstanceAuditLogFilterPrimaryTargetItem] | None = None
     secondary_target: list[InstanceAuditLogFilterPrimaryTargetItem] | None = None
     actor: list[InstanceAuditLogFilterPrimaryTargetItem] | None = None
@@ -1676,6 +1796,7 @@ class InstanceAuditLogFilter(Model):
 
 class InstanceAuditLog(Model):
     """``instanceAuditLog``"""
+
     id: str | None = None
     instance_audit_log_id: str | None = None
     creation_date: datetime | None = None
@@ -1707,6 +1828,7 @@ class ApiTokenPatchOrgRolesItem(Model):
 
 class ApiTokenPatch(Model):
     """``apiTokenPatch``"""
+
     name: str | None = None
     description: str | None = None
     default_role: str | None = None
@@ -1720,6 +1842,7 @@ class UserOauthTokenPatch(ApiTokenPatch):
 
 class ExperienceView(Model):
     """``experienceView``"""
+
     id: str | None = None
     experience_view_id: str | None = None
     application_id: str | None = None
@@ -1741,6 +1864,7 @@ class ExperienceView(Model):
 
 class ResourceJob(Model):
     """``resourceJob``"""
+
     id: str | None = None
     resource_job_id: str | None = None
     name: str | None = None
@@ -1770,6 +1894,7 @@ class ExperienceEndpointPatchStaticReply(Model):
 
 class ExperienceEndpointPatch(Model):
     """``experienceEndpointPatch``"""
+
     description: str | None = None
     route: str | None = None
     enabled: bool | None = None
@@ -1801,6 +1926,7 @@ class DeviceAttributePatchSystem(Model):
 
 class DeviceAttributePatch(Model):
     """``deviceAttributePatch``"""
+
     name: str | None = None
     content_type: str | None = None
     description: str | None = None
@@ -1820,6 +1946,7 @@ class FileUploadPostResponseUpload(Model):
 
 class FileUploadPostResponse(Model):
     """``fileUploadPostResponse``"""
+
     id: str | None = None
     application_id: str | None = None
     creation_date: datetime | None = None
@@ -1856,6 +1983,7 @@ class NotificationRulePatchRuleConfig(Model):
 
 class NotificationRulePatch(Model):
     """``notificationRulePatch``"""
+
     target_query_json: str | None = None
     name: str | None = None
     description: str | None = None
@@ -1867,6 +1995,7 @@ class NotificationRulePatch(Model):
 
 class DeviceConnectionStatus(Model):
     """``deviceConnectionStatus``"""
+
     status: str | None = None
     connected_at: str | int | float | DeviceCommandTime | None = None
     ip_address: str | None = None
@@ -1916,6 +2045,7 @@ class ExperienceVersionPatchGlobalsItem(Model):
 
 class ExperienceVersionPatch(Model):
     """``experienceVersionPatch``"""
+
     endpoint_default_cors: bool | None = None
     allowed_cors_origins: list[str] | None = None
     globals: list[ExperienceVersionPatchGlobalsItem] | None = None
@@ -1928,6 +2058,7 @@ class ExperienceVersionPatch(Model):
 
 class DeviceAttributePost(Model):
     """``deviceAttributePost``"""
+
     name: str | None = None
     data_type: str | None = None
     content_type: str | None = None
@@ -1938,6 +2069,7 @@ class DeviceAttributePost(Model):
 
 class DataTables(Model):
     """``dataTables``"""
+
     items: list[DataTable] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -1952,6 +2084,7 @@ class DataTables(Model):
 
 class NotificationRulePost(Model):
     """``notificationRulePost``"""
+
     target_type: str | None = None
     target_query_json: str | None = None
     name: str | None = None
@@ -1964,6 +2097,7 @@ class NotificationRulePost(Model):
 
 class OrgInviteCollection(Model):
     """``orgInviteCollection``"""
+
     items: list[OrgInvite] | None = None
     instance_id: str | None = None
     org_id: str | None = None
@@ -1976,6 +2110,7 @@ class OrgInviteCollection(Model):
 
 class Files(Model):
     """``files``"""
+
     items: list[File] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -2014,6 +2149,7 @@ class ValidateContextSuccessDashboard(Model):
 
 class ValidateContextSuccess(Model):
     """``validateContextSuccess``"""
+
     success: bool | None = None
     ctx: dict[str, str | int | float | ValidateContextSuccessCtxValue] | None = None
     dashboard: ValidateContextSuccessDashboard | None = None
@@ -2021,6 +2157,7 @@ class ValidateContextSuccess(Model):
 
 class DeviceAttribute(Model):
     """``deviceAttribute``"""
+
     name: str | None = None
     data_type: str | None = None
     content_type: str | None = None
@@ -2033,6 +2170,7 @@ class DeviceAttribute(Model):
 
 class ExperienceGroup(Model):
     """``experienceGroup``"""
+
     id: str | None = None
     experience_group_id: str | None = None
     application_id: str | None = None
@@ -2054,6 +2192,7 @@ class ExperienceGroup(Model):
 
 class Webhooks(Model):
     """``webhooks``"""
+
     items: list[Webhook] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -2068,6 +2207,7 @@ class Webhooks(Model):
 
 class PayloadStats(Model):
     """``payloadStats``"""
+
     app_file: dict[str, int | float] | None = None
     data_table: dict[str, int | float] | None = None
     device_create: dict[str, int | float] | None = None
@@ -2095,6 +2235,7 @@ class AuditLogFilter(InstanceAuditLogFilter):
 
 class ApplicationCertificateAuthorities(Model):
     """``applicationCertificateAuthorities``"""
+
     items: list[ApplicationCertificateAuthority] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -2109,6 +2250,7 @@ class ApplicationCertificateAuthorities(Model):
 
 class AuditLog(Model):
     """``auditLog``"""
+
     id: str | None = None
     audit_log_id: str | None = None
     creation_date: datetime | None = None
@@ -2166,6 +2308,7 @@ class NotebookExecutionLogsItem(Model):
 
 class ValidateContextError(Model):
     """``validateContextError``"""
+
     type: str | None = None
     message: str | None = None
     invalid_ctx_name: str | None = None
@@ -2175,6 +2318,7 @@ class ValidateContextError(Model):
 
 class ApplicationCertificate(Model):
     """``applicationCertificate``"""
+
     id: str | None = None
     application_certificate_id: str | None = None
     application_id: str | None = None
@@ -2214,6 +2358,7 @@ class ApplicationTemplateSummary(Model):
 
 class ApplicationTemplate(Model):
     """``applicationTemplate``"""
+
     id: str | None = None
     template_id: str | None = None
     creation_date: datetime | None = None
@@ -2233,6 +2378,7 @@ class ApplicationTemplate(Model):
 
 class ApplicationKey(Model):
     """``applicationKey``"""
+
     id: str | None = None
     application_key_id: str | None = None
     application_id: str | None = None
@@ -2257,6 +2403,7 @@ class ApplicationKey(Model):
 
 class ExperienceVersionPost(Model):
     """``experienceVersionPost``"""
+
     version: str | None = None
     description: str | None = None
     domain_ids: list[str] | None = None
@@ -2271,6 +2418,7 @@ class ExperienceVersionPost(Model):
 
 class ApplicationKeyPostResponse(Model):
     """``applicationKeyPostResponse``"""
+
     id: str | None = None
     application_key_id: str | None = None
     application_id: str | None = None
@@ -2296,6 +2444,7 @@ class ApplicationKeyPostResponse(Model):
 
 class InstanceOrgMemberPost(Model):
     """``instanceOrgMemberPost``"""
+
     user_id: str | None = None
     role: str | None = None
     application_roles: list[InstanceOrgMemberPatchApplicationRolesItem] | None = None
@@ -2313,6 +2462,7 @@ class DataTableRowsExportQueryOptions(Model):
 
 class DataTableRowsExport(Model):
     """``dataTableRowsExport``"""
+
     email: str | None = None
     query: AdvancedQuery | None = None
     callback_url: str | None = None
@@ -2352,6 +2502,7 @@ class ResourceJobExecutionLogsItem(Model):
 
 class ExperienceUsers(Model):
     """``experienceUsers``"""
+
     items: list[ExperienceUser] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -2367,6 +2518,7 @@ class ExperienceUsers(Model):
 
 class ResourceJobs(Model):
     """``resourceJobs``"""
+
     items: list[ResourceJob] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -2381,6 +2533,7 @@ class ResourceJobs(Model):
 
 class ExperienceViews(Model):
     """``experienceViews``"""
+
     items: list[ExperienceView] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -2396,6 +2549,7 @@ class ExperienceViews(Model):
 
 class NotificationRule(Model):
     """``notificationRule``"""
+
     id: str | None = None
     notification_rule_id: str | None = None
     owner_id: str | None = None
@@ -2423,6 +2577,7 @@ class ExperienceEndpointExperienceGroupsItem(Model):
 
 class ExperienceEndpoint(Model):
     """``experienceEndpoint``"""
+
     id: str | None = None
     experience_endpoint_id: str | None = None
     application_id: str | None = None
@@ -2446,6 +2601,7 @@ class ExperienceEndpoint(Model):
 
 class ApiToken(Model):
     """``apiToken``"""
+
     id: str | None = None
     api_token_id: str | None = None
     owner_id: str | None = None
@@ -2486,6 +2642,7 @@ class EdgeDeploymentLogsItem(Model):
 
 class EdgeDeployment(Model):
     """``edgeDeployment``"""
+
     id: str | None = None
     edge_deployment_id: str | None = None
     application_id: str | None = None
@@ -2526,6 +2683,7 @@ class EmbeddedDeploymentLogsItem(Model):
 
 class EmbeddedDeployment(Model):
     """``embeddedDeployment``"""
+
     id: str | None = None
     embedded_deployment_id: str | None = None
     application_id: str | None = None
@@ -2554,6 +2712,7 @@ class TimeSeriesDataDevicesValue(Model):
 
 class TimeSeriesData(Model):
     """``timeSeriesData``"""
+
     start: datetime | None = None
     end: datetime | None = None
     resolution: int | float | None = None
@@ -2565,6 +2724,7 @@ class TimeSeriesData(Model):
 
 class AuditLogs(Model):
     """``auditLogs``"""
+
     items: list[AuditLog] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -2577,6 +2737,7 @@ class AuditLogs(Model):
 
 class DeviceAttributes(Model):
     """``deviceAttributes``"""
+
     items: list[DeviceAttribute] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -2590,6 +2751,7 @@ class DeviceAttributes(Model):
 
 class ExperienceGroups(Model):
     """``experienceGroups``"""
+
     items: list[ExperienceGroup] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -2617,6 +2779,7 @@ class PeriodSummariesItemsItem(Model):
 
 class PeriodSummaries(Model):
     """``periodSummaries``"""
+
     items: list[PeriodSummariesItemsItem] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -2630,6 +2793,7 @@ class PeriodSummaries(Model):
 
 class ApplicationCertificates(Model):
     """``applicationCertificates``"""
+
     items: list[ApplicationCertificate] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -2644,6 +2808,7 @@ class ApplicationCertificates(Model):
 
 class ApplicationKeys(Model):
     """``applicationKeys``"""
+
     items: list[ApplicationKey] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -2658,6 +2823,7 @@ class ApplicationKeys(Model):
 
 class ApplicationTemplates(Model):
     """``applicationTemplates``"""
+
     items: list[ApplicationTemplate] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -2683,6 +2849,7 @@ class ExperienceVersionAttachedSlugsItem(Model):
 
 class ExperienceVersion(Model):
     """``experienceVersion``"""
+
     id: str | None = None
     experience_version_id: str | None = None
     application_id: str | None = None
@@ -2706,6 +2873,7 @@ class ExperienceVersion(Model):
 
 class DevicePatch(Model):
     """``devicePatch``"""
+
     name: str | None = None
     description: str | None = None
     tags: list[DeviceTagFilterItem] | None = None
@@ -2723,6 +2891,7 @@ class DevicePost(DevicePatch):
 
 class EdgeDeployments(Model):
     """``edgeDeployments``"""
+
     items: list[EdgeDeployment] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -2734,6 +2903,7 @@ class EdgeDeployments(Model):
 
 class NotificationRules(Model):
     """``notificationRules``"""
+
     items: list[NotificationRule] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -2749,6 +2919,7 @@ class NotificationRules(Model):
 
 class EmbeddedDeployments(Model):
     """``embeddedDeployments``"""
+
     items: list[EmbeddedDeployment] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -2760,6 +2931,7 @@ class EmbeddedDeployments(Model):
 
 class DeviceRecipePost(Model):
     """``deviceRecipePost``"""
+
     name: str | None = None
     device_name: str | None = None
     description: str | None = None
@@ -2779,6 +2951,7 @@ class DeviceRecipePatch(DeviceRecipePost):
 
 class ApiTokens(Model):
     """``apiTokens``"""
+
     items: list[ApiToken] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -2794,6 +2967,7 @@ class ApiTokens(Model):
 
 class ExperienceEndpoints(Model):
     """``experienceEndpoints``"""
+
     items: list[ExperienceEndpoint] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -2808,6 +2982,7 @@ class ExperienceEndpoints(Model):
 
 class ExperienceVersions(Model):
     """``experienceVersions``"""
+
     items: list[ExperienceVersion] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -2851,7 +3026,7 @@ class InstancePatchOrgDefaultLimitConfig(Model):
     privatefile: int | None = None
     resourcejob: int | None = None
     webhook: int | None = None
-    data_ttl: int | None = field(default=None, name='dataTTL')
+    data_ttl: int | None = field(default=None, name="dataTTL")
     member: int | None = None
     payload: int | None = None
     storage: int | None = None
@@ -2865,6 +3040,7 @@ class InstancePatchOrgDefaultLimitConfig(Model):
 
 class InstancePatch(Model):
     """``instancePatch``"""
+
     report_configs: list[InstancePatchReportConfigsItem] | None = None
     org_default_limit_config: InstancePatchOrgDefaultLimitConfig | None = None
     mfa_mode: str | None = None
@@ -2904,6 +3080,7 @@ class ApplicationImportExecutionsItem(Model):
 
 class DeviceRecipe(Model):
     """``deviceRecipe``"""
+
     id: str | None = None
     device_recipe_id: str | None = None
     application_id: str | None = None
@@ -2951,6 +3128,7 @@ class EventUpdatesItem(Model):
 
 class Event(Model):
     """``event``"""
+
     id: str | None = None
     event_id: str | None = None
     application_id: str | None = None
@@ -2972,15 +3150,16 @@ class Event(Model):
 
 
 class UserOauthTokenPostOauth(Model):
-    client_id: str | None = field(default=None, name='client_id')
-    redirect_uri: str | None = field(default=None, name='redirect_uri')
+    client_id: str | None = field(default=None, name="client_id")
+    redirect_uri: str | None = field(default=None, name="redirect_uri")
     resource: list[str] | None = None
-    code_challenge: str | None = field(default=None, name='code_challenge')
-    code_challenge_method: str | None = field(default=None, name='code_challenge_method')
+    code_challenge: str | None = field(default=None, name="code_challenge")
+    code_challenge_method: str | None = field(default=None, name="code_challenge_method")
 
 
 class UserOauthTokenPost(Model):
     """``userOauthTokenPost``"""
+
     name: str | None = None
     description: str | None = None
     expiration_date: datetime | None = None
@@ -2997,6 +3176,7 @@ class InstanceOrgPatchBanner(Model):
 
 class InstanceOrgPatch(Model):
     """``instanceOrgPatch``"""
+
     name: str | None = None
     description: str | None = None
     icon_color: str | None = None
@@ -3019,6 +3199,7 @@ class ApplicationJobLogProgress(Model):
 
 class ApplicationJobLog(Model):
     """``applicationJobLog``"""
+
     id: str | None = None
     job_id: str | None = None
     job_execution_id: str | None = None
@@ -3042,22 +3223,24 @@ class ApplicationJobLog(Model):
 
 class EventPlusNewCount(Model):
     """``eventPlusNewCount``"""
+
     event: Event | None = None
     new_count: int | None = None
 
 
 class UserOauthTokenOauth(Model):
-    client_id: str | None = field(default=None, name='client_id')
-    client_name: str | None = field(default=None, name='client_name')
-    client_uri: str | None = field(default=None, name='client_uri')
-    logo_uri: str | None = field(default=None, name='logo_uri')
-    redirect_uri: str | None = field(default=None, name='redirect_uri')
+    client_id: str | None = field(default=None, name="client_id")
+    client_name: str | None = field(default=None, name="client_name")
+    client_uri: str | None = field(default=None, name="client_uri")
+    logo_uri: str | None = field(default=None, name="logo_uri")
+    redirect_uri: str | None = field(default=None, name="redirect_uri")
     resource: list[str] | None = None
     authorization_status: str | None = None
 
 
 class UserOauthToken(Model):
     """``userOauthToken``"""
+
     id: str | None = None
     oauth_token_id: str | None = None
     name: str | None = None
@@ -3074,6 +3257,7 @@ class UserOauthToken(Model):
 
 class Device(Model):
     """``device``"""
+
     id: str | None = None
     device_id: str | None = None
     application_id: str | None = None
@@ -3096,6 +3280,7 @@ class Device(Model):
 
 class DeviceRecipes(Model):
     """``deviceRecipes``"""
+
     items: list[DeviceRecipe] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -3110,6 +3295,7 @@ class DeviceRecipes(Model):
 
 class Events(Model):
     """``events``"""
+
     items: list[Event] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -3126,6 +3312,7 @@ class Events(Model):
 
 class ApplicationJobLogs(Model):
     """``applicationJobLogs``"""
+
     items: list[ApplicationJobLog] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -3139,6 +3326,7 @@ class ApplicationJobLogs(Model):
 
 class UserOauthTokens(Model):
     """``userOauthTokens``"""
+
     items: list[UserOauthToken] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -3173,7 +3361,7 @@ class IntegrationPatchMqttConfig(Model):
     private_key: str | None = None
     certificate: str | None = None
     ca_certificate: str | None = None
-    disable_ssl_verification: bool | None = field(default=None, name='disableSSLVerification')
+    disable_ssl_verification: bool | None = field(default=None, name="disableSSLVerification")
     protocol_version: str | None = None
 
 
@@ -3198,7 +3386,7 @@ class IntegrationPatchWebsocketConfigHeadersItem(Model):
 
 class IntegrationPatchWebsocketConfig(Model):
     url: str | None = None
-    disable_ssl_verification: bool | None = field(default=None, name='disableSSLVerification')
+    disable_ssl_verification: bool | None = field(default=None, name="disableSSLVerification")
     username: str | None = None
     password: str | None = None
     private_key: str | None = None
@@ -3209,6 +3397,7 @@ class IntegrationPatchWebsocketConfig(Model):
 
 class IntegrationPatch(Model):
     """``integrationPatch``"""
+
     name: str | None = None
     enabled: bool | None = None
     topics: list[str] | None = None
@@ -3223,6 +3412,7 @@ class IntegrationPatch(Model):
 
 class IntegrationPost(Model):
     """``integrationPost``"""
+
     name: str | None = None
     integration_type: str | None = None
     enabled: bool | None = None
@@ -3286,6 +3476,7 @@ class ApplicationPostArchiveConfig(Model):
 
 class ApplicationPost(Model):
     """``applicationPost``"""
+
     org_id: str | None = None
     application_template_id: str | None = None
     name: str | None = None
@@ -3296,7 +3487,7 @@ class ApplicationPost(Model):
     endpoint_default_cors: bool | None = None
     globals: list[ApplicationGlobalPatchItem] | None = None
     archive_config: ApplicationPostArchiveConfig | None = None
-    blob_url_ttl: int | float | None = field(default=None, name='blobUrlTTL')
+    blob_url_ttl: int | float | None = field(default=None, name="blobUrlTTL")
 
 
 class ApplicationPatchFtueTrackingItem(Model):
@@ -3307,6 +3498,7 @@ class ApplicationPatchFtueTrackingItem(Model):
 
 class ApplicationPatch(Model):
     """``applicationPatch``"""
+
     name: str | None = None
     description: str | None = None
     endpoint_slug: str | None = None
@@ -3315,11 +3507,12 @@ class ApplicationPatch(Model):
     globals: list[ApplicationGlobalPatchItem] | None = None
     ftue_tracking: list[ApplicationPatchFtueTrackingItem] | None = None
     archive_config: ApplicationPostArchiveConfig | None = None
-    blob_url_ttl: int | float | None = field(default=None, name='blobUrlTTL')
+    blob_url_ttl: int | float | None = field(default=None, name="blobUrlTTL")
 
 
 class Integration(Model):
     """``integration``"""
+
     id: str | None = None
     integration_id: str | None = None
     application_id: str | None = None
@@ -3341,6 +3534,7 @@ class Integration(Model):
 
 class Devices(Model):
     """``devices``"""
+
     items: list[Device] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -3412,7 +3606,7 @@ class CredentialPatchSqlConfig(Model):
     password: str | None = None
     secure_connection: bool | None = None
     ca_certificate: str | None = None
-    disable_ssl_verification: bool | None = field(default=None, name='disableSSLVerification')
+    disable_ssl_verification: bool | None = field(default=None, name="disableSSLVerification")
 
 
 class CredentialPatchMongodbConfig(Model):
@@ -3448,6 +3642,7 @@ class CredentialPatchCertificateKeyPairConfig(Model):
 
 class CredentialPatch(Model):
     """``credentialPatch``"""
+
     name: str | None = None
     description: str | None = None
     enabled: bool | None = None
@@ -3471,6 +3666,7 @@ class CredentialPatch(Model):
 
 class Integrations(Model):
     """``integrations``"""
+
     items: list[Integration] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -3512,7 +3708,7 @@ class InstanceLimits(Model):
     privatefile: int | None = None
     resourcejob: int | None = None
     webhook: int | None = None
-    data_ttl: int | None = field(default=None, name='dataTTL')
+    data_ttl: int | None = field(default=None, name="dataTTL")
     member: int | None = None
     payload: int | None = None
     storage: int | None = None
@@ -3531,6 +3727,7 @@ class InstanceMembersItem(Model):
 
 class Instance(Model):
     """``instance``"""
+
     name: str | None = None
     id: str | None = None
     instance_id: str | None = None
@@ -3546,6 +3743,7 @@ class Instance(Model):
 
 class InstanceOrgPost(Model):
     """``instanceOrgPost``"""
+
     name: str | None = None
     description: str | None = None
     icon_color: str | None = None
@@ -3601,7 +3799,7 @@ class CredentialSqlConfig(Model):
     username: str | None = None
     secure_connection: bool | None = None
     ca_certificate: str | None = None
-    disable_ssl_verification: bool | None = field(default=None, name='disableSSLVerification')
+    disable_ssl_verification: bool | None = field(default=None, name="disableSSLVerification")
 
 
 class CredentialSnowflakeConfig(Model):
@@ -3630,6 +3828,7 @@ class CredentialCertificateKeyPairConfig(Model):
 
 class Credential(Model):
     """``credential``"""
+
     id: str | None = None
     application_id: str | None = None
     creation_date: datetime | None = None
@@ -3662,6 +3861,7 @@ class Credential(Model):
 
 class Instances(Model):
     """``instances``"""
+
     items: list[Instance] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -3675,6 +3875,7 @@ class Instances(Model):
 
 class CredentialPost(Model):
     """``credentialPost``"""
+
     name: str | None = None
     description: str | None = None
     enabled: bool | None = None
@@ -3699,6 +3900,7 @@ class CredentialPost(Model):
 
 class Credentials(Model):
     """``credentials``"""
+
     items: list[Credential] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -3736,7 +3938,7 @@ class InstanceSandboxLimits(Model):
     privatefile: int | None = None
     resourcejob: int | None = None
     webhook: int | None = None
-    data_ttl: int | None = field(default=None, name='dataTTL')
+    data_ttl: int | None = field(default=None, name="dataTTL")
     payload: int | None = None
     storage: int | None = None
     notebook_minutes_per_run: int | None = None
@@ -3799,6 +4001,7 @@ class InstanceSandboxOrgsItem(Model):
 
 class InstanceSandbox(Model):
     """``instanceSandbox``"""
+
     id: str | None = None
     instance_sandbox_id: str | None = None
     instance_id: str | None = None
@@ -3834,36 +4037,37 @@ class InstanceSandbox(Model):
 
 
 class AdvancedFlowByVersionQueryName(Model):
-    eq: str | int | float | bool | None = field(default=None, name='$eq')
-    ne: str | int | float | bool | None = field(default=None, name='$ne')
-    gt: str | int | float | bool | None = field(default=None, name='$gt')
-    lt: str | int | float | bool | None = field(default=None, name='$lt')
-    gte: str | int | float | bool | None = field(default=None, name='$gte')
-    lte: str | int | float | bool | None = field(default=None, name='$lte')
-    starts_with: str | None = field(default=None, name='$startsWith')
-    ends_with: str | None = field(default=None, name='$endsWith')
-    contains: str | None = field(default=None, name='$contains')
-    ci: bool | None = field(default=None, name='$ci')
-    in_: list[str | int | float | bool] | None = field(default=None, name='$in')
-    nin: list[str | int | float | bool] | None = field(default=None, name='$nin')
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
 
 
 class AdvancedFlowByVersionQueryId(Model):
-    eq: str | None = field(default=None, name='$eq')
-    ne: str | None = field(default=None, name='$ne')
-    gt: str | None = field(default=None, name='$gt')
-    lt: str | None = field(default=None, name='$lt')
-    gte: str | None = field(default=None, name='$gte')
-    lte: str | None = field(default=None, name='$lte')
-    in_: list[str] | None = field(default=None, name='$in')
-    nin: list[str] | None = field(default=None, name='$nin')
+    eq: str | None = field(default=None, name="$eq")
+    ne: str | None = field(default=None, name="$ne")
+    gt: str | None = field(default=None, name="$gt")
+    lt: str | None = field(default=None, name="$lt")
+    gte: str | None = field(default=None, name="$gte")
+    lte: str | None = field(default=None, name="$lte")
+    in_: list[str] | None = field(default=None, name="$in")
+    nin: list[str] | None = field(default=None, name="$nin")
 
 
 class AdvancedFlowByVersionQuery(Model):
     """``advancedFlowByVersionQuery``"""
-    and_: list[AdvancedFlowByVersionQuery] | None = field(default=None, name='$and')
-    or_: list[AdvancedFlowByVersionQuery] | None = field(default=None, name='$or')
-    nor: list[AdvancedFlowByVersionQuery] | None = field(default=None, name='$nor')
+
+    and_: list[AdvancedFlowByVersionQuery] | None = field(default=None, name="$and")
+    or_: list[AdvancedFlowByVersionQuery] | None = field(default=None, name="$or")
+    nor: list[AdvancedFlowByVersionQuery] | None = field(default=None, name="$nor")
     name: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
     id: str | AdvancedFlowByVersionQueryId | None = None
     creation_date: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
@@ -3908,6 +4112,7 @@ class InstanceOrgSummary(Model):
 
 class InstanceOrg(Model):
     """``instanceOrg``"""
+
     creation_date: datetime | None = None
     last_updated: datetime | None = None
     name: str | None = None
@@ -3937,6 +4142,7 @@ class InstanceOrg(Model):
 
 class InstanceSandboxes(Model):
     """``instanceSandboxes``"""
+
     items: list[InstanceSandbox] | None = None
     count: int | None = None
     limit: int | None = None
@@ -4016,6 +4222,7 @@ class InstanceCustomNodeUsage(Model):
 
 class InstanceCustomNode(Model):
     """``instanceCustomNode``"""
+
     id: str | None = None
     instance_custom_node_id: str | None = None
     instance_id: str | None = None
@@ -4045,6 +4252,7 @@ class InstanceCustomNode(Model):
 
 class Me(Model):
     """``me``"""
+
     id: str | None = None
     user_id: str | None = None
     creation_date: datetime | None = None
@@ -4078,9 +4286,10 @@ class Me(Model):
 
 class AdvancedApplicationJobLogQuery(Model):
     """``advancedApplicationJobLogQuery``"""
-    and_: list[AdvancedApplicationJobLogQuery] | None = field(default=None, name='$and')
-    or_: list[AdvancedApplicationJobLogQuery] | None = field(default=None, name='$or')
-    nor: list[AdvancedApplicationJobLogQuery] | None = field(default=None, name='$nor')
+
+    and_: list[AdvancedApplicationJobLogQuery] | None = field(default=None, name="$and")
+    or_: list[AdvancedApplicationJobLogQuery] | None = field(default=None, name="$or")
+    nor: list[AdvancedApplicationJobLogQuery] | None = field(default=None, name="$nor")
     id: str | AdvancedFlowByVersionQueryId | None = None
     run_queued_at: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
     run_started_at: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
@@ -4093,6 +4302,7 @@ class AdvancedApplicationJobLogQuery(Model):
 
 class InstanceOrgs(Model):
     """``instanceOrgs``"""
+
     items: list[InstanceOrg] | None = None
     instance_id: str | None = None
     count: int | None = None
@@ -4137,6 +4347,7 @@ class ApplicationSummary(Model):
 
 class Application(Model):
     """``application``"""
+
     id: str | None = None
     application_id: str | None = None
     creation_date: datetime | None = None
@@ -4152,7 +4363,7 @@ class Application(Model):
     exp_user_token_cutoff: datetime | None = None
     endpoint_default_cors: bool | None = None
     globals: list[ApplicationGlobalPatchItem] | None = None
-    blob_url_ttl: int | float | None = field(default=None, name='blobUrlTTL')
+    blob_url_ttl: int | float | None = field(default=None, name="blobUrlTTL")
     summary: ApplicationSummary | None = None
     ftue_tracking: list[ApplicationPatchFtueTrackingItem] | None = None
     archive_config: ApplicationPostArchiveConfig | None = None
@@ -4173,6 +4384,7 @@ class OrgMembersItem(Model):
 
 class Org(Model):
     """``org``"""
+
     id: str | None = None
     org_id: str | None = None
     creation_date: datetime | None = None
@@ -4198,6 +4410,7 @@ class Org(Model):
 
 class InstanceCustomNodes(Model):
     """``instanceCustomNodes``"""
+
     items: list[InstanceCustomNode] | None = None
     instance_id: str | None = None
     count: int | None = None
@@ -4239,6 +4452,7 @@ class InstanceCustomNodePatchTriggersItem(Model):
 
 class InstanceCustomNodePatch(Model):
     """``instanceCustomNodePatch``"""
+
     name: str | None = None
     description: str | None = None
     short_description: str | None = None
@@ -4258,12 +4472,14 @@ class InstanceCustomNodePost(InstanceCustomNodePatch):
 
 class ApplicationCreationByTemplateResult(Model):
     """``applicationCreationByTemplateResult``"""
+
     application: Application | None = None
     validation_errors: list[ValidationErrorsValidationErrorsItem] | None = None
 
 
 class Applications(Model):
     """``applications``"""
+
     items: list[Application] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -4277,6 +4493,7 @@ class Applications(Model):
 
 class Orgs(Model):
     """``orgs``"""
+
     items: list[Org] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -4318,6 +4535,7 @@ class NotebookPatchOutputsItem(Model):
 
 class NotebookPatch(Model):
     """``notebookPatch``"""
+
     name: str | None = None
     description: str | None = None
     inputs: list[NotebookPatchInputsItem] | None = None
@@ -4327,6 +4545,7 @@ class NotebookPatch(Model):
 
 class NotebookPost(Model):
     """``notebookPost``"""
+
     name: str | None = None
     description: str | None = None
     image_version: str | None = None
@@ -4391,6 +4610,7 @@ class HistoricalSummariesItemsItem(Model):
 
 class HistoricalSummaries(Model):
     """``historicalSummaries``"""
+
     items: list[HistoricalSummariesItemsItem] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -4410,6 +4630,7 @@ class NotebookStats(Model):
 
 class Notebook(Model):
     """``notebook``"""
+
     id: str | None = None
     notebook_id: str | None = None
     application_id: str | None = None
@@ -4449,12 +4670,14 @@ class PaletteResponseCustomNodesItem(Model):
 
 class PaletteResponse(Model):
     """``paletteResponse``"""
+
     custom_nodes: list[PaletteResponseCustomNodesItem] | None = None
     application_id: str | None = None
 
 
 class Notebooks(Model):
     """``notebooks``"""
+
     items: list[Notebook] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -4477,8 +4700,8 @@ class AdvancedFlowVersionQueryTriggers(Model):
     type: str | None = None
     key: str | None = None
     config: dict[str, str | int | float | bool | None] | None = None
-    eq: AdvancedFlowVersionQueryTriggersEq | None = field(default=None, name='$eq')
-    ne: AdvancedFlowVersionQueryTriggersEq | None = field(default=None, name='$ne')
+    eq: AdvancedFlowVersionQueryTriggersEq | None = field(default=None, name="$eq")
+    ne: AdvancedFlowVersionQueryTriggersEq | None = field(default=None, name="$ne")
 
 
 class AdvancedFlowVersionQueryNodesEq(Model):
@@ -4489,15 +4712,16 @@ class AdvancedFlowVersionQueryNodesEq(Model):
 class AdvancedFlowVersionQueryNodes(Model):
     type: str | None = None
     config: dict[str, str | int | float | bool | None] | None = None
-    eq: AdvancedFlowVersionQueryNodesEq | None = field(default=None, name='$eq')
-    ne: AdvancedFlowVersionQueryNodesEq | None = field(default=None, name='$ne')
+    eq: AdvancedFlowVersionQueryNodesEq | None = field(default=None, name="$eq")
+    ne: AdvancedFlowVersionQueryNodesEq | None = field(default=None, name="$ne")
 
 
 class AdvancedFlowVersionQuery(Model):
     """``advancedFlowVersionQuery``"""
-    and_: list[AdvancedFlowVersionQuery] | None = field(default=None, name='$and')
-    or_: list[AdvancedFlowVersionQuery] | None = field(default=None, name='$or')
-    nor: list[AdvancedFlowVersionQuery] | None = field(default=None, name='$nor')
+
+    and_: list[AdvancedFlowVersionQuery] | None = field(default=None, name="$and")
+    or_: list[AdvancedFlowVersionQuery] | None = field(default=None, name="$or")
+    nor: list[AdvancedFlowVersionQuery] | None = field(default=None, name="$nor")
     name: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
     id: str | AdvancedFlowByVersionQueryId | None = None
     creation_date: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
@@ -4512,9 +4736,10 @@ class AdvancedFlowVersionQuery(Model):
 
 class AdvancedFlowQuery(Model):
     """``advancedFlowQuery``"""
-    and_: list[AdvancedFlowQuery] | None = field(default=None, name='$and')
-    or_: list[AdvancedFlowQuery] | None = field(default=None, name='$or')
-    nor: list[AdvancedFlowQuery] | None = field(default=None, name='$nor')
+
+    and_: list[AdvancedFlowQuery] | None = field(default=None, name="$and")
+    or_: list[AdvancedFlowQuery] | None = field(default=None, name="$or")
+    nor: list[AdvancedFlowQuery] | None = field(default=None, name="$nor")
     name: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
     id: str | AdvancedFlowByVersionQueryId | None = None
     creation_date: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
@@ -4529,6 +4754,7 @@ class AdvancedFlowQuery(Model):
 
 class FlowVersionsDeletePost(Model):
     """``flowVersionsDeletePost``"""
+
     email: str | None = None
     query: AdvancedFlowVersionQuery | None = None
     callback_url: str | None = None
@@ -4536,33 +4762,37 @@ class FlowVersionsDeletePost(Model):
 
 class GithubLogin(Model):
     """``githubLogin``"""
+
     access_token: str | None = None
     requested_scopes: list[str] | None = None
-    token_ttl: int | None = field(default=None, name='tokenTTL')
+    token_ttl: int | None = field(default=None, name="tokenTTL")
 
 
 class SamlResponse(Model):
     """``samlResponse``"""
-    saml_response: str | None = field(default=None, name='SAMLResponse')
-    saml_domain: str | None = field(default=None, name='SAMLDomain')
+
+    saml_response: str | None = field(default=None, name="SAMLResponse")
+    saml_domain: str | None = field(default=None, name="SAMLDomain")
     requested_scopes: list[str] | None = None
-    token_ttl: int | None = field(default=None, name='tokenTTL')
+    token_ttl: int | None = field(default=None, name="tokenTTL")
 
 
 class UserCredentials(Model):
     """``userCredentials``"""
+
     email: str | None = None
     password: str | None = None
     two_factor_code: str | None = None
     requested_scopes: list[str] | None = None
-    token_ttl: int | None = field(default=None, name='tokenTTL')
+    token_ttl: int | None = field(default=None, name="tokenTTL")
 
 
 class AdvancedExperienceGroupQuery(Model):
     """``advancedExperienceGroupQuery``"""
-    and_: list[AdvancedExperienceGroupQuery] | None = field(default=None, name='$and')
-    or_: list[AdvancedExperienceGroupQuery] | None = field(default=None, name='$or')
-    nor: list[AdvancedExperienceGroupQuery] | None = field(default=None, name='$nor')
+
+    and_: list[AdvancedExperienceGroupQuery] | None = field(default=None, name="$and")
+    or_: list[AdvancedExperienceGroupQuery] | None = field(default=None, name="$or")
+    nor: list[AdvancedExperienceGroupQuery] | None = field(default=None, name="$nor")
     id: str | AdvancedFlowByVersionQueryId | None = None
     creation_date: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
     last_updated: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
@@ -4576,6 +4806,7 @@ class AdvancedExperienceGroupQuery(Model):
 
 class ApiTokenPost(Model):
     """``apiTokenPost``"""
+
     name: str | None = None
     description: str | None = None
     expiration_date: datetime | None = None
@@ -4587,9 +4818,10 @@ class ApiTokenPost(Model):
 
 class AdvancedExperienceUserQuery(Model):
     """``advancedExperienceUserQuery``"""
-    and_: list[AdvancedExperienceUserQuery] | None = field(default=None, name='$and')
-    or_: list[AdvancedExperienceUserQuery] | None = field(default=None, name='$or')
-    nor: list[AdvancedExperienceUserQuery] | None = field(default=None, name='$nor')
+
+    and_: list[AdvancedExperienceUserQuery] | None = field(default=None, name="$and")
+    or_: list[AdvancedExperienceUserQuery] | None = field(default=None, name="$or")
+    nor: list[AdvancedExperienceUserQuery] | None = field(default=None, name="$nor")
     id: str | AdvancedFlowByVersionQueryId | None = None
     creation_date: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
     last_updated: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
@@ -4604,9 +4836,10 @@ class AdvancedExperienceUserQuery(Model):
 
 class AdvancedInstanceOrgQuery(Model):
     """``advancedInstanceOrgQuery``"""
-    and_: list[AdvancedInstanceOrgQuery] | None = field(default=None, name='$and')
-    or_: list[AdvancedInstanceOrgQuery] | None = field(default=None, name='$or')
-    nor: list[AdvancedInstanceOrgQuery] | None = field(default=None, name='$nor')
+
+    and_: list[AdvancedInstanceOrgQuery] | None = field(default=None, name="$and")
+    or_: list[AdvancedInstanceOrgQuery] | None = field(default=None, name="$or")
+    nor: list[AdvancedInstanceOrgQuery] | None = field(default=None, name="$nor")
     id: str | AdvancedFlowByVersionQueryId | None = None
     creation_date: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
     last_updated: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
@@ -4622,9 +4855,10 @@ class AdvancedInstanceOrgQuery(Model):
 
 class AdvancedEventQuery(Model):
     """``advancedEventQuery``"""
-    and_: list[AdvancedEventQuery] | None = field(default=None, name='$and')
-    or_: list[AdvancedEventQuery] | None = field(default=None, name='$or')
-    nor: list[AdvancedEventQuery] | None = field(default=None, name='$nor')
+
+    and_: list[AdvancedEventQuery] | None = field(default=None, name="$and")
+    or_: list[AdvancedEventQuery] | None = field(default=None, name="$or")
+    nor: list[AdvancedEventQuery] | None = field(default=None, name="$nor")
     id: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
     creation_date: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
     last_updated: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
@@ -4641,6 +4875,7 @@ class AdvancedEventQuery(Model):
 
 class EventsExport(Model):
     """``eventsExport``"""
+
     email: str | None = None
     callback_url: str | None = None
     query: AdvancedEventQuery | None = None
@@ -4650,9 +4885,10 @@ class EventsExport(Model):
 
 class AdvancedApplicationKeyQuery(Model):
     """``advancedApplicationKeyQuery``"""
-    and_: list[AdvancedApplicationKeyQuery] | None = field(default=None, name='$and')
-    or_: list[AdvancedApplicationKeyQuery] | None = field(default=None, name='$or')
-    nor: list[AdvancedApplicationKeyQuery] | None = field(default=None, name='$nor')
+
+    and_: list[AdvancedApplicationKeyQuery] | None = field(default=None, name="$and")
+    or_: list[AdvancedApplicationKeyQuery] | None = field(default=None, name="$or")
+    nor: list[AdvancedApplicationKeyQuery] | None = field(default=None, name="$nor")
     id: str | AdvancedFlowByVersionQueryId | None = None
     creation_date: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
     last_updated: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
@@ -4671,9 +4907,10 @@ class AdvancedApplicationKeyQuery(Model):
 
 class AdvancedDeviceQuery(Model):
     """``advancedDeviceQuery``"""
-    and_: list[AdvancedDeviceQuery] | None = field(default=None, name='$and')
-    or_: list[AdvancedDeviceQuery] | None = field(default=None, name='$or')
-    nor: list[AdvancedDeviceQuery] | None = field(default=None, name='$nor')
+
+    and_: list[AdvancedDeviceQuery] | None = field(default=None, name="$and")
+    or_: list[AdvancedDeviceQuery] | None = field(default=None, name="$or")
+    nor: list[AdvancedDeviceQuery] | None = field(default=None, name="$nor")
     id: str | AdvancedFlowByVersionQueryId | None = None
     creation_date: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
     last_updated: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
@@ -4694,6 +4931,7 @@ class AdvancedDeviceQuery(Model):
 
 class DevicesExportPayloadCountPost(Model):
     """``devicesExportPayloadCountPost``"""
+
     email: str | None = None
     callback_url: str | None = None
     query: AdvancedDeviceQuery | None = None
@@ -4703,6 +4941,7 @@ class DevicesExportPayloadCountPost(Model):
 
 class DevicesExportPost(Model):
     """``devicesExportPost``"""
+
     email: str | None = None
     callback_url: str | None = None
     query: AdvancedDeviceQuery | None = None
@@ -4711,6 +4950,7 @@ class DevicesExportPost(Model):
 
 class DevicesDeleteOrRestorePost(Model):
     """``devicesDeleteOrRestorePost``"""
+
     email: str | None = None
     query: AdvancedDeviceQuery | None = None
     callback_url: str | None = None
@@ -4719,6 +4959,7 @@ class DevicesDeleteOrRestorePost(Model):
 
 class DevicesRemoveDataPost(Model):
     """``devicesRemoveDataPost``"""
+
     query: AdvancedDeviceQuery | None = None
     start: int | float | None = None
     end: int | float | None = None
@@ -4731,6 +4972,7 @@ class DevicesRemoveDataPost(Model):
 
 class LastValueQuery(Model):
     """``lastValueQuery``"""
+
     attribute: str | None = None
     device_ids: list[str] | None = None
     device_tags: list[DeviceTagFilterItem] | None = None
@@ -4740,6 +4982,7 @@ class LastValueQuery(Model):
 
 class MultiDeviceCommand(Model):
     """``multiDeviceCommand``"""
+
     time: str | int | float | DeviceCommandTime | None = None
     name: str | None = None
     payload: Any = None
@@ -4750,13 +4993,14 @@ class MultiDeviceCommand(Model):
 
 class DevicesDataExportOptions(Model):
     include_date: bool | None = None
-    include_id: bool | None = field(default=None, name='includeID')
+    include_id: bool | None = field(default=None, name="includeID")
     include_blob_data: bool | None = None
     file_per_device: bool | None = None
 
 
 class DevicesDataExport(Model):
     """``devicesDataExport``"""
+
     email: str | None = None
     callback_url: str | None = None
     device_ids: list[str] | None = None
@@ -4770,6 +5014,7 @@ class DevicesDataExport(Model):
 
 class TimeSeriesQuery(Model):
     """``timeSeriesQuery``"""
+
     start: int | float | None = None
     end: int | float | None = None
     duration: int | float | None = None
@@ -4804,6 +5049,7 @@ class DevicesPatchUpdateOperationsItem(Model):
 
 class DevicesPatch(Model):
     """``devicesPatch``"""
+
     update_fields: DevicePatch | None = None
     device_ids: list[str] | None = None
     query: AdvancedDeviceQuery | None = None
@@ -4854,6 +5100,7 @@ class FlowVersionPostGlobalsItem(Model):
 
 class FlowVersionPost(Model):
     """``flowVersionPost``"""
+
     version: str | None = None
     notes: str | None = None
     enabled: bool | None = None
@@ -4866,6 +5113,7 @@ class FlowVersionPost(Model):
 
 class FlowPatch(Model):
     """``flowPatch``"""
+
     name: str | None = None
     description: str | None = None
     short_description: str | None = None
@@ -4883,6 +5131,7 @@ class FlowPatch(Model):
 
 class FlowPost(Model):
     """``flowPost``"""
+
     name: str | None = None
     description: str | None = None
     short_description: str | None = None
@@ -4912,6 +5161,7 @@ class FlowStats2(Model):
 
 class Flow(Model):
     """``flow``"""
+
     id: str | None = None
     flow_id: str | None = None
     application_id: str | None = None
@@ -4943,6 +5193,7 @@ class Flow(Model):
 
 class Flows(Model):
     """``flows``"""
+
     items: list[Flow] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -4958,6 +5209,7 @@ class Flows(Model):
 
 class FlowVersion(Model):
     """``flowVersion``"""
+
     id: str | None = None
     flow_version_id: str | None = None
     flow_id: str | None = None
@@ -4985,6 +5237,7 @@ class FlowVersion(Model):
 
 class FlowVersions(Model):
     """``flowVersions``"""
+
     items: list[FlowVersion] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -5034,6 +5287,7 @@ class FlowsImportPostFlowVersionsItem(Model):
 
 class FlowsImportPost(Model):
     """``flowsImportPost``"""
+
     flows: list[FlowsImportPostFlowsItem] | None = None
     flow_versions: list[FlowsImportPostFlowVersionsItem] | None = None
 
@@ -5247,7 +5501,7 @@ class ApplicationDashboardPostBlocksItemConfig(Model):
     device_link_new_window: bool | None = None
     device_link_type: str | None = None
     device_link_url: str | None = None
-    match_: str | None = field(default=None, name='match')
+    match_: str | None = field(default=None, name="match")
     show_public_filter: bool | None = None
     sort_field: str | None = None
     sort_direction: str | int | None = None
@@ -5366,11 +5620,14 @@ class ApplicationDashboardPostContextConfigurationItem(Model):
     application_id: str | None = None
     default_value: str | int | float | DeviceTagFilterItem | None = None
     validation_enabled: bool | None = None
-    validation_config: ApplicationDashboardPostContextConfigurationItemValidationConfig | None = None
+    validation_config: ApplicationDashboardPostContextConfigurationItemValidationConfig | None = (
+        None
+    )
 
 
 class ApplicationDashboardPost(Model):
     """``applicationDashboardPost``"""
+
     name: str | None = None
     blocks: list[ApplicationDashboardPostBlocksItem] | None = None
     description: str | None = None
@@ -5386,6 +5643,7 @@ class ApplicationDashboardPost(Model):
 
 class DashboardPatch(Model):
     """``dashboardPatch``"""
+
     name: str | None = None
     blocks: list[ApplicationDashboardPostBlocksItem] | None = None
     report_configs: list[ApplicationDashboardPostReportConfigsItem] | None = None
@@ -5401,6 +5659,7 @@ class DashboardPatch(Model):
 
 class DashboardPost(Model):
     """``dashboardPost``"""
+
     org_id: str | None = None
     application_id: str | None = None
     name: str | None = None
@@ -5418,6 +5677,7 @@ class DashboardPost(Model):
 
 class Dashboard(Model):
     """``dashboard``"""
+
     id: str | None = None
     dashboard_id: str | None = None
     creation_date: datetime | None = None
@@ -5447,6 +5707,7 @@ class Dashboard(Model):
 
 class Dashboards(Model):
     """``dashboards``"""
+
     items: list[Dashboard] | None = None
     count: int | None = None
     total_count: int | None = None
@@ -5462,6 +5723,7 @@ class Dashboards(Model):
 
 class FlowsImportResult(Model):
     """``flowsImportResult``"""
+
     flows: list[Flow] | None = None
     flow_versions: list[FlowVersion] | None = None
     imported_flow_id_map: dict[str, str] | None = None
@@ -5470,6 +5732,7 @@ class FlowsImportResult(Model):
 
 class ExperienceLinkedResources(Model):
     """``experienceLinkedResources``"""
+
     experience_views: ExperienceViews | None = None
     experience_endpoints: ExperienceEndpoints | None = None
     flows: Flows | None = None
@@ -5478,6 +5741,7 @@ class ExperienceLinkedResources(Model):
 
 class CredentialLinkedResources(Model):
     """``credentialLinkedResources``"""
+
     integrations: Integrations | None = None
     flows: Flows | None = None
     flow_versions: FlowVersions | None = None
@@ -5488,7 +5752,9 @@ ApplicationImportExecutions = list[ApplicationImportExecutionsItem]
 ApplicationSearchResult = list[ApplicationSearchResultItem]
 CompositeDeviceState = dict[str, CompositeDeviceStateValue]
 DashboardContextInstance = dict[str, str | int | float | DeviceTagFilterItem]
-DataTableRowInsert = dict[str, str | int | float | bool | None] | list[dict[str, str | int | float | bool | None]]
+DataTableRowInsert = (
+    dict[str, str | int | float | bool | None] | list[dict[str, str | int | float | bool | None]]
+)
 DataTableRowInsertUpdate = dict[str, str | int | float | bool | None]
 DeviceAttributeDataTypeFilter = str | list[str]
 DeviceClassFilter = str | list[str]

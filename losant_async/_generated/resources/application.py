@@ -42,7 +42,8 @@ class Application(Resource):
 
         Returns:
             200 Application: Updated application information
-            202 JobEnqueuedResult: If a job was enqueued for the resources to be imported into the application
+            202 JobEnqueuedResult: If a job was enqueued for the resources to be
+                imported into the application
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -61,7 +62,8 @@ class Application(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.JobEnqueuedResult:
-        """Returns success when a job has been enqueued to archive this application's device data for a given day.
+        """Returns success when a job has been enqueued to archive this application's device data
+        for a given day.
 
         ``GET /applications/{applicationId}/archiveData``
 
@@ -75,7 +77,8 @@ class Application(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            202 JobEnqueuedResult: Enqueued a job to archive this applications device data
+            202 JobEnqueuedResult: Enqueued a job to archive this applications device
+                data
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -104,7 +107,8 @@ class Application(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            202 JobEnqueuedResult: Enqueued a job to backfill device data to this application archive location
+            202 JobEnqueuedResult: Enqueued a job to backfill device data to this
+                application archive location
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -122,7 +126,11 @@ class Application(Resource):
         _embedded: bool = True,
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
-    ) -> models.ApplicationCloneDryRunResult | models.ApplicationCreationByTemplateResult | models.JobEnqueuedResult:
+    ) -> (
+        models.ApplicationCloneDryRunResult
+        | models.ApplicationCreationByTemplateResult
+        | models.JobEnqueuedResult
+    ):
         """Copy an application into a new application.
 
         ``POST /applications/{applicationId}/clone``
@@ -135,14 +143,17 @@ class Application(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            200 ApplicationCloneDryRunResult: if dryRun is set and successful, then return success
-            201 ApplicationCreationByTemplateResult: If application was successfully cloned
+            200 ApplicationCloneDryRunResult: if dryRun is set and successful, then
+                return success
+            201 ApplicationCreationByTemplateResult: If application was successfully
+                cloned
             202 JobEnqueuedResult: If application was enqueued to be cloned
 
         Raises:
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application is not found
-            UnprocessableEntityError: 422, Error if too many validation errors occurred on other resources
+            UnprocessableEntityError: 422, Error if too many validation errors occurred
+                on other resources
         """
         return await self._call(_CLONE, locals())
 
@@ -261,7 +272,8 @@ class Application(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            202 JobEnqueuedResult: Enqueued a job to archive all selected data tables of this application archive location
+            202 JobEnqueuedResult: Enqueued a job to archive all selected data tables of
+                this application archive location
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -290,7 +302,8 @@ class Application(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            202 JobEnqueuedResult: Enqueued a job to archive all events to this application archive location
+            202 JobEnqueuedResult: Enqueued a job to archive all events to this
+                application archive location
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -395,7 +408,8 @@ class Application(Resource):
 
         Returns:
             200 Application: Updated application information
-            202 JobEnqueuedResult: If a job was enqueued for the resources to be imported into the application
+            202 JobEnqueuedResult: If a job was enqueued for the resources to be
+                imported into the application
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -476,7 +490,8 @@ class Application(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> EventStream[models.MqttPublishBody]:
-        """Attach to a real time stream of state messages for the given MQTT topic using Server Sent Events (SSE).
+        """Attach to a real time stream of state messages for the given MQTT topic using Server Sent
+        Events (SSE).
 
         ``GET /applications/{applicationId}/mqttSubscriptionStream``
 
@@ -490,7 +505,8 @@ class Application(Resource):
             (and losantdomain, timeout)
 
         Yields:
-            ``mqttMessage`` events as MqttPublishBody: An SSE event representing a single mqtt payload
+            ``mqttMessage`` events as MqttPublishBody: An SSE event representing a
+                single mqtt payload
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -510,7 +526,8 @@ class Application(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.NotebookMinuteCounts:
-        """Returns notebook execution usage by day for the time range specified for this application.
+        """Returns notebook execution usage by day for the time range specified for this
+        application.
 
         ``GET /applications/{applicationId}/notebookMinuteCounts``
 
@@ -610,7 +627,7 @@ class Application(Resource):
         application_id: str,
         start: int | str | None = None,
         end: int | str | None = None,
-        resolution: Literal['86400000', '3600000', 86400000, 3600000] = '86400000',
+        resolution: Literal["86400000", "3600000", 86400000, 3600000] = "86400000",
         as_bytes: bool | str = False,
         include_non_billable: bool | str = False,
         _actions: bool = False,
@@ -727,7 +744,8 @@ class Application(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            200 ApplicationSearchResult: An array of resource ids, names, descriptions, and types matching the search query
+            200 ApplicationSearchResult: An array of resource ids, names, descriptions,
+                and types matching the search query
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -737,276 +755,274 @@ class Application(Resource):
 
 
 _APPLY_TEMPLATE: Action[models.Application | models.JobEnqueuedResult] = Action(
-    'application',
-    'applyTemplate',
-    'PATCH',
-    '/applications/{applicationId}/applyTemplate',
+    "application",
+    "applyTemplate",
+    "PATCH",
+    "/applications/{applicationId}/applyTemplate",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('options', 'options', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("options", "options", "body", "json"),
     ),
-    {200: 'Application', 202: 'JobEnqueuedResult'},
+    {200: "Application", 202: "JobEnqueuedResult"},
 )
 
 _ARCHIVE_DATA: Action[models.JobEnqueuedResult] = Action(
-    'application',
-    'archiveData',
-    'GET',
-    '/applications/{applicationId}/archiveData',
+    "application",
+    "archiveData",
+    "GET",
+    "/applications/{applicationId}/archiveData",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('date', 'date', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("date", "date", "query"),
     ),
-    {202: 'JobEnqueuedResult'},
+    {202: "JobEnqueuedResult"},
 )
 
 _BACKFILL_ARCHIVE_DATA: Action[models.JobEnqueuedResult] = Action(
-    'application',
-    'backfillArchiveData',
-    'GET',
-    '/applications/{applicationId}/backfillArchiveData',
-    (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-    ),
-    {202: 'JobEnqueuedResult'},
+    "application",
+    "backfillArchiveData",
+    "GET",
+    "/applications/{applicationId}/backfillArchiveData",
+    (Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),),
+    {202: "JobEnqueuedResult"},
 )
 
-_CLONE: Action[models.ApplicationCloneDryRunResult | models.ApplicationCreationByTemplateResult | models.JobEnqueuedResult] = Action(
-    'application',
-    'clone',
-    'POST',
-    '/applications/{applicationId}/clone',
+_CLONE: Action[
+    models.ApplicationCloneDryRunResult
+    | models.ApplicationCreationByTemplateResult
+    | models.JobEnqueuedResult
+] = Action(
+    "application",
+    "clone",
+    "POST",
+    "/applications/{applicationId}/clone",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('options', 'options', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("options", "options", "body", "json"),
     ),
-    {200: 'ApplicationCloneDryRunResult', 201: 'ApplicationCreationByTemplateResult', 202: 'JobEnqueuedResult'},
+    {
+        200: "ApplicationCloneDryRunResult",
+        201: "ApplicationCreationByTemplateResult",
+        202: "JobEnqueuedResult",
+    },
 )
 
 _DELETE: Action[models.Success] = Action(
-    'application',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}',
-    (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-    ),
-    {200: 'Success'},
+    "application",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}",
+    (Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),),
+    {200: "Success"},
 )
 
 _DEVICE_COUNTS: Action[models.DeviceCounts] = Action(
-    'application',
-    'deviceCounts',
-    'GET',
-    '/applications/{applicationId}/deviceCounts',
+    "application",
+    "deviceCounts",
+    "GET",
+    "/applications/{applicationId}/deviceCounts",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
     ),
-    {200: 'DeviceCounts'},
+    {200: "DeviceCounts"},
 )
 
 _EXPORT: Action[models.ApplicationExportResult | models.JobEnqueuedResult] = Action(
-    'application',
-    'export',
-    'POST',
-    '/applications/{applicationId}/export',
+    "application",
+    "export",
+    "POST",
+    "/applications/{applicationId}/export",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('options', 'options', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("options", "options", "body", "json"),
     ),
-    {200: 'ApplicationExportResult', 202: 'JobEnqueuedResult'},
+    {200: "ApplicationExportResult", 202: "JobEnqueuedResult"},
 )
 
 _FULL_DATA_TABLES_ARCHIVE: Action[models.JobEnqueuedResult] = Action(
-    'application',
-    'fullDataTablesArchive',
-    'GET',
-    '/applications/{applicationId}/fullDataTablesArchive',
-    (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-    ),
-    {202: 'JobEnqueuedResult'},
+    "application",
+    "fullDataTablesArchive",
+    "GET",
+    "/applications/{applicationId}/fullDataTablesArchive",
+    (Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),),
+    {202: "JobEnqueuedResult"},
 )
 
 _FULL_EVENTS_ARCHIVE: Action[models.JobEnqueuedResult] = Action(
-    'application',
-    'fullEventsArchive',
-    'GET',
-    '/applications/{applicationId}/fullEventsArchive',
-    (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-    ),
-    {202: 'JobEnqueuedResult'},
+    "application",
+    "fullEventsArchive",
+    "GET",
+    "/applications/{applicationId}/fullEventsArchive",
+    (Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),),
+    {202: "JobEnqueuedResult"},
 )
 
 _GET: Action[models.Application] = Action(
-    'application',
-    'get',
-    'GET',
-    '/applications/{applicationId}',
+    "application",
+    "get",
+    "GET",
+    "/applications/{applicationId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('summaryExclude', 'summary_exclude', 'query'),
-        Param('summaryInclude', 'summary_include', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("summaryExclude", "summary_exclude", "query"),
+        Param("summaryInclude", "summary_include", "query"),
     ),
-    {200: 'Application'},
+    {200: "Application"},
 )
 
 _GLOBALS: Action[models.Application] = Action(
-    'application',
-    'globals',
-    'PATCH',
-    '/applications/{applicationId}/globals',
+    "application",
+    "globals",
+    "PATCH",
+    "/applications/{applicationId}/globals",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('globals', 'globals', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("globals", "globals", "body", "json"),
     ),
-    {200: 'Application'},
+    {200: "Application"},
 )
 
 _IMPORT: Action[models.Application | models.JobEnqueuedResult] = Action(
-    'application',
-    'import',
-    'POST',
-    '/applications/{applicationId}/import',
+    "application",
+    "import",
+    "POST",
+    "/applications/{applicationId}/import",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('importBundle', 'import_bundle', 'multipart', 'file'),
-        Param('email', 'email', 'multipart'),
-        Param('options', 'options', 'multipart', 'object'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("importBundle", "import_bundle", "multipart", "file"),
+        Param("email", "email", "multipart"),
+        Param("options", "options", "multipart", "object"),
     ),
-    {200: 'Application', 202: 'JobEnqueuedResult'},
+    {200: "Application", 202: "JobEnqueuedResult"},
 )
 
 _IMPORT_LOGS: Action[models.ApplicationImportExecutions] = Action(
-    'application',
-    'importLogs',
-    'GET',
-    '/applications/{applicationId}/importLogs',
+    "application",
+    "importLogs",
+    "GET",
+    "/applications/{applicationId}/importLogs",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('limit', 'limit', 'query'),
-        Param('since', 'since', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("limit", "limit", "query"),
+        Param("since", "since", "query"),
     ),
-    {200: 'ApplicationImportExecutions'},
+    {200: "ApplicationImportExecutions"},
 )
 
 _MQTT_PUBLISH_MESSAGE: Action[models.Success] = Action(
-    'application',
-    'mqttPublishMessage',
-    'POST',
-    '/applications/{applicationId}/mqttPublishMessage',
+    "application",
+    "mqttPublishMessage",
+    "POST",
+    "/applications/{applicationId}/mqttPublishMessage",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('payload', 'payload', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("payload", "payload", "body", "json"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _MQTT_SUBSCRIPTION_STREAM: Action[models.MqttPublishBody] = Action(
-    'application',
-    'mqttSubscriptionStream',
-    'GET',
-    '/applications/{applicationId}/mqttSubscriptionStream',
+    "application",
+    "mqttSubscriptionStream",
+    "GET",
+    "/applications/{applicationId}/mqttSubscriptionStream",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('keepAliveInterval', 'keep_alive_interval', 'query'),
-        Param('topic', 'topic', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("keepAliveInterval", "keep_alive_interval", "query"),
+        Param("topic", "topic", "query"),
     ),
     {200: None},
-    {'mqttMessage': 'MqttPublishBody'},
+    {"mqttMessage": "MqttPublishBody"},
 )
 
 _NOTEBOOK_MINUTE_COUNTS: Action[models.NotebookMinuteCounts] = Action(
-    'application',
-    'notebookMinuteCounts',
-    'GET',
-    '/applications/{applicationId}/notebookMinuteCounts',
+    "application",
+    "notebookMinuteCounts",
+    "GET",
+    "/applications/{applicationId}/notebookMinuteCounts",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
     ),
-    {200: 'NotebookMinuteCounts'},
+    {200: "NotebookMinuteCounts"},
 )
 
 _PATCH: Action[models.Application] = Action(
-    'application',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}',
+    "application",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('application', 'application', 'body', 'json'),
-        Param('summaryExclude', 'summary_exclude', 'query'),
-        Param('summaryInclude', 'summary_include', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("application", "application", "body", "json"),
+        Param("summaryExclude", "summary_exclude", "query"),
+        Param("summaryInclude", "summary_include", "query"),
     ),
-    {200: 'Application'},
+    {200: "Application"},
 )
 
 _PAYLOAD_COUNTS: Action[models.PayloadStats] = Action(
-    'application',
-    'payloadCounts',
-    'GET',
-    '/applications/{applicationId}/payloadCounts',
+    "application",
+    "payloadCounts",
+    "GET",
+    "/applications/{applicationId}/payloadCounts",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
-        Param('asBytes', 'as_bytes', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
+        Param("asBytes", "as_bytes", "query"),
     ),
-    {200: 'PayloadStats'},
+    {200: "PayloadStats"},
 )
 
 _PAYLOAD_COUNTS_BREAKDOWN: Action[models.PayloadCountsBreakdown] = Action(
-    'application',
-    'payloadCountsBreakdown',
-    'GET',
-    '/applications/{applicationId}/payloadCountsBreakdown',
+    "application",
+    "payloadCountsBreakdown",
+    "GET",
+    "/applications/{applicationId}/payloadCountsBreakdown",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
-        Param('resolution', 'resolution', 'query'),
-        Param('asBytes', 'as_bytes', 'query'),
-        Param('includeNonBillable', 'include_non_billable', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
+        Param("resolution", "resolution", "query"),
+        Param("asBytes", "as_bytes", "query"),
+        Param("includeNonBillable", "include_non_billable", "query"),
     ),
-    {200: 'PayloadCountsBreakdown'},
+    {200: "PayloadCountsBreakdown"},
 )
 
 _README: Action[models.ApplicationReadme] = Action(
-    'application',
-    'readme',
-    'GET',
-    '/applications/{applicationId}/readme',
-    (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-    ),
-    {200: 'ApplicationReadme'},
+    "application",
+    "readme",
+    "GET",
+    "/applications/{applicationId}/readme",
+    (Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),),
+    {200: "ApplicationReadme"},
 )
 
 _README_PATCH: Action[models.ApplicationReadme] = Action(
-    'application',
-    'readmePatch',
-    'PATCH',
-    '/applications/{applicationId}/readme',
+    "application",
+    "readmePatch",
+    "PATCH",
+    "/applications/{applicationId}/readme",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('readme', 'readme', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("readme", "readme", "body", "json"),
     ),
-    {200: 'ApplicationReadme'},
+    {200: "ApplicationReadme"},
 )
 
 _SEARCH: Action[models.ApplicationSearchResult] = Action(
-    'application',
-    'search',
-    'GET',
-    '/applications/{applicationId}/search',
+    "application",
+    "search",
+    "GET",
+    "/applications/{applicationId}/search",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('filter', 'filter', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("filter", "filter", "query"),
     ),
-    {200: 'ApplicationSearchResult'},
+    {200: "ApplicationSearchResult"},
 )

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class ApplicationApiToken(Resource):
-    """Actions of the ``applicationApiToken`` resource (``/applications/{applicationId}/tokens/{apiTokenId}``)."""
+    """Actions of the ``applicationApiToken`` resource
+    (``/applications/{applicationId}/tokens/{apiTokenId}``).
+    """
 
     async def delete(
         self,
@@ -114,38 +116,38 @@ class ApplicationApiToken(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'applicationApiToken',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/tokens/{apiTokenId}',
+    "applicationApiToken",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/tokens/{apiTokenId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('apiTokenId', 'api_token_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("apiTokenId", "api_token_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.ApiToken] = Action(
-    'applicationApiToken',
-    'get',
-    'GET',
-    '/applications/{applicationId}/tokens/{apiTokenId}',
+    "applicationApiToken",
+    "get",
+    "GET",
+    "/applications/{applicationId}/tokens/{apiTokenId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('apiTokenId', 'api_token_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("apiTokenId", "api_token_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'ApiToken'},
+    {200: "ApiToken"},
 )
 
 _PATCH: Action[models.ApiToken] = Action(
-    'applicationApiToken',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/tokens/{apiTokenId}',
+    "applicationApiToken",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/tokens/{apiTokenId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('apiTokenId', 'api_token_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('apiToken', 'api_token', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("apiTokenId", "api_token_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("apiToken", "api_token", "body", "json"),
     ),
-    {200: 'ApiToken'},
+    {200: "ApiToken"},
 )

@@ -15,17 +15,21 @@ if TYPE_CHECKING:
 
 
 class ApplicationApiTokens(Resource):
-    """Actions of the ``applicationApiTokens`` resource (``/applications/{applicationId}/tokens``)."""
+    """Actions of the ``applicationApiTokens`` resource
+    (``/applications/{applicationId}/tokens``).
+    """
 
     async def get(
         self,
         *,
         application_id: str,
-        sort_field: Literal['name', 'status', 'id', 'creationDate', 'lastUpdated', 'expirationDate'] = 'name',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal[
+            "name", "status", "id", "creationDate", "lastUpdated", "expirationDate"
+        ] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['name', 'status'] | None = None,
+        filter_field: Literal["name", "status"] | None = None,
         filter: str | None = None,
         _actions: bool = False,
         _links: bool = True,
@@ -91,30 +95,30 @@ class ApplicationApiTokens(Resource):
 
 
 _GET: Action[models.ApiTokens] = Action(
-    'applicationApiTokens',
-    'get',
-    'GET',
-    '/applications/{applicationId}/tokens',
+    "applicationApiTokens",
+    "get",
+    "GET",
+    "/applications/{applicationId}/tokens",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
     ),
-    {200: 'ApiTokens'},
+    {200: "ApiTokens"},
 )
 
 _POST: Action[models.ApiToken] = Action(
-    'applicationApiTokens',
-    'post',
-    'POST',
-    '/applications/{applicationId}/tokens',
+    "applicationApiTokens",
+    "post",
+    "POST",
+    "/applications/{applicationId}/tokens",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('apiToken', 'api_token', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("apiToken", "api_token", "body", "json"),
     ),
-    {201: 'ApiToken'},
+    {201: "ApiToken"},
 )

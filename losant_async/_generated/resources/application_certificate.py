@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class ApplicationCertificate(Resource):
-    """Actions of the ``applicationCertificate`` resource (``/applications/{applicationId}/certificates/{applicationCertificateId}``)."""
+    """Actions of the ``applicationCertificate`` resource
+    (``/applications/{applicationId}/certificates/{applicationCertificateId}``).
+    """
 
     async def delete(
         self,
@@ -115,38 +117,56 @@ class ApplicationCertificate(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'applicationCertificate',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/certificates/{applicationCertificateId}',
+    "applicationCertificate",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/certificates/{applicationCertificateId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('applicationCertificateId', 'application_certificate_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param(
+            "applicationCertificateId",
+            "application_certificate_id",
+            "path",
+            "string",
+            "^[A-Fa-f\\d]{24}$",
+        ),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.ApplicationCertificate] = Action(
-    'applicationCertificate',
-    'get',
-    'GET',
-    '/applications/{applicationId}/certificates/{applicationCertificateId}',
+    "applicationCertificate",
+    "get",
+    "GET",
+    "/applications/{applicationId}/certificates/{applicationCertificateId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('applicationCertificateId', 'application_certificate_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param(
+            "applicationCertificateId",
+            "application_certificate_id",
+            "path",
+            "string",
+            "^[A-Fa-f\\d]{24}$",
+        ),
     ),
-    {200: 'ApplicationCertificate'},
+    {200: "ApplicationCertificate"},
 )
 
 _PATCH: Action[models.ApplicationCertificate] = Action(
-    'applicationCertificate',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/certificates/{applicationCertificateId}',
+    "applicationCertificate",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/certificates/{applicationCertificateId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('applicationCertificateId', 'application_certificate_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('applicationCertificate', 'application_certificate', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param(
+            "applicationCertificateId",
+            "application_certificate_id",
+            "path",
+            "string",
+            "^[A-Fa-f\\d]{24}$",
+        ),
+        Param("applicationCertificate", "application_certificate", "body", "json"),
     ),
-    {200: 'ApplicationCertificate'},
+    {200: "ApplicationCertificate"},
 )

@@ -15,17 +15,19 @@ if TYPE_CHECKING:
 
 
 class ApplicationCertificateAuthorities(Resource):
-    """Actions of the ``applicationCertificateAuthorities`` resource (``/applications/{applicationId}/certificate-authorities``)."""
+    """Actions of the ``applicationCertificateAuthorities`` resource
+    (``/applications/{applicationId}/certificate-authorities``).
+    """
 
     async def get(
         self,
         *,
         application_id: str,
-        sort_field: Literal['name', 'status', 'id', 'creationDate', 'lastUpdated'] = 'name',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal["name", "status", "id", "creationDate", "lastUpdated"] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['name', 'status'] | None = None,
+        filter_field: Literal["name", "status"] | None = None,
         filter: str | None = None,
         _actions: bool = False,
         _links: bool = True,
@@ -52,7 +54,8 @@ class ApplicationCertificateAuthorities(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            200 ApplicationCertificateAuthorities: Collection of application certificate authorities
+            200 ApplicationCertificateAuthorities: Collection of application certificate
+                authorities
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -64,7 +67,8 @@ class ApplicationCertificateAuthorities(Resource):
         self,
         *,
         application_id: str,
-        application_certificate_authority: models.ApplicationCertificateAuthorityPost | Mapping[str, Any],
+        application_certificate_authority: models.ApplicationCertificateAuthorityPost
+        | Mapping[str, Any],
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -84,7 +88,8 @@ class ApplicationCertificateAuthorities(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            201 ApplicationCertificateAuthority: Successfully created application certificate authority
+            201 ApplicationCertificateAuthority: Successfully created application
+                certificate authority
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -94,30 +99,32 @@ class ApplicationCertificateAuthorities(Resource):
 
 
 _GET: Action[models.ApplicationCertificateAuthorities] = Action(
-    'applicationCertificateAuthorities',
-    'get',
-    'GET',
-    '/applications/{applicationId}/certificate-authorities',
+    "applicationCertificateAuthorities",
+    "get",
+    "GET",
+    "/applications/{applicationId}/certificate-authorities",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
     ),
-    {200: 'ApplicationCertificateAuthorities'},
+    {200: "ApplicationCertificateAuthorities"},
 )
 
 _POST: Action[models.ApplicationCertificateAuthority] = Action(
-    'applicationCertificateAuthorities',
-    'post',
-    'POST',
-    '/applications/{applicationId}/certificate-authorities',
+    "applicationCertificateAuthorities",
+    "post",
+    "POST",
+    "/applications/{applicationId}/certificate-authorities",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('applicationCertificateAuthority', 'application_certificate_authority', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param(
+            "applicationCertificateAuthority", "application_certificate_authority", "body", "json"
+        ),
     ),
-    {201: 'ApplicationCertificateAuthority'},
+    {201: "ApplicationCertificateAuthority"},
 )

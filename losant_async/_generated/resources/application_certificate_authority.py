@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class ApplicationCertificateAuthority(Resource):
-    """Actions of the ``applicationCertificateAuthority`` resource (``/applications/{applicationId}/certificate-authorities/{applicationCertificateAuthorityId}``)."""
+    """Actions of the ``applicationCertificateAuthority`` resource
+    (``/applications/{applicationId}/certificate-authorities/{applicationCertificateAuthorityId}``).
+    """
 
     async def delete(
         self,
@@ -30,7 +32,8 @@ class ApplicationCertificateAuthority(Resource):
     ) -> models.Success:
         """Deletes an application certificate authority.
 
-        ``DELETE /applications/{applicationId}/certificate-authorities/{applicationCertificateAuthorityId}``
+        ``DELETE
+        /applications/{applicationId}/certificate-authorities/{applicationCertificateAuthorityId}``
 
         Scopes: applicationCertificateAuthority.delete (or a broader scope).
 
@@ -62,7 +65,8 @@ class ApplicationCertificateAuthority(Resource):
     ) -> models.ApplicationCertificateAuthority:
         """Retrieves information on an application certificate authority.
 
-        ``GET /applications/{applicationId}/certificate-authorities/{applicationCertificateAuthorityId}``
+        ``GET
+        /applications/{applicationId}/certificate-authorities/{applicationCertificateAuthorityId}``
 
         Scopes: applicationCertificateAuthority.get (or a broader scope).
 
@@ -73,7 +77,8 @@ class ApplicationCertificateAuthority(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            200 ApplicationCertificateAuthority: Application certificate authority information
+            200 ApplicationCertificateAuthority: Application certificate authority
+                information
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -86,7 +91,8 @@ class ApplicationCertificateAuthority(Resource):
         *,
         application_id: str,
         application_certificate_authority_id: str,
-        application_certificate_authority: models.ApplicationCertificateAuthorityPatch | Mapping[str, Any],
+        application_certificate_authority: models.ApplicationCertificateAuthorityPatch
+        | Mapping[str, Any],
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -95,7 +101,8 @@ class ApplicationCertificateAuthority(Resource):
     ) -> models.ApplicationCertificateAuthority:
         """Updates information about an application certificate authority.
 
-        ``PATCH /applications/{applicationId}/certificate-authorities/{applicationCertificateAuthorityId}``
+        ``PATCH
+        /applications/{applicationId}/certificate-authorities/{applicationCertificateAuthorityId}``
 
         Scopes: applicationCertificateAuthority.patch (or a broader scope).
 
@@ -108,7 +115,8 @@ class ApplicationCertificateAuthority(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            200 ApplicationCertificateAuthority: Updated application certificate authority information
+            200 ApplicationCertificateAuthority: Updated application certificate
+                authority information
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -118,38 +126,58 @@ class ApplicationCertificateAuthority(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'applicationCertificateAuthority',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/certificate-authorities/{applicationCertificateAuthorityId}',
+    "applicationCertificateAuthority",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/certificate-authorities/{applicationCertificateAuthorityId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('applicationCertificateAuthorityId', 'application_certificate_authority_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param(
+            "applicationCertificateAuthorityId",
+            "application_certificate_authority_id",
+            "path",
+            "string",
+            "^[A-Fa-f\\d]{24}$",
+        ),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.ApplicationCertificateAuthority] = Action(
-    'applicationCertificateAuthority',
-    'get',
-    'GET',
-    '/applications/{applicationId}/certificate-authorities/{applicationCertificateAuthorityId}',
+    "applicationCertificateAuthority",
+    "get",
+    "GET",
+    "/applications/{applicationId}/certificate-authorities/{applicationCertificateAuthorityId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('applicationCertificateAuthorityId', 'application_certificate_authority_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param(
+            "applicationCertificateAuthorityId",
+            "application_certificate_authority_id",
+            "path",
+            "string",
+            "^[A-Fa-f\\d]{24}$",
+        ),
     ),
-    {200: 'ApplicationCertificateAuthority'},
+    {200: "ApplicationCertificateAuthority"},
 )
 
 _PATCH: Action[models.ApplicationCertificateAuthority] = Action(
-    'applicationCertificateAuthority',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/certificate-authorities/{applicationCertificateAuthorityId}',
+    "applicationCertificateAuthority",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/certificate-authorities/{applicationCertificateAuthorityId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('applicationCertificateAuthorityId', 'application_certificate_authority_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('applicationCertificateAuthority', 'application_certificate_authority', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param(
+            "applicationCertificateAuthorityId",
+            "application_certificate_authority_id",
+            "path",
+            "string",
+            "^[A-Fa-f\\d]{24}$",
+        ),
+        Param(
+            "applicationCertificateAuthority", "application_certificate_authority", "body", "json"
+        ),
     ),
-    {200: 'ApplicationCertificateAuthority'},
+    {200: "ApplicationCertificateAuthority"},
 )

@@ -15,17 +15,21 @@ if TYPE_CHECKING:
 
 
 class ApplicationCertificates(Resource):
-    """Actions of the ``applicationCertificates`` resource (``/applications/{applicationId}/certificates``)."""
+    """Actions of the ``applicationCertificates`` resource
+    (``/applications/{applicationId}/certificates``).
+    """
 
     async def get(
         self,
         *,
         application_id: str,
-        sort_field: Literal['certificateInfo.commonName', 'status', 'id', 'creationDate', 'lastUpdated'] = 'certificateInfo.commonName',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal[
+            "certificateInfo.commonName", "status", "id", "creationDate", "lastUpdated"
+        ] = "certificateInfo.commonName",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['certificateInfo.commonName', 'status'] | None = None,
+        filter_field: Literal["certificateInfo.commonName", "status"] | None = None,
         filter: str | None = None,
         _actions: bool = False,
         _links: bool = True,
@@ -94,30 +98,30 @@ class ApplicationCertificates(Resource):
 
 
 _GET: Action[models.ApplicationCertificates] = Action(
-    'applicationCertificates',
-    'get',
-    'GET',
-    '/applications/{applicationId}/certificates',
+    "applicationCertificates",
+    "get",
+    "GET",
+    "/applications/{applicationId}/certificates",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
     ),
-    {200: 'ApplicationCertificates'},
+    {200: "ApplicationCertificates"},
 )
 
 _POST: Action[models.ApplicationCertificate] = Action(
-    'applicationCertificates',
-    'post',
-    'POST',
-    '/applications/{applicationId}/certificates',
+    "applicationCertificates",
+    "post",
+    "POST",
+    "/applications/{applicationId}/certificates",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('applicationCertificate', 'application_certificate', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("applicationCertificate", "application_certificate", "body", "json"),
     ),
-    {201: 'ApplicationCertificate'},
+    {201: "ApplicationCertificate"},
 )

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class ApplicationDashboard(Resource):
-    """Actions of the ``applicationDashboard`` resource (``/applications/{applicationId}/dashboards/{dashboardId}``)."""
+    """Actions of the ``applicationDashboard`` resource
+    (``/applications/{applicationId}/dashboards/{dashboardId}``).
+    """
 
     async def delete(
         self,
@@ -147,51 +149,51 @@ class ApplicationDashboard(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'applicationDashboard',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/dashboards/{dashboardId}',
+    "applicationDashboard",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/dashboards/{dashboardId}",
     (
-        Param('dashboardId', 'dashboard_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("dashboardId", "dashboard_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.Dashboard] = Action(
-    'applicationDashboard',
-    'get',
-    'GET',
-    '/applications/{applicationId}/dashboards/{dashboardId}',
+    "applicationDashboard",
+    "get",
+    "GET",
+    "/applications/{applicationId}/dashboards/{dashboardId}",
     (
-        Param('dashboardId', 'dashboard_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("dashboardId", "dashboard_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Dashboard'},
+    {200: "Dashboard"},
 )
 
 _PATCH: Action[models.Dashboard] = Action(
-    'applicationDashboard',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/dashboards/{dashboardId}',
+    "applicationDashboard",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/dashboards/{dashboardId}",
     (
-        Param('dashboardId', 'dashboard_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('dashboard', 'dashboard', 'body', 'json'),
+        Param("dashboardId", "dashboard_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("dashboard", "dashboard", "body", "json"),
     ),
-    {200: 'Dashboard'},
+    {200: "Dashboard"},
 )
 
 _SEND_REPORT: Action[models.JobEnqueuedResult] = Action(
-    'applicationDashboard',
-    'sendReport',
-    'POST',
-    '/applications/{applicationId}/dashboards/{dashboardId}',
+    "applicationDashboard",
+    "sendReport",
+    "POST",
+    "/applications/{applicationId}/dashboards/{dashboardId}",
     (
-        Param('dashboardId', 'dashboard_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('reportConfig', 'report_config', 'body', 'json'),
+        Param("dashboardId", "dashboard_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("reportConfig", "report_config", "body", "json"),
     ),
-    {202: 'JobEnqueuedResult'},
+    {202: "JobEnqueuedResult"},
 )

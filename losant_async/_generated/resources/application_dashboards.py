@@ -15,17 +15,19 @@ if TYPE_CHECKING:
 
 
 class ApplicationDashboards(Resource):
-    """Actions of the ``applicationDashboards`` resource (``/applications/{applicationId}/dashboards``)."""
+    """Actions of the ``applicationDashboards`` resource
+    (``/applications/{applicationId}/dashboards``).
+    """
 
     async def get(
         self,
         *,
         application_id: str,
-        sort_field: Literal['name', 'id', 'creationDate', 'lastUpdated'] = 'name',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal["name", "id", "creationDate", "lastUpdated"] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['name'] | None = None,
+        filter_field: Literal["name"] | None = None,
         filter: str | None = None,
         _actions: bool = False,
         _links: bool = True,
@@ -93,30 +95,30 @@ class ApplicationDashboards(Resource):
 
 
 _GET: Action[models.Dashboards] = Action(
-    'applicationDashboards',
-    'get',
-    'GET',
-    '/applications/{applicationId}/dashboards',
+    "applicationDashboards",
+    "get",
+    "GET",
+    "/applications/{applicationId}/dashboards",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
     ),
-    {200: 'Dashboards'},
+    {200: "Dashboards"},
 )
 
 _POST: Action[models.Dashboard] = Action(
-    'applicationDashboards',
-    'post',
-    'POST',
-    '/applications/{applicationId}/dashboards',
+    "applicationDashboards",
+    "post",
+    "POST",
+    "/applications/{applicationId}/dashboards",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('dashboard', 'dashboard', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("dashboard", "dashboard", "body", "json"),
     ),
-    {201: 'Dashboard'},
+    {201: "Dashboard"},
 )

@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 
 
 class ApplicationJobLog(Resource):
-    """Actions of the ``applicationJobLog`` resource (``/applications/{applicationId}/jobLogs/{jobId}``)."""
+    """Actions of the ``applicationJobLog`` resource
+    (``/applications/{applicationId}/jobLogs/{jobId}``).
+    """
 
     async def get(
         self,
@@ -49,13 +51,13 @@ class ApplicationJobLog(Resource):
 
 
 _GET: Action[models.ApplicationJobLog] = Action(
-    'applicationJobLog',
-    'get',
-    'GET',
-    '/applications/{applicationId}/jobLogs/{jobId}',
+    "applicationJobLog",
+    "get",
+    "GET",
+    "/applications/{applicationId}/jobLogs/{jobId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('jobId', 'job_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("jobId", "job_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'ApplicationJobLog'},
+    {200: "ApplicationJobLog"},
 )

@@ -15,14 +15,18 @@ if TYPE_CHECKING:
 
 
 class ApplicationJobLogs(Resource):
-    """Actions of the ``applicationJobLogs`` resource (``/applications/{applicationId}/jobLogs``)."""
+    """Actions of the ``applicationJobLogs`` resource
+    (``/applications/{applicationId}/jobLogs``).
+    """
 
     async def get(
         self,
         *,
         application_id: str,
-        sort_field: Literal['name', 'status', 'resourceType', 'runQueuedAt', 'runStartedAt', 'runCompletedAt'] = 'runQueuedAt',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal[
+            "name", "status", "resourceType", "runQueuedAt", "runStartedAt", "runCompletedAt"
+        ] = "runQueuedAt",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
         query: models.AdvancedApplicationJobLogQuery | Mapping[str, Any] | None = None,
@@ -58,17 +62,17 @@ class ApplicationJobLogs(Resource):
 
 
 _GET: Action[models.ApplicationJobLogs] = Action(
-    'applicationJobLogs',
-    'get',
-    'GET',
-    '/applications/{applicationId}/jobLogs',
+    "applicationJobLogs",
+    "get",
+    "GET",
+    "/applications/{applicationId}/jobLogs",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('query', 'query', 'query', 'object'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("query", "query", "query", "object"),
     ),
-    {200: 'ApplicationJobLogs'},
+    {200: "ApplicationJobLogs"},
 )

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class ApplicationKey(Resource):
-    """Actions of the ``applicationKey`` resource (``/applications/{applicationId}/keys/{applicationKeyId}``)."""
+    """Actions of the ``applicationKey`` resource
+    (``/applications/{applicationId}/keys/{applicationKeyId}``).
+    """
 
     async def delete(
         self,
@@ -114,38 +116,38 @@ class ApplicationKey(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'applicationKey',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/keys/{applicationKeyId}',
+    "applicationKey",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/keys/{applicationKeyId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('applicationKeyId', 'application_key_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("applicationKeyId", "application_key_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.ApplicationKey] = Action(
-    'applicationKey',
-    'get',
-    'GET',
-    '/applications/{applicationId}/keys/{applicationKeyId}',
+    "applicationKey",
+    "get",
+    "GET",
+    "/applications/{applicationId}/keys/{applicationKeyId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('applicationKeyId', 'application_key_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("applicationKeyId", "application_key_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'ApplicationKey'},
+    {200: "ApplicationKey"},
 )
 
 _PATCH: Action[models.ApplicationKey] = Action(
-    'applicationKey',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/keys/{applicationKeyId}',
+    "applicationKey",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/keys/{applicationKeyId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('applicationKeyId', 'application_key_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('applicationKey', 'application_key', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("applicationKeyId", "application_key_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("applicationKey", "application_key", "body", "json"),
     ),
-    {200: 'ApplicationKey'},
+    {200: "ApplicationKey"},
 )

@@ -21,11 +21,13 @@ class ApplicationKeys(Resource):
         self,
         *,
         application_id: str,
-        sort_field: Literal['key', 'status', 'id', 'creationDate', 'lastUpdated', 'name'] = 'creationDate',
-        sort_direction: Literal['asc', 'desc'] = 'desc',
+        sort_field: Literal[
+            "key", "status", "id", "creationDate", "lastUpdated", "name"
+        ] = "creationDate",
+        sort_direction: Literal["asc", "desc"] = "desc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['key', 'status', 'name'] | None = None,
+        filter_field: Literal["key", "status", "name"] | None = None,
         filter: str | None = None,
         query: models.AdvancedApplicationKeyQuery | Mapping[str, Any] | None = None,
         _actions: bool = False,
@@ -96,31 +98,31 @@ class ApplicationKeys(Resource):
 
 
 _GET: Action[models.ApplicationKeys] = Action(
-    'applicationKeys',
-    'get',
-    'GET',
-    '/applications/{applicationId}/keys',
+    "applicationKeys",
+    "get",
+    "GET",
+    "/applications/{applicationId}/keys",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
-        Param('query', 'query', 'query', 'object'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
+        Param("query", "query", "query", "object"),
     ),
-    {200: 'ApplicationKeys'},
+    {200: "ApplicationKeys"},
 )
 
 _POST: Action[models.ApplicationKeyPostResponse] = Action(
-    'applicationKeys',
-    'post',
-    'POST',
-    '/applications/{applicationId}/keys',
+    "applicationKeys",
+    "post",
+    "POST",
+    "/applications/{applicationId}/keys",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('applicationKey', 'application_key', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("applicationKey", "application_key", "body", "json"),
     ),
-    {201: 'ApplicationKeyPostResponse'},
+    {201: "ApplicationKeyPostResponse"},
 )

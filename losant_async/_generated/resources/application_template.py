@@ -47,12 +47,10 @@ class ApplicationTemplate(Resource):
 
 
 _GET: Action[models.ApplicationTemplate] = Action(
-    'applicationTemplate',
-    'get',
-    'GET',
-    '/applicationTemplates/{templateId}',
-    (
-        Param('templateId', 'template_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-    ),
-    {200: 'ApplicationTemplate'},
+    "applicationTemplate",
+    "get",
+    "GET",
+    "/applicationTemplates/{templateId}",
+    (Param("templateId", "template_id", "path", "string", "^[A-Fa-f\\d]{24}$"),),
+    {200: "ApplicationTemplate"},
 )

@@ -20,11 +20,11 @@ class ApplicationTemplates(Resource):
     async def get(
         self,
         *,
-        sort_field: Literal['name', 'id', 'creationDate', 'lastUpdated'] = 'name',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal["name", "id", "creationDate", "lastUpdated"] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['name', 'authorName'] | None = None,
+        filter_field: Literal["name", "authorName"] | None = None,
         filter: str | None = None,
         keywords: Sequence[str] | None = None,
         category_id: str | None = None,
@@ -115,39 +115,37 @@ class ApplicationTemplates(Resource):
 
 
 _GET: Action[models.ApplicationTemplates] = Action(
-    'applicationTemplates',
-    'get',
-    'GET',
-    '/applicationTemplates',
+    "applicationTemplates",
+    "get",
+    "GET",
+    "/applicationTemplates",
     (
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
-        Param('keywords', 'keywords', 'query', 'array'),
-        Param('categoryId', 'category_id', 'query', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
+        Param("keywords", "keywords", "query", "array"),
+        Param("categoryId", "category_id", "query", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'ApplicationTemplates'},
+    {200: "ApplicationTemplates"},
 )
 
 _GET_CATEGORIES: Action[models.ApplicationTemplateCategories] = Action(
-    'applicationTemplates',
-    'getCategories',
-    'GET',
-    '/applicationTemplates/categories',
-    (
-        Param('baseId', 'base_id', 'query'),
-    ),
-    {200: 'ApplicationTemplateCategories'},
+    "applicationTemplates",
+    "getCategories",
+    "GET",
+    "/applicationTemplates/categories",
+    (Param("baseId", "base_id", "query"),),
+    {200: "ApplicationTemplateCategories"},
 )
 
 _GET_UNIQUE_KEYWORDS: Action[models.TemplateKeywords] = Action(
-    'applicationTemplates',
-    'getUniqueKeywords',
-    'GET',
-    '/applicationTemplates/keywords',
+    "applicationTemplates",
+    "getUniqueKeywords",
+    "GET",
+    "/applicationTemplates/keywords",
     (),
-    {200: 'TemplateKeywords'},
+    {200: "TemplateKeywords"},
 )

@@ -49,13 +49,13 @@ class AuditLog(Resource):
 
 
 _GET: Action[models.AuditLog] = Action(
-    'auditLog',
-    'get',
-    'GET',
-    '/orgs/{orgId}/audit-logs/{auditLogId}',
+    "auditLog",
+    "get",
+    "GET",
+    "/orgs/{orgId}/audit-logs/{auditLogId}",
     (
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('auditLogId', 'audit_log_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("auditLogId", "audit_log_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'AuditLog'},
+    {200: "AuditLog"},
 )

@@ -38,7 +38,8 @@ class Auth(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            200 AuthedDevice: Successful authentication. The included api access token by default has the scope 'all.Device'.
+            200 AuthedDevice: Successful authentication. The included api access token
+                by default has the scope 'all.Device'.
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -67,7 +68,8 @@ class Auth(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            200 AuthedUser: Successful authentication. The included api access token has the scope 'all.User'.
+            200 AuthedUser: Successful authentication. The included api access token has
+                the scope 'all.User'.
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -96,7 +98,8 @@ class Auth(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            200 AuthedUser: Successful authentication. The included api access token has the scope 'all.User'.
+            200 AuthedUser: Successful authentication. The included api access token has
+                the scope 'all.User'.
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -125,7 +128,8 @@ class Auth(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            200 AuthedUser: Successful authentication. The included api access token has the scope 'all.User'.
+            200 AuthedUser: Successful authentication. The included api access token has
+                the scope 'all.User'.
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -154,7 +158,8 @@ class Auth(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            200 SsoRequest: Successful finding SSO for domain. Returns SSO request URL and type.
+            200 SsoRequest: Successful finding SSO for domain. Returns SSO request URL
+                and type.
             204 None: No domain associated with an SSO configuration
 
         Raises:
@@ -164,56 +169,46 @@ class Auth(Resource):
 
 
 _AUTHENTICATE_DEVICE: Action[models.AuthedDevice] = Action(
-    'auth',
-    'authenticateDevice',
-    'POST',
-    '/auth/device',
-    (
-        Param('credentials', 'credentials', 'body', 'json'),
-    ),
-    {200: 'AuthedDevice'},
+    "auth",
+    "authenticateDevice",
+    "POST",
+    "/auth/device",
+    (Param("credentials", "credentials", "body", "json"),),
+    {200: "AuthedDevice"},
 )
 
 _AUTHENTICATE_USER: Action[models.AuthedUser] = Action(
-    'auth',
-    'authenticateUser',
-    'POST',
-    '/auth/user',
-    (
-        Param('credentials', 'credentials', 'body', 'json'),
-    ),
-    {200: 'AuthedUser'},
+    "auth",
+    "authenticateUser",
+    "POST",
+    "/auth/user",
+    (Param("credentials", "credentials", "body", "json"),),
+    {200: "AuthedUser"},
 )
 
 _AUTHENTICATE_USER_GITHUB: Action[models.AuthedUser] = Action(
-    'auth',
-    'authenticateUserGithub',
-    'POST',
-    '/auth/user/github',
-    (
-        Param('oauth', 'oauth', 'body', 'json'),
-    ),
-    {200: 'AuthedUser'},
+    "auth",
+    "authenticateUserGithub",
+    "POST",
+    "/auth/user/github",
+    (Param("oauth", "oauth", "body", "json"),),
+    {200: "AuthedUser"},
 )
 
 _AUTHENTICATE_USER_SAML: Action[models.AuthedUser] = Action(
-    'auth',
-    'authenticateUserSaml',
-    'POST',
-    '/auth/user/saml',
-    (
-        Param('saml', 'saml', 'body', 'json'),
-    ),
-    {200: 'AuthedUser'},
+    "auth",
+    "authenticateUserSaml",
+    "POST",
+    "/auth/user/saml",
+    (Param("saml", "saml", "body", "json"),),
+    {200: "AuthedUser"},
 )
 
 _SSO_DOMAIN: Action[models.SsoRequest | None] = Action(
-    'auth',
-    'ssoDomain',
-    'GET',
-    '/auth/ssoDomain',
-    (
-        Param('email', 'email', 'query'),
-    ),
-    {200: 'SsoRequest', 204: None},
+    "auth",
+    "ssoDomain",
+    "GET",
+    "/auth/ssoDomain",
+    (Param("email", "email", "query"),),
+    {200: "SsoRequest", 204: None},
 )

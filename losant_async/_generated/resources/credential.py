@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class Credential(Resource):
-    """Actions of the ``credential`` resource (``/applications/{applicationId}/credentials/{credentialId}``)."""
+    """Actions of the ``credential`` resource
+    (``/applications/{applicationId}/credentials/{credentialId}``).
+    """
 
     async def delete(
         self,
@@ -149,51 +151,51 @@ class Credential(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'credential',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/credentials/{credentialId}',
+    "credential",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/credentials/{credentialId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('credentialId', 'credential_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("credentialId", "credential_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.Credential] = Action(
-    'credential',
-    'get',
-    'GET',
-    '/applications/{applicationId}/credentials/{credentialId}',
+    "credential",
+    "get",
+    "GET",
+    "/applications/{applicationId}/credentials/{credentialId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('credentialId', 'credential_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("credentialId", "credential_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Credential'},
+    {200: "Credential"},
 )
 
 _LINKED_RESOURCES: Action[models.CredentialLinkedResources] = Action(
-    'credential',
-    'linkedResources',
-    'GET',
-    '/applications/{applicationId}/credentials/{credentialId}/linkedResources',
+    "credential",
+    "linkedResources",
+    "GET",
+    "/applications/{applicationId}/credentials/{credentialId}/linkedResources",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('credentialId', 'credential_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('includeCustomNodes', 'include_custom_nodes', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("credentialId", "credential_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("includeCustomNodes", "include_custom_nodes", "query"),
     ),
-    {200: 'CredentialLinkedResources'},
+    {200: "CredentialLinkedResources"},
 )
 
 _PATCH: Action[models.Credential] = Action(
-    'credential',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/credentials/{credentialId}',
+    "credential",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/credentials/{credentialId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('credentialId', 'credential_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('credential', 'credential', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("credentialId", "credential_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("credential", "credential", "body", "json"),
     ),
-    {200: 'Credential'},
+    {200: "Credential"},
 )

@@ -176,64 +176,62 @@ class Dashboard(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'dashboard',
-    'delete',
-    'DELETE',
-    '/dashboards/{dashboardId}',
-    (
-        Param('dashboardId', 'dashboard_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-    ),
-    {200: 'Success'},
+    "dashboard",
+    "delete",
+    "DELETE",
+    "/dashboards/{dashboardId}",
+    (Param("dashboardId", "dashboard_id", "path", "string", "^[A-Fa-f\\d]{24}$"),),
+    {200: "Success"},
 )
 
 _GET: Action[models.Dashboard] = Action(
-    'dashboard',
-    'get',
-    'GET',
-    '/dashboards/{dashboardId}',
+    "dashboard",
+    "get",
+    "GET",
+    "/dashboards/{dashboardId}",
     (
-        Param('dashboardId', 'dashboard_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('password', 'password', 'query'),
+        Param("dashboardId", "dashboard_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("password", "password", "query"),
     ),
-    {200: 'Dashboard'},
+    {200: "Dashboard"},
 )
 
 _PATCH: Action[models.Dashboard] = Action(
-    'dashboard',
-    'patch',
-    'PATCH',
-    '/dashboards/{dashboardId}',
+    "dashboard",
+    "patch",
+    "PATCH",
+    "/dashboards/{dashboardId}",
     (
-        Param('dashboardId', 'dashboard_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('dashboard', 'dashboard', 'body', 'json'),
+        Param("dashboardId", "dashboard_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("dashboard", "dashboard", "body", "json"),
     ),
-    {200: 'Dashboard'},
+    {200: "Dashboard"},
 )
 
 _SEND_REPORT: Action[models.JobEnqueuedResult] = Action(
-    'dashboard',
-    'sendReport',
-    'POST',
-    '/dashboards/{dashboardId}',
+    "dashboard",
+    "sendReport",
+    "POST",
+    "/dashboards/{dashboardId}",
     (
-        Param('dashboardId', 'dashboard_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('reportConfig', 'report_config', 'body', 'json'),
+        Param("dashboardId", "dashboard_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("reportConfig", "report_config", "body", "json"),
     ),
-    {202: 'JobEnqueuedResult'},
+    {202: "JobEnqueuedResult"},
 )
 
 _VALIDATE_CONTEXT: Action[models.ValidateContextSuccess] = Action(
-    'dashboard',
-    'validateContext',
-    'POST',
-    '/dashboards/{dashboardId}/validateContext',
+    "dashboard",
+    "validateContext",
+    "POST",
+    "/dashboards/{dashboardId}/validateContext",
     (
-        Param('dashboardId', 'dashboard_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('ctx', 'ctx', 'body', 'json'),
-        Param('password', 'password', 'query'),
-        Param('duration', 'duration', 'query'),
-        Param('resolution', 'resolution', 'query'),
-        Param('end', 'end', 'query'),
+        Param("dashboardId", "dashboard_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("ctx", "ctx", "body", "json"),
+        Param("password", "password", "query"),
+        Param("duration", "duration", "query"),
+        Param("resolution", "resolution", "query"),
+        Param("end", "end", "query"),
     ),
-    {200: 'ValidateContextSuccess'},
+    {200: "ValidateContextSuccess"},
 )

@@ -20,11 +20,13 @@ class Dashboards(Resource):
     async def get(
         self,
         *,
-        sort_field: Literal['name', 'id', 'creationDate', 'ownerId', 'applicationId', 'lastUpdated'] = 'name',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal[
+            "name", "id", "creationDate", "ownerId", "applicationId", "lastUpdated"
+        ] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['name'] | None = None,
+        filter_field: Literal["name"] | None = None,
         filter: str | None = None,
         application_id: str | None = None,
         org_id: str | None = None,
@@ -96,30 +98,28 @@ class Dashboards(Resource):
 
 
 _GET: Action[models.Dashboards] = Action(
-    'dashboards',
-    'get',
-    'GET',
-    '/dashboards',
+    "dashboards",
+    "get",
+    "GET",
+    "/dashboards",
     (
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
-        Param('applicationId', 'application_id', 'query', 'string', '^([A-Fa-f\\d]{24}|)$'),
-        Param('orgId', 'org_id', 'query', 'string', '^([A-Fa-f\\d]{24}|)$'),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
+        Param("applicationId", "application_id", "query", "string", "^([A-Fa-f\\d]{24}|)$"),
+        Param("orgId", "org_id", "query", "string", "^([A-Fa-f\\d]{24}|)$"),
     ),
-    {200: 'Dashboards'},
+    {200: "Dashboards"},
 )
 
 _POST: Action[models.Dashboard] = Action(
-    'dashboards',
-    'post',
-    'POST',
-    '/dashboards',
-    (
-        Param('dashboard', 'dashboard', 'body', 'json'),
-    ),
-    {201: 'Dashboard'},
+    "dashboards",
+    "post",
+    "POST",
+    "/dashboards",
+    (Param("dashboard", "dashboard", "body", "json"),),
+    {201: "Dashboard"},
 )

@@ -112,37 +112,37 @@ class Data(Resource):
 
 
 _EXPORT: Action[models.JobEnqueuedResult] = Action(
-    'data',
-    'export',
-    'POST',
-    '/applications/{applicationId}/data/export',
+    "data",
+    "export",
+    "POST",
+    "/applications/{applicationId}/data/export",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('query', 'query', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("query", "query", "body", "json"),
     ),
-    {202: 'JobEnqueuedResult'},
+    {202: "JobEnqueuedResult"},
 )
 
 _LAST_VALUE_QUERY: Action[models.LastValueData] = Action(
-    'data',
-    'lastValueQuery',
-    'POST',
-    '/applications/{applicationId}/data/last-value-query',
+    "data",
+    "lastValueQuery",
+    "POST",
+    "/applications/{applicationId}/data/last-value-query",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('query', 'query', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("query", "query", "body", "json"),
     ),
-    {200: 'LastValueData'},
+    {200: "LastValueData"},
 )
 
 _TIME_SERIES_QUERY: Action[models.TimeSeriesData] = Action(
-    'data',
-    'timeSeriesQuery',
-    'POST',
-    '/applications/{applicationId}/data/time-series-query',
+    "data",
+    "timeSeriesQuery",
+    "POST",
+    "/applications/{applicationId}/data/time-series-query",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('query', 'query', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("query", "query", "body", "json"),
     ),
-    {200: 'TimeSeriesData'},
+    {200: "TimeSeriesData"},
 )

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class DataTable(Resource):
-    """Actions of the ``dataTable`` resource (``/applications/{applicationId}/data-tables/{dataTableId}``)."""
+    """Actions of the ``dataTable`` resource
+    (``/applications/{applicationId}/data-tables/{dataTableId}``).
+    """
 
     async def add_column(
         self,
@@ -180,64 +182,64 @@ class DataTable(Resource):
 
 
 _ADD_COLUMN: Action[models.DataTable] = Action(
-    'dataTable',
-    'addColumn',
-    'POST',
-    '/applications/{applicationId}/data-tables/{dataTableId}/column',
+    "dataTable",
+    "addColumn",
+    "POST",
+    "/applications/{applicationId}/data-tables/{dataTableId}/column",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('dataTableId', 'data_table_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('dataTableColumn', 'data_table_column', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("dataTableId", "data_table_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("dataTableColumn", "data_table_column", "body", "json"),
     ),
-    {200: 'DataTable'},
+    {200: "DataTable"},
 )
 
 _DELETE: Action[models.Success] = Action(
-    'dataTable',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/data-tables/{dataTableId}',
+    "dataTable",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/data-tables/{dataTableId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('dataTableId', 'data_table_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("dataTableId", "data_table_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.DataTable] = Action(
-    'dataTable',
-    'get',
-    'GET',
-    '/applications/{applicationId}/data-tables/{dataTableId}',
+    "dataTable",
+    "get",
+    "GET",
+    "/applications/{applicationId}/data-tables/{dataTableId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('dataTableId', 'data_table_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("dataTableId", "data_table_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'DataTable'},
+    {200: "DataTable"},
 )
 
 _PATCH: Action[models.DataTable] = Action(
-    'dataTable',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/data-tables/{dataTableId}',
+    "dataTable",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/data-tables/{dataTableId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('dataTableId', 'data_table_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('dataTable', 'data_table', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("dataTableId", "data_table_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("dataTable", "data_table", "body", "json"),
     ),
-    {200: 'DataTable'},
+    {200: "DataTable"},
 )
 
 _REMOVE_COLUMN: Action[models.DataTable] = Action(
-    'dataTable',
-    'removeColumn',
-    'DELETE',
-    '/applications/{applicationId}/data-tables/{dataTableId}/column',
+    "dataTable",
+    "removeColumn",
+    "DELETE",
+    "/applications/{applicationId}/data-tables/{dataTableId}/column",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('dataTableId', 'data_table_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('columnName', 'column_name', 'query', 'string', '^[0-9a-zA-Z_-]{1,255}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("dataTableId", "data_table_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("columnName", "column_name", "query", "string", "^[0-9a-zA-Z_-]{1,255}$"),
     ),
-    {200: 'DataTable'},
+    {200: "DataTable"},
 )

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class DataTableRow(Resource):
-    """Actions of the ``dataTableRow`` resource (``/applications/{applicationId}/data-tables/{dataTableId}/rows/{rowId}``)."""
+    """Actions of the ``dataTableRow`` resource
+    (``/applications/{applicationId}/data-tables/{dataTableId}/rows/{rowId}``).
+    """
 
     async def delete(
         self,
@@ -120,41 +122,41 @@ class DataTableRow(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'dataTableRow',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/data-tables/{dataTableId}/rows/{rowId}',
+    "dataTableRow",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/data-tables/{dataTableId}/rows/{rowId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('dataTableId', 'data_table_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('rowId', 'row_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("dataTableId", "data_table_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("rowId", "row_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.DataTableRow] = Action(
-    'dataTableRow',
-    'get',
-    'GET',
-    '/applications/{applicationId}/data-tables/{dataTableId}/rows/{rowId}',
+    "dataTableRow",
+    "get",
+    "GET",
+    "/applications/{applicationId}/data-tables/{dataTableId}/rows/{rowId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('dataTableId', 'data_table_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('rowId', 'row_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("dataTableId", "data_table_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("rowId", "row_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'DataTableRow'},
+    {200: "DataTableRow"},
 )
 
 _PATCH: Action[models.DataTableRow] = Action(
-    'dataTableRow',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/data-tables/{dataTableId}/rows/{rowId}',
+    "dataTableRow",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/data-tables/{dataTableId}/rows/{rowId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('dataTableId', 'data_table_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('rowId', 'row_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('dataTableRow', 'data_table_row', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("dataTableId", "data_table_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("rowId", "row_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("dataTableRow", "data_table_row", "body", "json"),
     ),
-    {200: 'DataTableRow'},
+    {200: "DataTableRow"},
 )

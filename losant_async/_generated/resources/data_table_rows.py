@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class DataTableRows(Resource):
-    """Actions of the ``dataTableRows`` resource (``/applications/{applicationId}/data-tables/{dataTableId}/rows``)."""
+    """Actions of the ``dataTableRows`` resource
+    (``/applications/{applicationId}/data-tables/{dataTableId}/rows``).
+    """
 
     async def delete(
         self,
@@ -23,7 +25,7 @@ class DataTableRows(Resource):
         application_id: str,
         data_table_id: str,
         query: models.AdvancedQuery | Mapping[str, Any] | None = None,
-        limit: str = '1000',
+        limit: str = "1000",
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -44,7 +46,8 @@ class DataTableRows(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            200 DataTableRowsDelete: If request successfully deletes a set of Data Table rows
+            200 DataTableRowsDelete: If request successfully deletes a set of Data Table
+                rows
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -91,7 +94,7 @@ class DataTableRows(Resource):
         application_id: str,
         data_table_id: str,
         sort_column: str | None = None,
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_direction: Literal["asc", "desc"] = "asc",
         limit: int | str = 1000,
         offset: int | str = 0,
         include_fields: str | None = None,
@@ -152,7 +155,8 @@ class DataTableRows(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            201 DataTableRowInsertResult: Successfully created data table row, or bulk insert count
+            201 DataTableRowInsertResult: Successfully created data table row, or bulk
+                insert count
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -166,7 +170,7 @@ class DataTableRows(Resource):
         application_id: str,
         data_table_id: str,
         sort_column: str | None = None,
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_direction: Literal["asc", "desc"] = "asc",
         limit: int | str = 1000,
         offset: int | str = 0,
         include_fields: str | None = None,
@@ -227,7 +231,8 @@ class DataTableRows(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            200 Success: If request successfully deleted **all** rows in the data table, this will **not** send workflow data table deletion triggers
+            200 Success: If request successfully deleted **all** rows in the data table,
+                this will **not** send workflow data table deletion triggers
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -237,88 +242,88 @@ class DataTableRows(Resource):
 
 
 _DELETE: Action[models.DataTableRowsDelete] = Action(
-    'dataTableRows',
-    'delete',
-    'POST',
-    '/applications/{applicationId}/data-tables/{dataTableId}/rows/delete',
+    "dataTableRows",
+    "delete",
+    "POST",
+    "/applications/{applicationId}/data-tables/{dataTableId}/rows/delete",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('dataTableId', 'data_table_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('query', 'query', 'body', 'json'),
-        Param('limit', 'limit', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("dataTableId", "data_table_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("query", "query", "body", "json"),
+        Param("limit", "limit", "query"),
     ),
-    {200: 'DataTableRowsDelete'},
+    {200: "DataTableRowsDelete"},
 )
 
 _EXPORT: Action[models.JobEnqueuedResult] = Action(
-    'dataTableRows',
-    'export',
-    'POST',
-    '/applications/{applicationId}/data-tables/{dataTableId}/rows/export',
+    "dataTableRows",
+    "export",
+    "POST",
+    "/applications/{applicationId}/data-tables/{dataTableId}/rows/export",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('dataTableId', 'data_table_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('exportData', 'export_data', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("dataTableId", "data_table_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("exportData", "export_data", "body", "json"),
     ),
-    {202: 'JobEnqueuedResult'},
+    {202: "JobEnqueuedResult"},
 )
 
 _GET: Action[models.DataTableRows] = Action(
-    'dataTableRows',
-    'get',
-    'GET',
-    '/applications/{applicationId}/data-tables/{dataTableId}/rows',
+    "dataTableRows",
+    "get",
+    "GET",
+    "/applications/{applicationId}/data-tables/{dataTableId}/rows",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('dataTableId', 'data_table_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortColumn', 'sort_column', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('limit', 'limit', 'query'),
-        Param('offset', 'offset', 'query'),
-        Param('includeFields', 'include_fields', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("dataTableId", "data_table_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortColumn", "sort_column", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("limit", "limit", "query"),
+        Param("offset", "offset", "query"),
+        Param("includeFields", "include_fields", "query"),
     ),
-    {200: 'DataTableRows'},
+    {200: "DataTableRows"},
 )
 
 _POST: Action[models.DataTableRowInsertResult] = Action(
-    'dataTableRows',
-    'post',
-    'POST',
-    '/applications/{applicationId}/data-tables/{dataTableId}/rows',
+    "dataTableRows",
+    "post",
+    "POST",
+    "/applications/{applicationId}/data-tables/{dataTableId}/rows",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('dataTableId', 'data_table_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('dataTableRow', 'data_table_row', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("dataTableId", "data_table_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("dataTableRow", "data_table_row", "body", "json"),
     ),
-    {201: 'DataTableRowInsertResult'},
+    {201: "DataTableRowInsertResult"},
 )
 
 _QUERY: Action[models.DataTableRows] = Action(
-    'dataTableRows',
-    'query',
-    'POST',
-    '/applications/{applicationId}/data-tables/{dataTableId}/rows/query',
+    "dataTableRows",
+    "query",
+    "POST",
+    "/applications/{applicationId}/data-tables/{dataTableId}/rows/query",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('dataTableId', 'data_table_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortColumn', 'sort_column', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('limit', 'limit', 'query'),
-        Param('offset', 'offset', 'query'),
-        Param('includeFields', 'include_fields', 'query'),
-        Param('query', 'query', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("dataTableId", "data_table_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortColumn", "sort_column", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("limit", "limit", "query"),
+        Param("offset", "offset", "query"),
+        Param("includeFields", "include_fields", "query"),
+        Param("query", "query", "body", "json"),
     ),
-    {200: 'DataTableRows'},
+    {200: "DataTableRows"},
 )
 
 _TRUNCATE: Action[models.Success] = Action(
-    'dataTableRows',
-    'truncate',
-    'POST',
-    '/applications/{applicationId}/data-tables/{dataTableId}/rows/truncate',
+    "dataTableRows",
+    "truncate",
+    "POST",
+    "/applications/{applicationId}/data-tables/{dataTableId}/rows/truncate",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('dataTableId', 'data_table_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("dataTableId", "data_table_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )

@@ -27,7 +27,8 @@ class Device(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> EventStream[models.DeviceCommand]:
-        """Attach to a real time stream of command messages to this device using Server Sent Events (SSE).
+        """Attach to a real time stream of command messages to this device using Server Sent Events
+        (SSE).
 
         ``GET /applications/{applicationId}/devices/{deviceId}/commandStream``
 
@@ -41,7 +42,8 @@ class Device(Resource):
             (and losantdomain, timeout)
 
         Yields:
-            ``deviceCommand`` events as DeviceCommand: An SSE event representing a single device command
+            ``deviceCommand`` events as DeviceCommand: An SSE event representing a
+                single device command
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -171,7 +173,7 @@ class Device(Resource):
         device_id: str,
         limit: int | str = 1,
         since: int | str | None = None,
-        sort_direction: Literal['asc', 'desc'] = 'desc',
+        sort_direction: Literal["asc", "desc"] = "desc",
         duration: int | str | None = None,
         start: int | str | None = None,
         end: int | str | None = None,
@@ -254,7 +256,7 @@ class Device(Resource):
         device_id: str,
         limit: int | str = 1,
         since: int | str | None = None,
-        sort_direction: Literal['asc', 'desc'] = 'desc',
+        sort_direction: Literal["asc", "desc"] = "desc",
         duration: int | str | None = None,
         start: int | str | None = None,
         end: int | str | None = None,
@@ -297,7 +299,7 @@ class Device(Resource):
         device_id: str,
         limit: int | str = 1,
         since: int | str | None = None,
-        sort_direction: Literal['asc', 'desc'] = 'desc',
+        sort_direction: Literal["asc", "desc"] = "desc",
         duration: int | str | None = None,
         start: int | str | None = None,
         end: int | str | None = None,
@@ -414,7 +416,7 @@ class Device(Resource):
         device_id: str,
         start: int | str = -2592000000,
         end: int | str = 0,
-        resolution: Literal['86400000', '3600000', 86400000, 3600000] = '86400000',
+        resolution: Literal["86400000", "3600000", 86400000, 3600000] = "86400000",
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -591,7 +593,8 @@ class Device(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> EventStream[models.DeviceState]:
-        """Attach to a real time stream of state messages from this device using Server Sent Events (SSE).
+        """Attach to a real time stream of state messages from this device using Server Sent Events
+        (SSE).
 
         ``GET /applications/{applicationId}/devices/{deviceId}/stateStream``
 
@@ -605,7 +608,8 @@ class Device(Resource):
             (and losantdomain, timeout)
 
         Yields:
-            ``deviceState`` events as DeviceState: An SSE event representing a single device state
+            ``deviceState`` events as DeviceState: An SSE event representing a single
+                device state
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -615,240 +619,240 @@ class Device(Resource):
 
 
 _COMMAND_STREAM: Action[models.DeviceCommand] = Action(
-    'device',
-    'commandStream',
-    'GET',
-    '/applications/{applicationId}/devices/{deviceId}/commandStream',
+    "device",
+    "commandStream",
+    "GET",
+    "/applications/{applicationId}/devices/{deviceId}/commandStream",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceId', 'device_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('keepAliveInterval', 'keep_alive_interval', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("keepAliveInterval", "keep_alive_interval", "query"),
     ),
     {200: None},
-    {'deviceCommand': 'DeviceCommand'},
+    {"deviceCommand": "DeviceCommand"},
 )
 
 _DELETE: Action[models.Success] = Action(
-    'device',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/devices/{deviceId}',
+    "device",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/devices/{deviceId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceId', 'device_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _EXPORT: Action[models.JobEnqueuedResult] = Action(
-    'device',
-    'export',
-    'POST',
-    '/applications/{applicationId}/devices/{deviceId}/export',
+    "device",
+    "export",
+    "POST",
+    "/applications/{applicationId}/devices/{deviceId}/export",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceId', 'device_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
-        Param('email', 'email', 'query'),
-        Param('callbackUrl', 'callback_url', 'query'),
-        Param('includeBlobData', 'include_blob_data', 'query'),
-        Param('query', 'query', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
+        Param("email", "email", "query"),
+        Param("callbackUrl", "callback_url", "query"),
+        Param("includeBlobData", "include_blob_data", "query"),
+        Param("query", "query", "body", "json"),
     ),
-    {202: 'JobEnqueuedResult'},
+    {202: "JobEnqueuedResult"},
 )
 
 _GET: Action[models.Device] = Action(
-    'device',
-    'get',
-    'GET',
-    '/applications/{applicationId}/devices/{deviceId}',
+    "device",
+    "get",
+    "GET",
+    "/applications/{applicationId}/devices/{deviceId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceId', 'device_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('excludeConnectionInfo', 'exclude_connection_info', 'query'),
-        Param('tagsAsObject', 'tags_as_object', 'query'),
-        Param('attributesAsObject', 'attributes_as_object', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("excludeConnectionInfo", "exclude_connection_info", "query"),
+        Param("tagsAsObject", "tags_as_object", "query"),
+        Param("attributesAsObject", "attributes_as_object", "query"),
     ),
-    {200: 'Device'},
+    {200: "Device"},
 )
 
 _GET_COMMAND: Action[models.DeviceCommands] = Action(
-    'device',
-    'getCommand',
-    'GET',
-    '/applications/{applicationId}/devices/{deviceId}/command',
+    "device",
+    "getCommand",
+    "GET",
+    "/applications/{applicationId}/devices/{deviceId}/command",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceId', 'device_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('limit', 'limit', 'query'),
-        Param('since', 'since', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('duration', 'duration', 'query'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("limit", "limit", "query"),
+        Param("since", "since", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("duration", "duration", "query"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
     ),
-    {200: 'DeviceCommands'},
+    {200: "DeviceCommands"},
 )
 
 _GET_COMPOSITE_STATE: Action[models.CompositeDeviceState] = Action(
-    'device',
-    'getCompositeState',
-    'GET',
-    '/applications/{applicationId}/devices/{deviceId}/compositeState',
+    "device",
+    "getCompositeState",
+    "GET",
+    "/applications/{applicationId}/devices/{deviceId}/compositeState",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceId', 'device_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
-        Param('attributes', 'attributes', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
+        Param("attributes", "attributes", "query"),
     ),
-    {200: 'CompositeDeviceState'},
+    {200: "CompositeDeviceState"},
 )
 
 _GET_LOG_ENTRIES: Action[models.DeviceLog] = Action(
-    'device',
-    'getLogEntries',
-    'GET',
-    '/applications/{applicationId}/devices/{deviceId}/logs',
+    "device",
+    "getLogEntries",
+    "GET",
+    "/applications/{applicationId}/devices/{deviceId}/logs",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceId', 'device_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('limit', 'limit', 'query'),
-        Param('since', 'since', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('duration', 'duration', 'query'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("limit", "limit", "query"),
+        Param("since", "since", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("duration", "duration", "query"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
     ),
-    {200: 'DeviceLog'},
+    {200: "DeviceLog"},
 )
 
 _GET_STATE: Action[models.DeviceStates] = Action(
-    'device',
-    'getState',
-    'GET',
-    '/applications/{applicationId}/devices/{deviceId}/state',
+    "device",
+    "getState",
+    "GET",
+    "/applications/{applicationId}/devices/{deviceId}/state",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceId', 'device_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('limit', 'limit', 'query'),
-        Param('since', 'since', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('duration', 'duration', 'query'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("limit", "limit", "query"),
+        Param("since", "since", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("duration", "duration", "query"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
     ),
-    {200: 'DeviceStates'},
+    {200: "DeviceStates"},
 )
 
 _PATCH: Action[models.Device] = Action(
-    'device',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/devices/{deviceId}',
+    "device",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/devices/{deviceId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceId', 'device_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('device', 'device', 'body', 'json'),
-        Param('tagsAsObject', 'tags_as_object', 'query'),
-        Param('attributesAsObject', 'attributes_as_object', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("device", "device", "body", "json"),
+        Param("tagsAsObject", "tags_as_object", "query"),
+        Param("attributesAsObject", "attributes_as_object", "query"),
     ),
-    {200: 'Device'},
+    {200: "Device"},
 )
 
 _PAYLOAD_COUNTS: Action[models.DevicePayloadCounts] = Action(
-    'device',
-    'payloadCounts',
-    'GET',
-    '/applications/{applicationId}/devices/{deviceId}/payloadCounts',
+    "device",
+    "payloadCounts",
+    "GET",
+    "/applications/{applicationId}/devices/{deviceId}/payloadCounts",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceId', 'device_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
     ),
-    {200: 'DevicePayloadCounts'},
+    {200: "DevicePayloadCounts"},
 )
 
 _PAYLOAD_COUNTS_BREAKDOWN: Action[models.PayloadCountsBreakdown] = Action(
-    'device',
-    'payloadCountsBreakdown',
-    'GET',
-    '/applications/{applicationId}/devices/{deviceId}/payloadCountsBreakdown',
+    "device",
+    "payloadCountsBreakdown",
+    "GET",
+    "/applications/{applicationId}/devices/{deviceId}/payloadCountsBreakdown",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceId', 'device_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
-        Param('resolution', 'resolution', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
+        Param("resolution", "resolution", "query"),
     ),
-    {200: 'PayloadCountsBreakdown'},
+    {200: "PayloadCountsBreakdown"},
 )
 
 _REMOVE_DATA: Action[models.JobEnqueuedResult] = Action(
-    'device',
-    'removeData',
-    'DELETE',
-    '/applications/{applicationId}/devices/{deviceId}/data',
+    "device",
+    "removeData",
+    "DELETE",
+    "/applications/{applicationId}/devices/{deviceId}/data",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceId', 'device_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
     ),
-    {202: 'JobEnqueuedResult'},
+    {202: "JobEnqueuedResult"},
 )
 
 _SEND_COMMAND: Action[models.Success] = Action(
-    'device',
-    'sendCommand',
-    'POST',
-    '/applications/{applicationId}/devices/{deviceId}/command',
+    "device",
+    "sendCommand",
+    "POST",
+    "/applications/{applicationId}/devices/{deviceId}/command",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceId', 'device_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceCommand', 'device_command', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceCommand", "device_command", "body", "json"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _SEND_STATE: Action[models.Success] = Action(
-    'device',
-    'sendState',
-    'POST',
-    '/applications/{applicationId}/devices/{deviceId}/state',
+    "device",
+    "sendState",
+    "POST",
+    "/applications/{applicationId}/devices/{deviceId}/state",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceId', 'device_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceState', 'device_state', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceState", "device_state", "body", "json"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _SET_CONNECTION_STATUS: Action[models.Success] = Action(
-    'device',
-    'setConnectionStatus',
-    'POST',
-    '/applications/{applicationId}/devices/{deviceId}/setConnectionStatus',
+    "device",
+    "setConnectionStatus",
+    "POST",
+    "/applications/{applicationId}/devices/{deviceId}/setConnectionStatus",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceId', 'device_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('connectionStatus', 'connection_status', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("connectionStatus", "connection_status", "body", "json"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _STATE_STREAM: Action[models.DeviceState] = Action(
-    'device',
-    'stateStream',
-    'GET',
-    '/applications/{applicationId}/devices/{deviceId}/stateStream',
+    "device",
+    "stateStream",
+    "GET",
+    "/applications/{applicationId}/devices/{deviceId}/stateStream",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceId', 'device_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('keepAliveInterval', 'keep_alive_interval', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("keepAliveInterval", "keep_alive_interval", "query"),
     ),
     {200: None},
-    {'deviceState': 'DeviceState'},
+    {"deviceState": "DeviceState"},
 )

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class DeviceAttribute(Resource):
-    """Actions of the ``deviceAttribute`` resource (``/applications/{applicationId}/devices/{deviceId}/attributes/{name}``)."""
+    """Actions of the ``deviceAttribute`` resource
+    (``/applications/{applicationId}/devices/{deviceId}/attributes/{name}``).
+    """
 
     async def delete(
         self,
@@ -120,41 +122,41 @@ class DeviceAttribute(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'deviceAttribute',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/devices/{deviceId}/attributes/{name}',
+    "deviceAttribute",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/devices/{deviceId}/attributes/{name}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceId', 'device_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('name', 'name', 'path', 'string', '^[0-9a-zA-Z_-]{1,255}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("name", "name", "path", "string", "^[0-9a-zA-Z_-]{1,255}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.DeviceAttribute] = Action(
-    'deviceAttribute',
-    'get',
-    'GET',
-    '/applications/{applicationId}/devices/{deviceId}/attributes/{name}',
+    "deviceAttribute",
+    "get",
+    "GET",
+    "/applications/{applicationId}/devices/{deviceId}/attributes/{name}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceId', 'device_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('name', 'name', 'path', 'string', '^[0-9a-zA-Z_-]{1,255}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("name", "name", "path", "string", "^[0-9a-zA-Z_-]{1,255}$"),
     ),
-    {200: 'DeviceAttribute'},
+    {200: "DeviceAttribute"},
 )
 
 _PATCH: Action[models.DeviceAttribute] = Action(
-    'deviceAttribute',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/devices/{deviceId}/attributes/{name}',
+    "deviceAttribute",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/devices/{deviceId}/attributes/{name}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceId', 'device_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('name', 'name', 'path', 'string', '^[0-9a-zA-Z_-]{1,255}$'),
-        Param('deviceAttribute', 'device_attribute', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("name", "name", "path", "string", "^[0-9a-zA-Z_-]{1,255}$"),
+        Param("deviceAttribute", "device_attribute", "body", "json"),
     ),
-    {200: 'DeviceAttribute'},
+    {200: "DeviceAttribute"},
 )

@@ -15,16 +15,18 @@ if TYPE_CHECKING:
 
 
 class DeviceAttributes(Resource):
-    """Actions of the ``deviceAttributes`` resource (``/applications/{applicationId}/devices/{deviceId}/attributes``)."""
+    """Actions of the ``deviceAttributes`` resource
+    (``/applications/{applicationId}/devices/{deviceId}/attributes``).
+    """
 
     async def get(
         self,
         *,
         application_id: str,
         device_id: str,
-        sort_field: Literal['name', 'dataType'] = 'name',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
-        filter_field: Literal['name', 'dataType'] | None = None,
+        sort_field: Literal["name", "dataType"] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        filter_field: Literal["name", "dataType"] | None = None,
         filter: str | None = None,
         _actions: bool = False,
         _links: bool = True,
@@ -93,30 +95,30 @@ class DeviceAttributes(Resource):
 
 
 _GET: Action[models.DeviceAttributes] = Action(
-    'deviceAttributes',
-    'get',
-    'GET',
-    '/applications/{applicationId}/devices/{deviceId}/attributes',
+    "deviceAttributes",
+    "get",
+    "GET",
+    "/applications/{applicationId}/devices/{deviceId}/attributes",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceId', 'device_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
     ),
-    {200: 'DeviceAttributes'},
+    {200: "DeviceAttributes"},
 )
 
 _POST: Action[models.DeviceAttribute] = Action(
-    'deviceAttributes',
-    'post',
-    'POST',
-    '/applications/{applicationId}/devices/{deviceId}/attributes',
+    "deviceAttributes",
+    "post",
+    "POST",
+    "/applications/{applicationId}/devices/{deviceId}/attributes",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceId', 'device_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceAttribute', 'device_attribute', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceAttribute", "device_attribute", "body", "json"),
     ),
-    {201: 'DeviceAttribute'},
+    {201: "DeviceAttribute"},
 )

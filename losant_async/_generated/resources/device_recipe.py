@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class DeviceRecipe(Resource):
-    """Actions of the ``deviceRecipe`` resource (``/applications/{applicationId}/device-recipes/{deviceRecipeId}``)."""
+    """Actions of the ``deviceRecipe`` resource
+    (``/applications/{applicationId}/device-recipes/{deviceRecipeId}``).
+    """
 
     async def bulk_create(
         self,
@@ -156,55 +158,55 @@ class DeviceRecipe(Resource):
 
 
 _BULK_CREATE: Action[models.DeviceRecipeBulkCreate | models.JobEnqueuedResult] = Action(
-    'deviceRecipe',
-    'bulkCreate',
-    'POST',
-    '/applications/{applicationId}/device-recipes/{deviceRecipeId}/bulkCreate',
+    "deviceRecipe",
+    "bulkCreate",
+    "POST",
+    "/applications/{applicationId}/device-recipes/{deviceRecipeId}/bulkCreate",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceRecipeId', 'device_recipe_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('bulkInfo', 'bulk_info', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceRecipeId", "device_recipe_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("bulkInfo", "bulk_info", "body", "json"),
     ),
-    {201: 'DeviceRecipeBulkCreate', 202: 'JobEnqueuedResult'},
+    {201: "DeviceRecipeBulkCreate", 202: "JobEnqueuedResult"},
 )
 
 _DELETE: Action[models.Success] = Action(
-    'deviceRecipe',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/device-recipes/{deviceRecipeId}',
+    "deviceRecipe",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/device-recipes/{deviceRecipeId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceRecipeId', 'device_recipe_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceRecipeId", "device_recipe_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.DeviceRecipe] = Action(
-    'deviceRecipe',
-    'get',
-    'GET',
-    '/applications/{applicationId}/device-recipes/{deviceRecipeId}',
+    "deviceRecipe",
+    "get",
+    "GET",
+    "/applications/{applicationId}/device-recipes/{deviceRecipeId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceRecipeId', 'device_recipe_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('tagsAsObject', 'tags_as_object', 'query'),
-        Param('attributesAsObject', 'attributes_as_object', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceRecipeId", "device_recipe_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("tagsAsObject", "tags_as_object", "query"),
+        Param("attributesAsObject", "attributes_as_object", "query"),
     ),
-    {200: 'DeviceRecipe'},
+    {200: "DeviceRecipe"},
 )
 
 _PATCH: Action[models.DeviceRecipe] = Action(
-    'deviceRecipe',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/device-recipes/{deviceRecipeId}',
+    "deviceRecipe",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/device-recipes/{deviceRecipeId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceRecipeId', 'device_recipe_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceRecipe', 'device_recipe', 'body', 'json'),
-        Param('tagsAsObject', 'tags_as_object', 'query'),
-        Param('attributesAsObject', 'attributes_as_object', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceRecipeId", "device_recipe_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceRecipe", "device_recipe", "body", "json"),
+        Param("tagsAsObject", "tags_as_object", "query"),
+        Param("attributesAsObject", "attributes_as_object", "query"),
     ),
-    {200: 'DeviceRecipe'},
+    {200: "DeviceRecipe"},
 )

@@ -15,17 +15,19 @@ if TYPE_CHECKING:
 
 
 class DeviceRecipes(Resource):
-    """Actions of the ``deviceRecipes`` resource (``/applications/{applicationId}/device-recipes``)."""
+    """Actions of the ``deviceRecipes`` resource
+    (``/applications/{applicationId}/device-recipes``).
+    """
 
     async def get(
         self,
         *,
         application_id: str,
-        sort_field: Literal['name', 'id', 'creationDate', 'lastUpdated'] = 'name',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal["name", "id", "creationDate", "lastUpdated"] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['name'] | None = None,
+        filter_field: Literal["name"] | None = None,
         filter: str | None = None,
         tags_as_object: bool | str | None = None,
         attributes_as_object: bool | str | None = None,
@@ -101,34 +103,34 @@ class DeviceRecipes(Resource):
 
 
 _GET: Action[models.DeviceRecipes] = Action(
-    'deviceRecipes',
-    'get',
-    'GET',
-    '/applications/{applicationId}/device-recipes',
+    "deviceRecipes",
+    "get",
+    "GET",
+    "/applications/{applicationId}/device-recipes",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
-        Param('tagsAsObject', 'tags_as_object', 'query'),
-        Param('attributesAsObject', 'attributes_as_object', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
+        Param("tagsAsObject", "tags_as_object", "query"),
+        Param("attributesAsObject", "attributes_as_object", "query"),
     ),
-    {200: 'DeviceRecipes'},
+    {200: "DeviceRecipes"},
 )
 
 _POST: Action[models.DeviceRecipe] = Action(
-    'deviceRecipes',
-    'post',
-    'POST',
-    '/applications/{applicationId}/device-recipes',
+    "deviceRecipes",
+    "post",
+    "POST",
+    "/applications/{applicationId}/device-recipes",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deviceRecipe', 'device_recipe', 'body', 'json'),
-        Param('tagsAsObject', 'tags_as_object', 'query'),
-        Param('attributesAsObject', 'attributes_as_object', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deviceRecipe", "device_recipe", "body", "json"),
+        Param("tagsAsObject", "tags_as_object", "query"),
+        Param("attributesAsObject", "attributes_as_object", "query"),
     ),
-    {201: 'DeviceRecipe'},
+    {201: "DeviceRecipe"},
 )

@@ -76,7 +76,8 @@ class Devices(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            200 BulkDeleteResponse: Object indicating number of devices deleted or failed
+            200 BulkDeleteResponse: Object indicating number of devices deleted or
+                failed
             202 JobEnqueuedResult: If a job was enqueued for the devices to be deleted
 
         Raises:
@@ -158,11 +159,13 @@ class Devices(Resource):
         self,
         *,
         application_id: str,
-        sort_field: Literal['name', 'id', 'creationDate', 'lastUpdated', 'connectionStatus', 'deletedAt'] = 'name',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal[
+            "name", "id", "creationDate", "lastUpdated", "connectionStatus", "deletedAt"
+        ] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['name'] | None = None,
+        filter_field: Literal["name"] | None = None,
         filter: str | None = None,
         device_class: Any = None,
         tag_filter: models.DeviceTagFilter | Sequence[Any] | None = None,
@@ -222,8 +225,10 @@ class Devices(Resource):
         start: int | str = 1,
         end: int | str = 0,
         attributes: str | None = None,
-        sort_field: Literal['name', 'id', 'creationDate', 'lastUpdated', 'connectionStatus'] = 'name',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal[
+            "name", "id", "creationDate", "lastUpdated", "connectionStatus"
+        ] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
         query: models.AdvancedDeviceQuery | Mapping[str, Any] | None = None,
@@ -284,7 +289,8 @@ class Devices(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            200 DevicesUpdated: Object including an update log link and the number of devices updated, failed, and skipped
+            200 DevicesUpdated: Object including an update log link and the number of
+                devices updated, failed, and skipped
             202 JobEnqueuedResult: Successfully queued bulk update job
 
         Raises:
@@ -414,7 +420,8 @@ class Devices(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            200 BulkRestoreResponse: Object indicating number of devices restored or failed
+            200 BulkRestoreResponse: Object indicating number of devices restored or
+                failed
             202 JobEnqueuedResult: If a job was enqueued for the devices to be restored
 
         Raises:
@@ -502,7 +509,8 @@ class Devices(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.TagValuesResponse:
-        """Gets the unique tag values for the given key for devices that match the given query. Maximum 1K returned.
+        """Gets the unique tag values for the given key for devices that match the given query.
+        Maximum 1K returned.
 
         ``GET /applications/{applicationId}/devices/tagValues``
 
@@ -527,199 +535,199 @@ class Devices(Resource):
 
 
 _ATTRIBUTE_NAMES: Action[models.AttributeNamesResponse] = Action(
-    'devices',
-    'attributeNames',
-    'GET',
-    '/applications/{applicationId}/devices/attributeNames',
+    "devices",
+    "attributeNames",
+    "GET",
+    "/applications/{applicationId}/devices/attributeNames",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('query', 'query', 'query', 'object'),
-        Param('dataType', 'data_type', 'query', 'flatten'),
-        Param('startsWith', 'starts_with', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("query", "query", "query", "object"),
+        Param("dataType", "data_type", "query", "flatten"),
+        Param("startsWith", "starts_with", "query"),
     ),
-    {200: 'AttributeNamesResponse'},
+    {200: "AttributeNamesResponse"},
 )
 
 _DELETE: Action[models.BulkDeleteResponse | models.JobEnqueuedResult] = Action(
-    'devices',
-    'delete',
-    'POST',
-    '/applications/{applicationId}/devices/delete',
+    "devices",
+    "delete",
+    "POST",
+    "/applications/{applicationId}/devices/delete",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('options', 'options', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("options", "options", "body", "json"),
     ),
-    {200: 'BulkDeleteResponse', 202: 'JobEnqueuedResult'},
+    {200: "BulkDeleteResponse", 202: "JobEnqueuedResult"},
 )
 
 _DEVICE_NAMES: Action[models.DeviceNamesResponse] = Action(
-    'devices',
-    'deviceNames',
-    'GET',
-    '/applications/{applicationId}/devices/deviceNames',
+    "devices",
+    "deviceNames",
+    "GET",
+    "/applications/{applicationId}/devices/deviceNames",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('query', 'query', 'query', 'object'),
-        Param('startsWith', 'starts_with', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("query", "query", "query", "object"),
+        Param("startsWith", "starts_with", "query"),
     ),
-    {200: 'DeviceNamesResponse'},
+    {200: "DeviceNamesResponse"},
 )
 
 _EXPORT: Action[models.JobEnqueuedResult] = Action(
-    'devices',
-    'export',
-    'POST',
-    '/applications/{applicationId}/devices/export',
+    "devices",
+    "export",
+    "POST",
+    "/applications/{applicationId}/devices/export",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('email', 'email', 'query'),
-        Param('callbackUrl', 'callback_url', 'query'),
-        Param('options', 'options', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("email", "email", "query"),
+        Param("callbackUrl", "callback_url", "query"),
+        Param("options", "options", "body", "json"),
     ),
-    {202: 'JobEnqueuedResult'},
+    {202: "JobEnqueuedResult"},
 )
 
 _GET: Action[models.Devices] = Action(
-    'devices',
-    'get',
-    'GET',
-    '/applications/{applicationId}/devices',
+    "devices",
+    "get",
+    "GET",
+    "/applications/{applicationId}/devices",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
-        Param('deviceClass', 'device_class', 'query', 'flatten'),
-        Param('tagFilter', 'tag_filter', 'query', 'flatten'),
-        Param('excludeConnectionInfo', 'exclude_connection_info', 'query'),
-        Param('parentId', 'parent_id', 'query'),
-        Param('query', 'query', 'query', 'object'),
-        Param('tagsAsObject', 'tags_as_object', 'query'),
-        Param('attributesAsObject', 'attributes_as_object', 'query'),
-        Param('queryDeleted', 'query_deleted', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
+        Param("deviceClass", "device_class", "query", "flatten"),
+        Param("tagFilter", "tag_filter", "query", "flatten"),
+        Param("excludeConnectionInfo", "exclude_connection_info", "query"),
+        Param("parentId", "parent_id", "query"),
+        Param("query", "query", "query", "object"),
+        Param("tagsAsObject", "tags_as_object", "query"),
+        Param("attributesAsObject", "attributes_as_object", "query"),
+        Param("queryDeleted", "query_deleted", "query"),
     ),
-    {200: 'Devices'},
+    {200: "Devices"},
 )
 
 _GET_COMPOSITE_STATE: Action[models.CompositeDevicesState] = Action(
-    'devices',
-    'getCompositeState',
-    'GET',
-    '/applications/{applicationId}/devices/compositeState',
+    "devices",
+    "getCompositeState",
+    "GET",
+    "/applications/{applicationId}/devices/compositeState",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
-        Param('attributes', 'attributes', 'query'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('query', 'query', 'query', 'object'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
+        Param("attributes", "attributes", "query"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("query", "query", "query", "object"),
     ),
-    {200: 'CompositeDevicesState'},
+    {200: "CompositeDevicesState"},
 )
 
 _PATCH: Action[models.DevicesUpdated | models.JobEnqueuedResult] = Action(
-    'devices',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/devices',
+    "devices",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/devices",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('patchInfo', 'patch_info', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("patchInfo", "patch_info", "body", "json"),
     ),
-    {200: 'DevicesUpdated', 202: 'JobEnqueuedResult'},
+    {200: "DevicesUpdated", 202: "JobEnqueuedResult"},
 )
 
 _PAYLOAD_COUNTS: Action[models.JobEnqueuedResult] = Action(
-    'devices',
-    'payloadCounts',
-    'POST',
-    '/applications/{applicationId}/devices/payloadCounts',
+    "devices",
+    "payloadCounts",
+    "POST",
+    "/applications/{applicationId}/devices/payloadCounts",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('options', 'options', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("options", "options", "body", "json"),
     ),
-    {202: 'JobEnqueuedResult'},
+    {202: "JobEnqueuedResult"},
 )
 
 _POST: Action[models.Device] = Action(
-    'devices',
-    'post',
-    'POST',
-    '/applications/{applicationId}/devices',
+    "devices",
+    "post",
+    "POST",
+    "/applications/{applicationId}/devices",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('device', 'device', 'body', 'json'),
-        Param('tagsAsObject', 'tags_as_object', 'query'),
-        Param('attributesAsObject', 'attributes_as_object', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("device", "device", "body", "json"),
+        Param("tagsAsObject", "tags_as_object", "query"),
+        Param("attributesAsObject", "attributes_as_object", "query"),
     ),
-    {201: 'Device'},
+    {201: "Device"},
 )
 
 _REMOVE_DATA: Action[models.JobEnqueuedResult] = Action(
-    'devices',
-    'removeData',
-    'POST',
-    '/applications/{applicationId}/devices/removeData',
+    "devices",
+    "removeData",
+    "POST",
+    "/applications/{applicationId}/devices/removeData",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('options', 'options', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("options", "options", "body", "json"),
     ),
-    {202: 'JobEnqueuedResult'},
+    {202: "JobEnqueuedResult"},
 )
 
 _RESTORE: Action[models.BulkRestoreResponse | models.JobEnqueuedResult] = Action(
-    'devices',
-    'restore',
-    'POST',
-    '/applications/{applicationId}/devices/restore',
+    "devices",
+    "restore",
+    "POST",
+    "/applications/{applicationId}/devices/restore",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('options', 'options', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("options", "options", "body", "json"),
     ),
-    {200: 'BulkRestoreResponse', 202: 'JobEnqueuedResult'},
+    {200: "BulkRestoreResponse", 202: "JobEnqueuedResult"},
 )
 
 _SEND_COMMAND: Action[models.JobEnqueuedResult | models.Success] = Action(
-    'devices',
-    'sendCommand',
-    'POST',
-    '/applications/{applicationId}/devices/command',
+    "devices",
+    "sendCommand",
+    "POST",
+    "/applications/{applicationId}/devices/command",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('multiDeviceCommand', 'multi_device_command', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("multiDeviceCommand", "multi_device_command", "body", "json"),
     ),
-    {200: 'Success', 202: 'JobEnqueuedResult'},
+    {200: "Success", 202: "JobEnqueuedResult"},
 )
 
 _TAG_KEYS: Action[models.TagKeysResponse] = Action(
-    'devices',
-    'tagKeys',
-    'GET',
-    '/applications/{applicationId}/devices/tagKeys',
+    "devices",
+    "tagKeys",
+    "GET",
+    "/applications/{applicationId}/devices/tagKeys",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('query', 'query', 'query', 'object'),
-        Param('startsWith', 'starts_with', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("query", "query", "query", "object"),
+        Param("startsWith", "starts_with", "query"),
     ),
-    {200: 'TagKeysResponse'},
+    {200: "TagKeysResponse"},
 )
 
 _TAG_VALUES: Action[models.TagValuesResponse] = Action(
-    'devices',
-    'tagValues',
-    'GET',
-    '/applications/{applicationId}/devices/tagValues',
+    "devices",
+    "tagValues",
+    "GET",
+    "/applications/{applicationId}/devices/tagValues",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('query', 'query', 'query', 'object'),
-        Param('key', 'key', 'query'),
-        Param('startsWith', 'starts_with', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("query", "query", "query", "object"),
+        Param("key", "key", "query"),
+        Param("startsWith", "starts_with", "query"),
     ),
-    {200: 'TagValuesResponse'},
+    {200: "TagValuesResponse"},
 )

@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 
 
 class EdgeDeployment(Resource):
-    """Actions of the ``edgeDeployment`` resource (``/applications/{applicationId}/edge/deployments/{edgeDeploymentId}``)."""
+    """Actions of the ``edgeDeployment`` resource
+    (``/applications/{applicationId}/edge/deployments/{edgeDeploymentId}``).
+    """
 
     async def get(
         self,
@@ -49,13 +51,13 @@ class EdgeDeployment(Resource):
 
 
 _GET: Action[models.EdgeDeployment] = Action(
-    'edgeDeployment',
-    'get',
-    'GET',
-    '/applications/{applicationId}/edge/deployments/{edgeDeploymentId}',
+    "edgeDeployment",
+    "get",
+    "GET",
+    "/applications/{applicationId}/edge/deployments/{edgeDeploymentId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('edgeDeploymentId', 'edge_deployment_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("edgeDeploymentId", "edge_deployment_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'EdgeDeployment'},
+    {200: "EdgeDeployment"},
 )

@@ -15,14 +15,24 @@ if TYPE_CHECKING:
 
 
 class EdgeDeployments(Resource):
-    """Actions of the ``edgeDeployments`` resource (``/applications/{applicationId}/edge/deployments``)."""
+    """Actions of the ``edgeDeployments`` resource
+    (``/applications/{applicationId}/edge/deployments``).
+    """
 
     async def get(
         self,
         *,
         application_id: str,
-        sort_field: Literal['id', 'deviceId', 'flowId', 'desiredVersion', 'currentVersion', 'creationDate', 'lastUpdated'] = 'lastUpdated',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal[
+            "id",
+            "deviceId",
+            "flowId",
+            "desiredVersion",
+            "currentVersion",
+            "creationDate",
+            "lastUpdated",
+        ] = "lastUpdated",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
         device_id: str | None = None,
@@ -75,7 +85,8 @@ class EdgeDeployments(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.Success:
-        """Deploy an edge workflow version to one or more edge devices. Version can be blank, if removal is desired.
+        """Deploy an edge workflow version to one or more edge devices. Version can be blank, if
+        removal is desired.
 
         ``POST /applications/{applicationId}/edge/deployments/release``
 
@@ -106,7 +117,8 @@ class EdgeDeployments(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.Success:
-        """Remove all edge deployments from a device, remove all edge deployments of a workflow, or remove a specific workflow from a specific device.
+        """Remove all edge deployments from a device, remove all edge deployments of a workflow, or
+        remove a specific workflow from a specific device.
 
         ``POST /applications/{applicationId}/edge/deployments/remove``
 
@@ -137,7 +149,8 @@ class EdgeDeployments(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.Success:
-        """Replace deployments of an edge workflow version with a new version. New version can be blank, if removal is desired.
+        """Replace deployments of an edge workflow version with a new version. New version can be
+        blank, if removal is desired.
 
         ``POST /applications/{applicationId}/edge/deployments/replace``
 
@@ -159,56 +172,56 @@ class EdgeDeployments(Resource):
 
 
 _GET: Action[models.EdgeDeployments] = Action(
-    'edgeDeployments',
-    'get',
-    'GET',
-    '/applications/{applicationId}/edge/deployments',
+    "edgeDeployments",
+    "get",
+    "GET",
+    "/applications/{applicationId}/edge/deployments",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('deviceId', 'device_id', 'query', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('version', 'version', 'query'),
-        Param('filterEmpty', 'filter_empty', 'query'),
-        Param('flowId', 'flow_id', 'query', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("deviceId", "device_id", "query", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("version", "version", "query"),
+        Param("filterEmpty", "filter_empty", "query"),
+        Param("flowId", "flow_id", "query", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'EdgeDeployments'},
+    {200: "EdgeDeployments"},
 )
 
 _RELEASE: Action[models.Success] = Action(
-    'edgeDeployments',
-    'release',
-    'POST',
-    '/applications/{applicationId}/edge/deployments/release',
+    "edgeDeployments",
+    "release",
+    "POST",
+    "/applications/{applicationId}/edge/deployments/release",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deployment', 'deployment', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deployment", "deployment", "body", "json"),
     ),
-    {201: 'Success'},
+    {201: "Success"},
 )
 
 _REMOVE: Action[models.Success] = Action(
-    'edgeDeployments',
-    'remove',
-    'POST',
-    '/applications/{applicationId}/edge/deployments/remove',
+    "edgeDeployments",
+    "remove",
+    "POST",
+    "/applications/{applicationId}/edge/deployments/remove",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deployment', 'deployment', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deployment", "deployment", "body", "json"),
     ),
-    {201: 'Success'},
+    {201: "Success"},
 )
 
 _REPLACE: Action[models.Success] = Action(
-    'edgeDeployments',
-    'replace',
-    'POST',
-    '/applications/{applicationId}/edge/deployments/replace',
+    "edgeDeployments",
+    "replace",
+    "POST",
+    "/applications/{applicationId}/edge/deployments/replace",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deployment', 'deployment', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deployment", "deployment", "body", "json"),
     ),
-    {201: 'Success'},
+    {201: "Success"},
 )

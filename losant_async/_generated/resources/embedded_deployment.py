@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 
 
 class EmbeddedDeployment(Resource):
-    """Actions of the ``embeddedDeployment`` resource (``/applications/{applicationId}/embedded/deployments/{embeddedDeploymentId}``)."""
+    """Actions of the ``embeddedDeployment`` resource
+    (``/applications/{applicationId}/embedded/deployments/{embeddedDeploymentId}``).
+    """
 
     async def get(
         self,
@@ -49,13 +51,15 @@ class EmbeddedDeployment(Resource):
 
 
 _GET: Action[models.EmbeddedDeployment] = Action(
-    'embeddedDeployment',
-    'get',
-    'GET',
-    '/applications/{applicationId}/embedded/deployments/{embeddedDeploymentId}',
+    "embeddedDeployment",
+    "get",
+    "GET",
+    "/applications/{applicationId}/embedded/deployments/{embeddedDeploymentId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('embeddedDeploymentId', 'embedded_deployment_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param(
+            "embeddedDeploymentId", "embedded_deployment_id", "path", "string", "^[A-Fa-f\\d]{24}$"
+        ),
     ),
-    {200: 'EmbeddedDeployment'},
+    {200: "EmbeddedDeployment"},
 )

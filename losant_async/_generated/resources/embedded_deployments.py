@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class EmbeddedDeployments(Resource):
-    """Actions of the ``embeddedDeployments`` resource (``/applications/{applicationId}/embedded/deployments``)."""
+    """Actions of the ``embeddedDeployments`` resource
+    (``/applications/{applicationId}/embedded/deployments``).
+    """
 
     async def export(
         self,
@@ -52,8 +54,8 @@ class EmbeddedDeployments(Resource):
         self,
         *,
         application_id: str,
-        sort_field: Literal['id', 'creationDate', 'lastUpdated'] = 'lastUpdated',
-        sort_direction: Literal['asc', 'desc'] = 'desc',
+        sort_field: Literal["id", "creationDate", "lastUpdated"] = "lastUpdated",
+        sort_direction: Literal["asc", "desc"] = "desc",
         page: int | str = 0,
         per_page: int | str = 1000,
         device_id: str | None = None,
@@ -103,7 +105,8 @@ class EmbeddedDeployments(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.Success:
-        """Deploy an embedded workflow version to one or more embedded devices. Version can be blank, if removal is desired.
+        """Deploy an embedded workflow version to one or more embedded devices. Version can be
+        blank, if removal is desired.
 
         ``POST /applications/{applicationId}/embedded/deployments/release``
 
@@ -134,7 +137,8 @@ class EmbeddedDeployments(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.Success:
-        """Remove all embedded deployments from a device, remove all embedded deployments of a workflow, or remove a specific workflow from a specific device.
+        """Remove all embedded deployments from a device, remove all embedded deployments of a
+        workflow, or remove a specific workflow from a specific device.
 
         ``POST /applications/{applicationId}/embedded/deployments/remove``
 
@@ -165,7 +169,8 @@ class EmbeddedDeployments(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.Success:
-        """Replace deployments of an embedded workflow version with a new version. New version can be blank, if removal is desired.
+        """Replace deployments of an embedded workflow version with a new version. New version can
+        be blank, if removal is desired.
 
         ``POST /applications/{applicationId}/embedded/deployments/replace``
 
@@ -187,67 +192,67 @@ class EmbeddedDeployments(Resource):
 
 
 _EXPORT: Action[models.JobEnqueuedResult] = Action(
-    'embeddedDeployments',
-    'export',
-    'POST',
-    '/applications/{applicationId}/embedded/deployments/export',
+    "embeddedDeployments",
+    "export",
+    "POST",
+    "/applications/{applicationId}/embedded/deployments/export",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('options', 'options', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("options", "options", "body", "json"),
     ),
-    {202: 'JobEnqueuedResult'},
+    {202: "JobEnqueuedResult"},
 )
 
 _GET: Action[models.EmbeddedDeployments] = Action(
-    'embeddedDeployments',
-    'get',
-    'GET',
-    '/applications/{applicationId}/embedded/deployments',
+    "embeddedDeployments",
+    "get",
+    "GET",
+    "/applications/{applicationId}/embedded/deployments",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('deviceId', 'device_id', 'query', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('version', 'version', 'query'),
-        Param('flowId', 'flow_id', 'query', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("deviceId", "device_id", "query", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("version", "version", "query"),
+        Param("flowId", "flow_id", "query", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'EmbeddedDeployments'},
+    {200: "EmbeddedDeployments"},
 )
 
 _RELEASE: Action[models.Success] = Action(
-    'embeddedDeployments',
-    'release',
-    'POST',
-    '/applications/{applicationId}/embedded/deployments/release',
+    "embeddedDeployments",
+    "release",
+    "POST",
+    "/applications/{applicationId}/embedded/deployments/release",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deployment', 'deployment', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deployment", "deployment", "body", "json"),
     ),
-    {201: 'Success'},
+    {201: "Success"},
 )
 
 _REMOVE: Action[models.Success] = Action(
-    'embeddedDeployments',
-    'remove',
-    'POST',
-    '/applications/{applicationId}/embedded/deployments/remove',
+    "embeddedDeployments",
+    "remove",
+    "POST",
+    "/applications/{applicationId}/embedded/deployments/remove",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deployment', 'deployment', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deployment", "deployment", "body", "json"),
     ),
-    {201: 'Success'},
+    {201: "Success"},
 )
 
 _REPLACE: Action[models.Success] = Action(
-    'embeddedDeployments',
-    'replace',
-    'POST',
-    '/applications/{applicationId}/embedded/deployments/replace',
+    "embeddedDeployments",
+    "replace",
+    "POST",
+    "/applications/{applicationId}/embedded/deployments/replace",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('deployment', 'deployment', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("deployment", "deployment", "body", "json"),
     ),
-    {201: 'Success'},
+    {201: "Success"},
 )

@@ -114,38 +114,38 @@ class Event(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'event',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/events/{eventId}',
+    "event",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/events/{eventId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('eventId', 'event_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("eventId", "event_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.Event] = Action(
-    'event',
-    'get',
-    'GET',
-    '/applications/{applicationId}/events/{eventId}',
+    "event",
+    "get",
+    "GET",
+    "/applications/{applicationId}/events/{eventId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('eventId', 'event_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("eventId", "event_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Event'},
+    {200: "Event"},
 )
 
 _PATCH: Action[models.Event] = Action(
-    'event',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/events/{eventId}',
+    "event",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/events/{eventId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('eventId', 'event_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('event', 'event', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("eventId", "event_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("event", "event", "body", "json"),
     ),
-    {200: 'Event'},
+    {200: "Event"},
 )

@@ -66,7 +66,8 @@ class Experience(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.Success:
-        """Deletes multiple parts of an experience including users, groups, slugs, domains, versions, endpoints, views, and workflows.
+        """Deletes multiple parts of an experience including users, groups, slugs, domains,
+        versions, endpoints, views, and workflows.
 
         ``DELETE /applications/{applicationId}/experience``
 
@@ -99,32 +100,32 @@ class Experience(Resource):
 
 
 _BOOTSTRAP: Action[models.ExperienceBootstrapResult] = Action(
-    'experience',
-    'bootstrap',
-    'PATCH',
-    '/applications/{applicationId}/experience/bootstrap',
+    "experience",
+    "bootstrap",
+    "PATCH",
+    "/applications/{applicationId}/experience/bootstrap",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('options', 'options', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("options", "options", "body", "json"),
     ),
-    {200: 'ExperienceBootstrapResult'},
+    {200: "ExperienceBootstrapResult"},
 )
 
 _DELETE: Action[models.Success] = Action(
-    'experience',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/experience',
+    "experience",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/experience",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('keepUsers', 'keep_users', 'query'),
-        Param('keepGroups', 'keep_groups', 'query'),
-        Param('keepSlugs', 'keep_slugs', 'query'),
-        Param('keepDomains', 'keep_domains', 'query'),
-        Param('removeVersions', 'remove_versions', 'query'),
-        Param('keepViews', 'keep_views', 'query'),
-        Param('keepEndpoints', 'keep_endpoints', 'query'),
-        Param('removeWorkflows', 'remove_workflows', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("keepUsers", "keep_users", "query"),
+        Param("keepGroups", "keep_groups", "query"),
+        Param("keepSlugs", "keep_slugs", "query"),
+        Param("keepDomains", "keep_domains", "query"),
+        Param("removeVersions", "remove_versions", "query"),
+        Param("keepViews", "keep_views", "query"),
+        Param("keepEndpoints", "keep_endpoints", "query"),
+        Param("removeWorkflows", "remove_workflows", "query"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )

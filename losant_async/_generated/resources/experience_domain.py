@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class ExperienceDomain(Resource):
-    """Actions of the ``experienceDomain`` resource (``/applications/{applicationId}/experience/domains/{experienceDomainId}``)."""
+    """Actions of the ``experienceDomain`` resource
+    (``/applications/{applicationId}/experience/domains/{experienceDomainId}``).
+    """
 
     async def delete(
         self,
@@ -114,38 +116,38 @@ class ExperienceDomain(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'experienceDomain',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/experience/domains/{experienceDomainId}',
+    "experienceDomain",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/experience/domains/{experienceDomainId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceDomainId', 'experience_domain_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceDomainId", "experience_domain_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.ExperienceDomain] = Action(
-    'experienceDomain',
-    'get',
-    'GET',
-    '/applications/{applicationId}/experience/domains/{experienceDomainId}',
+    "experienceDomain",
+    "get",
+    "GET",
+    "/applications/{applicationId}/experience/domains/{experienceDomainId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceDomainId', 'experience_domain_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceDomainId", "experience_domain_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'ExperienceDomain'},
+    {200: "ExperienceDomain"},
 )
 
 _PATCH: Action[models.ExperienceDomain] = Action(
-    'experienceDomain',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/experience/domains/{experienceDomainId}',
+    "experienceDomain",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/experience/domains/{experienceDomainId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceDomainId', 'experience_domain_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceDomain', 'experience_domain', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceDomainId", "experience_domain_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceDomain", "experience_domain", "body", "json"),
     ),
-    {200: 'ExperienceDomain'},
+    {200: "ExperienceDomain"},
 )

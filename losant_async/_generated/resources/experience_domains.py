@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class ExperienceDomains(Resource):
-    """Actions of the ``experienceDomains`` resource (``/applications/{applicationId}/experience/domains``)."""
+    """Actions of the ``experienceDomains`` resource
+    (``/applications/{applicationId}/experience/domains``).
+    """
 
     async def get(
         self,
@@ -79,24 +81,22 @@ class ExperienceDomains(Resource):
 
 
 _GET: Action[models.ExperienceDomains] = Action(
-    'experienceDomains',
-    'get',
-    'GET',
-    '/applications/{applicationId}/experience/domains',
-    (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-    ),
-    {200: 'ExperienceDomains'},
+    "experienceDomains",
+    "get",
+    "GET",
+    "/applications/{applicationId}/experience/domains",
+    (Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),),
+    {200: "ExperienceDomains"},
 )
 
 _POST: Action[models.ExperienceDomain] = Action(
-    'experienceDomains',
-    'post',
-    'POST',
-    '/applications/{applicationId}/experience/domains',
+    "experienceDomains",
+    "post",
+    "POST",
+    "/applications/{applicationId}/experience/domains",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceDomain', 'experience_domain', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceDomain", "experience_domain", "body", "json"),
     ),
-    {201: 'ExperienceDomain'},
+    {201: "ExperienceDomain"},
 )

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class ExperienceEndpoint(Resource):
-    """Actions of the ``experienceEndpoint`` resource (``/applications/{applicationId}/experience/endpoints/{experienceEndpointId}``)."""
+    """Actions of the ``experienceEndpoint`` resource
+    (``/applications/{applicationId}/experience/endpoints/{experienceEndpointId}``).
+    """
 
     async def delete(
         self,
@@ -56,7 +58,7 @@ class ExperienceEndpoint(Resource):
         *,
         application_id: str,
         experience_endpoint_id: str,
-        version: str = 'develop',
+        version: str = "develop",
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -89,7 +91,7 @@ class ExperienceEndpoint(Resource):
         *,
         application_id: str,
         experience_endpoint_id: str,
-        version: str = 'develop',
+        version: str = "develop",
         include_custom_nodes: bool | str = False,
         _actions: bool = False,
         _links: bool = True,
@@ -99,7 +101,8 @@ class ExperienceEndpoint(Resource):
     ) -> models.ExperienceLinkedResources:
         """Retrieves information on resources linked to an experience endpoint.
 
-        ``GET /applications/{applicationId}/experience/endpoints/{experienceEndpointId}/linkedResources``
+        ``GET
+        /applications/{applicationId}/experience/endpoints/{experienceEndpointId}/linkedResources``
 
         Scopes: experienceEndpoint.linkedResources (or a broader scope).
 
@@ -157,54 +160,62 @@ class ExperienceEndpoint(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'experienceEndpoint',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/experience/endpoints/{experienceEndpointId}',
+    "experienceEndpoint",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/experience/endpoints/{experienceEndpointId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceEndpointId', 'experience_endpoint_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('includeWorkflows', 'include_workflows', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param(
+            "experienceEndpointId", "experience_endpoint_id", "path", "string", "^[A-Fa-f\\d]{24}$"
+        ),
+        Param("includeWorkflows", "include_workflows", "query"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.ExperienceEndpoint] = Action(
-    'experienceEndpoint',
-    'get',
-    'GET',
-    '/applications/{applicationId}/experience/endpoints/{experienceEndpointId}',
+    "experienceEndpoint",
+    "get",
+    "GET",
+    "/applications/{applicationId}/experience/endpoints/{experienceEndpointId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceEndpointId', 'experience_endpoint_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('version', 'version', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param(
+            "experienceEndpointId", "experience_endpoint_id", "path", "string", "^[A-Fa-f\\d]{24}$"
+        ),
+        Param("version", "version", "query"),
     ),
-    {200: 'ExperienceEndpoint'},
+    {200: "ExperienceEndpoint"},
 )
 
 _LINKED_RESOURCES: Action[models.ExperienceLinkedResources] = Action(
-    'experienceEndpoint',
-    'linkedResources',
-    'GET',
-    '/applications/{applicationId}/experience/endpoints/{experienceEndpointId}/linkedResources',
+    "experienceEndpoint",
+    "linkedResources",
+    "GET",
+    "/applications/{applicationId}/experience/endpoints/{experienceEndpointId}/linkedResources",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceEndpointId', 'experience_endpoint_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('version', 'version', 'query'),
-        Param('includeCustomNodes', 'include_custom_nodes', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param(
+            "experienceEndpointId", "experience_endpoint_id", "path", "string", "^[A-Fa-f\\d]{24}$"
+        ),
+        Param("version", "version", "query"),
+        Param("includeCustomNodes", "include_custom_nodes", "query"),
     ),
-    {200: 'ExperienceLinkedResources'},
+    {200: "ExperienceLinkedResources"},
 )
 
 _PATCH: Action[models.ExperienceEndpoint] = Action(
-    'experienceEndpoint',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/experience/endpoints/{experienceEndpointId}',
+    "experienceEndpoint",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/experience/endpoints/{experienceEndpointId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceEndpointId', 'experience_endpoint_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceEndpoint', 'experience_endpoint', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param(
+            "experienceEndpointId", "experience_endpoint_id", "path", "string", "^[A-Fa-f\\d]{24}$"
+        ),
+        Param("experienceEndpoint", "experience_endpoint", "body", "json"),
     ),
-    {200: 'ExperienceEndpoint'},
+    {200: "ExperienceEndpoint"},
 )

@@ -15,19 +15,23 @@ if TYPE_CHECKING:
 
 
 class ExperienceEndpoints(Resource):
-    """Actions of the ``experienceEndpoints`` resource (``/applications/{applicationId}/experience/endpoints``)."""
+    """Actions of the ``experienceEndpoints`` resource
+    (``/applications/{applicationId}/experience/endpoints``).
+    """
 
     async def get(
         self,
         *,
         application_id: str,
-        sort_field: Literal['order', 'method', 'route', 'id', 'creationDate', 'requestCount', 'lastUpdated'] = 'order',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
-        filter_field: Literal['method', 'route'] | None = None,
+        sort_field: Literal[
+            "order", "method", "route", "id", "creationDate", "requestCount", "lastUpdated"
+        ] = "order",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        filter_field: Literal["method", "route"] | None = None,
         filter: str | None = None,
         experience_group_id: str | None = None,
         request_count_duration: int | str | None = None,
-        version: str = 'develop',
+        version: str = "develop",
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -99,7 +103,7 @@ class ExperienceEndpoints(Resource):
         self,
         *,
         application_id: str,
-        stat_grouping: Literal['statusCode', 'endpointId', 'version', 'domain'] = 'statusCode',
+        stat_grouping: Literal["statusCode", "endpointId", "version", "domain"] = "statusCode",
         duration: int | str = 86400000,
         end: int | str = 0,
         resolution: int | str = 3600000,
@@ -142,50 +146,50 @@ class ExperienceEndpoints(Resource):
 
 
 _GET: Action[models.ExperienceEndpoints] = Action(
-    'experienceEndpoints',
-    'get',
-    'GET',
-    '/applications/{applicationId}/experience/endpoints',
+    "experienceEndpoints",
+    "get",
+    "GET",
+    "/applications/{applicationId}/experience/endpoints",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
-        Param('experienceGroupId', 'experience_group_id', 'query', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('requestCountDuration', 'request_count_duration', 'query'),
-        Param('version', 'version', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
+        Param("experienceGroupId", "experience_group_id", "query", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("requestCountDuration", "request_count_duration", "query"),
+        Param("version", "version", "query"),
     ),
-    {200: 'ExperienceEndpoints'},
+    {200: "ExperienceEndpoints"},
 )
 
 _POST: Action[models.ExperienceEndpoint] = Action(
-    'experienceEndpoints',
-    'post',
-    'POST',
-    '/applications/{applicationId}/experience/endpoints',
+    "experienceEndpoints",
+    "post",
+    "POST",
+    "/applications/{applicationId}/experience/endpoints",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceEndpoint', 'experience_endpoint', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceEndpoint", "experience_endpoint", "body", "json"),
     ),
-    {201: 'ExperienceEndpoint'},
+    {201: "ExperienceEndpoint"},
 )
 
 _STATS: Action[models.ExperienceEndpointStats] = Action(
-    'experienceEndpoints',
-    'stats',
-    'GET',
-    '/applications/{applicationId}/experience/endpoints/stats',
+    "experienceEndpoints",
+    "stats",
+    "GET",
+    "/applications/{applicationId}/experience/endpoints/stats",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('statGrouping', 'stat_grouping', 'query'),
-        Param('duration', 'duration', 'query'),
-        Param('end', 'end', 'query'),
-        Param('resolution', 'resolution', 'query'),
-        Param('versionFilter', 'version_filter', 'query'),
-        Param('domainFilter', 'domain_filter', 'query'),
-        Param('statusCodeFilter', 'status_code_filter', 'query'),
-        Param('endpointIdFilter', 'endpoint_id_filter', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("statGrouping", "stat_grouping", "query"),
+        Param("duration", "duration", "query"),
+        Param("end", "end", "query"),
+        Param("resolution", "resolution", "query"),
+        Param("versionFilter", "version_filter", "query"),
+        Param("domainFilter", "domain_filter", "query"),
+        Param("statusCodeFilter", "status_code_filter", "query"),
+        Param("endpointIdFilter", "endpoint_id_filter", "query"),
     ),
-    {200: 'ExperienceEndpointStats'},
+    {200: "ExperienceEndpointStats"},
 )

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class ExperienceGroup(Resource):
-    """Actions of the ``experienceGroup`` resource (``/applications/{applicationId}/experience/groups/{experienceGroupId}``)."""
+    """Actions of the ``experienceGroup`` resource
+    (``/applications/{applicationId}/experience/groups/{experienceGroupId}``).
+    """
 
     async def delete(
         self,
@@ -53,8 +55,8 @@ class ExperienceGroup(Resource):
         *,
         application_id: str,
         experience_group_id: str,
-        include_direct_device_count: str = 'false',
-        include_total_device_count: str = 'false',
+        include_direct_device_count: str = "false",
+        include_total_device_count: str = "false",
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -120,40 +122,40 @@ class ExperienceGroup(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'experienceGroup',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/experience/groups/{experienceGroupId}',
+    "experienceGroup",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/experience/groups/{experienceGroupId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceGroupId', 'experience_group_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceGroupId", "experience_group_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.ExperienceGroup] = Action(
-    'experienceGroup',
-    'get',
-    'GET',
-    '/applications/{applicationId}/experience/groups/{experienceGroupId}',
+    "experienceGroup",
+    "get",
+    "GET",
+    "/applications/{applicationId}/experience/groups/{experienceGroupId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceGroupId', 'experience_group_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('includeDirectDeviceCount', 'include_direct_device_count', 'query'),
-        Param('includeTotalDeviceCount', 'include_total_device_count', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceGroupId", "experience_group_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("includeDirectDeviceCount", "include_direct_device_count", "query"),
+        Param("includeTotalDeviceCount", "include_total_device_count", "query"),
     ),
-    {200: 'ExperienceGroup'},
+    {200: "ExperienceGroup"},
 )
 
 _PATCH: Action[models.ExperienceGroup] = Action(
-    'experienceGroup',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/experience/groups/{experienceGroupId}',
+    "experienceGroup",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/experience/groups/{experienceGroupId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceGroupId', 'experience_group_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceGroup', 'experience_group', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceGroupId", "experience_group_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceGroup", "experience_group", "body", "json"),
     ),
-    {200: 'ExperienceGroup'},
+    {200: "ExperienceGroup"},
 )

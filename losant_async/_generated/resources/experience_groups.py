@@ -15,17 +15,19 @@ if TYPE_CHECKING:
 
 
 class ExperienceGroups(Resource):
-    """Actions of the ``experienceGroups`` resource (``/applications/{applicationId}/experience/groups``)."""
+    """Actions of the ``experienceGroups`` resource
+    (``/applications/{applicationId}/experience/groups``).
+    """
 
     async def get(
         self,
         *,
         application_id: str,
-        sort_field: Literal['name', 'id', 'creationDate', 'lastUpdated'] = 'name',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal["name", "id", "creationDate", "lastUpdated"] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['name'] | None = None,
+        filter_field: Literal["name"] | None = None,
         filter: str | None = None,
         query: models.AdvancedExperienceGroupQuery | Mapping[str, Any] | None = None,
         _actions: bool = False,
@@ -96,31 +98,31 @@ class ExperienceGroups(Resource):
 
 
 _GET: Action[models.ExperienceGroups] = Action(
-    'experienceGroups',
-    'get',
-    'GET',
-    '/applications/{applicationId}/experience/groups',
+    "experienceGroups",
+    "get",
+    "GET",
+    "/applications/{applicationId}/experience/groups",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
-        Param('query', 'query', 'query', 'object'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
+        Param("query", "query", "query", "object"),
     ),
-    {200: 'ExperienceGroups'},
+    {200: "ExperienceGroups"},
 )
 
 _POST: Action[models.ExperienceGroup] = Action(
-    'experienceGroups',
-    'post',
-    'POST',
-    '/applications/{applicationId}/experience/groups',
+    "experienceGroups",
+    "post",
+    "POST",
+    "/applications/{applicationId}/experience/groups",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceGroup', 'experience_group', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceGroup", "experience_group", "body", "json"),
     ),
-    {201: 'ExperienceGroup'},
+    {201: "ExperienceGroup"},
 )

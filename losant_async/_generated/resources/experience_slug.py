@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class ExperienceSlug(Resource):
-    """Actions of the ``experienceSlug`` resource (``/applications/{applicationId}/experience/slugs/{experienceSlugId}``)."""
+    """Actions of the ``experienceSlug`` resource
+    (``/applications/{applicationId}/experience/slugs/{experienceSlugId}``).
+    """
 
     async def delete(
         self,
@@ -114,38 +116,38 @@ class ExperienceSlug(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'experienceSlug',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/experience/slugs/{experienceSlugId}',
+    "experienceSlug",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/experience/slugs/{experienceSlugId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceSlugId', 'experience_slug_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceSlugId", "experience_slug_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.ExperienceSlug] = Action(
-    'experienceSlug',
-    'get',
-    'GET',
-    '/applications/{applicationId}/experience/slugs/{experienceSlugId}',
+    "experienceSlug",
+    "get",
+    "GET",
+    "/applications/{applicationId}/experience/slugs/{experienceSlugId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceSlugId', 'experience_slug_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceSlugId", "experience_slug_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'ExperienceSlug'},
+    {200: "ExperienceSlug"},
 )
 
 _PATCH: Action[models.ExperienceSlug] = Action(
-    'experienceSlug',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/experience/slugs/{experienceSlugId}',
+    "experienceSlug",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/experience/slugs/{experienceSlugId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceSlugId', 'experience_slug_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceSlug', 'experience_slug', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceSlugId", "experience_slug_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceSlug", "experience_slug", "body", "json"),
     ),
-    {200: 'ExperienceSlug'},
+    {200: "ExperienceSlug"},
 )

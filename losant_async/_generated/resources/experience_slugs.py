@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class ExperienceSlugs(Resource):
-    """Actions of the ``experienceSlugs`` resource (``/applications/{applicationId}/experience/slugs``)."""
+    """Actions of the ``experienceSlugs`` resource
+    (``/applications/{applicationId}/experience/slugs``).
+    """
 
     async def get(
         self,
@@ -79,24 +81,22 @@ class ExperienceSlugs(Resource):
 
 
 _GET: Action[models.ExperienceSlugs] = Action(
-    'experienceSlugs',
-    'get',
-    'GET',
-    '/applications/{applicationId}/experience/slugs',
-    (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-    ),
-    {200: 'ExperienceSlugs'},
+    "experienceSlugs",
+    "get",
+    "GET",
+    "/applications/{applicationId}/experience/slugs",
+    (Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),),
+    {200: "ExperienceSlugs"},
 )
 
 _POST: Action[models.ExperienceSlug] = Action(
-    'experienceSlugs',
-    'post',
-    'POST',
-    '/applications/{applicationId}/experience/slugs',
+    "experienceSlugs",
+    "post",
+    "POST",
+    "/applications/{applicationId}/experience/slugs",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceSlug', 'experience_slug', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceSlug", "experience_slug", "body", "json"),
     ),
-    {201: 'ExperienceSlug'},
+    {201: "ExperienceSlug"},
 )

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class ExperienceUser(Resource):
-    """Actions of the ``experienceUser`` resource (``/applications/{applicationId}/experience/users/{experienceUserId}``)."""
+    """Actions of the ``experienceUser`` resource
+    (``/applications/{applicationId}/experience/users/{experienceUserId}``).
+    """
 
     async def delete(
         self,
@@ -114,38 +116,38 @@ class ExperienceUser(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'experienceUser',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/experience/users/{experienceUserId}',
+    "experienceUser",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/experience/users/{experienceUserId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceUserId', 'experience_user_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceUserId", "experience_user_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.ExperienceUser] = Action(
-    'experienceUser',
-    'get',
-    'GET',
-    '/applications/{applicationId}/experience/users/{experienceUserId}',
+    "experienceUser",
+    "get",
+    "GET",
+    "/applications/{applicationId}/experience/users/{experienceUserId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceUserId', 'experience_user_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceUserId", "experience_user_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'ExperienceUser'},
+    {200: "ExperienceUser"},
 )
 
 _PATCH: Action[models.ExperienceUser] = Action(
-    'experienceUser',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/experience/users/{experienceUserId}',
+    "experienceUser",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/experience/users/{experienceUserId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceUserId', 'experience_user_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceUser', 'experience_user', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceUserId", "experience_user_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceUser", "experience_user", "body", "json"),
     ),
-    {200: 'ExperienceUser'},
+    {200: "ExperienceUser"},
 )

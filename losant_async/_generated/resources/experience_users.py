@@ -15,17 +15,21 @@ if TYPE_CHECKING:
 
 
 class ExperienceUsers(Resource):
-    """Actions of the ``experienceUsers`` resource (``/applications/{applicationId}/experience/users``)."""
+    """Actions of the ``experienceUsers`` resource
+    (``/applications/{applicationId}/experience/users``).
+    """
 
     async def get(
         self,
         *,
         application_id: str,
-        sort_field: Literal['firstName', 'lastName', 'email', 'id', 'creationDate', 'lastLogin', 'lastUpdated'] = 'email',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal[
+            "firstName", "lastName", "email", "id", "creationDate", "lastLogin", "lastUpdated"
+        ] = "email",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['firstName', 'lastName', 'email'] | None = None,
+        filter_field: Literal["firstName", "lastName", "email"] | None = None,
         filter: str | None = None,
         experience_group_id: str | None = None,
         include_ancestor_groups: str | None = None,
@@ -104,33 +108,33 @@ class ExperienceUsers(Resource):
 
 
 _GET: Action[models.ExperienceUsers] = Action(
-    'experienceUsers',
-    'get',
-    'GET',
-    '/applications/{applicationId}/experience/users',
+    "experienceUsers",
+    "get",
+    "GET",
+    "/applications/{applicationId}/experience/users",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
-        Param('experienceGroupId', 'experience_group_id', 'query'),
-        Param('includeAncestorGroups', 'include_ancestor_groups', 'query'),
-        Param('query', 'query', 'query', 'object'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
+        Param("experienceGroupId", "experience_group_id", "query"),
+        Param("includeAncestorGroups", "include_ancestor_groups", "query"),
+        Param("query", "query", "query", "object"),
     ),
-    {200: 'ExperienceUsers'},
+    {200: "ExperienceUsers"},
 )
 
 _POST: Action[models.ExperienceUser] = Action(
-    'experienceUsers',
-    'post',
-    'POST',
-    '/applications/{applicationId}/experience/users',
+    "experienceUsers",
+    "post",
+    "POST",
+    "/applications/{applicationId}/experience/users",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceUser', 'experience_user', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceUser", "experience_user", "body", "json"),
     ),
-    {201: 'ExperienceUser'},
+    {201: "ExperienceUser"},
 )

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class ExperienceVersion(Resource):
-    """Actions of the ``experienceVersion`` resource (``/applications/{applicationId}/experience/versions/{experienceVersionIdOrName}``)."""
+    """Actions of the ``experienceVersion`` resource
+    (``/applications/{applicationId}/experience/versions/{experienceVersionIdOrName}``).
+    """
 
     async def delete(
         self,
@@ -118,38 +120,38 @@ class ExperienceVersion(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'experienceVersion',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/experience/versions/{experienceVersionIdOrName}',
+    "experienceVersion",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/experience/versions/{experienceVersionIdOrName}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceVersionIdOrName', 'experience_version_id_or_name', 'path'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceVersionIdOrName", "experience_version_id_or_name", "path"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.ExperienceVersion] = Action(
-    'experienceVersion',
-    'get',
-    'GET',
-    '/applications/{applicationId}/experience/versions/{experienceVersionIdOrName}',
+    "experienceVersion",
+    "get",
+    "GET",
+    "/applications/{applicationId}/experience/versions/{experienceVersionIdOrName}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceVersionIdOrName', 'experience_version_id_or_name', 'path'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceVersionIdOrName", "experience_version_id_or_name", "path"),
     ),
-    {200: 'ExperienceVersion'},
+    {200: "ExperienceVersion"},
 )
 
 _PATCH: Action[models.ExperienceVersion] = Action(
-    'experienceVersion',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/experience/versions/{experienceVersionIdOrName}',
+    "experienceVersion",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/experience/versions/{experienceVersionIdOrName}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceVersionIdOrName', 'experience_version_id_or_name', 'path'),
-        Param('experienceVersion', 'experience_version', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceVersionIdOrName", "experience_version_id_or_name", "path"),
+        Param("experienceVersion", "experience_version", "body", "json"),
     ),
-    {200: 'ExperienceVersion'},
+    {200: "ExperienceVersion"},
 )

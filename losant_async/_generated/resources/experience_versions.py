@@ -15,17 +15,19 @@ if TYPE_CHECKING:
 
 
 class ExperienceVersions(Resource):
-    """Actions of the ``experienceVersions`` resource (``/applications/{applicationId}/experience/versions``)."""
+    """Actions of the ``experienceVersions`` resource
+    (``/applications/{applicationId}/experience/versions``).
+    """
 
     async def get(
         self,
         *,
         application_id: str,
-        sort_field: Literal['version', 'id', 'creationDate', 'lastUpdated'] = 'version',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal["version", "id", "creationDate", "lastUpdated"] = "version",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['version'] | None = None,
+        filter_field: Literal["version"] | None = None,
         filter: str | None = None,
         _actions: bool = False,
         _links: bool = True,
@@ -93,30 +95,30 @@ class ExperienceVersions(Resource):
 
 
 _GET: Action[models.ExperienceVersions] = Action(
-    'experienceVersions',
-    'get',
-    'GET',
-    '/applications/{applicationId}/experience/versions',
+    "experienceVersions",
+    "get",
+    "GET",
+    "/applications/{applicationId}/experience/versions",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
     ),
-    {200: 'ExperienceVersions'},
+    {200: "ExperienceVersions"},
 )
 
 _POST: Action[models.ExperienceVersion] = Action(
-    'experienceVersions',
-    'post',
-    'POST',
-    '/applications/{applicationId}/experience/versions',
+    "experienceVersions",
+    "post",
+    "POST",
+    "/applications/{applicationId}/experience/versions",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceVersion', 'experience_version', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceVersion", "experience_version", "body", "json"),
     ),
-    {201: 'ExperienceVersion'},
+    {201: "ExperienceVersion"},
 )

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class ExperienceView(Resource):
-    """Actions of the ``experienceView`` resource (``/applications/{applicationId}/experience/views/{experienceViewId}``)."""
+    """Actions of the ``experienceView`` resource
+    (``/applications/{applicationId}/experience/views/{experienceViewId}``).
+    """
 
     async def delete(
         self,
@@ -53,7 +55,7 @@ class ExperienceView(Resource):
         *,
         application_id: str,
         experience_view_id: str,
-        version: str = 'develop',
+        version: str = "develop",
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -86,7 +88,7 @@ class ExperienceView(Resource):
         *,
         application_id: str,
         experience_view_id: str,
-        version: str = 'develop',
+        version: str = "develop",
         include_custom_nodes: bool | str = False,
         _actions: bool = False,
         _links: bool = True,
@@ -153,53 +155,53 @@ class ExperienceView(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'experienceView',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/experience/views/{experienceViewId}',
+    "experienceView",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/experience/views/{experienceViewId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceViewId', 'experience_view_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceViewId", "experience_view_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.ExperienceView] = Action(
-    'experienceView',
-    'get',
-    'GET',
-    '/applications/{applicationId}/experience/views/{experienceViewId}',
+    "experienceView",
+    "get",
+    "GET",
+    "/applications/{applicationId}/experience/views/{experienceViewId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceViewId', 'experience_view_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('version', 'version', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceViewId", "experience_view_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("version", "version", "query"),
     ),
-    {200: 'ExperienceView'},
+    {200: "ExperienceView"},
 )
 
 _LINKED_RESOURCES: Action[models.ExperienceLinkedResources] = Action(
-    'experienceView',
-    'linkedResources',
-    'GET',
-    '/applications/{applicationId}/experience/views/{experienceViewId}/linkedResources',
+    "experienceView",
+    "linkedResources",
+    "GET",
+    "/applications/{applicationId}/experience/views/{experienceViewId}/linkedResources",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceViewId', 'experience_view_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('version', 'version', 'query'),
-        Param('includeCustomNodes', 'include_custom_nodes', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceViewId", "experience_view_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("version", "version", "query"),
+        Param("includeCustomNodes", "include_custom_nodes", "query"),
     ),
-    {200: 'ExperienceLinkedResources'},
+    {200: "ExperienceLinkedResources"},
 )
 
 _PATCH: Action[models.ExperienceView] = Action(
-    'experienceView',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/experience/views/{experienceViewId}',
+    "experienceView",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/experience/views/{experienceViewId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceViewId', 'experience_view_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceView', 'experience_view', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceViewId", "experience_view_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceView", "experience_view", "body", "json"),
     ),
-    {200: 'ExperienceView'},
+    {200: "ExperienceView"},
 )

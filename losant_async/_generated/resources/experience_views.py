@@ -15,20 +15,22 @@ if TYPE_CHECKING:
 
 
 class ExperienceViews(Resource):
-    """Actions of the ``experienceViews`` resource (``/applications/{applicationId}/experience/views``)."""
+    """Actions of the ``experienceViews`` resource
+    (``/applications/{applicationId}/experience/views``).
+    """
 
     async def get(
         self,
         *,
         application_id: str,
-        sort_field: Literal['id', 'creationDate', 'name', 'lastUpdated'] = 'name',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal["id", "creationDate", "name", "lastUpdated"] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['name'] | None = None,
+        filter_field: Literal["name"] | None = None,
         filter: str | None = None,
-        view_type: Literal['page', 'layout', 'component'] | None = None,
-        version: str = 'develop',
+        view_type: Literal["page", "layout", "component"] | None = None,
+        version: str = "develop",
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -98,32 +100,32 @@ class ExperienceViews(Resource):
 
 
 _GET: Action[models.ExperienceViews] = Action(
-    'experienceViews',
-    'get',
-    'GET',
-    '/applications/{applicationId}/experience/views',
+    "experienceViews",
+    "get",
+    "GET",
+    "/applications/{applicationId}/experience/views",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
-        Param('viewType', 'view_type', 'query'),
-        Param('version', 'version', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
+        Param("viewType", "view_type", "query"),
+        Param("version", "version", "query"),
     ),
-    {200: 'ExperienceViews'},
+    {200: "ExperienceViews"},
 )
 
 _POST: Action[models.ExperienceView] = Action(
-    'experienceViews',
-    'post',
-    'POST',
-    '/applications/{applicationId}/experience/views',
+    "experienceViews",
+    "post",
+    "POST",
+    "/applications/{applicationId}/experience/views",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('experienceView', 'experience_view', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("experienceView", "experience_view", "body", "json"),
     ),
-    {201: 'ExperienceView'},
+    {201: "ExperienceView"},
 )

@@ -28,7 +28,8 @@ class File(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.Success:
-        """Deletes a file or directory, if directory all the contents that directory will also be removed.
+        """Deletes a file or directory, if directory all the contents that directory will also be
+        removed.
 
         ``DELETE /applications/{applicationId}/file/{fileId}``
 
@@ -107,7 +108,8 @@ class File(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            201 File: Returns a new file or directory that was created by the move, if a directory a job will kick off to move all the directories children.
+            201 File: Returns a new file or directory that was created by the move, if a
+                directory a job will kick off to move all the directories children.
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -140,7 +142,8 @@ class File(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            201 FileUploadPostResponse: Successfully updated file and the information needed to upload the file content
+            201 FileUploadPostResponse: Successfully updated file and the information
+                needed to upload the file content
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -183,65 +186,65 @@ class File(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'file',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/file/{fileId}',
+    "file",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/file/{fileId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('fileId', 'file_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("fileId", "file_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.File] = Action(
-    'file',
-    'get',
-    'GET',
-    '/applications/{applicationId}/file/{fileId}',
+    "file",
+    "get",
+    "GET",
+    "/applications/{applicationId}/file/{fileId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('fileId', 'file_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("fileId", "file_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'File'},
+    {200: "File"},
 )
 
 _MOVE: Action[models.File] = Action(
-    'file',
-    'move',
-    'POST',
-    '/applications/{applicationId}/file/{fileId}/move',
+    "file",
+    "move",
+    "POST",
+    "/applications/{applicationId}/file/{fileId}/move",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('fileId', 'file_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('name', 'name', 'query'),
-        Param('parentDirectory', 'parent_directory', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("fileId", "file_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("name", "name", "query"),
+        Param("parentDirectory", "parent_directory", "query"),
     ),
-    {201: 'File'},
+    {201: "File"},
 )
 
 _PATCH: Action[models.FileUploadPostResponse] = Action(
-    'file',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/file/{fileId}',
+    "file",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/file/{fileId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('fileId', 'file_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('updates', 'updates', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("fileId", "file_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("updates", "updates", "body", "json"),
     ),
-    {201: 'FileUploadPostResponse'},
+    {201: "FileUploadPostResponse"},
 )
 
 _UPLOAD: Action[models.File] = Action(
-    'file',
-    'upload',
-    'POST',
-    '/applications/{applicationId}/file/{fileId}/upload',
+    "file",
+    "upload",
+    "POST",
+    "/applications/{applicationId}/file/{fileId}/upload",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('fileId', 'file_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('file', 'file', 'multipart', 'file'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("fileId", "file_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("file", "file", "multipart", "file"),
     ),
-    {200: 'File'},
+    {200: "File"},
 )

@@ -21,14 +21,14 @@ class Files(Resource):
         self,
         *,
         application_id: str,
-        sort_field: Literal['lastUpdated', 'type', 'name', 'creationDate'] = 'lastUpdated',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal["lastUpdated", "type", "name", "creationDate"] = "lastUpdated",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['name'] | None = None,
+        filter_field: Literal["name"] | None = None,
         filter: str | None = None,
         type: str | None = None,
-        status: Literal['completed', 'pending'] | None = None,
+        status: Literal["completed", "pending"] | None = None,
         directory: str | None = None,
         _actions: bool = False,
         _links: bool = True,
@@ -89,7 +89,8 @@ class Files(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            201 FileUploadPostResponse: Successfully created file and the information needed to upload the file content
+            201 FileUploadPostResponse: Successfully created file and the information
+                needed to upload the file content
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -99,33 +100,33 @@ class Files(Resource):
 
 
 _GET: Action[models.Files] = Action(
-    'files',
-    'get',
-    'GET',
-    '/applications/{applicationId}/files',
+    "files",
+    "get",
+    "GET",
+    "/applications/{applicationId}/files",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
-        Param('type', 'type', 'query'),
-        Param('status', 'status', 'query'),
-        Param('directory', 'directory', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
+        Param("type", "type", "query"),
+        Param("status", "status", "query"),
+        Param("directory", "directory", "query"),
     ),
-    {200: 'Files'},
+    {200: "Files"},
 )
 
 _POST: Action[models.FileUploadPostResponse] = Action(
-    'files',
-    'post',
-    'POST',
-    '/applications/{applicationId}/files',
+    "files",
+    "post",
+    "POST",
+    "/applications/{applicationId}/files",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('file', 'file', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("file", "file", "body", "json"),
     ),
-    {201: 'FileUploadPostResponse'},
+    {201: "FileUploadPostResponse"},
 )

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class FlowVersion(Resource):
-    """Actions of the ``flowVersion`` resource (``/applications/{applicationId}/flows/{flowId}/versions/{flowVersionId}``)."""
+    """Actions of the ``flowVersion`` resource
+    (``/applications/{applicationId}/flows/{flowId}/versions/{flowVersionId}``).
+    """
 
     async def delete(
         self,
@@ -59,7 +61,7 @@ class FlowVersion(Resource):
         duration: int | str = 86400000,
         end: int | str = 0,
         limit: int | str = 25,
-        sort_direction: Literal['asc', 'desc'] = 'desc',
+        sort_direction: Literal["asc", "desc"] = "desc",
         device_id: str | None = None,
         _actions: bool = False,
         _links: bool = True,
@@ -251,93 +253,93 @@ class FlowVersion(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'flowVersion',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/flows/{flowId}/versions/{flowVersionId}',
+    "flowVersion",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/flows/{flowId}/versions/{flowVersionId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('flowId', 'flow_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('flowVersionId', 'flow_version_id', 'path'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("flowId", "flow_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("flowVersionId", "flow_version_id", "path"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _ERRORS: Action[models.FlowErrors] = Action(
-    'flowVersion',
-    'errors',
-    'GET',
-    '/applications/{applicationId}/flows/{flowId}/versions/{flowVersionId}/errors',
+    "flowVersion",
+    "errors",
+    "GET",
+    "/applications/{applicationId}/flows/{flowId}/versions/{flowVersionId}/errors",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('flowId', 'flow_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('flowVersionId', 'flow_version_id', 'path'),
-        Param('duration', 'duration', 'query'),
-        Param('end', 'end', 'query'),
-        Param('limit', 'limit', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('deviceId', 'device_id', 'query', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("flowId", "flow_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("flowVersionId", "flow_version_id", "path"),
+        Param("duration", "duration", "query"),
+        Param("end", "end", "query"),
+        Param("limit", "limit", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("deviceId", "device_id", "query", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'FlowErrors'},
+    {200: "FlowErrors"},
 )
 
 _GET: Action[models.FlowVersion] = Action(
-    'flowVersion',
-    'get',
-    'GET',
-    '/applications/{applicationId}/flows/{flowId}/versions/{flowVersionId}',
+    "flowVersion",
+    "get",
+    "GET",
+    "/applications/{applicationId}/flows/{flowId}/versions/{flowVersionId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('flowId', 'flow_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('flowVersionId', 'flow_version_id', 'path'),
-        Param('includeCustomNodes', 'include_custom_nodes', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("flowId", "flow_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("flowVersionId", "flow_version_id", "path"),
+        Param("includeCustomNodes", "include_custom_nodes", "query"),
     ),
-    {200: 'FlowVersion'},
+    {200: "FlowVersion"},
 )
 
 _GET_LOG_ENTRIES: Action[models.FlowLog] = Action(
-    'flowVersion',
-    'getLogEntries',
-    'GET',
-    '/applications/{applicationId}/flows/{flowId}/versions/{flowVersionId}/logs',
+    "flowVersion",
+    "getLogEntries",
+    "GET",
+    "/applications/{applicationId}/flows/{flowId}/versions/{flowVersionId}/logs",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('flowId', 'flow_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('flowVersionId', 'flow_version_id', 'path'),
-        Param('limit', 'limit', 'query'),
-        Param('since', 'since', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("flowId", "flow_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("flowVersionId", "flow_version_id", "path"),
+        Param("limit", "limit", "query"),
+        Param("since", "since", "query"),
     ),
-    {200: 'FlowLog'},
+    {200: "FlowLog"},
 )
 
 _PATCH: Action[models.FlowVersion] = Action(
-    'flowVersion',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/flows/{flowId}/versions/{flowVersionId}',
+    "flowVersion",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/flows/{flowId}/versions/{flowVersionId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('flowId', 'flow_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('flowVersionId', 'flow_version_id', 'path'),
-        Param('includeCustomNodes', 'include_custom_nodes', 'query'),
-        Param('flowVersion', 'flow_version', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("flowId", "flow_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("flowVersionId", "flow_version_id", "path"),
+        Param("includeCustomNodes", "include_custom_nodes", "query"),
+        Param("flowVersion", "flow_version", "body", "json"),
     ),
-    {200: 'FlowVersion'},
+    {200: "FlowVersion"},
 )
 
 _STATS: Action[models.FlowStats] = Action(
-    'flowVersion',
-    'stats',
-    'GET',
-    '/applications/{applicationId}/flows/{flowId}/versions/{flowVersionId}/stats',
+    "flowVersion",
+    "stats",
+    "GET",
+    "/applications/{applicationId}/flows/{flowId}/versions/{flowVersionId}/stats",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('flowId', 'flow_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('flowVersionId', 'flow_version_id', 'path'),
-        Param('duration', 'duration', 'query'),
-        Param('end', 'end', 'query'),
-        Param('resolution', 'resolution', 'query'),
-        Param('deviceId', 'device_id', 'query', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("flowId", "flow_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("flowVersionId", "flow_version_id", "path"),
+        Param("duration", "duration", "query"),
+        Param("end", "end", "query"),
+        Param("resolution", "resolution", "query"),
+        Param("deviceId", "device_id", "query", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'FlowStats'},
+    {200: "FlowStats"},
 )

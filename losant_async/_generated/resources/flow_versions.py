@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class FlowVersions(Resource):
-    """Actions of the ``flowVersions`` resource (``/applications/{applicationId}/flows/{flowId}/versions``)."""
+    """Actions of the ``flowVersions`` resource
+    (``/applications/{applicationId}/flows/{flowId}/versions``).
+    """
 
     async def delete(
         self,
@@ -42,8 +44,10 @@ class FlowVersions(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            200 BulkDeleteResponse: Object indicating number of flow versions deleted or failed
-            202 JobEnqueuedResult: If a job was enqueued for the flow versions to be deleted
+            200 BulkDeleteResponse: Object indicating number of flow versions deleted or
+                failed
+            202 JobEnqueuedResult: If a job was enqueued for the flow versions to be
+                deleted
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -56,11 +60,11 @@ class FlowVersions(Resource):
         *,
         application_id: str,
         flow_id: str,
-        sort_field: Literal['version', 'id', 'creationDate', 'lastUpdated'] = 'version',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal["version", "id", "creationDate", "lastUpdated"] = "version",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['version'] | None = None,
+        filter_field: Literal["version"] | None = None,
         filter: str | None = None,
         include_custom_nodes: bool | str = False,
         query: models.AdvancedFlowVersionQuery | Mapping[str, Any] | None = None,
@@ -145,49 +149,49 @@ class FlowVersions(Resource):
 
 
 _DELETE: Action[models.BulkDeleteResponse | models.JobEnqueuedResult] = Action(
-    'flowVersions',
-    'delete',
-    'POST',
-    '/applications/{applicationId}/flows/{flowId}/versions/delete',
+    "flowVersions",
+    "delete",
+    "POST",
+    "/applications/{applicationId}/flows/{flowId}/versions/delete",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('flowId', 'flow_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('options', 'options', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("flowId", "flow_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("options", "options", "body", "json"),
     ),
-    {200: 'BulkDeleteResponse', 202: 'JobEnqueuedResult'},
+    {200: "BulkDeleteResponse", 202: "JobEnqueuedResult"},
 )
 
 _GET: Action[models.FlowVersions] = Action(
-    'flowVersions',
-    'get',
-    'GET',
-    '/applications/{applicationId}/flows/{flowId}/versions',
+    "flowVersions",
+    "get",
+    "GET",
+    "/applications/{applicationId}/flows/{flowId}/versions",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('flowId', 'flow_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
-        Param('includeCustomNodes', 'include_custom_nodes', 'query'),
-        Param('query', 'query', 'query', 'object'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("flowId", "flow_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
+        Param("includeCustomNodes", "include_custom_nodes", "query"),
+        Param("query", "query", "query", "object"),
     ),
-    {200: 'FlowVersions'},
+    {200: "FlowVersions"},
 )
 
 _POST: Action[models.FlowVersion] = Action(
-    'flowVersions',
-    'post',
-    'POST',
-    '/applications/{applicationId}/flows/{flowId}/versions',
+    "flowVersions",
+    "post",
+    "POST",
+    "/applications/{applicationId}/flows/{flowId}/versions",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('flowId', 'flow_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('flowVersion', 'flow_version', 'body', 'json'),
-        Param('includeCustomNodes', 'include_custom_nodes', 'query'),
-        Param('allowReplacement', 'allow_replacement', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("flowId", "flow_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("flowVersion", "flow_version", "body", "json"),
+        Param("includeCustomNodes", "include_custom_nodes", "query"),
+        Param("allowReplacement", "allow_replacement", "query"),
     ),
-    {201: 'FlowVersion'},
+    {201: "FlowVersion"},
 )

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class InstanceApiToken(Resource):
-    """Actions of the ``instanceApiToken`` resource (``/instances/{instanceId}/tokens/{apiTokenId}``)."""
+    """Actions of the ``instanceApiToken`` resource
+    (``/instances/{instanceId}/tokens/{apiTokenId}``).
+    """
 
     async def delete(
         self,
@@ -114,38 +116,38 @@ class InstanceApiToken(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'instanceApiToken',
-    'delete',
-    'DELETE',
-    '/instances/{instanceId}/tokens/{apiTokenId}',
+    "instanceApiToken",
+    "delete",
+    "DELETE",
+    "/instances/{instanceId}/tokens/{apiTokenId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('apiTokenId', 'api_token_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("apiTokenId", "api_token_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.ApiToken] = Action(
-    'instanceApiToken',
-    'get',
-    'GET',
-    '/instances/{instanceId}/tokens/{apiTokenId}',
+    "instanceApiToken",
+    "get",
+    "GET",
+    "/instances/{instanceId}/tokens/{apiTokenId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('apiTokenId', 'api_token_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("apiTokenId", "api_token_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'ApiToken'},
+    {200: "ApiToken"},
 )
 
 _PATCH: Action[models.ApiToken] = Action(
-    'instanceApiToken',
-    'patch',
-    'PATCH',
-    '/instances/{instanceId}/tokens/{apiTokenId}',
+    "instanceApiToken",
+    "patch",
+    "PATCH",
+    "/instances/{instanceId}/tokens/{apiTokenId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('apiTokenId', 'api_token_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('apiToken', 'api_token', 'body', 'json'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("apiTokenId", "api_token_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("apiToken", "api_token", "body", "json"),
     ),
-    {200: 'ApiToken'},
+    {200: "ApiToken"},
 )

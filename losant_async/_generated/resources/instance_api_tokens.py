@@ -21,11 +21,13 @@ class InstanceApiTokens(Resource):
         self,
         *,
         instance_id: str,
-        sort_field: Literal['name', 'status', 'id', 'creationDate', 'lastUpdated', 'expirationDate'] = 'name',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal[
+            "name", "status", "id", "creationDate", "lastUpdated", "expirationDate"
+        ] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['name', 'status'] | None = None,
+        filter_field: Literal["name", "status"] | None = None,
         filter: str | None = None,
         _actions: bool = False,
         _links: bool = True,
@@ -91,30 +93,30 @@ class InstanceApiTokens(Resource):
 
 
 _GET: Action[models.ApiToken] = Action(
-    'instanceApiTokens',
-    'get',
-    'GET',
-    '/instances/{instanceId}/tokens',
+    "instanceApiTokens",
+    "get",
+    "GET",
+    "/instances/{instanceId}/tokens",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
     ),
-    {200: 'ApiToken'},
+    {200: "ApiToken"},
 )
 
 _POST: Action[models.ApiToken] = Action(
-    'instanceApiTokens',
-    'post',
-    'POST',
-    '/instances/{instanceId}/tokens',
+    "instanceApiTokens",
+    "post",
+    "POST",
+    "/instances/{instanceId}/tokens",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('apiToken', 'api_token', 'body', 'json'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("apiToken", "api_token", "body", "json"),
     ),
-    {201: 'ApiToken'},
+    {201: "ApiToken"},
 )

@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 
 
 class InstanceAuditLog(Resource):
-    """Actions of the ``instanceAuditLog`` resource (``/instance/{instanceId}/audit-logs/{instanceAuditLogId}``)."""
+    """Actions of the ``instanceAuditLog`` resource
+    (``/instance/{instanceId}/audit-logs/{instanceAuditLogId}``).
+    """
 
     async def get(
         self,
@@ -49,13 +51,13 @@ class InstanceAuditLog(Resource):
 
 
 _GET: Action[models.InstanceAuditLog] = Action(
-    'instanceAuditLog',
-    'get',
-    'GET',
-    '/instance/{instanceId}/audit-logs/{instanceAuditLogId}',
+    "instanceAuditLog",
+    "get",
+    "GET",
+    "/instance/{instanceId}/audit-logs/{instanceAuditLogId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('instanceAuditLogId', 'instance_audit_log_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("instanceAuditLogId", "instance_audit_log_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'InstanceAuditLog'},
+    {200: "InstanceAuditLog"},
 )

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class InstanceCustomNode(Resource):
-    """Actions of the ``instanceCustomNode`` resource (``/instances/{instanceId}/nodes/{instanceCustomNodeId}``)."""
+    """Actions of the ``instanceCustomNode`` resource
+    (``/instances/{instanceId}/nodes/{instanceCustomNodeId}``).
+    """
 
     async def delete(
         self,
@@ -56,7 +58,7 @@ class InstanceCustomNode(Resource):
         duration: int | str = 86400000,
         end: int | str = 0,
         limit: int | str = 25,
-        sort_direction: Literal['asc', 'desc'] = 'desc',
+        sort_direction: Literal["asc", "desc"] = "desc",
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -190,69 +192,79 @@ class InstanceCustomNode(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'instanceCustomNode',
-    'delete',
-    'DELETE',
-    '/instances/{instanceId}/nodes/{instanceCustomNodeId}',
+    "instanceCustomNode",
+    "delete",
+    "DELETE",
+    "/instances/{instanceId}/nodes/{instanceCustomNodeId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('instanceCustomNodeId', 'instance_custom_node_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param(
+            "instanceCustomNodeId", "instance_custom_node_id", "path", "string", "^[A-Fa-f\\d]{24}$"
+        ),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _ERRORS: Action[models.FlowErrors] = Action(
-    'instanceCustomNode',
-    'errors',
-    'GET',
-    '/instances/{instanceId}/nodes/{instanceCustomNodeId}/errors',
+    "instanceCustomNode",
+    "errors",
+    "GET",
+    "/instances/{instanceId}/nodes/{instanceCustomNodeId}/errors",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('instanceCustomNodeId', 'instance_custom_node_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('duration', 'duration', 'query'),
-        Param('end', 'end', 'query'),
-        Param('limit', 'limit', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param(
+            "instanceCustomNodeId", "instance_custom_node_id", "path", "string", "^[A-Fa-f\\d]{24}$"
+        ),
+        Param("duration", "duration", "query"),
+        Param("end", "end", "query"),
+        Param("limit", "limit", "query"),
+        Param("sortDirection", "sort_direction", "query"),
     ),
-    {200: 'FlowErrors'},
+    {200: "FlowErrors"},
 )
 
 _GET: Action[models.InstanceCustomNode] = Action(
-    'instanceCustomNode',
-    'get',
-    'GET',
-    '/instances/{instanceId}/nodes/{instanceCustomNodeId}',
+    "instanceCustomNode",
+    "get",
+    "GET",
+    "/instances/{instanceId}/nodes/{instanceCustomNodeId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('instanceCustomNodeId', 'instance_custom_node_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param(
+            "instanceCustomNodeId", "instance_custom_node_id", "path", "string", "^[A-Fa-f\\d]{24}$"
+        ),
     ),
-    {200: 'InstanceCustomNode'},
+    {200: "InstanceCustomNode"},
 )
 
 _PATCH: Action[models.InstanceCustomNode] = Action(
-    'instanceCustomNode',
-    'patch',
-    'PATCH',
-    '/instances/{instanceId}/nodes/{instanceCustomNodeId}',
+    "instanceCustomNode",
+    "patch",
+    "PATCH",
+    "/instances/{instanceId}/nodes/{instanceCustomNodeId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('instanceCustomNodeId', 'instance_custom_node_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('instanceCustomNode', 'instance_custom_node', 'body', 'json'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param(
+            "instanceCustomNodeId", "instance_custom_node_id", "path", "string", "^[A-Fa-f\\d]{24}$"
+        ),
+        Param("instanceCustomNode", "instance_custom_node", "body", "json"),
     ),
-    {200: 'InstanceCustomNode'},
+    {200: "InstanceCustomNode"},
 )
 
 _STATS: Action[models.FlowStats] = Action(
-    'instanceCustomNode',
-    'stats',
-    'GET',
-    '/instances/{instanceId}/nodes/{instanceCustomNodeId}/stats',
+    "instanceCustomNode",
+    "stats",
+    "GET",
+    "/instances/{instanceId}/nodes/{instanceCustomNodeId}/stats",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('instanceCustomNodeId', 'instance_custom_node_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('duration', 'duration', 'query'),
-        Param('end', 'end', 'query'),
-        Param('resolution', 'resolution', 'query'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param(
+            "instanceCustomNodeId", "instance_custom_node_id", "path", "string", "^[A-Fa-f\\d]{24}$"
+        ),
+        Param("duration", "duration", "query"),
+        Param("end", "end", "query"),
+        Param("resolution", "resolution", "query"),
     ),
-    {200: 'FlowStats'},
+    {200: "FlowStats"},
 )

@@ -114,38 +114,38 @@ class InstanceMember(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'instanceMember',
-    'delete',
-    'DELETE',
-    '/instances/{instanceId}/members/{userId}',
+    "instanceMember",
+    "delete",
+    "DELETE",
+    "/instances/{instanceId}/members/{userId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('userId', 'user_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("userId", "user_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.InstanceMember] = Action(
-    'instanceMember',
-    'get',
-    'GET',
-    '/instances/{instanceId}/members/{userId}',
+    "instanceMember",
+    "get",
+    "GET",
+    "/instances/{instanceId}/members/{userId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('userId', 'user_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("userId", "user_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'InstanceMember'},
+    {200: "InstanceMember"},
 )
 
 _PATCH: Action[models.InstanceMemberPatch] = Action(
-    'instanceMember',
-    'patch',
-    'PATCH',
-    '/instances/{instanceId}/members/{userId}',
+    "instanceMember",
+    "patch",
+    "PATCH",
+    "/instances/{instanceId}/members/{userId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('userId', 'user_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('member', 'member', 'body', 'json'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("userId", "user_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("member", "member", "body", "json"),
     ),
-    {200: 'InstanceMemberPatch'},
+    {200: "InstanceMemberPatch"},
 )

@@ -21,9 +21,9 @@ class InstanceMembers(Resource):
         self,
         *,
         instance_id: str,
-        sort_field: Literal['email', 'role'] = 'email',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
-        filter_field: Literal['email', 'role'] | None = None,
+        sort_field: Literal["email", "role"] = "email",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        filter_field: Literal["email", "role"] | None = None,
         filter: str | None = None,
         _actions: bool = False,
         _links: bool = True,
@@ -89,28 +89,28 @@ class InstanceMembers(Resource):
 
 
 _GET: Action[models.InstanceMembers] = Action(
-    'instanceMembers',
-    'get',
-    'GET',
-    '/instances/{instanceId}/members',
+    "instanceMembers",
+    "get",
+    "GET",
+    "/instances/{instanceId}/members",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
     ),
-    {200: 'InstanceMembers'},
+    {200: "InstanceMembers"},
 )
 
 _POST: Action[models.InstanceMember] = Action(
-    'instanceMembers',
-    'post',
-    'POST',
-    '/instances/{instanceId}/members',
+    "instanceMembers",
+    "post",
+    "POST",
+    "/instances/{instanceId}/members",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('member', 'member', 'body', 'json'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("member", "member", "body", "json"),
     ),
-    {200: 'InstanceMember'},
+    {200: "InstanceMember"},
 )

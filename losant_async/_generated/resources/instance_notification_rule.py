@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class InstanceNotificationRule(Resource):
-    """Actions of the ``instanceNotificationRule`` resource (``/instances/{instanceId}/notification-rules/{notificationRuleId}``)."""
+    """Actions of the ``instanceNotificationRule`` resource
+    (``/instances/{instanceId}/notification-rules/{notificationRuleId}``).
+    """
 
     async def delete(
         self,
@@ -182,65 +184,65 @@ class InstanceNotificationRule(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'instanceNotificationRule',
-    'delete',
-    'DELETE',
-    '/instances/{instanceId}/notification-rules/{notificationRuleId}',
+    "instanceNotificationRule",
+    "delete",
+    "DELETE",
+    "/instances/{instanceId}/notification-rules/{notificationRuleId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('notificationRuleId', 'notification_rule_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("notificationRuleId", "notification_rule_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _EVALUATE: Action[models.JobEnqueuedResult] = Action(
-    'instanceNotificationRule',
-    'evaluate',
-    'POST',
-    '/instances/{instanceId}/notification-rules/{notificationRuleId}/evaluate',
+    "instanceNotificationRule",
+    "evaluate",
+    "POST",
+    "/instances/{instanceId}/notification-rules/{notificationRuleId}/evaluate",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('notificationRuleId', 'notification_rule_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('evaluationOptions', 'evaluation_options', 'body', 'json'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("notificationRuleId", "notification_rule_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("evaluationOptions", "evaluation_options", "body", "json"),
     ),
-    {202: 'JobEnqueuedResult'},
+    {202: "JobEnqueuedResult"},
 )
 
 _GET: Action[models.NotificationRule] = Action(
-    'instanceNotificationRule',
-    'get',
-    'GET',
-    '/instances/{instanceId}/notification-rules/{notificationRuleId}',
+    "instanceNotificationRule",
+    "get",
+    "GET",
+    "/instances/{instanceId}/notification-rules/{notificationRuleId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('notificationRuleId', 'notification_rule_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("notificationRuleId", "notification_rule_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'NotificationRule'},
+    {200: "NotificationRule"},
 )
 
 _LOGS: Action[models.NotificationRuleDeliveryLogs] = Action(
-    'instanceNotificationRule',
-    'logs',
-    'GET',
-    '/instances/{instanceId}/notification-rules/{notificationRuleId}/logs',
+    "instanceNotificationRule",
+    "logs",
+    "GET",
+    "/instances/{instanceId}/notification-rules/{notificationRuleId}/logs",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('notificationRuleId', 'notification_rule_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('limit', 'limit', 'query'),
-        Param('since', 'since', 'query'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("notificationRuleId", "notification_rule_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("limit", "limit", "query"),
+        Param("since", "since", "query"),
     ),
-    {200: 'NotificationRuleDeliveryLogs'},
+    {200: "NotificationRuleDeliveryLogs"},
 )
 
 _PATCH: Action[models.NotificationRule] = Action(
-    'instanceNotificationRule',
-    'patch',
-    'PATCH',
-    '/instances/{instanceId}/notification-rules/{notificationRuleId}',
+    "instanceNotificationRule",
+    "patch",
+    "PATCH",
+    "/instances/{instanceId}/notification-rules/{notificationRuleId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('notificationRuleId', 'notification_rule_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('notificationRule', 'notification_rule', 'body', 'json'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("notificationRuleId", "notification_rule_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("notificationRule", "notification_rule", "body", "json"),
     ),
-    {200: 'NotificationRule'},
+    {200: "NotificationRule"},
 )

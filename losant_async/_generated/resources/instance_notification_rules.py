@@ -15,17 +15,19 @@ if TYPE_CHECKING:
 
 
 class InstanceNotificationRules(Resource):
-    """Actions of the ``instanceNotificationRules`` resource (``/instances/{instanceId}/notification-rules``)."""
+    """Actions of the ``instanceNotificationRules`` resource
+    (``/instances/{instanceId}/notification-rules``).
+    """
 
     async def get(
         self,
         *,
         instance_id: str,
-        sort_field: Literal['name', 'id', 'creationDate', 'lastUpdated'] = 'name',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal["name", "id", "creationDate", "lastUpdated"] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['name'] | None = None,
+        filter_field: Literal["name"] | None = None,
         filter: str | None = None,
         _actions: bool = False,
         _links: bool = True,
@@ -91,30 +93,30 @@ class InstanceNotificationRules(Resource):
 
 
 _GET: Action[models.NotificationRules] = Action(
-    'instanceNotificationRules',
-    'get',
-    'GET',
-    '/instances/{instanceId}/notification-rules',
+    "instanceNotificationRules",
+    "get",
+    "GET",
+    "/instances/{instanceId}/notification-rules",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
     ),
-    {200: 'NotificationRules'},
+    {200: "NotificationRules"},
 )
 
 _POST: Action[models.NotificationRule] = Action(
-    'instanceNotificationRules',
-    'post',
-    'POST',
-    '/instances/{instanceId}/notification-rules',
+    "instanceNotificationRules",
+    "post",
+    "POST",
+    "/instances/{instanceId}/notification-rules",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('notificationRule', 'notification_rule', 'body', 'json'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("notificationRule", "notification_rule", "body", "json"),
     ),
-    {201: 'NotificationRule'},
+    {201: "NotificationRule"},
 )

@@ -130,7 +130,8 @@ class InstanceOrg(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.NotebookMinuteCounts:
-        """Returns notebook execution usage by day for the time range specified for this organization.
+        """Returns notebook execution usage by day for the time range specified for this
+        organization.
 
         ``GET /instances/{instanceId}/orgs/{orgId}/notebookMinuteCounts``
 
@@ -202,7 +203,8 @@ class InstanceOrg(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.PayloadStats:
-        """Returns payload counts for the time range specified for all applications this organization owns.
+        """Returns payload counts for the time range specified for all applications this
+        organization owns.
 
         ``GET /instances/{instanceId}/orgs/{orgId}/payloadCounts``
 
@@ -232,7 +234,7 @@ class InstanceOrg(Resource):
         org_id: str,
         start: int | str | None = None,
         end: int | str | None = None,
-        resolution: Literal['86400000', '3600000', 86400000, 3600000] = '86400000',
+        resolution: Literal["86400000", "3600000", 86400000, 3600000] = "86400000",
         as_bytes: bool | str = False,
         include_non_billable: bool | str = False,
         _actions: bool = False,
@@ -241,7 +243,8 @@ class InstanceOrg(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.PayloadCountsBreakdown:
-        """Returns payload counts per resolution in the time range specified for all application this organization owns.
+        """Returns payload counts per resolution in the time range specified for all application
+        this organization owns.
 
         ``GET /instances/{instanceId}/orgs/{orgId}/payloadCountsBreakdown``
 
@@ -269,100 +272,100 @@ class InstanceOrg(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'instanceOrg',
-    'delete',
-    'DELETE',
-    '/instances/{instanceId}/orgs/{orgId}',
+    "instanceOrg",
+    "delete",
+    "DELETE",
+    "/instances/{instanceId}/orgs/{orgId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _DEVICE_COUNTS: Action[models.DeviceCounts] = Action(
-    'instanceOrg',
-    'deviceCounts',
-    'GET',
-    '/instances/{instanceId}/orgs/{orgId}/deviceCounts',
+    "instanceOrg",
+    "deviceCounts",
+    "GET",
+    "/instances/{instanceId}/orgs/{orgId}/deviceCounts",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
     ),
-    {200: 'DeviceCounts'},
+    {200: "DeviceCounts"},
 )
 
 _GET: Action[models.InstanceOrg] = Action(
-    'instanceOrg',
-    'get',
-    'GET',
-    '/instances/{instanceId}/orgs/{orgId}',
+    "instanceOrg",
+    "get",
+    "GET",
+    "/instances/{instanceId}/orgs/{orgId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('summaryInclude', 'summary_include', 'query'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("summaryInclude", "summary_include", "query"),
     ),
-    {200: 'InstanceOrg'},
+    {200: "InstanceOrg"},
 )
 
 _NOTEBOOK_MINUTE_COUNTS: Action[models.NotebookMinuteCounts] = Action(
-    'instanceOrg',
-    'notebookMinuteCounts',
-    'GET',
-    '/instances/{instanceId}/orgs/{orgId}/notebookMinuteCounts',
+    "instanceOrg",
+    "notebookMinuteCounts",
+    "GET",
+    "/instances/{instanceId}/orgs/{orgId}/notebookMinuteCounts",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
     ),
-    {200: 'NotebookMinuteCounts'},
+    {200: "NotebookMinuteCounts"},
 )
 
 _PATCH: Action[models.InstanceOrg] = Action(
-    'instanceOrg',
-    'patch',
-    'PATCH',
-    '/instances/{instanceId}/orgs/{orgId}',
+    "instanceOrg",
+    "patch",
+    "PATCH",
+    "/instances/{instanceId}/orgs/{orgId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('summaryInclude', 'summary_include', 'query'),
-        Param('organization', 'organization', 'body', 'json'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("summaryInclude", "summary_include", "query"),
+        Param("organization", "organization", "body", "json"),
     ),
-    {200: 'InstanceOrg'},
+    {200: "InstanceOrg"},
 )
 
 _PAYLOAD_COUNTS: Action[models.PayloadStats] = Action(
-    'instanceOrg',
-    'payloadCounts',
-    'GET',
-    '/instances/{instanceId}/orgs/{orgId}/payloadCounts',
+    "instanceOrg",
+    "payloadCounts",
+    "GET",
+    "/instances/{instanceId}/orgs/{orgId}/payloadCounts",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
-        Param('asBytes', 'as_bytes', 'query'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
+        Param("asBytes", "as_bytes", "query"),
     ),
-    {200: 'PayloadStats'},
+    {200: "PayloadStats"},
 )
 
 _PAYLOAD_COUNTS_BREAKDOWN: Action[models.PayloadCountsBreakdown] = Action(
-    'instanceOrg',
-    'payloadCountsBreakdown',
-    'GET',
-    '/instances/{instanceId}/orgs/{orgId}/payloadCountsBreakdown',
+    "instanceOrg",
+    "payloadCountsBreakdown",
+    "GET",
+    "/instances/{instanceId}/orgs/{orgId}/payloadCountsBreakdown",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
-        Param('resolution', 'resolution', 'query'),
-        Param('asBytes', 'as_bytes', 'query'),
-        Param('includeNonBillable', 'include_non_billable', 'query'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
+        Param("resolution", "resolution", "query"),
+        Param("asBytes", "as_bytes", "query"),
+        Param("includeNonBillable", "include_non_billable", "query"),
     ),
-    {200: 'PayloadCountsBreakdown'},
+    {200: "PayloadCountsBreakdown"},
 )

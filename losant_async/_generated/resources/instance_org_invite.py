@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class InstanceOrgInvite(Resource):
-    """Actions of the ``instanceOrgInvite`` resource (``/instances/{instanceId}/orgs/{orgId}/invites/{inviteId}``)."""
+    """Actions of the ``instanceOrgInvite`` resource
+    (``/instances/{instanceId}/orgs/{orgId}/invites/{inviteId}``).
+    """
 
     async def delete(
         self,
@@ -120,41 +122,41 @@ class InstanceOrgInvite(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'instanceOrgInvite',
-    'delete',
-    'DELETE',
-    '/instances/{instanceId}/orgs/{orgId}/invites/{inviteId}',
+    "instanceOrgInvite",
+    "delete",
+    "DELETE",
+    "/instances/{instanceId}/orgs/{orgId}/invites/{inviteId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('inviteId', 'invite_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("inviteId", "invite_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.OrgInvite] = Action(
-    'instanceOrgInvite',
-    'get',
-    'GET',
-    '/instances/{instanceId}/orgs/{orgId}/invites/{inviteId}',
+    "instanceOrgInvite",
+    "get",
+    "GET",
+    "/instances/{instanceId}/orgs/{orgId}/invites/{inviteId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('inviteId', 'invite_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("inviteId", "invite_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'OrgInvite'},
+    {200: "OrgInvite"},
 )
 
 _RESEND_INVITE: Action[models.OrgInvite] = Action(
-    'instanceOrgInvite',
-    'resendInvite',
-    'POST',
-    '/instances/{instanceId}/orgs/{orgId}/invites/{inviteId}',
+    "instanceOrgInvite",
+    "resendInvite",
+    "POST",
+    "/instances/{instanceId}/orgs/{orgId}/invites/{inviteId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('inviteId', 'invite_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('roleInfo', 'role_info', 'body', 'json'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("inviteId", "invite_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("roleInfo", "role_info", "body", "json"),
     ),
-    {201: 'OrgInvite'},
+    {201: "OrgInvite"},
 )

@@ -15,16 +15,18 @@ if TYPE_CHECKING:
 
 
 class InstanceOrgInvites(Resource):
-    """Actions of the ``instanceOrgInvites`` resource (``/instances/{instanceId}/orgs/{orgId}/invites``)."""
+    """Actions of the ``instanceOrgInvites`` resource
+    (``/instances/{instanceId}/orgs/{orgId}/invites``).
+    """
 
     async def get(
         self,
         *,
         instance_id: str,
         org_id: str,
-        sort_field: Literal['email', 'role', 'inviteDate'] = 'inviteDate',
-        sort_direction: Literal['asc', 'desc'] = 'desc',
-        filter_field: Literal['email', 'role'] | None = None,
+        sort_field: Literal["email", "role", "inviteDate"] = "inviteDate",
+        sort_direction: Literal["asc", "desc"] = "desc",
+        filter_field: Literal["email", "role"] | None = None,
         filter: str | None = None,
         _actions: bool = False,
         _links: bool = True,
@@ -93,30 +95,30 @@ class InstanceOrgInvites(Resource):
 
 
 _GET: Action[models.OrgInviteCollection] = Action(
-    'instanceOrgInvites',
-    'get',
-    'GET',
-    '/instances/{instanceId}/orgs/{orgId}/invites',
+    "instanceOrgInvites",
+    "get",
+    "GET",
+    "/instances/{instanceId}/orgs/{orgId}/invites",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
     ),
-    {200: 'OrgInviteCollection'},
+    {200: "OrgInviteCollection"},
 )
 
 _POST: Action[models.OrgInviteCollection] = Action(
-    'instanceOrgInvites',
-    'post',
-    'POST',
-    '/instances/{instanceId}/orgs/{orgId}/invites',
+    "instanceOrgInvites",
+    "post",
+    "POST",
+    "/instances/{instanceId}/orgs/{orgId}/invites",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('invite', 'invite', 'body', 'json'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("invite", "invite", "body", "json"),
     ),
-    {201: 'OrgInviteCollection'},
+    {201: "OrgInviteCollection"},
 )

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class InstanceOrgMember(Resource):
-    """Actions of the ``instanceOrgMember`` resource (``/instances/{instanceId}/orgs/{orgId}/members/{userId}``)."""
+    """Actions of the ``instanceOrgMember`` resource
+    (``/instances/{instanceId}/orgs/{orgId}/members/{userId}``).
+    """
 
     async def delete(
         self,
@@ -120,41 +122,41 @@ class InstanceOrgMember(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'instanceOrgMember',
-    'delete',
-    'DELETE',
-    '/instances/{instanceId}/orgs/{orgId}/members/{userId}',
+    "instanceOrgMember",
+    "delete",
+    "DELETE",
+    "/instances/{instanceId}/orgs/{orgId}/members/{userId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('userId', 'user_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("userId", "user_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.InstanceOrgMember] = Action(
-    'instanceOrgMember',
-    'get',
-    'GET',
-    '/instances/{instanceId}/orgs/{orgId}/members/{userId}',
+    "instanceOrgMember",
+    "get",
+    "GET",
+    "/instances/{instanceId}/orgs/{orgId}/members/{userId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('userId', 'user_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("userId", "user_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'InstanceOrgMember'},
+    {200: "InstanceOrgMember"},
 )
 
 _PATCH: Action[models.InstanceOrgMember] = Action(
-    'instanceOrgMember',
-    'patch',
-    'PATCH',
-    '/instances/{instanceId}/orgs/{orgId}/members/{userId}',
+    "instanceOrgMember",
+    "patch",
+    "PATCH",
+    "/instances/{instanceId}/orgs/{orgId}/members/{userId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('userId', 'user_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('member', 'member', 'body', 'json'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("userId", "user_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("member", "member", "body", "json"),
     ),
-    {200: 'InstanceOrgMember'},
+    {200: "InstanceOrgMember"},
 )

@@ -14,16 +14,18 @@ if TYPE_CHECKING:
 
 
 class InstanceOrgMembers(Resource):
-    """Actions of the ``instanceOrgMembers`` resource (``/instances/{instanceId}/orgs/{orgId}/members``)."""
+    """Actions of the ``instanceOrgMembers`` resource
+    (``/instances/{instanceId}/orgs/{orgId}/members``).
+    """
 
     async def get(
         self,
         *,
         instance_id: str,
         org_id: str,
-        sort_field: Literal['email', 'role'] = 'email',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
-        filter_field: Literal['email', 'role'] | None = None,
+        sort_field: Literal["email", "role"] = "email",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        filter_field: Literal["email", "role"] | None = None,
         filter: str | None = None,
         _actions: bool = False,
         _links: bool = True,
@@ -92,30 +94,30 @@ class InstanceOrgMembers(Resource):
 
 
 _GET: Action[models.InstanceOrgMembers] = Action(
-    'instanceOrgMembers',
-    'get',
-    'GET',
-    '/instances/{instanceId}/orgs/{orgId}/members',
+    "instanceOrgMembers",
+    "get",
+    "GET",
+    "/instances/{instanceId}/orgs/{orgId}/members",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
     ),
-    {200: 'InstanceOrgMembers'},
+    {200: "InstanceOrgMembers"},
 )
 
 _POST: Action[models.InstanceOrgMember] = Action(
-    'instanceOrgMembers',
-    'post',
-    'POST',
-    '/instances/{instanceId}/orgs/{orgId}/members',
+    "instanceOrgMembers",
+    "post",
+    "POST",
+    "/instances/{instanceId}/orgs/{orgId}/members",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('member', 'member', 'body', 'json'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("member", "member", "body", "json"),
     ),
-    {200: 'InstanceOrgMember'},
+    {200: "InstanceOrgMember"},
 )

@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 
 
 class InstanceSandbox(Resource):
-    """Actions of the ``instanceSandbox`` resource (``/instances/{instanceId}/sandboxes/{instanceSandboxId}``)."""
+    """Actions of the ``instanceSandbox`` resource
+    (``/instances/{instanceId}/sandboxes/{instanceSandboxId}``).
+    """
 
     async def delete(
         self,
@@ -60,7 +62,8 @@ class InstanceSandbox(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.DeviceCounts:
-        """Returns device counts by day for the time range specified for all applications the sandbox user owns.
+        """Returns device counts by day for the time range specified for all applications the
+        sandbox user owns.
 
         ``GET /instances/{instanceId}/sandboxes/{instanceSandboxId}/deviceCounts``
 
@@ -132,7 +135,8 @@ class InstanceSandbox(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.NotebookMinuteCounts:
-        """Returns notebook execution usage by day for the time range specified for all applications the sandbox user owns.
+        """Returns notebook execution usage by day for the time range specified for all applications
+        the sandbox user owns.
 
         ``GET /instances/{instanceId}/sandboxes/{instanceSandboxId}/notebookMinuteCounts``
 
@@ -168,7 +172,8 @@ class InstanceSandbox(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.PayloadStats:
-        """Returns payload counts for the time range specified for all applications the sandbox user owns.
+        """Returns payload counts for the time range specified for all applications the sandbox user
+        owns.
 
         ``GET /instances/{instanceId}/sandboxes/{instanceSandboxId}/payloadCounts``
 
@@ -198,7 +203,7 @@ class InstanceSandbox(Resource):
         instance_sandbox_id: str,
         start: int | str | None = None,
         end: int | str | None = None,
-        resolution: Literal['86400000', '3600000', 86400000, 3600000] = '86400000',
+        resolution: Literal["86400000", "3600000", 86400000, 3600000] = "86400000",
         as_bytes: bool | str = False,
         include_non_billable: bool | str = False,
         _actions: bool = False,
@@ -207,7 +212,8 @@ class InstanceSandbox(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.PayloadCountsBreakdown:
-        """Returns payload counts per resolution in the time range specified for all applications the sandbox user owns.
+        """Returns payload counts per resolution in the time range specified for all applications
+        the sandbox user owns.
 
         ``GET /instances/{instanceId}/sandboxes/{instanceSandboxId}/payloadCountsBreakdown``
 
@@ -272,101 +278,101 @@ class InstanceSandbox(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'instanceSandbox',
-    'delete',
-    'DELETE',
-    '/instances/{instanceId}/sandboxes/{instanceSandboxId}',
+    "instanceSandbox",
+    "delete",
+    "DELETE",
+    "/instances/{instanceId}/sandboxes/{instanceSandboxId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('instanceSandboxId', 'instance_sandbox_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("instanceSandboxId", "instance_sandbox_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _DEVICE_COUNTS: Action[models.DeviceCounts] = Action(
-    'instanceSandbox',
-    'deviceCounts',
-    'GET',
-    '/instances/{instanceId}/sandboxes/{instanceSandboxId}/deviceCounts',
+    "instanceSandbox",
+    "deviceCounts",
+    "GET",
+    "/instances/{instanceId}/sandboxes/{instanceSandboxId}/deviceCounts",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('instanceSandboxId', 'instance_sandbox_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("instanceSandboxId", "instance_sandbox_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
     ),
-    {200: 'DeviceCounts'},
+    {200: "DeviceCounts"},
 )
 
 _GET: Action[models.InstanceSandbox] = Action(
-    'instanceSandbox',
-    'get',
-    'GET',
-    '/instances/{instanceId}/sandboxes/{instanceSandboxId}',
+    "instanceSandbox",
+    "get",
+    "GET",
+    "/instances/{instanceId}/sandboxes/{instanceSandboxId}",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('instanceSandboxId', 'instance_sandbox_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('summaryExclude', 'summary_exclude', 'query'),
-        Param('summaryInclude', 'summary_include', 'query'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("instanceSandboxId", "instance_sandbox_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("summaryExclude", "summary_exclude", "query"),
+        Param("summaryInclude", "summary_include", "query"),
     ),
-    {200: 'InstanceSandbox'},
+    {200: "InstanceSandbox"},
 )
 
 _NOTEBOOK_MINUTE_COUNTS: Action[models.NotebookMinuteCounts] = Action(
-    'instanceSandbox',
-    'notebookMinuteCounts',
-    'GET',
-    '/instances/{instanceId}/sandboxes/{instanceSandboxId}/notebookMinuteCounts',
+    "instanceSandbox",
+    "notebookMinuteCounts",
+    "GET",
+    "/instances/{instanceId}/sandboxes/{instanceSandboxId}/notebookMinuteCounts",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('instanceSandboxId', 'instance_sandbox_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("instanceSandboxId", "instance_sandbox_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
     ),
-    {200: 'NotebookMinuteCounts'},
+    {200: "NotebookMinuteCounts"},
 )
 
 _PAYLOAD_COUNTS: Action[models.PayloadStats] = Action(
-    'instanceSandbox',
-    'payloadCounts',
-    'GET',
-    '/instances/{instanceId}/sandboxes/{instanceSandboxId}/payloadCounts',
+    "instanceSandbox",
+    "payloadCounts",
+    "GET",
+    "/instances/{instanceId}/sandboxes/{instanceSandboxId}/payloadCounts",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('instanceSandboxId', 'instance_sandbox_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
-        Param('asBytes', 'as_bytes', 'query'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("instanceSandboxId", "instance_sandbox_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
+        Param("asBytes", "as_bytes", "query"),
     ),
-    {200: 'PayloadStats'},
+    {200: "PayloadStats"},
 )
 
 _PAYLOAD_COUNTS_BREAKDOWN: Action[models.PayloadCountsBreakdown] = Action(
-    'instanceSandbox',
-    'payloadCountsBreakdown',
-    'GET',
-    '/instances/{instanceId}/sandboxes/{instanceSandboxId}/payloadCountsBreakdown',
+    "instanceSandbox",
+    "payloadCountsBreakdown",
+    "GET",
+    "/instances/{instanceId}/sandboxes/{instanceSandboxId}/payloadCountsBreakdown",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('instanceSandboxId', 'instance_sandbox_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
-        Param('resolution', 'resolution', 'query'),
-        Param('asBytes', 'as_bytes', 'query'),
-        Param('includeNonBillable', 'include_non_billable', 'query'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("instanceSandboxId", "instance_sandbox_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
+        Param("resolution", "resolution", "query"),
+        Param("asBytes", "as_bytes", "query"),
+        Param("includeNonBillable", "include_non_billable", "query"),
     ),
-    {200: 'PayloadCountsBreakdown'},
+    {200: "PayloadCountsBreakdown"},
 )
 
 _UNDELETE: Action[models.InstanceSandbox] = Action(
-    'instanceSandbox',
-    'undelete',
-    'PATCH',
-    '/instances/{instanceId}/sandboxes/{instanceSandboxId}/undelete',
+    "instanceSandbox",
+    "undelete",
+    "PATCH",
+    "/instances/{instanceId}/sandboxes/{instanceSandboxId}/undelete",
     (
-        Param('instanceId', 'instance_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('instanceSandboxId', 'instance_sandbox_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('summaryExclude', 'summary_exclude', 'query'),
-        Param('summaryInclude', 'summary_include', 'query'),
+        Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("instanceSandboxId", "instance_sandbox_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("summaryExclude", "summary_exclude", "query"),
+        Param("summaryInclude", "summary_include", "query"),
     ),
-    {200: 'InstanceSandbox'},
+    {200: "InstanceSandbox"},
 )

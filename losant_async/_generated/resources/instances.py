@@ -19,11 +19,11 @@ class Instances(Resource):
     async def get(
         self,
         *,
-        sort_field: Literal['name', 'id', 'creationDate', 'lastUpdated'] = 'name',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal["name", "id", "creationDate", "lastUpdated"] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['name'] | None = None,
+        filter_field: Literal["name"] | None = None,
         filter: str | None = None,
         _actions: bool = False,
         _links: bool = True,
@@ -58,17 +58,17 @@ class Instances(Resource):
 
 
 _GET: Action[models.Instances] = Action(
-    'instances',
-    'get',
-    'GET',
-    '/instances',
+    "instances",
+    "get",
+    "GET",
+    "/instances",
     (
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
     ),
-    {200: 'Instances'},
+    {200: "Instances"},
 )

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class Integration(Resource):
-    """Actions of the ``integration`` resource (``/applications/{applicationId}/integrations/{integrationId}``)."""
+    """Actions of the ``integration`` resource
+    (``/applications/{applicationId}/integrations/{integrationId}``).
+    """
 
     async def delete(
         self,
@@ -117,39 +119,39 @@ class Integration(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'integration',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/integrations/{integrationId}',
+    "integration",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/integrations/{integrationId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('integrationId', 'integration_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('includeWorkflows', 'include_workflows', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("integrationId", "integration_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("includeWorkflows", "include_workflows", "query"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.Integration] = Action(
-    'integration',
-    'get',
-    'GET',
-    '/applications/{applicationId}/integrations/{integrationId}',
+    "integration",
+    "get",
+    "GET",
+    "/applications/{applicationId}/integrations/{integrationId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('integrationId', 'integration_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("integrationId", "integration_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Integration'},
+    {200: "Integration"},
 )
 
 _PATCH: Action[models.Integration] = Action(
-    'integration',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/integrations/{integrationId}',
+    "integration",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/integrations/{integrationId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('integrationId', 'integration_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('integration', 'integration', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("integrationId", "integration_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("integration", "integration", "body", "json"),
     ),
-    {200: 'Integration'},
+    {200: "Integration"},
 )

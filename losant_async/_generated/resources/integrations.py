@@ -21,11 +21,13 @@ class Integrations(Resource):
         self,
         *,
         application_id: str,
-        sort_field: Literal['name', 'id', 'creationDate', 'integrationType', 'lastUpdated'] = 'name',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal[
+            "name", "id", "creationDate", "integrationType", "lastUpdated"
+        ] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['name', 'integrationType'] | None = None,
+        filter_field: Literal["name", "integrationType"] | None = None,
         filter: str | None = None,
         _actions: bool = False,
         _links: bool = True,
@@ -93,30 +95,30 @@ class Integrations(Resource):
 
 
 _GET: Action[models.Integrations] = Action(
-    'integrations',
-    'get',
-    'GET',
-    '/applications/{applicationId}/integrations',
+    "integrations",
+    "get",
+    "GET",
+    "/applications/{applicationId}/integrations",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
     ),
-    {200: 'Integrations'},
+    {200: "Integrations"},
 )
 
 _POST: Action[models.Integration] = Action(
-    'integrations',
-    'post',
-    'POST',
-    '/applications/{applicationId}/integrations',
+    "integrations",
+    "post",
+    "POST",
+    "/applications/{applicationId}/integrations",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('integration', 'integration', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("integration", "integration", "body", "json"),
     ),
-    {201: 'Integration'},
+    {201: "Integration"},
 )

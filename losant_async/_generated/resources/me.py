@@ -66,7 +66,8 @@ class Me(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            200 AuthedUser: A new, valid, auth token (potentially all previous tokens are now invalid)
+            200 AuthedUser: A new, valid, auth token (potentially all previous tokens
+                are now invalid)
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -112,7 +113,8 @@ class Me(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.DeviceCounts:
-        """Returns device counts by day for the time range specified for all applications the current user owns.
+        """Returns device counts by day for the time range specified for all applications the
+        current user owns.
 
         ``GET /me/deviceCounts``
 
@@ -240,7 +242,7 @@ class Me(Resource):
     async def fetch_recent_items(
         self,
         *,
-        item_type: Literal['application', 'device', 'flow', 'dashboard', 'organization'],
+        item_type: Literal["application", "device", "flow", "dashboard", "organization"],
         parent_id: str | None = None,
         _actions: bool = False,
         _links: bool = True,
@@ -386,7 +388,8 @@ class Me(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.NotebookMinuteCounts:
-        """Returns notebook execution usage by day for the time range specified for all applications the current user owns.
+        """Returns notebook execution usage by day for the time range specified for all applications
+        the current user owns.
 
         ``GET /me/notebookMinuteCounts``
 
@@ -453,7 +456,8 @@ class Me(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.PayloadStats:
-        """Returns payload counts for the time range specified for all applications the current user owns.
+        """Returns payload counts for the time range specified for all applications the current user
+        owns.
 
         ``GET /me/payloadCounts``
 
@@ -478,7 +482,7 @@ class Me(Resource):
         *,
         start: int | str | None = None,
         end: int | str | None = None,
-        resolution: Literal['86400000', '3600000', 86400000, 3600000] = '86400000',
+        resolution: Literal["86400000", "3600000", 86400000, 3600000] = "86400000",
         as_bytes: bool | str = False,
         include_non_billable: bool | str = False,
         _actions: bool = False,
@@ -487,7 +491,8 @@ class Me(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.PayloadCountsBreakdown:
-        """Returns payload counts per resolution in the time range specified for all applications the current user owns.
+        """Returns payload counts per resolution in the time range specified for all applications
+        the current user owns.
 
         ``GET /me/payloadCountsBreakdown``
 
@@ -621,236 +626,226 @@ class Me(Resource):
 
 
 _ADD_RECENT_ITEM: Action[models.RecentItemList] = Action(
-    'me',
-    'addRecentItem',
-    'POST',
-    '/me/recentItems',
-    (
-        Param('data', 'data', 'body', 'json'),
-    ),
-    {200: 'RecentItemList'},
+    "me",
+    "addRecentItem",
+    "POST",
+    "/me/recentItems",
+    (Param("data", "data", "body", "json"),),
+    {200: "RecentItemList"},
 )
 
 _CHANGE_PASSWORD: Action[models.AuthedUser] = Action(
-    'me',
-    'changePassword',
-    'PATCH',
-    '/me/changePassword',
-    (
-        Param('data', 'data', 'body', 'json'),
-    ),
-    {200: 'AuthedUser'},
+    "me",
+    "changePassword",
+    "PATCH",
+    "/me/changePassword",
+    (Param("data", "data", "body", "json"),),
+    {200: "AuthedUser"},
 )
 
 _DELETE: Action[models.Success] = Action(
-    'me',
-    'delete',
-    'POST',
-    '/me/delete',
-    (
-        Param('credentials', 'credentials', 'body', 'json'),
-    ),
-    {200: 'Success'},
+    "me",
+    "delete",
+    "POST",
+    "/me/delete",
+    (Param("credentials", "credentials", "body", "json"),),
+    {200: "Success"},
 )
 
 _DEVICE_COUNTS: Action[models.DeviceCounts] = Action(
-    'me',
-    'deviceCounts',
-    'GET',
-    '/me/deviceCounts',
+    "me",
+    "deviceCounts",
+    "GET",
+    "/me/deviceCounts",
     (
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
     ),
-    {200: 'DeviceCounts'},
+    {200: "DeviceCounts"},
 )
 
 _DISABLE_TWO_FACTOR_AUTH: Action[models.Me] = Action(
-    'me',
-    'disableTwoFactorAuth',
-    'PATCH',
-    '/me/disableTwoFactorAuth',
+    "me",
+    "disableTwoFactorAuth",
+    "PATCH",
+    "/me/disableTwoFactorAuth",
     (
-        Param('data', 'data', 'body', 'json'),
-        Param('includeRecent', 'include_recent', 'query'),
-        Param('summaryExclude', 'summary_exclude', 'query'),
-        Param('summaryInclude', 'summary_include', 'query'),
+        Param("data", "data", "body", "json"),
+        Param("includeRecent", "include_recent", "query"),
+        Param("summaryExclude", "summary_exclude", "query"),
+        Param("summaryInclude", "summary_include", "query"),
     ),
-    {200: 'Me'},
+    {200: "Me"},
 )
 
 _DISCONNECT_GITHUB: Action[models.Me] = Action(
-    'me',
-    'disconnectGithub',
-    'PATCH',
-    '/me/disconnectGithub',
+    "me",
+    "disconnectGithub",
+    "PATCH",
+    "/me/disconnectGithub",
     (
-        Param('includeRecent', 'include_recent', 'query'),
-        Param('summaryExclude', 'summary_exclude', 'query'),
-        Param('summaryInclude', 'summary_include', 'query'),
+        Param("includeRecent", "include_recent", "query"),
+        Param("summaryExclude", "summary_exclude", "query"),
+        Param("summaryInclude", "summary_include", "query"),
     ),
-    {200: 'Me'},
+    {200: "Me"},
 )
 
 _ENABLE_TWO_FACTOR_AUTH: Action[models.Me] = Action(
-    'me',
-    'enableTwoFactorAuth',
-    'PATCH',
-    '/me/enableTwoFactorAuth',
+    "me",
+    "enableTwoFactorAuth",
+    "PATCH",
+    "/me/enableTwoFactorAuth",
     (
-        Param('data', 'data', 'body', 'json'),
-        Param('includeRecent', 'include_recent', 'query'),
-        Param('summaryExclude', 'summary_exclude', 'query'),
-        Param('summaryInclude', 'summary_include', 'query'),
+        Param("data", "data", "body", "json"),
+        Param("includeRecent", "include_recent", "query"),
+        Param("summaryExclude", "summary_exclude", "query"),
+        Param("summaryInclude", "summary_include", "query"),
     ),
-    {200: 'Me'},
+    {200: "Me"},
 )
 
 _FETCH_RECENT_ITEMS: Action[models.RecentItemList] = Action(
-    'me',
-    'fetchRecentItems',
-    'GET',
-    '/me/recentItems',
+    "me",
+    "fetchRecentItems",
+    "GET",
+    "/me/recentItems",
     (
-        Param('parentId', 'parent_id', 'query', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('itemType', 'item_type', 'query'),
+        Param("parentId", "parent_id", "query", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("itemType", "item_type", "query"),
     ),
-    {200: 'RecentItemList'},
+    {200: "RecentItemList"},
 )
 
 _GENERATE_TWO_FACTOR_AUTH: Action[models.MultiFactorAuthInfo] = Action(
-    'me',
-    'generateTwoFactorAuth',
-    'PATCH',
-    '/me/generateTwoFactorAuth',
+    "me",
+    "generateTwoFactorAuth",
+    "PATCH",
+    "/me/generateTwoFactorAuth",
     (),
-    {200: 'MultiFactorAuthInfo'},
+    {200: "MultiFactorAuthInfo"},
 )
 
 _GET: Action[models.Me] = Action(
-    'me',
-    'get',
-    'GET',
-    '/me',
+    "me",
+    "get",
+    "GET",
+    "/me",
     (
-        Param('includeRecent', 'include_recent', 'query'),
-        Param('summaryExclude', 'summary_exclude', 'query'),
-        Param('summaryInclude', 'summary_include', 'query'),
+        Param("includeRecent", "include_recent", "query"),
+        Param("summaryExclude", "summary_exclude", "query"),
+        Param("summaryInclude", "summary_include", "query"),
     ),
-    {200: 'Me'},
+    {200: "Me"},
 )
 
 _INVITE: Action[models.OrgInviteUser] = Action(
-    'me',
-    'invite',
-    'GET',
-    '/me/invites/{inviteId}',
-    (
-        Param('inviteId', 'invite_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-    ),
-    {200: 'OrgInviteUser'},
+    "me",
+    "invite",
+    "GET",
+    "/me/invites/{inviteId}",
+    (Param("inviteId", "invite_id", "path", "string", "^[A-Fa-f\\d]{24}$"),),
+    {200: "OrgInviteUser"},
 )
 
 _INVITES: Action[models.OrgInvitesUser] = Action(
-    'me',
-    'invites',
-    'GET',
-    '/me/invites',
+    "me",
+    "invites",
+    "GET",
+    "/me/invites",
     (),
-    {200: 'OrgInvitesUser'},
+    {200: "OrgInvitesUser"},
 )
 
 _NOTEBOOK_MINUTE_COUNTS: Action[models.NotebookMinuteCounts] = Action(
-    'me',
-    'notebookMinuteCounts',
-    'GET',
-    '/me/notebookMinuteCounts',
+    "me",
+    "notebookMinuteCounts",
+    "GET",
+    "/me/notebookMinuteCounts",
     (
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
     ),
-    {200: 'NotebookMinuteCounts'},
+    {200: "NotebookMinuteCounts"},
 )
 
 _PATCH: Action[models.Me] = Action(
-    'me',
-    'patch',
-    'PATCH',
-    '/me',
+    "me",
+    "patch",
+    "PATCH",
+    "/me",
     (
-        Param('user', 'user', 'body', 'json'),
-        Param('includeRecent', 'include_recent', 'query'),
-        Param('summaryExclude', 'summary_exclude', 'query'),
-        Param('summaryInclude', 'summary_include', 'query'),
+        Param("user", "user", "body", "json"),
+        Param("includeRecent", "include_recent", "query"),
+        Param("summaryExclude", "summary_exclude", "query"),
+        Param("summaryInclude", "summary_include", "query"),
     ),
-    {200: 'Me'},
+    {200: "Me"},
 )
 
 _PAYLOAD_COUNTS: Action[models.PayloadStats] = Action(
-    'me',
-    'payloadCounts',
-    'GET',
-    '/me/payloadCounts',
+    "me",
+    "payloadCounts",
+    "GET",
+    "/me/payloadCounts",
     (
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
-        Param('asBytes', 'as_bytes', 'query'),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
+        Param("asBytes", "as_bytes", "query"),
     ),
-    {200: 'PayloadStats'},
+    {200: "PayloadStats"},
 )
 
 _PAYLOAD_COUNTS_BREAKDOWN: Action[models.PayloadCountsBreakdown] = Action(
-    'me',
-    'payloadCountsBreakdown',
-    'GET',
-    '/me/payloadCountsBreakdown',
+    "me",
+    "payloadCountsBreakdown",
+    "GET",
+    "/me/payloadCountsBreakdown",
     (
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
-        Param('resolution', 'resolution', 'query'),
-        Param('asBytes', 'as_bytes', 'query'),
-        Param('includeNonBillable', 'include_non_billable', 'query'),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
+        Param("resolution", "resolution", "query"),
+        Param("asBytes", "as_bytes", "query"),
+        Param("includeNonBillable", "include_non_billable", "query"),
     ),
-    {200: 'PayloadCountsBreakdown'},
+    {200: "PayloadCountsBreakdown"},
 )
 
 _REFRESH_TOKEN: Action[models.AuthedUser] = Action(
-    'me',
-    'refreshToken',
-    'GET',
-    '/me/refreshToken',
+    "me",
+    "refreshToken",
+    "GET",
+    "/me/refreshToken",
     (),
-    {200: 'AuthedUser'},
+    {200: "AuthedUser"},
 )
 
 _RESPOND_TO_INVITE: Action[models.OrgInviteResultUser] = Action(
-    'me',
-    'respondToInvite',
-    'POST',
-    '/me/invites/{inviteId}',
+    "me",
+    "respondToInvite",
+    "POST",
+    "/me/invites/{inviteId}",
     (
-        Param('inviteId', 'invite_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('response', 'response', 'body', 'json'),
+        Param("inviteId", "invite_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("response", "response", "body", "json"),
     ),
-    {200: 'OrgInviteResultUser'},
+    {200: "OrgInviteResultUser"},
 )
 
 _TRANSFER_RESOURCES: Action[models.Success] = Action(
-    'me',
-    'transferResources',
-    'PATCH',
-    '/me/transferResources',
-    (
-        Param('transfer', 'transfer', 'body', 'json'),
-    ),
-    {200: 'Success'},
+    "me",
+    "transferResources",
+    "PATCH",
+    "/me/transferResources",
+    (Param("transfer", "transfer", "body", "json"),),
+    {200: "Success"},
 )
 
 _VERIFY_EMAIL: Action[models.Success] = Action(
-    'me',
-    'verifyEmail',
-    'POST',
-    '/me/verify-email',
+    "me",
+    "verifyEmail",
+    "POST",
+    "/me/verify-email",
     (),
-    {200: 'Success'},
+    {200: "Success"},
 )

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class Notebook(Resource):
-    """Actions of the ``notebook`` resource (``/applications/{applicationId}/notebooks/{notebookId}``)."""
+    """Actions of the ``notebook`` resource
+    (``/applications/{applicationId}/notebooks/{notebookId}``).
+    """
 
     async def cancel_execution(
         self,
@@ -106,7 +108,8 @@ class Notebook(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            200 SuccessWithExecutionId: If execution request was accepted and successfully queued
+            200 SuccessWithExecutionId: If execution request was accepted and
+                successfully queued
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -273,7 +276,8 @@ class Notebook(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            202 JobEnqueuedResult: If export request was accepted and successfully queued
+            202 JobEnqueuedResult: If export request was accepted and successfully
+                queued
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -316,118 +320,118 @@ class Notebook(Resource):
 
 
 _CANCEL_EXECUTION: Action[models.Success] = Action(
-    'notebook',
-    'cancelExecution',
-    'POST',
-    '/applications/{applicationId}/notebooks/{notebookId}/cancelExecution',
+    "notebook",
+    "cancelExecution",
+    "POST",
+    "/applications/{applicationId}/notebooks/{notebookId}/cancelExecution",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('notebookId', 'notebook_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('executionId', 'execution_id', 'query', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("notebookId", "notebook_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("executionId", "execution_id", "query", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _DELETE: Action[models.Success] = Action(
-    'notebook',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/notebooks/{notebookId}',
+    "notebook",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/notebooks/{notebookId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('notebookId', 'notebook_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("notebookId", "notebook_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _EXECUTE: Action[models.SuccessWithExecutionId] = Action(
-    'notebook',
-    'execute',
-    'POST',
-    '/applications/{applicationId}/notebooks/{notebookId}/execute',
+    "notebook",
+    "execute",
+    "POST",
+    "/applications/{applicationId}/notebooks/{notebookId}/execute",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('notebookId', 'notebook_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('executionOptions', 'execution_options', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("notebookId", "notebook_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("executionOptions", "execution_options", "body", "json"),
     ),
-    {200: 'SuccessWithExecutionId'},
+    {200: "SuccessWithExecutionId"},
 )
 
 _GET: Action[models.Notebook] = Action(
-    'notebook',
-    'get',
-    'GET',
-    '/applications/{applicationId}/notebooks/{notebookId}',
+    "notebook",
+    "get",
+    "GET",
+    "/applications/{applicationId}/notebooks/{notebookId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('notebookId', 'notebook_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("notebookId", "notebook_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Notebook'},
+    {200: "Notebook"},
 )
 
 _LOGS: Action[models.NotebookExecutionLogs] = Action(
-    'notebook',
-    'logs',
-    'GET',
-    '/applications/{applicationId}/notebooks/{notebookId}/logs',
+    "notebook",
+    "logs",
+    "GET",
+    "/applications/{applicationId}/notebooks/{notebookId}/logs",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('notebookId', 'notebook_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('limit', 'limit', 'query'),
-        Param('since', 'since', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("notebookId", "notebook_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("limit", "limit", "query"),
+        Param("since", "since", "query"),
     ),
-    {200: 'NotebookExecutionLogs'},
+    {200: "NotebookExecutionLogs"},
 )
 
 _NOTEBOOK_MINUTE_COUNTS: Action[models.NotebookMinuteCounts] = Action(
-    'notebook',
-    'notebookMinuteCounts',
-    'GET',
-    '/applications/{applicationId}/notebooks/{notebookId}/notebookMinuteCounts',
+    "notebook",
+    "notebookMinuteCounts",
+    "GET",
+    "/applications/{applicationId}/notebooks/{notebookId}/notebookMinuteCounts",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('notebookId', 'notebook_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("notebookId", "notebook_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
     ),
-    {200: 'NotebookMinuteCounts'},
+    {200: "NotebookMinuteCounts"},
 )
 
 _PATCH: Action[models.Notebook] = Action(
-    'notebook',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/notebooks/{notebookId}',
+    "notebook",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/notebooks/{notebookId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('notebookId', 'notebook_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('notebook', 'notebook', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("notebookId", "notebook_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("notebook", "notebook", "body", "json"),
     ),
-    {200: 'Notebook'},
+    {200: "Notebook"},
 )
 
 _REQUEST_INPUT_DATA_EXPORT: Action[models.JobEnqueuedResult] = Action(
-    'notebook',
-    'requestInputDataExport',
-    'POST',
-    '/applications/{applicationId}/notebooks/{notebookId}/requestInputDataExport',
+    "notebook",
+    "requestInputDataExport",
+    "POST",
+    "/applications/{applicationId}/notebooks/{notebookId}/requestInputDataExport",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('notebookId', 'notebook_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('exportOptions', 'export_options', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("notebookId", "notebook_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("exportOptions", "export_options", "body", "json"),
     ),
-    {202: 'JobEnqueuedResult'},
+    {202: "JobEnqueuedResult"},
 )
 
 _UPLOAD: Action[models.Notebook] = Action(
-    'notebook',
-    'upload',
-    'POST',
-    '/applications/{applicationId}/notebooks/{notebookId}/upload',
+    "notebook",
+    "upload",
+    "POST",
+    "/applications/{applicationId}/notebooks/{notebookId}/upload",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('notebookId', 'notebook_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('jupyterFile', 'jupyter_file', 'multipart', 'file'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("notebookId", "notebook_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("jupyterFile", "jupyter_file", "multipart", "file"),
     ),
-    {200: 'Notebook'},
+    {200: "Notebook"},
 )

@@ -21,11 +21,13 @@ class Notebooks(Resource):
         self,
         *,
         application_id: str,
-        sort_field: Literal['name', 'id', 'creationDate', 'lastUpdated', 'lastExecutionRequested'] = 'name',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal[
+            "name", "id", "creationDate", "lastUpdated", "lastExecutionRequested"
+        ] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['name'] | None = None,
+        filter_field: Literal["name"] | None = None,
         filter: str | None = None,
         _actions: bool = False,
         _links: bool = True,
@@ -93,30 +95,30 @@ class Notebooks(Resource):
 
 
 _GET: Action[models.Notebooks] = Action(
-    'notebooks',
-    'get',
-    'GET',
-    '/applications/{applicationId}/notebooks',
+    "notebooks",
+    "get",
+    "GET",
+    "/applications/{applicationId}/notebooks",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
     ),
-    {200: 'Notebooks'},
+    {200: "Notebooks"},
 )
 
 _POST: Action[models.Notebook] = Action(
-    'notebooks',
-    'post',
-    'POST',
-    '/applications/{applicationId}/notebooks',
+    "notebooks",
+    "post",
+    "POST",
+    "/applications/{applicationId}/notebooks",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('notebook', 'notebook', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("notebook", "notebook", "body", "json"),
     ),
-    {201: 'Notebook'},
+    {201: "Notebook"},
 )

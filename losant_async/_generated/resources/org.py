@@ -194,7 +194,8 @@ class Org(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.NotebookMinuteCounts:
-        """Returns notebook execution usage by day for the time range specified for this organization.
+        """Returns notebook execution usage by day for the time range specified for this
+        organization.
 
         ``GET /orgs/{orgId}/notebookMinuteCounts``
 
@@ -265,7 +266,8 @@ class Org(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.PayloadStats:
-        """Returns payload counts for the time range specified for all applications this organization owns.
+        """Returns payload counts for the time range specified for all applications this
+        organization owns.
 
         ``GET /orgs/{orgId}/payloadCounts``
 
@@ -293,7 +295,7 @@ class Org(Resource):
         org_id: str,
         start: int | str | None = None,
         end: int | str | None = None,
-        resolution: Literal['86400000', '3600000', 86400000, 3600000] = '86400000',
+        resolution: Literal["86400000", "3600000", 86400000, 3600000] = "86400000",
         as_bytes: bool | str = False,
         include_non_billable: bool | str = False,
         _actions: bool = False,
@@ -302,7 +304,8 @@ class Org(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.PayloadCountsBreakdown:
-        """Returns payload counts per resolution in the time range specified for all application this organization owns.
+        """Returns payload counts per resolution in the time range specified for all application
+        this organization owns.
 
         ``GET /orgs/{orgId}/payloadCountsBreakdown``
 
@@ -457,170 +460,166 @@ class Org(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'org',
-    'delete',
-    'DELETE',
-    '/orgs/{orgId}',
-    (
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-    ),
-    {200: 'Success'},
+    "org",
+    "delete",
+    "DELETE",
+    "/orgs/{orgId}",
+    (Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),),
+    {200: "Success"},
 )
 
 _DEVICE_COUNTS: Action[models.DeviceCounts] = Action(
-    'org',
-    'deviceCounts',
-    'GET',
-    '/orgs/{orgId}/deviceCounts',
+    "org",
+    "deviceCounts",
+    "GET",
+    "/orgs/{orgId}/deviceCounts",
     (
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
     ),
-    {200: 'DeviceCounts'},
+    {200: "DeviceCounts"},
 )
 
 _GET: Action[models.Org] = Action(
-    'org',
-    'get',
-    'GET',
-    '/orgs/{orgId}',
+    "org",
+    "get",
+    "GET",
+    "/orgs/{orgId}",
     (
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('summaryExclude', 'summary_exclude', 'query'),
-        Param('summaryInclude', 'summary_include', 'query'),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("summaryExclude", "summary_exclude", "query"),
+        Param("summaryInclude", "summary_include", "query"),
     ),
-    {200: 'Org'},
+    {200: "Org"},
 )
 
 _INVITE_MEMBER: Action[models.OrgInvites] = Action(
-    'org',
-    'inviteMember',
-    'POST',
-    '/orgs/{orgId}/invites',
+    "org",
+    "inviteMember",
+    "POST",
+    "/orgs/{orgId}/invites",
     (
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('invite', 'invite', 'body', 'json'),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("invite", "invite", "body", "json"),
     ),
-    {200: 'OrgInvites'},
+    {200: "OrgInvites"},
 )
 
 _MODIFY_MEMBER: Action[models.Org] = Action(
-    'org',
-    'modifyMember',
-    'PATCH',
-    '/orgs/{orgId}/member',
+    "org",
+    "modifyMember",
+    "PATCH",
+    "/orgs/{orgId}/member",
     (
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('member', 'member', 'body', 'json'),
-        Param('summaryExclude', 'summary_exclude', 'query'),
-        Param('summaryInclude', 'summary_include', 'query'),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("member", "member", "body", "json"),
+        Param("summaryExclude", "summary_exclude", "query"),
+        Param("summaryInclude", "summary_include", "query"),
     ),
-    {200: 'Org'},
+    {200: "Org"},
 )
 
 _NOTEBOOK_MINUTE_COUNTS: Action[models.NotebookMinuteCounts] = Action(
-    'org',
-    'notebookMinuteCounts',
-    'GET',
-    '/orgs/{orgId}/notebookMinuteCounts',
+    "org",
+    "notebookMinuteCounts",
+    "GET",
+    "/orgs/{orgId}/notebookMinuteCounts",
     (
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
     ),
-    {200: 'NotebookMinuteCounts'},
+    {200: "NotebookMinuteCounts"},
 )
 
 _PATCH: Action[models.Org] = Action(
-    'org',
-    'patch',
-    'PATCH',
-    '/orgs/{orgId}',
+    "org",
+    "patch",
+    "PATCH",
+    "/orgs/{orgId}",
     (
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('organization', 'organization', 'body', 'json'),
-        Param('summaryExclude', 'summary_exclude', 'query'),
-        Param('summaryInclude', 'summary_include', 'query'),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("organization", "organization", "body", "json"),
+        Param("summaryExclude", "summary_exclude", "query"),
+        Param("summaryInclude", "summary_include", "query"),
     ),
-    {200: 'Org'},
+    {200: "Org"},
 )
 
 _PAYLOAD_COUNTS: Action[models.PayloadStats] = Action(
-    'org',
-    'payloadCounts',
-    'GET',
-    '/orgs/{orgId}/payloadCounts',
+    "org",
+    "payloadCounts",
+    "GET",
+    "/orgs/{orgId}/payloadCounts",
     (
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
-        Param('asBytes', 'as_bytes', 'query'),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
+        Param("asBytes", "as_bytes", "query"),
     ),
-    {200: 'PayloadStats'},
+    {200: "PayloadStats"},
 )
 
 _PAYLOAD_COUNTS_BREAKDOWN: Action[models.PayloadCountsBreakdown] = Action(
-    'org',
-    'payloadCountsBreakdown',
-    'GET',
-    '/orgs/{orgId}/payloadCountsBreakdown',
+    "org",
+    "payloadCountsBreakdown",
+    "GET",
+    "/orgs/{orgId}/payloadCountsBreakdown",
     (
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('start', 'start', 'query'),
-        Param('end', 'end', 'query'),
-        Param('resolution', 'resolution', 'query'),
-        Param('asBytes', 'as_bytes', 'query'),
-        Param('includeNonBillable', 'include_non_billable', 'query'),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("start", "start", "query"),
+        Param("end", "end", "query"),
+        Param("resolution", "resolution", "query"),
+        Param("asBytes", "as_bytes", "query"),
+        Param("includeNonBillable", "include_non_billable", "query"),
     ),
-    {200: 'PayloadCountsBreakdown'},
+    {200: "PayloadCountsBreakdown"},
 )
 
 _PENDING_INVITES: Action[models.OrgInvites] = Action(
-    'org',
-    'pendingInvites',
-    'GET',
-    '/orgs/{orgId}/invites',
-    (
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-    ),
-    {200: 'OrgInvites'},
+    "org",
+    "pendingInvites",
+    "GET",
+    "/orgs/{orgId}/invites",
+    (Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),),
+    {200: "OrgInvites"},
 )
 
 _REMOVE_MEMBER: Action[models.Org] = Action(
-    'org',
-    'removeMember',
-    'DELETE',
-    '/orgs/{orgId}/member',
+    "org",
+    "removeMember",
+    "DELETE",
+    "/orgs/{orgId}/member",
     (
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('userId', 'user_id', 'query', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('summaryExclude', 'summary_exclude', 'query'),
-        Param('summaryInclude', 'summary_include', 'query'),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("userId", "user_id", "query", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("summaryExclude", "summary_exclude", "query"),
+        Param("summaryInclude", "summary_include", "query"),
     ),
-    {200: 'Org'},
+    {200: "Org"},
 )
 
 _REVOKE_INVITE: Action[models.OrgInvites] = Action(
-    'org',
-    'revokeInvite',
-    'DELETE',
-    '/orgs/{orgId}/invites',
+    "org",
+    "revokeInvite",
+    "DELETE",
+    "/orgs/{orgId}/invites",
     (
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('inviteId', 'invite_id', 'query', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("inviteId", "invite_id", "query", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'OrgInvites'},
+    {200: "OrgInvites"},
 )
 
 _TRANSFER_RESOURCES: Action[models.Success] = Action(
-    'org',
-    'transferResources',
-    'PATCH',
-    '/orgs/{orgId}/transferResources',
+    "org",
+    "transferResources",
+    "PATCH",
+    "/orgs/{orgId}/transferResources",
     (
-        Param('orgId', 'org_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('transfer', 'transfer', 'body', 'json'),
+        Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("transfer", "transfer", "body", "json"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )

@@ -81,24 +81,22 @@ class OrgInvites(Resource):
 
 
 _GET: Action[models.OrgInviteInfo] = Action(
-    'orgInvites',
-    'get',
-    'GET',
-    '/invites',
+    "orgInvites",
+    "get",
+    "GET",
+    "/invites",
     (
-        Param('token', 'token', 'query'),
-        Param('email', 'email', 'query'),
+        Param("token", "token", "query"),
+        Param("email", "email", "query"),
     ),
-    {200: 'OrgInviteInfo'},
+    {200: "OrgInviteInfo"},
 )
 
 _POST: Action[models.OrgInviteResult] = Action(
-    'orgInvites',
-    'post',
-    'POST',
-    '/invites',
-    (
-        Param('invite', 'invite', 'body', 'json'),
-    ),
-    {200: 'OrgInviteResult'},
+    "orgInvites",
+    "post",
+    "POST",
+    "/invites",
+    (Param("invite", "invite", "body", "json"),),
+    {200: "OrgInviteResult"},
 )

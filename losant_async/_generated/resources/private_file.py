@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class PrivateFile(Resource):
-    """Actions of the ``privateFile`` resource (``/applications/{applicationId}/privateFiles/{privateFileId}``)."""
+    """Actions of the ``privateFile`` resource
+    (``/applications/{applicationId}/privateFiles/{privateFileId}``).
+    """
 
     async def delete(
         self,
@@ -28,7 +30,8 @@ class PrivateFile(Resource):
         losantdomain: str | None = None,
         timeout: TimeoutArg = None,
     ) -> models.Success:
-        """Deletes a private file or directory, if a directory all the contents that directory will also be removed.
+        """Deletes a private file or directory, if a directory all the contents that directory will
+        also be removed.
 
         ``DELETE /applications/{applicationId}/privateFiles/{privateFileId}``
 
@@ -115,7 +118,9 @@ class PrivateFile(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            201 File: Returns a new private file or directory that was created by the move, if a directory a job will kick off to move all the directories children.
+            201 File: Returns a new private file or directory that was created by the
+                move, if a directory a job will kick off to move all the directories
+                children.
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -148,7 +153,8 @@ class PrivateFile(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            201 FileUploadPostResponse: Successfully updated private file and the information needed to upload the file content
+            201 FileUploadPostResponse: Successfully updated private file and the
+                information needed to upload the file content
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -195,68 +201,68 @@ class PrivateFile(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'privateFile',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/privateFiles/{privateFileId}',
+    "privateFile",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/privateFiles/{privateFileId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('privateFileId', 'private_file_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("privateFileId", "private_file_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.File] = Action(
-    'privateFile',
-    'get',
-    'GET',
-    '/applications/{applicationId}/privateFiles/{privateFileId}',
+    "privateFile",
+    "get",
+    "GET",
+    "/applications/{applicationId}/privateFiles/{privateFileId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('privateFileId', 'private_file_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('urlTTL', 'url_ttl', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("privateFileId", "private_file_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("urlTTL", "url_ttl", "query"),
     ),
-    {200: 'File'},
+    {200: "File"},
 )
 
 _MOVE: Action[models.File] = Action(
-    'privateFile',
-    'move',
-    'POST',
-    '/applications/{applicationId}/privateFiles/{privateFileId}/move',
+    "privateFile",
+    "move",
+    "POST",
+    "/applications/{applicationId}/privateFiles/{privateFileId}/move",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('privateFileId', 'private_file_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('name', 'name', 'query'),
-        Param('parentDirectory', 'parent_directory', 'query'),
-        Param('urlTTL', 'url_ttl', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("privateFileId", "private_file_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("name", "name", "query"),
+        Param("parentDirectory", "parent_directory", "query"),
+        Param("urlTTL", "url_ttl", "query"),
     ),
-    {201: 'File'},
+    {201: "File"},
 )
 
 _PATCH: Action[models.FileUploadPostResponse] = Action(
-    'privateFile',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/privateFiles/{privateFileId}',
+    "privateFile",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/privateFiles/{privateFileId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('privateFileId', 'private_file_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('updates', 'updates', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("privateFileId", "private_file_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("updates", "updates", "body", "json"),
     ),
-    {201: 'FileUploadPostResponse'},
+    {201: "FileUploadPostResponse"},
 )
 
 _UPLOAD: Action[models.File] = Action(
-    'privateFile',
-    'upload',
-    'POST',
-    '/applications/{applicationId}/privateFiles/{privateFileId}/upload',
+    "privateFile",
+    "upload",
+    "POST",
+    "/applications/{applicationId}/privateFiles/{privateFileId}/upload",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('privateFileId', 'private_file_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('privateFile', 'private_file', 'multipart', 'file'),
-        Param('urlTTL', 'url_ttl', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("privateFileId", "private_file_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("privateFile", "private_file", "multipart", "file"),
+        Param("urlTTL", "url_ttl", "query"),
     ),
-    {200: 'File'},
+    {200: "File"},
 )

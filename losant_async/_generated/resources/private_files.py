@@ -21,14 +21,14 @@ class PrivateFiles(Resource):
         self,
         *,
         application_id: str,
-        sort_field: Literal['lastUpdated', 'type', 'name', 'creationDate'] = 'lastUpdated',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal["lastUpdated", "type", "name", "creationDate"] = "lastUpdated",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['name'] | None = None,
+        filter_field: Literal["name"] | None = None,
         filter: str | None = None,
         type: str | None = None,
-        status: Literal['completed', 'pending'] | None = None,
+        status: Literal["completed", "pending"] | None = None,
         directory: str | None = None,
         url_ttl: int | str = 900,
         _actions: bool = False,
@@ -93,7 +93,8 @@ class PrivateFiles(Resource):
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
-            201 FileUploadPostResponse: Successfully created private file and the information needed to upload the file content
+            201 FileUploadPostResponse: Successfully created private file and the
+                information needed to upload the file content
 
         Raises:
             BadRequestError: 400, Error if malformed request
@@ -103,34 +104,34 @@ class PrivateFiles(Resource):
 
 
 _GET: Action[models.Files] = Action(
-    'privateFiles',
-    'get',
-    'GET',
-    '/applications/{applicationId}/privateFiles',
+    "privateFiles",
+    "get",
+    "GET",
+    "/applications/{applicationId}/privateFiles",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
-        Param('type', 'type', 'query'),
-        Param('status', 'status', 'query'),
-        Param('directory', 'directory', 'query'),
-        Param('urlTTL', 'url_ttl', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
+        Param("type", "type", "query"),
+        Param("status", "status", "query"),
+        Param("directory", "directory", "query"),
+        Param("urlTTL", "url_ttl", "query"),
     ),
-    {200: 'Files'},
+    {200: "Files"},
 )
 
 _POST: Action[models.FileUploadPostResponse] = Action(
-    'privateFiles',
-    'post',
-    'POST',
-    '/applications/{applicationId}/privateFiles',
+    "privateFiles",
+    "post",
+    "POST",
+    "/applications/{applicationId}/privateFiles",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('privateFile', 'private_file', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("privateFile", "private_file", "body", "json"),
     ),
-    {201: 'FileUploadPostResponse'},
+    {201: "FileUploadPostResponse"},
 )

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class ResourceJob(Resource):
-    """Actions of the ``resourceJob`` resource (``/applications/{applicationId}/resource-jobs/{resourceJobId}``)."""
+    """Actions of the ``resourceJob`` resource
+    (``/applications/{applicationId}/resource-jobs/{resourceJobId}``).
+    """
 
     async def cancel_execution(
         self,
@@ -218,79 +220,79 @@ class ResourceJob(Resource):
 
 
 _CANCEL_EXECUTION: Action[models.Success] = Action(
-    'resourceJob',
-    'cancelExecution',
-    'POST',
-    '/applications/{applicationId}/resource-jobs/{resourceJobId}/cancelExecution',
+    "resourceJob",
+    "cancelExecution",
+    "POST",
+    "/applications/{applicationId}/resource-jobs/{resourceJobId}/cancelExecution",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('resourceJobId', 'resource_job_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('executionId', 'execution_id', 'query', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("resourceJobId", "resource_job_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("executionId", "execution_id", "query", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _DELETE: Action[models.Success] = Action(
-    'resourceJob',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/resource-jobs/{resourceJobId}',
+    "resourceJob",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/resource-jobs/{resourceJobId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('resourceJobId', 'resource_job_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('includeWorkflows', 'include_workflows', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("resourceJobId", "resource_job_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("includeWorkflows", "include_workflows", "query"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _EXECUTE: Action[models.SuccessWithExecutionId] = Action(
-    'resourceJob',
-    'execute',
-    'POST',
-    '/applications/{applicationId}/resource-jobs/{resourceJobId}/execute',
+    "resourceJob",
+    "execute",
+    "POST",
+    "/applications/{applicationId}/resource-jobs/{resourceJobId}/execute",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('resourceJobId', 'resource_job_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('executionOptions', 'execution_options', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("resourceJobId", "resource_job_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("executionOptions", "execution_options", "body", "json"),
     ),
-    {200: 'SuccessWithExecutionId'},
+    {200: "SuccessWithExecutionId"},
 )
 
 _GET: Action[models.ResourceJob] = Action(
-    'resourceJob',
-    'get',
-    'GET',
-    '/applications/{applicationId}/resource-jobs/{resourceJobId}',
+    "resourceJob",
+    "get",
+    "GET",
+    "/applications/{applicationId}/resource-jobs/{resourceJobId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('resourceJobId', 'resource_job_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("resourceJobId", "resource_job_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'ResourceJob'},
+    {200: "ResourceJob"},
 )
 
 _LOGS: Action[models.ResourceJobExecutionLogs] = Action(
-    'resourceJob',
-    'logs',
-    'GET',
-    '/applications/{applicationId}/resource-jobs/{resourceJobId}/logs',
+    "resourceJob",
+    "logs",
+    "GET",
+    "/applications/{applicationId}/resource-jobs/{resourceJobId}/logs",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('resourceJobId', 'resource_job_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('limit', 'limit', 'query'),
-        Param('since', 'since', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("resourceJobId", "resource_job_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("limit", "limit", "query"),
+        Param("since", "since", "query"),
     ),
-    {200: 'ResourceJobExecutionLogs'},
+    {200: "ResourceJobExecutionLogs"},
 )
 
 _PATCH: Action[models.ResourceJob] = Action(
-    'resourceJob',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/resource-jobs/{resourceJobId}',
+    "resourceJob",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/resource-jobs/{resourceJobId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('resourceJobId', 'resource_job_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('resourceJob', 'resource_job', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("resourceJobId", "resource_job_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("resourceJob", "resource_job", "body", "json"),
     ),
-    {201: 'ResourceJob'},
+    {201: "ResourceJob"},
 )

@@ -15,17 +15,21 @@ if TYPE_CHECKING:
 
 
 class ResourceJobs(Resource):
-    """Actions of the ``resourceJobs`` resource (``/applications/{applicationId}/resource-jobs``)."""
+    """Actions of the ``resourceJobs`` resource
+    (``/applications/{applicationId}/resource-jobs``).
+    """
 
     async def get(
         self,
         *,
         application_id: str,
-        sort_field: Literal['name', 'id', 'creationDate', 'lastUpdated', 'lastExecutionRequested', 'resourceType'] = 'name',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal[
+            "name", "id", "creationDate", "lastUpdated", "lastExecutionRequested", "resourceType"
+        ] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['name', 'resourceType'] | None = None,
+        filter_field: Literal["name", "resourceType"] | None = None,
         filter: str | None = None,
         _actions: bool = False,
         _links: bool = True,
@@ -93,30 +97,30 @@ class ResourceJobs(Resource):
 
 
 _GET: Action[models.ResourceJobs] = Action(
-    'resourceJobs',
-    'get',
-    'GET',
-    '/applications/{applicationId}/resource-jobs',
+    "resourceJobs",
+    "get",
+    "GET",
+    "/applications/{applicationId}/resource-jobs",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
     ),
-    {200: 'ResourceJobs'},
+    {200: "ResourceJobs"},
 )
 
 _POST: Action[models.ResourceJob] = Action(
-    'resourceJobs',
-    'post',
-    'POST',
-    '/applications/{applicationId}/resource-jobs',
+    "resourceJobs",
+    "post",
+    "POST",
+    "/applications/{applicationId}/resource-jobs",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('resourceJob', 'resource_job', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("resourceJob", "resource_job", "body", "json"),
     ),
-    {201: 'ResourceJob'},
+    {201: "ResourceJob"},
 )

@@ -108,35 +108,31 @@ class UserApiToken(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'userApiToken',
-    'delete',
-    'DELETE',
-    '/me/tokens/{apiTokenId}',
-    (
-        Param('apiTokenId', 'api_token_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-    ),
-    {200: 'Success'},
+    "userApiToken",
+    "delete",
+    "DELETE",
+    "/me/tokens/{apiTokenId}",
+    (Param("apiTokenId", "api_token_id", "path", "string", "^[A-Fa-f\\d]{24}$"),),
+    {200: "Success"},
 )
 
 _GET: Action[models.ApiToken] = Action(
-    'userApiToken',
-    'get',
-    'GET',
-    '/me/tokens/{apiTokenId}',
-    (
-        Param('apiTokenId', 'api_token_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-    ),
-    {200: 'ApiToken'},
+    "userApiToken",
+    "get",
+    "GET",
+    "/me/tokens/{apiTokenId}",
+    (Param("apiTokenId", "api_token_id", "path", "string", "^[A-Fa-f\\d]{24}$"),),
+    {200: "ApiToken"},
 )
 
 _PATCH: Action[models.ApiToken] = Action(
-    'userApiToken',
-    'patch',
-    'PATCH',
-    '/me/tokens/{apiTokenId}',
+    "userApiToken",
+    "patch",
+    "PATCH",
+    "/me/tokens/{apiTokenId}",
     (
-        Param('apiTokenId', 'api_token_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('apiToken', 'api_token', 'body', 'json'),
+        Param("apiTokenId", "api_token_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("apiToken", "api_token", "body", "json"),
     ),
-    {200: 'ApiToken'},
+    {200: "ApiToken"},
 )

@@ -20,11 +20,13 @@ class UserApiTokens(Resource):
     async def get(
         self,
         *,
-        sort_field: Literal['name', 'status', 'id', 'creationDate', 'lastUpdated', 'expirationDate'] = 'name',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal[
+            "name", "status", "id", "creationDate", "lastUpdated", "expirationDate"
+        ] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['name', 'status'] | None = None,
+        filter_field: Literal["name", "status"] | None = None,
         filter: str | None = None,
         _actions: bool = False,
         _links: bool = True,
@@ -87,28 +89,26 @@ class UserApiTokens(Resource):
 
 
 _GET: Action[models.ApiToken] = Action(
-    'userApiTokens',
-    'get',
-    'GET',
-    '/me/tokens',
+    "userApiTokens",
+    "get",
+    "GET",
+    "/me/tokens",
     (
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
     ),
-    {200: 'ApiToken'},
+    {200: "ApiToken"},
 )
 
 _POST: Action[models.ApiToken] = Action(
-    'userApiTokens',
-    'post',
-    'POST',
-    '/me/tokens',
-    (
-        Param('apiToken', 'api_token', 'body', 'json'),
-    ),
-    {201: 'ApiToken'},
+    "userApiTokens",
+    "post",
+    "POST",
+    "/me/tokens",
+    (Param("apiToken", "api_token", "body", "json"),),
+    {201: "ApiToken"},
 )

@@ -108,35 +108,31 @@ class UserOauthToken(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'userOauthToken',
-    'delete',
-    'DELETE',
-    '/me/oauth-tokens/{oauthTokenId}',
-    (
-        Param('oauthTokenId', 'oauth_token_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-    ),
-    {200: 'Success'},
+    "userOauthToken",
+    "delete",
+    "DELETE",
+    "/me/oauth-tokens/{oauthTokenId}",
+    (Param("oauthTokenId", "oauth_token_id", "path", "string", "^[A-Fa-f\\d]{24}$"),),
+    {200: "Success"},
 )
 
 _GET: Action[models.UserOauthToken] = Action(
-    'userOauthToken',
-    'get',
-    'GET',
-    '/me/oauth-tokens/{oauthTokenId}',
-    (
-        Param('oauthTokenId', 'oauth_token_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-    ),
-    {200: 'UserOauthToken'},
+    "userOauthToken",
+    "get",
+    "GET",
+    "/me/oauth-tokens/{oauthTokenId}",
+    (Param("oauthTokenId", "oauth_token_id", "path", "string", "^[A-Fa-f\\d]{24}$"),),
+    {200: "UserOauthToken"},
 )
 
 _PATCH: Action[models.UserOauthToken] = Action(
-    'userOauthToken',
-    'patch',
-    'PATCH',
-    '/me/oauth-tokens/{oauthTokenId}',
+    "userOauthToken",
+    "patch",
+    "PATCH",
+    "/me/oauth-tokens/{oauthTokenId}",
     (
-        Param('oauthTokenId', 'oauth_token_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('oauthToken', 'oauth_token', 'body', 'json'),
+        Param("oauthTokenId", "oauth_token_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("oauthToken", "oauth_token", "body", "json"),
     ),
-    {200: 'UserOauthToken'},
+    {200: "UserOauthToken"},
 )

@@ -20,11 +20,11 @@ class UserOauthTokens(Resource):
     async def get(
         self,
         *,
-        sort_field: Literal['name', 'status', 'id', 'creationDate', 'lastUpdated'] = 'name',
-        sort_direction: Literal['asc', 'desc'] = 'asc',
+        sort_field: Literal["name", "status", "id", "creationDate", "lastUpdated"] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
         per_page: int | str = 100,
-        filter_field: Literal['name'] | None = None,
+        filter_field: Literal["name"] | None = None,
         filter: str | None = None,
         _actions: bool = False,
         _links: bool = True,
@@ -87,28 +87,26 @@ class UserOauthTokens(Resource):
 
 
 _GET: Action[models.UserOauthTokens] = Action(
-    'userOauthTokens',
-    'get',
-    'GET',
-    '/me/oauth-tokens',
+    "userOauthTokens",
+    "get",
+    "GET",
+    "/me/oauth-tokens",
     (
-        Param('sortField', 'sort_field', 'query'),
-        Param('sortDirection', 'sort_direction', 'query'),
-        Param('page', 'page', 'query'),
-        Param('perPage', 'per_page', 'query'),
-        Param('filterField', 'filter_field', 'query'),
-        Param('filter', 'filter', 'query'),
+        Param("sortField", "sort_field", "query"),
+        Param("sortDirection", "sort_direction", "query"),
+        Param("page", "page", "query"),
+        Param("perPage", "per_page", "query"),
+        Param("filterField", "filter_field", "query"),
+        Param("filter", "filter", "query"),
     ),
-    {200: 'UserOauthTokens'},
+    {200: "UserOauthTokens"},
 )
 
 _POST: Action[models.UserOauthToken] = Action(
-    'userOauthTokens',
-    'post',
-    'POST',
-    '/me/oauth-tokens',
-    (
-        Param('oauthToken', 'oauth_token', 'body', 'json'),
-    ),
-    {201: 'UserOauthToken'},
+    "userOauthTokens",
+    "post",
+    "POST",
+    "/me/oauth-tokens",
+    (Param("oauthToken", "oauth_token", "body", "json"),),
+    {201: "UserOauthToken"},
 )

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 class Webhook(Resource):
-    """Actions of the ``webhook`` resource (``/applications/{applicationId}/webhooks/{webhookId}``)."""
+    """Actions of the ``webhook`` resource
+    (``/applications/{applicationId}/webhooks/{webhookId}``).
+    """
 
     async def delete(
         self,
@@ -117,39 +119,39 @@ class Webhook(Resource):
 
 
 _DELETE: Action[models.Success] = Action(
-    'webhook',
-    'delete',
-    'DELETE',
-    '/applications/{applicationId}/webhooks/{webhookId}',
+    "webhook",
+    "delete",
+    "DELETE",
+    "/applications/{applicationId}/webhooks/{webhookId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('webhookId', 'webhook_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('includeWorkflows', 'include_workflows', 'query'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("webhookId", "webhook_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("includeWorkflows", "include_workflows", "query"),
     ),
-    {200: 'Success'},
+    {200: "Success"},
 )
 
 _GET: Action[models.Webhook] = Action(
-    'webhook',
-    'get',
-    'GET',
-    '/applications/{applicationId}/webhooks/{webhookId}',
+    "webhook",
+    "get",
+    "GET",
+    "/applications/{applicationId}/webhooks/{webhookId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('webhookId', 'webhook_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("webhookId", "webhook_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
     ),
-    {200: 'Webhook'},
+    {200: "Webhook"},
 )
 
 _PATCH: Action[models.Webhook] = Action(
-    'webhook',
-    'patch',
-    'PATCH',
-    '/applications/{applicationId}/webhooks/{webhookId}',
+    "webhook",
+    "patch",
+    "PATCH",
+    "/applications/{applicationId}/webhooks/{webhookId}",
     (
-        Param('applicationId', 'application_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('webhookId', 'webhook_id', 'path', 'string', '^[A-Fa-f\\d]{24}$'),
-        Param('webhook', 'webhook', 'body', 'json'),
+        Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("webhookId", "webhook_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
+        Param("webhook", "webhook", "body", "json"),
     ),
-    {200: 'Webhook'},
+    {200: "Webhook"},
 )
