@@ -13,10 +13,11 @@ Rules, each for a reason:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from .naming import camel, pascal, snake
+from .naming import pascal, snake
 from .spec import ApiSpec, resolve_ref
 
 JSON = Any
@@ -262,43 +263,9 @@ class ModelBuilder:
             return None
         return probe
 
-    def render(self, header: str, public: list[str]) -> str:
-        lines = [
-            header,
-            '"""msgspec Structs for every schema of the Losant API."""',
-            "",
-            "from __future__ import annotations",
-            "",
-            "from datetime import datetime",
-            "from typing import Any",
-            "",
-            "from msgspec import field",
-            "",
-            "from .._models import Model",
-            "",
-            "__all__ = [",
-            *(f'    "{n}",' for n in public),
-            "]",
-        ]
-        for name, doc, fields, base in self.classes:
-            lines += ["", "", f"class {name}({base}):"]
-            if doc:
-                lines.append(f"    {_docstring(doc)}")
-            elif not fields:
-                lines.append("    pass")
-            for attr, json_name, ann in fields:
-                # The base renames fields to camelCase: spell out every other wire name
-                # (``client_id`` must stay ``client_id``).
-                if attr.endswith("_") or camel(attr) != json_name:
-                    default = f"field(default=None, name={json_name!r})"
-                else:
-                    default = "None"
-                lines.append(f"    {attr}: {ann} = {default}")
-        lines += ["", ""]
-        for alias in _alias_order(self.aliases):
-            lines.append(f"{alias} = {self.aliases[alias]}")
-        lines.append("")
-        return "\n".join(lines)
+    def aliases_in_order(self) -> list[tuple[str, str]]:
+        """Each alias with its annotation, defined after the aliases it mentions."""
+        return [(alias, self.aliases[alias]) for alias in _alias_order(self.aliases)]
 
 
 def _other_kinds(ty: Ty) -> bool:
@@ -319,17 +286,8 @@ def _doc(name: str, schema: JSON) -> str:
     return f"``{name}``" + (f": {text}" if text else "")
 
 
-def _docstring(text: str) -> str:
-    text = " ".join(text.split()).replace("\\", "\\\\").replace('"""', "'''")
-    if len(text) > 90:
-        text = text[:87].rsplit(" ", 1)[0] + " ..."
-    return f'"""{text}"""'
-
-
 def _alias_order(aliases: dict[str, str]) -> list[str]:
     """Aliases in an order where each is defined after the aliases it mentions."""
-    import re
-
     order: list[str] = []
     seen: set[str] = set()
 

@@ -1,0 +1,278 @@
+"""The source templates: one per generated module, one function per construct.
+
+Each module template carries a fixed import list, everything its constructs may use;
+``ruff check --fix`` drops the imports a module does not need and ``ruff format`` lays the
+code out (see ``__main__.tidy``), so nothing here searches the code it produced.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable
+from string import Template
+
+from .actions import GLOBAL_ARGS, ActionView, ResourceView
+from .naming import camel
+
+PACKAGE = Template('''\
+$header
+"""$doc"""
+''')
+
+RESOURCE_MODULE = Template('''\
+$header
+"""The ``$resource`` resource."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..._action import Action, Param
+from ..._resource import Resource
+from ..._types import FileInput, TimeoutArg
+
+if TYPE_CHECKING:
+    from ... import models
+    from ...sse import EventStream
+
+
+class $cls(Resource):
+$doc
+
+$methods
+
+
+$constants
+''')
+
+# ``locals()`` hands every keyword argument to the transport, which reads them by the
+# ``attr`` of each ``Param`` of the action.
+CALL = Template("""\
+    async def $attr(
+$args    ) -> $returns:
+$doc
+        return await self._call($const, locals())""")
+
+STREAM = Template("""\
+    def $attr(
+$args    ) -> EventStream[$returns]:
+$doc
+        return self._stream($const, locals())""")
+
+ACTION = Template("""\
+$const: Action[$returns] = Action(
+    $resource,
+    $name,
+    $method,
+    $path,
+    $params,
+$responses)""")
+
+CLIENT_MODULE = Template('''\
+$header
+"""Typed, lazily loaded accessors for every resource of the API."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+$imports
+
+
+class Resources:
+    """One attribute per API resource; each loads its module on first use."""
+
+    def _resource(self, module: str, cls: str) -> Any:
+        raise NotImplementedError
+$properties
+
+
+RESOURCES = {
+$table}
+''')
+
+PROPERTY = Template("""
+    @property
+    def $attr(self) -> $cls:
+$doc
+        return cast("$cls", self._resource("$attr", "$cls"))""")
+
+MODELS_MODULE = Template('''\
+$header
+"""msgspec Structs for every schema of the Losant API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from msgspec import field
+
+from .._models import Model
+
+__all__ = [
+$public]
+$classes
+
+$aliases
+''')
+
+
+def package(header: str, doc: str) -> str:
+    return PACKAGE.substitute(header=header, doc=doc)
+
+
+# -- resources -------------------------------------------------------------------------
+
+
+def resource_module(header: str, res: ResourceView) -> str:
+    return RESOURCE_MODULE.substitute(
+        header=header,
+        resource=res.name,
+        cls=res.cls,
+        doc=short_doc(f"Actions of the ``{res.name}`` resource (``{res.path}``).", 4),
+        methods="\n\n".join(method(a) for a in res.actions),
+        constants="\n\n".join(action_constant(a) for a in res.actions),
+    )
+
+
+def method(action: ActionView) -> str:
+    required = [p for p in action.params if p.default is None]
+    optional = [p for p in action.params if p.default is not None]
+    args = ["self", "*"]
+    args += [f"{p.attr}: {p.annotation}" for p in required]
+    args += [f"{p.attr}: {p.annotation} = {p.default}" for p in optional]
+    # Streams take no _actions/_links/_embedded (the official clients send none), but a
+    # white-label domain needs its losantdomain header on streams too.
+    extra = GLOBAL_ARGS[-1:] if action.stream else GLOBAL_ARGS
+    args += [f"{name}: {ann} = {default}" for name, ann, default in extra]
+    args.append("timeout: TimeoutArg = None")
+    template = STREAM if action.stream else CALL
+    return template.substitute(
+        attr=action.attr,
+        args="".join(f"        {a},\n" for a in args),
+        returns=action.returns,
+        doc=long_doc(action.doc, 8),
+        const=action.const,
+    )
+
+
+def action_constant(action: ActionView) -> str:
+    params = []
+    for p in action.params:
+        fields = [p.spec["name"], p.attr, p.spec["in"]]
+        if p.kind != "string" or p.pattern:
+            fields.append(p.kind)
+        if p.pattern:
+            fields.append(p.pattern)
+        params.append("        Param(" + ", ".join(repr(f) for f in fields) + "),\n")
+    responses = f"    {action.statuses!r},\n"
+    if action.events is not None:
+        responses += f"    {action.events!r},\n"
+    return ACTION.substitute(
+        const=action.const,
+        returns=action.returns,
+        resource=repr(action.resource),
+        name=repr(action.name),
+        method=repr(action.method),
+        path=repr(action.path),
+        params="(\n" + "".join(params) + "    )" if params else "()",
+        responses=responses,
+    )
+
+
+def client_module(header: str, resources: list[ResourceView]) -> str:
+    return CLIENT_MODULE.substitute(
+        header=header,
+        imports="\n".join(f"    from .resources.{r.attr} import {r.cls}" for r in resources),
+        properties="\n".join(
+            PROPERTY.substitute(
+                attr=r.attr, cls=r.cls, doc=short_doc(f"``{r.name}``: ``{r.path}``.", 8)
+            )
+            for r in resources
+        ),
+        table="".join(f'    "{r.attr}": "{r.cls}",\n' for r in resources),
+    )
+
+
+# -- models ----------------------------------------------------------------------------
+
+Field = tuple[str, str, str]  # attribute, wire name, annotation
+
+
+def models_module(
+    header: str,
+    public: Iterable[str],
+    classes: Iterable[tuple[str, str | None, list[Field], str]],
+    aliases: Iterable[tuple[str, str]],
+) -> str:
+    return MODELS_MODULE.substitute(
+        header=header,
+        public="".join(f'    "{n}",\n' for n in public),
+        classes="".join(struct(*c) for c in classes),
+        aliases="".join(f"{name} = {annotation}\n" for name, annotation in aliases),
+    )
+
+
+def struct(name: str, doc: str | None, fields: list[Field], base: str) -> str:
+    lines = ["", "", f"class {name}({base}):"]
+    if doc:
+        lines.append(f"    {_one_line_doc(doc)}")
+    elif not fields:
+        lines.append("    pass")
+    for attr, wire, annotation in fields:
+        # The base renames fields to camelCase: spell out every other wire name
+        # (``client_id`` must stay ``client_id``).
+        if attr.endswith("_") or camel(attr) != wire:
+            default = f"field(default=None, name={wire!r})"
+        else:
+            default = "None"
+        lines.append(f"    {attr}: {annotation} = {default}")
+    return "\n".join(lines) + "\n"
+
+
+# -- docstrings ------------------------------------------------------------------------
+
+
+def _one_line_doc(text: str) -> str:
+    """A docstring cut to one line of at most 100 columns (a model's: name and title)."""
+    text = " ".join(text.split()).replace("\\", "\\\\").replace('"""', "'''")
+    if len(text) > 90:
+        text = text[:87].rsplit(" ", 1)[0] + " ..."
+    return f'"""{text}"""'
+
+
+def short_doc(text: str, indent: int) -> str:
+    """A docstring of one sentence, wrapped to fit the line length."""
+    pad = " " * indent
+    lines = textwrap.wrap(text, 94 - indent, break_long_words=False, break_on_hyphens=False)
+    if len(lines) == 1:
+        return f'{pad}"""{text}"""'
+    return f'{pad}"""' + f"\n{pad}".join(lines) + f'\n{pad}"""'
+
+
+def long_doc(lines: list[str], indent: int) -> str:
+    """A docstring of several paragraphs, each line fitted to the line length."""
+    pad = " " * indent
+    # 100 columns less the indent, and less the opening quotes on the first line.
+    width = 100 - indent
+    fitted = [part for n, ln in enumerate(lines) for part in _fit(ln, width - 3 * (n == 0))]
+    body = "\n".join(f"{pad}{ln}" if ln else "" for ln in fitted)
+    return f'{pad}"""{body.lstrip()}\n{pad}"""'
+
+
+def _fit(line: str, width: int) -> list[str]:
+    """``line`` as is if it fits in ``width``, else wrapped (with a hanging indent if indented)."""
+    if len(line) <= width:
+        return [line]
+    lead = line[: len(line) - len(line.lstrip())]
+    return textwrap.wrap(
+        line.strip(),
+        width,
+        initial_indent=lead,
+        subsequent_indent=lead + "    " if lead else "",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
