@@ -30,7 +30,7 @@ import aiohttp
 import anyio
 import msgspec
 
-from losant_async import LosantClient, models
+from losant_async import API_VERSION, LosantClient, models
 from losant_async.testing import FakeLosant
 
 TOKEN = "bench-token"
@@ -63,7 +63,7 @@ Run = Callable[[list[str]], Awaitable[int]]
 
 
 def contenders(url: str, instance_id: str, start: int) -> dict[str, Run]:
-    headers = {"Authorization": f"Bearer {TOKEN}", "Accept-Version": "^1.30.0"}
+    headers = {"Authorization": f"Bearer {TOKEN}", "Accept-Version": f"^{API_VERSION}"}
     query = {"start": str(start), "resolution": "3600000"}
 
     def path(org_id: str) -> str:

@@ -13,3 +13,6 @@ committed output is current. The modules, in the order the data flows:
 - ``__main__``: writes everything to a fresh folder, runs ``ruff check --fix`` and
   ``ruff format`` on it, then replaces ``_generated`` or, with ``--check``, compares.
 """
+
+# Raised whenever a change to the generator changes what it writes.
+__version__ = "2"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ class ApiSpec:
 
     root: Path
     api_version: str  # from source.json: the API version the description was built for
+    sha256: str  # of the description files, see ``description_sha256``
     api: dict[str, JSON]
     global_params: list[JSON]
     schemas: dict[str, JSON]
@@ -35,7 +37,22 @@ def load(root: Path = DEFAULT_API) -> ApiSpec:
     for path in sorted((root / "schemas").glob("*.json")):
         schema = json.loads(path.read_text())
         schemas[path.stem] = _repair(path.stem, schema, repairs)
-    return ApiSpec(root, api_version, api, global_params, schemas, repairs)
+    sha256 = description_sha256(root)
+    return ApiSpec(root, api_version, sha256, api, global_params, schemas, repairs)
+
+
+def description_sha256(root: Path) -> str:
+    """SHA-256 of the ``sha256sum`` listing of the description files, in path order.
+
+    The same as ``find apiInfo.json globalParams.json schemas -name '*.json' | LC_ALL=C sort
+    | xargs sha256sum | sha256sum`` run in ``root``.
+    """
+    paths = [root / "apiInfo.json", root / "globalParams.json", *(root / "schemas").glob("*.json")]
+    listing = "".join(
+        f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {rel}\n"
+        for rel, p in sorted((p.relative_to(root).as_posix(), p) for p in paths)
+    )
+    return hashlib.sha256(listing.encode()).hexdigest()
 
 
 def _repair(name: str, schema: JSON, repairs: list[str]) -> JSON:

@@ -19,6 +19,23 @@ $header
 """$doc"""
 ''')
 
+META_MODULE = Template('''\
+$header
+"""What the generated code was generated from; the client and the docs read it here."""
+
+API_VERSION = "$api_version"
+"""The Losant API version the description was built for."""
+
+ACCEPT_VERSION = "^$api_version"
+"""The default ``Accept-Version`` header: this API version or a compatible later one."""
+
+DESCRIPTION_SHA256 = "$sha256"
+"""SHA-256 of the description files, as ``codegen.spec.description_sha256`` computes it."""
+
+GENERATOR_VERSION = "$generator"
+"""The version of the generator that wrote this package."""
+''')
+
 RESOURCE_MODULE = Template('''\
 $header
 """The ``$resource`` resource."""
@@ -122,6 +139,12 @@ $aliases
 
 def package(header: str, doc: str) -> str:
     return PACKAGE.substitute(header=header, doc=doc)
+
+
+def meta_module(header: str, api_version: str, sha256: str, generator: str) -> str:
+    return META_MODULE.substitute(
+        header=header, api_version=api_version, sha256=sha256, generator=generator
+    )
 
 
 # -- resources -------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from ._generated.client import RESOURCES, Resources
+from ._generated.meta import ACCEPT_VERSION
 from ._limits import RateLimit
 from ._retry import RetryPolicy
 from ._transport import Transport
@@ -47,7 +48,7 @@ class LosantClient(Resources):
         retry: RetryPolicy | int | None = None,
         rate_limit: float | RateLimit | None = None,
         max_concurrency: int = 32,
-        accept_version: str = "^1.30.0",
+        accept_version: str = ACCEPT_VERSION,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         if token is None:
