@@ -9,9 +9,11 @@ that arrived, and the type of what came back.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import inspect
 import json
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +138,14 @@ def test_the_client_docs_and_local_server_take_the_api_version_from_meta() -> No
         named = re.findall(r"API (?:version )?(\d+\.\d+\.\d+)|\"\^(\d+\.\d+\.\d+)\"", text)
         assert named, name
         assert {a or b for a, b in named} == {meta.API_VERSION}, name
+
+
+def test_the_installed_package_has_the_version_of_its_version_module() -> None:
+    # pyproject.toml takes the version from losant_async/_version.py (hatch's version source).
+    assert importlib.metadata.version("losant-async") == losant_async.__version__
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert "version" not in pyproject["project"]
+    assert pyproject["tool"]["hatch"]["version"]["path"] == "losant_async/_version.py"
 
 
 def _value(p: dict[str, Any], idx: int) -> Any:
