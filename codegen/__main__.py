@@ -61,10 +61,11 @@ def generate(spec: ApiSpec, out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__)
     parser.add_argument("--api", type=Path, default=DEFAULT_API, help="the losant-api folder")
+    parser.add_argument("--api-version", help="the API version (default: from source.json)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--check", action="store_true", help="fail if --out is not current")
     args = parser.parse_args(argv)
-    spec = load(args.api)
+    spec = load(args.api, args.api_version)
     for repair in spec.repairs:
         print(f"repaired {repair}", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:

@@ -19,7 +19,7 @@ class ApiSpec:
     """apiInfo.json, globalParams.json and every schema, as read (after repairs)."""
 
     root: Path
-    api_version: str  # from source.json: the API version the description was built for
+    api_version: str  # the API version the description was built for
     sha256: str  # of the description files, see ``description_sha256``
     api: dict[str, JSON]
     global_params: list[JSON]
@@ -27,9 +27,16 @@ class ApiSpec:
     repairs: list[str] = field(default_factory=list)
 
 
-def load(root: Path = DEFAULT_API) -> ApiSpec:
-    """Read the description in ``root``: apiInfo.json, globalParams.json, schemas/, source.json."""
-    api_version = json.loads((root / "source.json").read_text())["apiVersion"]
+def load(root: Path = DEFAULT_API, api_version: str | None = None) -> ApiSpec:
+    """Read the description in ``root``: apiInfo.json, globalParams.json, schemas/.
+
+    The API version is ``api_version`` if given, else the ``apiVersion`` of source.json.
+    """
+    if api_version is None:
+        source = root / "source.json"
+        if not source.exists():
+            raise SystemExit(f"{source} is missing: it names the API version (or --api-version)")
+        api_version = json.loads(source.read_text())["apiVersion"]
     api = json.loads((root / "apiInfo.json").read_text())
     global_params = json.loads((root / "globalParams.json").read_text())
     schemas: dict[str, JSON] = {}
