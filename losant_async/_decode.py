@@ -1,0 +1,520 @@
+"""Lenient decoding: a response whose values drift from the schema still decodes.
+
+The typed decode stays msgspec's strict, cached :class:`msgspec.json.Decoder`; only when
+it raises does :func:`decode_leniently` run. It decodes the body to builtins, walks it
+once against the model's type hints (compiled once per type and cached) and repairs what
+does not fit:
+
+- a string or number msgspec can coerce (``"5"`` for an int, ``1`` for a bool) is coerced
+  with msgspec's own lax rules (``strict=False``);
+- a number (or numeric string) where a datetime belongs is read as epoch milliseconds,
+  Losant's unit, giving an aware UTC datetime (msgspec's lax mode would read seconds);
+- a ``null`` or any item that cannot fit a list's item type is dropped from the list, a
+  dict value that cannot fit is dropped from the dict;
+- any other field value that cannot fit leaves the field at its default (``None``).
+
+The result is built with ``msgspec.convert(..., strict=False)`` and a
+:class:`LosantDecodeWarning` names the path of every repaired value. What cannot be
+repaired (a body that is not JSON, a list where an object belongs at the top) raises
+:class:`~losant_async.DecodeError` with the raw body.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import types
+import typing
+import warnings
+from typing import Any, Final
+
+import msgspec
+
+from .errors import DecodeError
+
+__all__ = ["LosantDecodeWarning", "Repair", "decode_leniently", "repair"]
+
+logger = logging.getLogger("losant_async")
+
+
+class Repair(msgspec.Struct, frozen=True):
+    """One value changed to fit its model: where (a JSON path of the body) and how."""
+
+    path: str
+    note: str
+
+
+class LosantDecodeWarning(UserWarning):
+    """A response did not fit its model and was repaired to decode.
+
+    ``repairs`` lists each changed value, ``body`` holds the raw response.
+    """
+
+    def __init__(
+        self, message: str, *, repairs: tuple[Repair, ...] = (), body: bytes = b""
+    ) -> None:
+        super().__init__(message)
+        self.repairs = repairs
+        self.body = body
+
+
+class _Unfit:
+    """The value cannot take this type: its container drops it or keeps the default."""
+
+    def __repr__(self) -> str:
+        return "UNFIT"
+
+
+UNFIT: Final = _Unfit()
+
+# A path as a chain of (parent, key) pairs: built per visited value, joined only for a
+# repair, so walking a good subtree costs no string work.
+_Path = tuple[Any, ...]
+_ROOT: _Path = ()
+
+
+def _format_path(path: _Path) -> str:
+    keys: list[str | int] = []
+    while path:
+        path, key = path
+        keys.append(key)
+    parts = ["$"]
+    for key in reversed(keys):
+        if isinstance(key, int):
+            parts.append(f"[{key}]")
+        elif _SIMPLE_KEY.fullmatch(key):
+            parts.append(f".{key}")
+        else:
+            parts.append(f"[{json.dumps(key)}]")
+    return "".join(parts)
+
+
+_SIMPLE_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*")
+_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")  # ASCII digits only, as JSON means
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _kind(value: Any) -> str:
+    """A value's JSON type, for repair notes."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+class _Notes:
+    """The repairs of one decode, in the order found."""
+
+    __slots__ = ("repairs",)
+
+    def __init__(self) -> None:
+        self.repairs: list[Repair] = []
+
+    def add(self, path: _Path, note: str) -> None:
+        self.repairs.append(Repair(_format_path(path), note))
+
+
+class _Fixer:
+    """Checks a value against one type; returns it (repaired) or :data:`UNFIT`."""
+
+    __slots__ = ("expected",)
+
+    def __init__(self, expected: str) -> None:
+        self.expected = expected
+
+    def fix(self, value: Any, path: _Path, notes: _Notes) -> Any:
+        raise NotImplementedError
+
+
+class _Scalar(_Fixer):
+    """A leaf: values of the exact JSON types pass; others get msgspec's lax coercion.
+
+    With no exact types it is the fallback for any type this module does not walk (a
+    Literal, an Enum, a constrained type): msgspec decides.
+    """
+
+    __slots__ = ("exact", "type")
+
+    def __init__(self, type_: Any, exact: tuple[type, ...], expected: str) -> None:
+        super().__init__(expected)
+        self.type = type_
+        self.exact = exact
+
+    def fix(self, value: Any, path: _Path, notes: _Notes) -> Any:
+        if type(value) in self.exact:
+            return value
+        try:
+            fixed = msgspec.convert(value, self.type, strict=False)
+        except msgspec.ValidationError:
+            return UNFIT
+        if not self.exact:
+            return fixed  # the fallback: msgspec found it fits, no repair to report
+        notes.add(path, f"{_kind(value)} {value!r:.40} coerced to {self.expected}")
+        return fixed
+
+
+class _DateTime(_Fixer):
+    """RFC 3339 strings as msgspec reads them; numbers as epoch milliseconds."""
+
+    __slots__ = ()
+
+    def fix(self, value: Any, path: _Path, notes: _Notes) -> Any:
+        if type(value) is str:
+            try:
+                return msgspec.convert(value, dt.datetime)
+            except msgspec.ValidationError:
+                if not _NUMBER.fullmatch(value):
+                    return UNFIT
+                millis: int | float = float(value)
+        elif type(value) is int or type(value) is float:
+            millis = value
+        else:
+            return UNFIT
+        try:
+            fixed = _EPOCH + dt.timedelta(milliseconds=millis)
+        except (OverflowError, ValueError):
+            return UNFIT
+        notes.add(path, f"{_kind(value)} {value!r} read as epoch milliseconds")
+        return fixed
+
+
+class _Optional(_Fixer):
+    """``T | None``, most fields' type: ``None`` at once, anything else to ``T``."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self, inner: _Fixer, expected: str) -> None:
+        super().__init__(expected)
+        self.inner = inner
+
+    def fix(self, value: Any, path: _Path, notes: _Notes) -> Any:
+        if value is None:
+            return None
+        return self.inner.fix(value, path, notes)
+
+
+class _Union(_Fixer):
+    """The member that takes the value's JSON type first, then any that can coerce it."""
+
+    __slots__ = ("by_kind", "members")
+
+    def __init__(self, members: list[_Fixer], by_kind: dict[type, _Fixer], expected: str) -> None:
+        super().__init__(expected)
+        self.members = members
+        self.by_kind = by_kind
+
+    def fix(self, value: Any, path: _Path, notes: _Notes) -> Any:
+        first = self.by_kind.get(type(value))
+        mark = len(notes.repairs)
+        if first is not None:
+            fixed = first.fix(value, path, notes)
+            if fixed is not UNFIT:
+                return fixed
+        for member in self.members:
+            if member is not first:
+                del notes.repairs[mark:]  # a member that refused the value repaired nothing
+                fixed = member.fix(value, path, notes)
+                if fixed is not UNFIT:
+                    return fixed
+        del notes.repairs[mark:]
+        return UNFIT
+
+
+class _List(_Fixer):
+    """A list; an item that cannot fit (a ``null`` among objects) is dropped.
+
+    msgspec converts the runs of good items in C: a failed conversion names the first bad
+    index, the good run before it is converted at once and only the bad item is walked.
+    After a few bad items (or an error without an index) the rest is walked item by item,
+    so a list that is bad throughout costs one walk, not one conversion per bad item.
+    """
+
+    __slots__ = ("item", "type")
+
+    def __init__(self, type_: Any, item: _Fixer | None, expected: str) -> None:
+        super().__init__(expected)
+        self.type = type_
+        self.item = item
+
+    def fix(self, value: Any, path: _Path, notes: _Notes) -> Any:
+        if type(value) is not list:
+            return UNFIT
+        item = self.item
+        if item is None:
+            return value
+        out: list[Any] = []
+        start, count, tries = 0, len(value), _BULK_TRIES
+        while start < count:
+            if tries:
+                tries -= 1
+                rest = value[start:] if start else value
+                try:
+                    out.extend(msgspec.convert(rest, self.type))
+                    return out
+                except msgspec.ValidationError as exc:
+                    bad = _first_index(exc, len(rest))
+                if bad is None:
+                    tries = 0
+                elif bad:
+                    try:
+                        out.extend(msgspec.convert(rest[:bad], self.type))
+                    except msgspec.ValidationError:
+                        tries = 0  # the index was not the first bad one: walk instead
+                        continue
+                    start += bad
+            x = value[start]
+            fixed = item.fix(x, (path, start), notes)
+            if fixed is UNFIT:
+                what = "null" if x is None else f"{_kind(x)} that does not fit {item.expected}"
+                notes.add((path, start), f"{what} dropped from the array")
+            else:
+                out.append(fixed)
+            start += 1
+        return out
+
+
+_BULK_TRIES = 8
+_AT_INDEX = re.compile(r" - at `\$\[([0-9]+)\]")
+
+
+def _first_index(error: msgspec.ValidationError, count: int) -> int | None:
+    """The list index msgspec's error points at, if it names one within the list."""
+    match = _AT_INDEX.search(str(error))
+    if match is None:
+        return None
+    index = int(match.group(1))
+    return index if index < count else None
+
+
+class _Dict(_Fixer):
+    """``dict[str, V]``; a value that cannot fit ``V`` is dropped with its key."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: _Fixer | None, expected: str) -> None:
+        super().__init__(expected)
+        self.value = value
+
+    def fix(self, value: Any, path: _Path, notes: _Notes) -> Any:
+        if type(value) is not dict:
+            return UNFIT
+        fixer = self.value
+        if fixer is None:
+            return value
+        changes = None
+        for key, x in value.items():
+            fixed = fixer.fix(x, (path, key), notes)
+            if fixed is not x:
+                if changes is None:
+                    changes = []
+                changes.append((key, x, fixed))
+        for key, x, fixed in changes or ():
+            if fixed is UNFIT:
+                notes.add((path, key), f"{_kind(x)} that does not fit {fixer.expected} dropped")
+                del value[key]
+            else:
+                value[key] = fixed
+        return value
+
+
+class _Struct(_Fixer):
+    """A plain Struct from a JSON object; a field value that cannot fit is left out, so
+    the field keeps its default. Fields are compiled on first use (models nest
+    themselves)."""
+
+    __slots__ = ("cls", "fields", "required")
+
+    def __init__(self, cls: type[msgspec.Struct]) -> None:
+        super().__init__(cls.__name__)
+        self.cls = cls
+        self.fields: dict[str, _Fixer | None] | None = None
+        self.required: tuple[str, ...] = ()
+
+    def _compile(self) -> dict[str, _Fixer | None]:
+        fields: dict[str, _Fixer | None] = {}
+        required = []
+        for info in msgspec.structs.fields(self.cls):
+            fields[info.encode_name] = _fixer(info.type)
+            if info.required:
+                required.append(info.encode_name)
+        self.required = tuple(required)
+        self.fields = fields
+        return fields
+
+    def fix(self, value: Any, path: _Path, notes: _Notes) -> Any:
+        if type(value) is not dict:
+            return UNFIT
+        fields = self.fields if self.fields is not None else self._compile()
+        changes = None
+        for key, x in value.items():
+            fixer = fields.get(key)
+            if fixer is None:  # unknown (ignored by the decode) or Any
+                continue
+            fixed = fixer.fix(x, (path, key), notes)
+            if fixed is not x:
+                if changes is None:
+                    changes = []
+                changes.append((key, x, fixed, fixer))
+        for key, x, fixed, fixer in changes or ():
+            if fixed is UNFIT:
+                notes.add((path, key), f"{_kind(x)} does not fit {fixer.expected}; default kept")
+                del value[key]
+            else:
+                value[key] = fixed
+        for key in self.required:
+            if key not in value:
+                return UNFIT
+        return value
+
+
+_FIXERS: dict[Any, _Fixer | None] = {}
+
+_SCALARS: dict[Any, tuple[type, ...]] = {
+    str: (str,),
+    int: (int,),
+    float: (int, float),
+    bool: (bool,),
+    type(None): (type(None),),
+}
+
+
+def _name(type_: Any) -> str:
+    """A type as the notes show it: ``list[DeviceTagFilterItem] | None``."""
+    if type_ is type(None):
+        return "None"
+    origin, args = typing.get_origin(type_), typing.get_args(type_)
+    if origin is typing.Union or origin is types.UnionType:
+        return " | ".join(_name(a) for a in args)
+    if origin is not None and args and isinstance(origin, type):
+        return f"{origin.__name__}[{', '.join(_name(a) for a in args)}]"
+    if isinstance(type_, type):
+        return type_.__name__
+    return str(type_).replace("typing.", "")
+
+
+def _fixer(type_: Any) -> _Fixer | None:
+    """The cached fixer for a type; None for a type that takes anything (``Any``)."""
+    try:
+        return _FIXERS[type_]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable annotation
+        return _build(type_)
+    fixer = _FIXERS[type_] = _build(type_)
+    return fixer
+
+
+def _build(type_: Any) -> _Fixer | None:
+    if type_ is Any or type_ is object:
+        return None
+    origin, args = typing.get_origin(type_), typing.get_args(type_)
+    name = _name(type_)
+    if type_ in _SCALARS:
+        return _Scalar(type_, _SCALARS[type_], name)
+    if type_ is dt.datetime:
+        return _DateTime(name)
+    if isinstance(type_, type) and issubclass(type_, msgspec.Struct):
+        config = type_.__struct_config__
+        if config.tag is None and not config.array_like and not config.forbid_unknown_fields:
+            # Registered before its fields compile: a model may contain itself.
+            fixer = _FIXERS[type_] = _Struct(type_)
+            return fixer
+    if origin is list and len(args) == 1:
+        return _List(type_, _fixer(args[0]), name)
+    if origin is dict and len(args) == 2 and args[0] is str:
+        return _Dict(_fixer(args[1]), name)
+    if origin is typing.Union or origin is types.UnionType:
+        members = [_fixer(a) for a in args]
+        if any(m is None for m in members):
+            return None
+        real = [m for m in members if m is not None]
+        if len(args) == 2 and type(None) in args:
+            inner = _fixer(next(a for a in args if a is not type(None)))
+            return None if inner is None else _Optional(inner, name)
+        by_kind: dict[type, _Fixer] = {}
+        for arg, member in zip(args, real, strict=True):
+            for kind in _kinds(arg):
+                by_kind.setdefault(kind, member)
+        return _Union(real, by_kind, name)
+    return _Scalar(type_, (), name)
+
+
+def _kinds(type_: Any) -> tuple[type, ...]:
+    """The Python types of the decoded JSON values a member of a union takes as is."""
+    if type_ in _SCALARS:
+        return _SCALARS[type_]
+    if type_ is dt.datetime:
+        return (str,)
+    origin = typing.get_origin(type_) or type_
+    if origin is list:
+        return (list,)
+    if origin is dict or (isinstance(origin, type) and issubclass(origin, msgspec.Struct)):
+        return (dict,)
+    return ()
+
+
+def repair(type_: Any, value: Any) -> tuple[Any, list[Repair]]:
+    """Fit decoded builtins ``value`` to ``type_``: the typed result and the repairs made.
+
+    Raises :class:`msgspec.ValidationError` when the value cannot fit at the top.
+    """
+    notes = _Notes()
+    fixer = _fixer(type_)
+    if fixer is not None:
+        fixed = fixer.fix(value, _ROOT, notes)
+        if fixed is UNFIT:
+            raise msgspec.ValidationError(f"Expected `{fixer.expected}`, got `{_kind(value)}`")
+        value = fixed
+    return msgspec.convert(value, type_, strict=False), notes.repairs
+
+
+_SHOWN = 8  # repairs named in a warning's text (all are on its ``repairs``)
+
+
+def decode_leniently(
+    decoder: msgspec.json.Decoder[Any],
+    body: bytes | str,
+    error: msgspec.DecodeError,
+    *,
+    what: str,
+    status: int,
+    method: str,
+    path: str,
+) -> Any:
+    """Decode ``body``, which ``decoder`` refused with ``error``, repairing what does not fit.
+
+    Warns :class:`LosantDecodeWarning` naming each repaired value; raises
+    :class:`~losant_async.DecodeError` with the raw body when the body is not JSON or
+    cannot fit at the top.
+    """
+    raw = body.encode() if isinstance(body, str) else body
+    model = decoder.type
+    name = _name(model)
+    if isinstance(error, msgspec.ValidationError):  # JSON, but of the wrong shape
+        try:
+            value, repairs = repair(model, msgspec.json.decode(body))
+        except msgspec.ValidationError as exc:
+            error = exc
+        else:
+            shown = "; ".join(f"{r.path}: {r.note}" for r in repairs[:_SHOWN])
+            more = f"; and {len(repairs) - _SHOWN} more" if len(repairs) > _SHOWN else ""
+            message = f"{method} {path} -> {status}: {what} repaired to fit {name}: {shown}{more}"
+            logger.debug("%s", message)
+            warnings.warn(
+                LosantDecodeWarning(message, repairs=tuple(repairs), body=raw), stacklevel=2
+            )
+            return value
+    raise DecodeError(
+        f"{what} does not fit {name}: {error}", status=status, method=method, path=path, body=raw
+    ) from None
