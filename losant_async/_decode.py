@@ -28,6 +28,7 @@ import re
 import types
 import typing
 import warnings
+from collections.abc import Sequence
 from typing import Any, Final
 
 import msgspec
@@ -49,12 +50,12 @@ class Repair(msgspec.Struct, frozen=True):
 class LosantDecodeWarning(UserWarning):
     """A response did not fit its model and was repaired to decode.
 
-    ``repairs`` lists each changed value, ``body`` holds the raw response.
+    ``repairs`` lists each changed value (its JSON path in the body and what was done),
+    ``body`` holds the raw response. Python shows a warning once per distinct text; to
+    refuse drifted responses instead, ``warnings.simplefilter("error", LosantDecodeWarning)``.
     """
 
-    def __init__(
-        self, message: str, *, repairs: tuple[Repair, ...] = (), body: bytes = b""
-    ) -> None:
+    def __init__(self, message: str, *, repairs: Sequence[Repair] = (), body: bytes = b"") -> None:
         super().__init__(message)
         self.repairs = repairs
         self.body = body
@@ -114,15 +115,45 @@ def _kind(value: Any) -> str:
 
 
 class _Notes:
-    """The repairs of one decode, in the order found."""
+    """The repairs of one decode, in the order found, as found: a body bad throughout
+    makes one per row, and only those read are ever formatted."""
 
-    __slots__ = ("repairs",)
+    __slots__ = ("raw",)
 
     def __init__(self) -> None:
-        self.repairs: list[Repair] = []
+        self.raw: list[tuple[_Path, str, Any, str]] = []
 
-    def add(self, path: _Path, note: str) -> None:
-        self.repairs.append(Repair(_format_path(path), note))
+    def add(self, path: _Path, template: str, value: Any, expected: str = "") -> None:
+        self.raw.append((path, template, value, expected))
+
+
+class _Repairs(Sequence[Repair]):
+    """The repairs of one decode, each formatted on first read."""
+
+    def __init__(self, raw: list[tuple[_Path, str, Any, str]]) -> None:
+        self._raw = raw
+        self._done: dict[int, Repair] = {}
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    @typing.overload
+    def __getitem__(self, index: int) -> Repair: ...
+    @typing.overload
+    def __getitem__(self, index: slice) -> Sequence[Repair]: ...
+    def __getitem__(self, index: int | slice) -> Repair | Sequence[Repair]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._raw)))]
+        index = range(len(self._raw))[index]  # negative indexes, and IndexError
+        done = self._done.get(index)
+        if done is None:
+            path, template, value, expected = self._raw[index]
+            note = template.format(kind=_kind(value), value=value, expected=expected)
+            done = self._done[index] = Repair(_format_path(path), note)
+        return done
+
+    def __repr__(self) -> str:
+        return repr(list(self))
 
 
 class _Fixer:
@@ -160,7 +191,7 @@ class _Scalar(_Fixer):
             return UNFIT
         if not self.exact:
             return fixed  # the fallback: msgspec found it fits, no repair to report
-        notes.add(path, f"{_kind(value)} {value!r:.40} coerced to {self.expected}")
+        notes.add(path, "{kind} {value!r:.40} coerced to {expected}", value, self.expected)
         return fixed
 
 
@@ -185,7 +216,7 @@ class _DateTime(_Fixer):
             fixed = _EPOCH + dt.timedelta(milliseconds=millis)
         except (OverflowError, ValueError):
             return UNFIT
-        notes.add(path, f"{_kind(value)} {value!r} read as epoch milliseconds")
+        notes.add(path, "{kind} {value!r:.40} read as epoch milliseconds", value)
         return fixed
 
 
@@ -216,28 +247,29 @@ class _Union(_Fixer):
 
     def fix(self, value: Any, path: _Path, notes: _Notes) -> Any:
         first = self.by_kind.get(type(value))
-        mark = len(notes.repairs)
+        mark = len(notes.raw)
         if first is not None:
             fixed = first.fix(value, path, notes)
             if fixed is not UNFIT:
                 return fixed
         for member in self.members:
             if member is not first:
-                del notes.repairs[mark:]  # a member that refused the value repaired nothing
+                del notes.raw[mark:]  # a member that refused the value repaired nothing
                 fixed = member.fix(value, path, notes)
                 if fixed is not UNFIT:
                     return fixed
-        del notes.repairs[mark:]
+        del notes.raw[mark:]
         return UNFIT
 
 
 class _List(_Fixer):
     """A list; an item that cannot fit (a ``null`` among objects) is dropped.
 
-    msgspec converts the runs of good items in C: a failed conversion names the first bad
-    index, the good run before it is converted at once and only the bad item is walked.
-    After a few bad items (or an error without an index) the rest is walked item by item,
-    so a list that is bad throughout costs one walk, not one conversion per bad item.
+    msgspec converts the runs of good items in C, a chunk at a time: a failed conversion
+    names the first bad index, the good run before it is converted at once and only the
+    bad item is walked. The next chunk is twice the last good run; where items are bad
+    one after another, a growing stretch is walked between tries, so a list bad
+    throughout costs about one walk.
     """
 
     __slots__ = ("item", "type")
@@ -254,37 +286,52 @@ class _List(_Fixer):
         if item is None:
             return value
         out: list[Any] = []
-        start, count, tries = 0, len(value), _BULK_TRIES
-        while start < count:
-            if tries:
-                tries -= 1
-                rest = value[start:] if start else value
+        i, count = 0, len(value)
+        size, wait, backoff = count, 0, 1
+        while i < count:
+            if wait:
+                wait -= 1
+            else:
+                chunk = value[i : i + size] if i or size < count else value
                 try:
-                    out.extend(msgspec.convert(rest, self.type))
-                    return out
+                    out.extend(msgspec.convert(chunk, self.type))
                 except msgspec.ValidationError as exc:
-                    bad = _first_index(exc, len(rest))
+                    bad = _first_index(exc, len(chunk))
+                else:
+                    i += len(chunk)
+                    size, backoff = 2 * size, 1
+                    continue
                 if bad is None:
-                    tries = 0
+                    wait = count  # no index to go by: walk the rest
                 elif bad:
                     try:
-                        out.extend(msgspec.convert(rest[:bad], self.type))
+                        out.extend(msgspec.convert(chunk[:bad], self.type))
                     except msgspec.ValidationError:
-                        tries = 0  # the index was not the first bad one: walk instead
+                        wait = count  # the index was not the first bad one: walk the rest
                         continue
-                    start += bad
-            x = value[start]
-            fixed = item.fix(x, (path, start), notes)
+                    i += bad
+                    size, backoff = max(2 * bad, _MIN_RUN), 1
+                else:
+                    size, wait, backoff = _MIN_RUN, backoff, min(2 * backoff, _MAX_WAIT)
+            x = value[i]
+            fixed = item.fix(x, (path, i), notes)
             if fixed is UNFIT:
-                what = "null" if x is None else f"{_kind(x)} that does not fit {item.expected}"
-                notes.add((path, start), f"{what} dropped from the array")
+                if x is None:
+                    notes.add((path, i), _DROPPED_NULL, x)
+                else:
+                    notes.add((path, i), _DROPPED_ITEM, x, item.expected)
             else:
                 out.append(fixed)
-            start += 1
+            i += 1
         return out
 
 
-_BULK_TRIES = 8
+_MIN_RUN = 32  # items converted at a try after a bad one
+_MAX_WAIT = 64  # items walked at most between tries where every item is bad
+_DROPPED_NULL = "null dropped from the array"
+_DROPPED_ITEM = "{kind} that does not fit {expected} dropped from the array"
+_DROPPED_VALUE = "{kind} that does not fit {expected} dropped"
+_DEFAULTED = "{kind} does not fit {expected}; default kept"
 _AT_INDEX = re.compile(r" - at `\$\[([0-9]+)\]")
 
 
@@ -312,19 +359,17 @@ class _Dict(_Fixer):
         fixer = self.value
         if fixer is None:
             return value
-        changes = None
+        dropped = None
         for key, x in value.items():
             fixed = fixer.fix(x, (path, key), notes)
             if fixed is not x:
-                if changes is None:
-                    changes = []
-                changes.append((key, x, fixed))
-        for key, x, fixed in changes or ():
-            if fixed is UNFIT:
-                notes.add((path, key), f"{_kind(x)} that does not fit {fixer.expected} dropped")
-                del value[key]
-            else:
-                value[key] = fixed
+                if fixed is UNFIT:
+                    notes.add((path, key), _DROPPED_VALUE, x, fixer.expected)
+                    dropped = [*(dropped or ()), key]
+                else:
+                    value[key] = fixed  # an existing key: safe while iterating
+        for key in dropped or ():
+            del value[key]
         return value
 
 
@@ -356,22 +401,20 @@ class _Struct(_Fixer):
         if type(value) is not dict:
             return UNFIT
         fields = self.fields if self.fields is not None else self._compile()
-        changes = None
+        dropped = None
         for key, x in value.items():
             fixer = fields.get(key)
             if fixer is None:  # unknown (ignored by the decode) or Any
                 continue
             fixed = fixer.fix(x, (path, key), notes)
             if fixed is not x:
-                if changes is None:
-                    changes = []
-                changes.append((key, x, fixed, fixer))
-        for key, x, fixed, fixer in changes or ():
-            if fixed is UNFIT:
-                notes.add((path, key), f"{_kind(x)} does not fit {fixer.expected}; default kept")
-                del value[key]
-            else:
-                value[key] = fixed
+                if fixed is UNFIT:
+                    notes.add((path, key), _DEFAULTED, x, fixer.expected)
+                    dropped = [*(dropped or ()), key]
+                else:
+                    value[key] = fixed  # an existing key: safe while iterating
+        for key in dropped or ():
+            del value[key]  # so the field keeps its default
         for key in self.required:
             if key not in value:
                 return UNFIT
@@ -464,7 +507,7 @@ def _kinds(type_: Any) -> tuple[type, ...]:
     return ()
 
 
-def repair(type_: Any, value: Any) -> tuple[Any, list[Repair]]:
+def repair(type_: Any, value: Any) -> tuple[Any, Sequence[Repair]]:
     """Fit decoded builtins ``value`` to ``type_``: the typed result and the repairs made.
 
     Raises :class:`msgspec.ValidationError` when the value cannot fit at the top.
@@ -476,7 +519,7 @@ def repair(type_: Any, value: Any) -> tuple[Any, list[Repair]]:
         if fixed is UNFIT:
             raise msgspec.ValidationError(f"Expected `{fixer.expected}`, got `{_kind(value)}`")
         value = fixed
-    return msgspec.convert(value, type_, strict=False), notes.repairs
+    return msgspec.convert(value, type_, strict=False), _Repairs(notes.raw)
 
 
 _SHOWN = 8  # repairs named in a warning's text (all are on its ``repairs``)
@@ -485,7 +528,7 @@ _SHOWN = 8  # repairs named in a warning's text (all are on its ``repairs``)
 def decode_leniently(
     decoder: msgspec.json.Decoder[Any],
     body: bytes | str,
-    error: msgspec.DecodeError,
+    error: msgspec.DecodeError | RecursionError,
     *,
     what: str,
     status: int,
@@ -495,26 +538,26 @@ def decode_leniently(
     """Decode ``body``, which ``decoder`` refused with ``error``, repairing what does not fit.
 
     Warns :class:`LosantDecodeWarning` naming each repaired value; raises
-    :class:`~losant_async.DecodeError` with the raw body when the body is not JSON or
-    cannot fit at the top.
+    :class:`~losant_async.DecodeError` with the raw body when the body is not JSON, is
+    nested too deeply to decode, or cannot fit at the top.
     """
     raw = body.encode() if isinstance(body, str) else body
     model = decoder.type
     name = _name(model)
+    failure: Exception = error
     if isinstance(error, msgspec.ValidationError):  # JSON, but of the wrong shape
         try:
             value, repairs = repair(model, msgspec.json.decode(body))
-        except msgspec.ValidationError as exc:
-            error = exc
+        except (msgspec.DecodeError, RecursionError) as exc:
+            failure = exc
         else:
             shown = "; ".join(f"{r.path}: {r.note}" for r in repairs[:_SHOWN])
             more = f"; and {len(repairs) - _SHOWN} more" if len(repairs) > _SHOWN else ""
             message = f"{method} {path} -> {status}: {what} repaired to fit {name}: {shown}{more}"
             logger.debug("%s", message)
-            warnings.warn(
-                LosantDecodeWarning(message, repairs=tuple(repairs), body=raw), stacklevel=2
-            )
+            warnings.warn(LosantDecodeWarning(message, repairs=repairs, body=raw), stacklevel=2)
             return value
+    reason = "nested too deeply" if isinstance(failure, RecursionError) else str(failure)
     raise DecodeError(
-        f"{what} does not fit {name}: {error}", status=status, method=method, path=path, body=raw
+        f"{what} does not fit {name}: {reason}", status=status, method=method, path=path, body=raw
     ) from None

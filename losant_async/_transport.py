@@ -326,6 +326,6 @@ class Transport:
             return None
         try:
             return self.decoder(model).decode(response.body)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:
             return decode_leniently(self.decoder(model), response.body, exc, what="body",
                 status=response.status, method=request.method, path=request.path)  # fmt: skip

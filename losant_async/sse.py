@@ -293,7 +293,7 @@ class EventStream(Generic[T]):
             decoder = self._decoders[event.event] = msgspec.json.Decoder(model)
         try:
             return cast(T, decoder.decode(event.data))
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:
             return cast(T, decode_leniently(decoder, event.data, exc, what=f"{event.event} event",
                 status=200, method="GET", path=self.path))  # fmt: skip
 

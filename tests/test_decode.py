@@ -178,7 +178,9 @@ async def test_wrong_types_at_depth_default_only_the_bad_value(
         b'{"id": "575ec8687ae143cd83dc4a97", "na',  # cut short
         b'[{"id": "575ec8687ae143cd83dc4a97"}]',  # JSON, but an array where an object belongs
         b'"575ec8687ae143cd83dc4a97"',
+        b'{"id": "575ec8687ae143cd83dc4a97", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
     ],
+    ids=["html", "cut short", "array", "string", "nested 5000 deep"],
 )
 async def test_a_body_that_cannot_be_repaired_raises_with_the_raw_body(
     scripted: Scripted, client: LosantClient, body: bytes
