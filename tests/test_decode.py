@@ -87,6 +87,33 @@ async def test_breakdown_row_with_a_string_count_keeps_the_other_rows(
     assert repaired(record) == {"$.counts[1].value": note}
 
 
+async def test_a_long_list_bad_in_runs_and_throughout_keeps_every_good_row(
+    scripted: Scripted, client: LosantClient
+) -> None:
+    # Rows 0-299 good but every 50th null; 300-599 every count bad; 600-999 every 7th bad:
+    # long good runs, a stretch bad throughout and sparse bad rows in one list.
+    def row(i: int) -> dict[str, Any] | None:
+        if i < 300 and i % 50 == 0:
+            return None
+        bad = 300 <= i < 600 or (i >= 600 and i % 7 == 0)
+        return {"date": f"2024-01-01T{i % 24:02d}:00:00Z", "value": "n/a" if bad else i}
+
+    rows = [row(i) for i in range(1000)]
+    scripted.script.append(reply(200, {"counts": rows}))
+    with pytest.warns(LosantDecodeWarning) as record:
+        result = await usage(client)
+    expected = [None if r["value"] == "n/a" else r["value"] for r in rows if r is not None]
+    assert [r.value for r in result.counts or []] == expected
+    assert [r.date.hour for r in result.counts or [] if r.date] == [
+        i % 24 for i, r in enumerate(rows) if r is not None
+    ]
+    notes = repaired(record)
+    assert len(notes) == 6 + 300 + len(range(602, 1000, 7))
+    assert notes["$.counts[50]"] == "null dropped from the array"
+    assert notes["$.counts[301].value"] == "string does not fit int | None; default kept"
+    assert str(record[0].message).endswith("; and 355 more")  # the text names the first 8
+
+
 async def test_device_whose_attribute_list_holds_a_null(
     scripted: Scripted, client: LosantClient
 ) -> None:
