@@ -50,15 +50,29 @@ class Repair(msgspec.Struct, frozen=True):
 class LosantDecodeWarning(UserWarning):
     """A response did not fit its model and was repaired to decode.
 
-    ``repairs`` lists each changed value (its JSON path in the body and what was done),
-    ``body`` holds the raw response. Python shows a warning once per distinct text; to
-    refuse drifted responses instead, ``warnings.simplefilter("error", LosantDecodeWarning)``.
+    The text names each kind of repair once (``$.counts[*].value: string does not fit
+    int | None; default kept``); ``repairs`` lists every changed value with its JSON path
+    in the body, ``body`` holds the raw response, ``status``, ``method`` and ``path`` the
+    request. Python shows each distinct text once; to refuse drifted responses instead,
+    ``warnings.simplefilter("error", LosantDecodeWarning)``.
     """
 
-    def __init__(self, message: str, *, repairs: Sequence[Repair] = (), body: bytes = b"") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        repairs: Sequence[Repair] = (),
+        body: bytes = b"",
+        status: int = 0,
+        method: str = "",
+        path: str = "",
+    ) -> None:
         super().__init__(message)
         self.repairs = repairs
         self.body = body
+        self.status = status
+        self.method = method
+        self.path = path
 
 
 class _Unfit:
@@ -76,14 +90,22 @@ _Path = tuple[Any, ...]
 _ROOT: _Path = ()
 
 
-def _format_path(path: _Path) -> str:
+def _keys(path: _Path) -> tuple[str | int, ...]:
+    """A path's keys from the top."""
     keys: list[str | int] = []
     while path:
         path, key = path
         keys.append(key)
+    return tuple(reversed(keys))
+
+
+def _format_path(keys: tuple[str | int | None, ...]) -> str:
+    """``$.counts[3].value``; a None key (any index) shows as ``[*]``."""
     parts = ["$"]
-    for key in reversed(keys):
-        if isinstance(key, int):
+    for key in keys:
+        if key is None:
+            parts.append("[*]")
+        elif isinstance(key, int):
             parts.append(f"[{key}]")
         elif _SIMPLE_KEY.fullmatch(key):
             parts.append(f".{key}")
@@ -149,7 +171,7 @@ class _Repairs(Sequence[Repair]):
         if done is None:
             path, template, value, expected = self._raw[index]
             note = template.format(kind=_kind(value), value=value, expected=expected)
-            done = self._done[index] = Repair(_format_path(path), note)
+            done = self._done[index] = Repair(_format_path(_keys(path)), note)
         return done
 
     def __repr__(self) -> str:
@@ -191,7 +213,7 @@ class _Scalar(_Fixer):
             return UNFIT
         if not self.exact:
             return fixed  # the fallback: msgspec found it fits, no repair to report
-        notes.add(path, "{kind} {value!r:.40} coerced to {expected}", value, self.expected)
+        notes.add(path, "{kind} coerced to {expected}", value, self.expected)
         return fixed
 
 
@@ -216,7 +238,7 @@ class _DateTime(_Fixer):
             fixed = _EPOCH + dt.timedelta(milliseconds=millis)
         except (OverflowError, ValueError):
             return UNFIT
-        notes.add(path, "{kind} {value!r:.40} read as epoch milliseconds", value)
+        notes.add(path, "{kind} read as epoch milliseconds", value)
         return fixed
 
 
@@ -507,7 +529,7 @@ def _kinds(type_: Any) -> tuple[type, ...]:
     return ()
 
 
-def repair(type_: Any, value: Any) -> tuple[Any, Sequence[Repair]]:
+def repair(type_: Any, value: Any) -> tuple[Any, _Repairs]:
     """Fit decoded builtins ``value`` to ``type_``: the typed result and the repairs made.
 
     Raises :class:`msgspec.ValidationError` when the value cannot fit at the top.
@@ -522,7 +544,32 @@ def repair(type_: Any, value: Any) -> tuple[Any, Sequence[Repair]]:
     return msgspec.convert(value, type_, strict=False), _Repairs(notes.raw)
 
 
-_SHOWN = 8  # repairs named in a warning's text (all are on its ``repairs``)
+def _summary(repairs: _Repairs) -> str:
+    """The kinds of repair, each once, list indexes as ``[*]``: ``$.counts[*].value: string
+    does not fit int | None; default kept``.
+
+    A warning's text is this alone (no IDs, no indexes, no values), so Python shows each
+    kind of drift once, and its registry of texts shown stays small in a long-lived
+    process.
+    """
+    kinds: dict[tuple[Any, ...], Any] = {}
+    for path, template, value, expected in repairs._raw:
+        keys: list[str | None] = []
+        while path:  # as _keys, indexes as None, inlined: this runs once per repair
+            path, key = path
+            keys.append(None if type(key) is int else key)
+        kinds.setdefault((tuple(keys), template, type(value), expected), value)
+    texts = list(
+        dict.fromkeys(
+            f"{_format_path(keys[::-1])}: {template.format(kind=_kind(value), expected=expected)}"
+            for (keys, template, _, expected), value in kinds.items()
+        )
+    )
+    more = f"; and {len(texts) - _SHOWN} more" if len(texts) > _SHOWN else ""
+    return "; ".join(texts[:_SHOWN]) + more
+
+
+_SHOWN = 8  # kinds of repair named in a warning's text (all are on its ``repairs``)
 
 
 def decode_leniently(
@@ -551,11 +598,12 @@ def decode_leniently(
         except (msgspec.DecodeError, RecursionError) as exc:
             failure = exc
         else:
-            shown = "; ".join(f"{r.path}: {r.note}" for r in repairs[:_SHOWN])
-            more = f"; and {len(repairs) - _SHOWN} more" if len(repairs) > _SHOWN else ""
-            message = f"{method} {path} -> {status}: {what} repaired to fit {name}: {shown}{more}"
-            logger.debug("%s", message)
-            warnings.warn(LosantDecodeWarning(message, repairs=repairs, body=raw), stacklevel=2)
+            message = f"{what} repaired to fit {name}: {_summary(repairs)}"
+            logger.debug("%s %s -> %d: %d value(s) %s", method, path, status, len(repairs), message)
+            warning = LosantDecodeWarning(
+                message, repairs=repairs, body=raw, status=status, method=method, path=path
+            )
+            warnings.warn(warning, stacklevel=2)
             return value
     reason = "nested too deeply" if isinstance(failure, RecursionError) else str(failure)
     raise DecodeError(
