@@ -13,10 +13,10 @@ does not fit:
   dict value that cannot fit is dropped from the dict;
 - any other field value that cannot fit leaves the field at its default (``None``).
 
-The result is built with ``msgspec.convert(..., strict=False)`` and a
-:class:`LosantDecodeWarning` names the path of every repaired value. What cannot be
-repaired (a body that is not JSON, a list where an object belongs at the top) raises
-:class:`~losant_async.DecodeError` with the raw body.
+The result is built with ``msgspec.convert(..., strict=False)``, and a
+:class:`LosantDecodeWarning` names each kind of repair and lists the path of every
+repaired value. What cannot be repaired (a body that is not JSON, a list where an object
+belongs at the top) raises :class:`~losant_async.DecodeError` with the raw body.
 """
 
 from __future__ import annotations
@@ -500,18 +500,16 @@ def _build(type_: Any) -> _Fixer | None:
     if origin is dict and len(args) == 2 and args[0] is str:
         return _Dict(_fixer(args[1]), name)
     if origin is typing.Union or origin is types.UnionType:
-        members = [_fixer(a) for a in args]
-        if any(m is None for m in members):
-            return None
-        real = [m for m in members if m is not None]
+        members = [m for m in map(_fixer, args) if m is not None]
+        if len(members) < len(args):
+            return None  # a member takes anything
         if len(args) == 2 and type(None) in args:
-            inner = _fixer(next(a for a in args if a is not type(None)))
-            return None if inner is None else _Optional(inner, name)
+            return _Optional(members[1 - args.index(type(None))], name)
         by_kind: dict[type, _Fixer] = {}
-        for arg, member in zip(args, real, strict=True):
+        for arg, member in zip(args, members, strict=True):
             for kind in _kinds(arg):
                 by_kind.setdefault(kind, member)
-        return _Union(real, by_kind, name)
+        return _Union(members, by_kind, name)
     return _Scalar(type_, (), name)
 
 
