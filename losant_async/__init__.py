@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from . import models as models
     from . import sse as sse
     from ._client import LosantClient as LosantClient
+    from ._decode import LosantDecodeWarning as LosantDecodeWarning
     from ._limits import RateLimit as RateLimit
     from ._retry import RetryPolicy as RetryPolicy
     from ._types import Timeout as Timeout
@@ -44,6 +45,7 @@ __all__ = [
     "ConflictError",
     "DecodeError",
     "LosantClient",
+    "LosantDecodeWarning",
     "LosantError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -61,6 +63,7 @@ __all__ = [
 
 _LAZY = {
     "LosantClient": ("._client", "LosantClient"),
+    "LosantDecodeWarning": ("._decode", "LosantDecodeWarning"),
     "RetryPolicy": ("._retry", "RetryPolicy"),
     "RateLimit": ("._limits", "RateLimit"),
     "Timeout": ("._types", "Timeout"),

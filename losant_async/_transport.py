@@ -18,6 +18,7 @@ import anyio
 import msgspec
 
 from ._action import Action
+from ._decode import decode_leniently
 from ._encoding import EncodedRequest, encode_action, encode_params
 from ._limits import RateLimit, TokenBucket
 from ._retry import RetryPolicy, parse_retry_after
@@ -325,11 +326,6 @@ class Transport:
             return None
         try:
             return self.decoder(model).decode(response.body)
-        except msgspec.DecodeError as exc:
-            raise DecodeError(
-                f"body does not fit {model}: {exc}",
-                status=response.status,
-                method=request.method,
-                path=request.path,
-                body=response.body,
-            ) from None
+        except (msgspec.DecodeError, RecursionError) as exc:
+            return decode_leniently(self.decoder(model), response.body, exc, what="body",
+                status=response.status, method=request.method, path=request.path)  # fmt: skip

@@ -32,6 +32,7 @@ import aiohttp
 import anyio
 import msgspec
 
+from ._decode import decode_leniently
 from ._encoding import encode_params
 from ._retry import parse_retry_after
 from ._sse_decoder import EventTooLarge, ServerSentEvent, SSEDecoder
@@ -292,14 +293,9 @@ class EventStream(Generic[T]):
             decoder = self._decoders[event.event] = msgspec.json.Decoder(model)
         try:
             return cast(T, decoder.decode(event.data))
-        except msgspec.DecodeError as exc:
-            raise DecodeError(
-                f"{event.event} event does not fit its model: {exc}",
-                status=200,
-                method="GET",
-                path=self.path,
-                body=event.data.encode(),
-            ) from None
+        except (msgspec.DecodeError, RecursionError) as exc:
+            return cast(T, decode_leniently(decoder, event.data, exc, what=f"{event.event} event",
+                status=200, method="GET", path=self.path))  # fmt: skip
 
     # -- connecting ------------------------------------------------------------------
 

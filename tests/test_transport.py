@@ -262,7 +262,7 @@ async def test_html_error_page_keeps_raw_body(server: FakeLosant) -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [b"<html>oops</html>", b'{"id": "575ec8687ae143cd83dc4a97", "na', b'{"name": 5}']
+    "body", [b"<html>oops</html>", b'{"id": "575ec8687ae143cd83dc4a97", "na', b'[{"name": 5}]']
 )
 async def test_undecodable_success_keeps_raw_body(server: FakeLosant, body: bytes) -> None:
     server.faults.add("status", status=200, body=body)
