@@ -4,10 +4,10 @@
 (``application.mqtt_subscription_stream``, ``device.state_stream``,
 ``device.command_stream``) and :meth:`LosantClient.stream` for any other SSE URL. It
 reconnects on EOF, network errors and silence longer than its idle watchdog, with
-exponential backoff and full jitter (the server's ``retry:`` as the base, reset once a
+exponential backoff and jitter (the server's ``retry:`` as the base, reset once a
 connection delivers events), sends ``Last-Event-ID`` once an id was seen, honours
 ``Retry-After`` on 429/503, and raises the typed :class:`~losant_async.LosantError` on
-400/401/403/404 rather than looping.
+400/401/403/404 and on any answer but 200 below 400, rather than looping.
 
 What comes from aiohttp-sse-client and what is owned here: the package stays the event
 vocabulary for code written against it (:meth:`ServerSentEvent.to_message_event` gives its
@@ -24,9 +24,9 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, Self, TypeVar, cast
 
 import aiohttp
 import anyio
@@ -56,7 +56,9 @@ def _fatal(status: int) -> bool:
     return 400 <= status < 500 and status not in (408, 429)
 
 
-_MIN_SERVER_RETRY = 0.1  # seconds
+# Seconds. The least backoff base when the server sets the pace (``retry:`` or
+# ``Retry-After``), which may be 0: a server must not be able to cause a tight loop.
+_MIN_SERVER_RETRY = 0.1
 
 
 class StreamStats(msgspec.Struct):
@@ -102,10 +104,13 @@ class EventStream(Generic[T]):
       1 MiB (None: unbounded); a larger event ends the stream with
       :class:`~losant_async.StreamError` once the events before it are delivered.
     - ``backoff_base``, ``backoff_max``: seconds; after ``n`` reconnects in a row that
-      delivered nothing, the next waits a random time in
-      ``[0, min(backoff_max, base * 2**n)]``, the base being the server's ``retry:`` when
-      it sent one.
-    - ``retry_after_max``: the longest ``Retry-After`` obeyed, in seconds.
+      delivered nothing, the next waits a random time in ``[c / 2, c]``,
+      ``c = min(backoff_max, base * 2**n)``, the base being the server's ``retry:`` when
+      it sent one. When the server sets the pace (``retry:``, or ``Retry-After`` on
+      429/503) the base is at least 0.1 s, whatever ``backoff_max``, so ``retry: 0`` or
+      ``Retry-After: 0`` cannot cause a tight loop.
+    - ``retry_after_max``: the longest ``Retry-After`` obeyed, in seconds; the wait is
+      the longer of it and the backoff above.
     - ``max_reconnects``: reconnects allowed over the stream's life (None: no limit);
       beyond it :class:`~losant_async.StreamError` is raised.
     """
@@ -144,6 +149,9 @@ class EventStream(Generic[T]):
         self._error: StreamError | None = None  # raised once _pending is delivered
         self._failures = 0  # consecutive connections that delivered nothing
         self._closed = False
+        # Scope of the iterating task's reconnect (backoff wait and connect): aclose()
+        # from another task cancels it, so that closing does not wait for either.
+        self._scope: anyio.CancelScope | None = None
         self.stats = StreamStats()
 
     # -- construction ----------------------------------------------------------------
@@ -194,7 +202,7 @@ class EventStream(Generic[T]):
     # -- lifetime --------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        await self._connect()
+        await self._interruptible(self._connect)
         return self
 
     async def __aexit__(
@@ -206,9 +214,11 @@ class EventStream(Generic[T]):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection now; iteration ends."""
+        """Close the connection now; iteration ends, at once even in a reconnect's wait."""
         self._closed = True
         self._drop_connection()
+        if self._scope is not None:
+            self._scope.cancel()
 
     def _drop_connection(self) -> None:
         if self._response is not None:
@@ -244,7 +254,7 @@ class EventStream(Generic[T]):
             if self._closed:
                 raise StopAsyncIteration
             if self._response is None:
-                await self._reconnect()
+                await self._interruptible(self._reconnect)
                 continue
             try:
                 with anyio.fail_after(self.idle_timeout):
@@ -307,6 +317,20 @@ class EventStream(Generic[T]):
         self._drop_connection()
         self._decoder.close()  # an unterminated event is dropped, as the standard says
 
+    async def _interruptible(self, step: Callable[[], Awaitable[None]]) -> None:
+        """Run ``step`` (a wait and connect) so that ``aclose()`` can cut it short."""
+        with anyio.CancelScope() as scope:
+            self._scope = scope
+            if self._closed:
+                scope.cancel()
+            try:
+                await step()
+            finally:
+                self._scope = None
+        if self._closed:
+            # A connection may have opened as aclose() ran: it must not outlive the stream.
+            self._drop_connection()
+
     async def _reconnect(self) -> None:
         self._count_reconnect("gave up")
         await anyio.sleep(self._backoff())
@@ -325,16 +349,22 @@ class EventStream(Generic[T]):
         raise StreamError(message) from (failure if isinstance(failure, LosantError) else None)
 
     def _backoff(self, retry_after: float | None = None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.retry_after_max)
-        base = self.backoff_base
-        if self._decoder.retry is not None:
-            # The server's ``retry:`` is the base, but ``retry: 0`` must not become a
-            # reconnect loop as tight as the network allows.
-            base = max(self._decoder.retry / 1000, _MIN_SERVER_RETRY)
-        ceiling = min(self.backoff_max, base * (2 ** min(self._failures, 30)))
+        """The wait before the next attempt, in seconds (see the class docstring)."""
+        server_retry = self._decoder.retry
+        base, cap = self.backoff_base, self.backoff_max
+        if server_retry is not None:
+            base = server_retry / 1000
+        if server_retry is not None or retry_after is not None:
+            base = max(base, _MIN_SERVER_RETRY)
+            cap = max(cap, _MIN_SERVER_RETRY)
+        ceiling = min(cap, base * (2 ** min(self._failures, 30)))
         self._failures += 1
-        return random.uniform(0.0, ceiling)
+        # Half of the range is jitter; the other half keeps the floor and the growth real.
+        wait = random.uniform(ceiling / 2, ceiling)
+        if retry_after is not None:
+            wait = max(wait, min(retry_after, self.retry_after_max))
+        logger.debug("stream %s: next attempt in %.3f s", self.path, wait)
+        return wait
 
     async def _connect(self) -> None:
         """Open a connection, retrying transient failures; fatal statuses raise.
@@ -376,11 +406,11 @@ class EventStream(Generic[T]):
                         f"expected text/event-stream, got {response.content_type!r}",
                         status=200, method="GET", path=self.path, body=body,
                     )  # fmt: skip
-                if response.status == 204:
-                    # As EventSource does: 204 No Content is the server saying "stop".
-                    self._closed = True
-                    response.release()
-                    raise StreamError(f"stream {self.path}: the server answered 204 No Content")
+                if response.status < 400 and response.status != 200:
+                    # As EventSource does: only a 200 opens a stream. 204 is the server
+                    # saying "stop"; 304, another 2xx or a redirect not followed will not
+                    # change by asking again.
+                    await self._refuse(response)
                 if response.status == 200:
                     self._decoder.reset()
                     self._response = response
@@ -401,6 +431,18 @@ class EventStream(Generic[T]):
                 failure = error
             self._count_reconnect("cannot connect", failure)
             await anyio.sleep(self._backoff(retry_after))
+
+    async def _refuse(self, response: aiohttp.ClientResponse) -> NoReturn:
+        self._closed = True
+        body = await _read_quietly(response, limit=1 << 16)
+        answer = error_for_status(
+            response.status, method="GET", path=self.path, body=body,
+            headers=dict(response.headers),
+        )  # fmt: skip
+        raise StreamError(
+            f"stream {self.path}: the server answered {response.status} {response.reason}"
+            " where only 200 opens an event stream"
+        ) from answer
 
 
 async def _read_quietly(response: aiohttp.ClientResponse, limit: int = -1) -> bytes:

@@ -9,8 +9,9 @@ wait is bounded, so a broken consumer fails instead of hanging.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import anyio
 import anyio.lowlevel
@@ -625,3 +626,149 @@ async def test_client_errors_other_than_408_and_429_do_not_loop(
         await mqtt(client, server).__aenter__()
     assert getattr(info.value, "status", None) == status
     assert len(stream_requests(server)) == 1
+
+
+# --- Retry-After 0, aclose during a wait, statuses that cannot open a stream -----------------
+
+NEXT_ATTEMPT = "stream %s: next attempt in %.3f s"
+
+
+def chosen_waits(caplog: pytest.LogCaptureFixture) -> list[float]:
+    """The backoffs the stream chose, in order, as it logged them."""
+    return [cast(float, r.args[1]) for r in caplog.records if r.msg == NEXT_ATTEMPT]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("retry_after", ["0", "Wed, 21 Oct 2015 07:28:00 GMT"])
+async def test_retry_after_zero_or_past_backs_off_from_the_floor(
+    client: LosantClient,
+    server: FakeLosant,
+    caplog: pytest.LogCaptureFixture,
+    retry_after: str,
+) -> None:
+    # The server says "now" every time and the stream's own base is tiny (5 ms). The
+    # server setting the pace still gets the 0.1 s floor, doubling: no tight loop.
+    caplog.set_level(logging.DEBUG, logger="losant_async")
+    server.faults.add("status", action=MQTT, status=503, retry_after=retry_after)
+    stream = mqtt(client, server)
+    stream.backoff_max = 1.0
+    stream.max_reconnects = 4
+    with anyio.fail_after(10), pytest.raises(StreamError, match="after 4 reconnects"):
+        async with stream:
+            pytest.fail("entered a stream the server refused")
+    assert [r.status for r in stream_requests(server)] == [503] * 5
+    waits = chosen_waits(caplog)
+    assert len(waits) == 4
+    for n, wait in enumerate(waits):
+        ceiling = 0.1 * 2**n
+        assert ceiling / 2 <= wait <= ceiling, (n, waits)
+
+
+async def test_retry_after_longer_than_the_backoff_is_obeyed(
+    client: LosantClient, server: FakeLosant, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="losant_async")
+    server.faults.add("status", action=MQTT, times=1, status=429, retry_after=1)
+    stream = mqtt(client, server)
+    stream.retry_after_max = 0.3  # caps the server's 1 s
+    with anyio.fail_after(5):
+        async with stream:
+            pass
+    assert chosen_waits(caplog) == [0.3]
+    assert [r.status for r in stream_requests(server)] == [429, 200]
+
+
+async def test_aclose_ends_iteration_during_a_long_retry_after(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    # The stream drops after its first event, and the reconnect is told to wait 60 s.
+    server.faults.add("stream_drop", action=MQTT, every=1)
+    stream = mqtt(client, server)
+    ended = anyio.Event()
+    got: list[Any] = []
+
+    async def consume() -> None:
+        async for msg in stream:
+            got.append(msg)
+        ended.set()
+
+    async with stream, anyio.create_task_group() as tg:
+        server.faults.add("status", action=MQTT, status=503, retry_after=60)
+        server.publish(server.ids.application_id, "t/n", "x")
+        tg.start_soon(consume)
+        await until(lambda: [r.status for r in stream_requests(server)] == [200, 503])
+        await stream.aclose()
+        with anyio.fail_after(10):  # a hang guard only: the wait would last 60 s
+            await ended.wait()
+    assert [m.message for m in got] == ["x"]
+    assert [r.status for r in stream_requests(server)] == [200, 503]
+
+
+async def test_aclose_ends_iteration_during_a_pending_connect(scripted: Scripted) -> None:
+    release = anyio.Event()
+
+    async def one_event(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(b"data: first\n\n")
+        return resp  # the stream ends: the client reconnects
+
+    async def held(request: web.Request) -> web.StreamResponse:
+        await release.wait()
+        return web.Response(status=503)
+
+    scripted.script = [one_event]
+    scripted.fallback = held
+    ended = anyio.Event()
+    got: list[str] = []
+    async with LosantClient("t", base_url=scripted.url) as c:
+        stream = fast(c.stream("/sse", idle_timeout=None))  # no watchdog to end the connect
+
+        async def consume() -> None:
+            async for event in stream:
+                got.append(event.data)
+            ended.set()
+
+        async with stream, anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            await until(lambda: len(scripted.seen) == 2)
+            await stream.aclose()
+            with anyio.fail_after(10):  # a hang guard only: the server never answers
+                await ended.wait()
+            # The iteration ended while the server still held the connect.
+            assert not release.is_set()
+            release.set()
+    assert got == ["first"]
+    assert len(scripted.seen) == 2
+
+
+@pytest.mark.parametrize("status", [201, 202, 206, 300, 302, 304, 307])
+async def test_answers_other_than_200_below_400_end_the_stream(
+    scripted: Scripted, status: int
+) -> None:
+    # No Location: aiohttp hands the redirect over instead of following it.
+    scripted.fallback = reply(status, b"" if status == 304 else b"moved")
+    async with LosantClient("t", base_url=scripted.url) as c:
+        stream = fast(c.stream("/sse"))
+        stream.max_reconnects = 3
+        with anyio.fail_after(5), pytest.raises(StreamError) as info:
+            await stream.__aenter__()
+    assert f"answered {status}" in str(info.value)
+    assert isinstance(info.value.__cause__, LosantError)
+    assert getattr(info.value.__cause__, "status", None) == status
+    assert len(scripted.seen) == 1
+    assert stream.stats.reconnects == 0
+
+
+async def test_a_followed_redirect_opens_the_stream(scripted: Scripted) -> None:
+    async def events(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(b"data: here\n\n")
+        return resp
+
+    scripted.script = [reply(307, b"", Location="/elsewhere"), events]
+    async with LosantClient("t", base_url=scripted.url) as c:
+        async with fast(c.stream("/sse")) as stream:
+            (event,) = await take(stream, 1)
+    assert event.data == "here"
+    assert [s.path for s in scripted.seen] == ["/sse", "/elsewhere"]
