@@ -21,10 +21,10 @@ status) and the reconnect loop are therefore this module's own.
 from __future__ import annotations
 
 import logging
+import operator
 import random
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, Self, TypeVar, cast
 
@@ -143,16 +143,27 @@ class EventStream(Generic[T]):
         self.max_reconnects = max_reconnects
         self._connect_timeout = connect_timeout
         self._decoder = SSEDecoder(max_event_size=max_event_size)
-        self._decoders: dict[str, msgspec.json.Decoder[Any]] = {}
+        self._decoders: dict[str, Callable[[str], Any]] = {}
         self._response: aiohttp.ClientResponse | None = None
-        self._pending: deque[ServerSentEvent] = deque()
-        self._error: StreamError | None = None  # raised once _pending is delivered
+        # The batch being delivered: its items, and the events they came from.
+        self._ready: Iterator[T] = iter(())
+        self._batch_items: list[Any] = []
+        self._batch_events: list[ServerSentEvent] = []
+        self._batch_time: float | None = None  # time.time() when its chunk arrived
+        # The events delivered from earlier batches, and the id and time of the last one.
+        self._events_before = 0
+        self._last_before: tuple[str, float | None] = ("", None)
+        self._reconnects = 0
+        self._connects = 0
+        self._error: LosantError | None = None  # raised once the batch is delivered
+        self._end_error: LosantError | None = None  # raised once all else is delivered
+        self._backlog: list[ServerSentEvent] = []  # after an event that did not decode
+        self._backlog_time = 0.0
         self._failures = 0  # consecutive connections that delivered nothing
         self._closed = False
         # Scope of the iterating task's reconnect (backoff wait and connect): aclose()
         # from another task cancels it, so that closing does not wait for either.
         self._scope: anyio.CancelScope | None = None
-        self.stats = StreamStats()
 
     # -- construction ----------------------------------------------------------------
 
@@ -240,19 +251,49 @@ class EventStream(Generic[T]):
         self._decoder.max_event_size = value
 
     # -- iteration -------------------------------------------------------------------
+    #
+    # Each chunk read is decoded at once, its events to their models in one pass, and the
+    # items wait in ``_ready`` (an iterator over ``_batch``). ``async for`` runs an async
+    # generator that yields from it, so an event costs no coroutine and no Python call of
+    # its own; counters are kept per batch and ``stats`` works out the rest when asked.
 
-    def __aiter__(self) -> Self:
-        return self
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[T]:
+        # A fresh generator per ``async for``: one ended by an error (a DecodeError, say)
+        # leaves the stream, whose state is all in ``self``, usable by the next.
+        while True:
+            ready = self._ready
+            for item in ready:
+                yield item
+            # A direct __anext__() may have started a new batch while this one waited.
+            if ready is self._ready and not await self._fill():
+                return
 
     async def __anext__(self) -> T:
         while True:
-            if self._pending:
-                return self._deliver(self._pending.popleft())
+            for item in self._ready:
+                return item
+            if not await self._fill():
+                raise StopAsyncIteration
+
+    async def _fill(self) -> bool:
+        """Read until a batch of items is ready (True) or the stream is over (False)."""
+        while True:
             if self._error is not None:
                 error, self._error = self._error, None
                 raise error
+            if self._backlog:  # the events after one that failed to decode
+                events, self._backlog = self._backlog, []
+                if self._take(events, self._backlog_time):
+                    return True
+                continue
             if self._closed:
-                raise StopAsyncIteration
+                if self._end_error is not None:
+                    error, self._end_error = self._end_error, None
+                    raise error
+                return False
             if self._response is None:
                 await self._interruptible(self._reconnect)
                 continue
@@ -276,40 +317,98 @@ class EventStream(Generic[T]):
             except EventTooLarge as exc:
                 # Raised only after the events that preceded it in this chunk: raising at
                 # once would end an ``async for`` with them undelivered.
-                self._pending.extend(e for e in exc.events if self._wanted(e))
                 self._drop_connection()
                 self._closed = True
-                self._error = StreamError(f"stream {self.path}: {exc}")
+                self._end_error = StreamError(f"stream {self.path}: {exc}")
+                if self._take(exc.events, time.time()):
+                    return True
                 continue
-            self._pending.extend(e for e in events if self._wanted(e))
             if events:
                 self._failures = 0
+                if self._take(events, time.time()):
+                    return True
 
-    def _wanted(self, event: ServerSentEvent) -> bool:
-        return self._models is None or event.event in self._models
-
-    def _deliver(self, event: ServerSentEvent) -> T:
-        self.stats.events += 1
-        self.stats.last_event_time = time.time()
-        self.stats.last_event_id = event.id
+    def _take(self, events: list[ServerSentEvent], received: float) -> bool:
+        """Make the caller's items of one run of events the next batch; False if none."""
+        items: list[Any]
         if self._models is None:
-            return cast(T, event)
-        decoder = self._decoders.get(event.event)
-        if decoder is None:
-            from . import models
+            items = cast(list[Any], events)
+        else:
+            try:
+                items = self._deliver(events)
+            except msgspec.DecodeError:
+                items, events = self._deliver_until_failure(events, received)
+        if not items:
+            return self._error is not None  # if so, _fill() raises it next
+        # Fold the batch that ran out into the counters before replacing it.
+        if self._batch_items:
+            self._events_before += len(self._batch_items)
+            self._last_before = (self._nth_id(-1), self._batch_time)
+        self._batch_items = items
+        self._batch_events = events
+        self._batch_time = received
+        self._ready = iter(items)
+        return True
 
-            model = getattr(models, self._models[event.event])
-            decoder = self._decoders[event.event] = msgspec.json.Decoder(model)
-        try:
-            return cast(T, decoder.decode(event.data))
-        except msgspec.DecodeError as exc:
-            raise DecodeError(
-                f"{event.event} event does not fit its model: {exc}",
-                status=200,
-                method="GET",
-                path=self.path,
-                body=event.data.encode(),
-            ) from None
+    def _deliver(self, events: list[ServerSentEvent]) -> list[Any]:
+        """The one place where events' data become their models: the events of the
+        action's types in a run, all at once; any other type is left out."""
+        decoders = self._decoders or self._load_decoders()
+        return [decode(e.data) for e in events if (decode := decoders.get(e.event))]
+
+    def _deliver_until_failure(
+        self, events: list[ServerSentEvent], received: float
+    ) -> tuple[list[Any], list[ServerSentEvent]]:
+        # Rare: find the event that does not fit. Those before it are delivered, then its
+        # DecodeError, then the rest, so that one bad event costs no other.
+        for index, event in enumerate(events):
+            try:
+                self._deliver([event])
+            except msgspec.DecodeError as exc:
+                self._error = DecodeError(
+                    f"{event.event} event does not fit its model: {exc}",
+                    status=200, method="GET", path=self.path, body=event.data.encode(),
+                )  # fmt: skip
+                self._backlog = events[index + 1 :]
+                self._backlog_time = received
+                return self._deliver(events[:index]), events[:index]
+        raise AssertionError("a run failed to decode, but none of its events")
+
+    def _load_decoders(self) -> dict[str, Callable[[str], Any]]:
+        from . import models
+
+        assert self._models is not None
+        self._decoders = {
+            name: msgspec.json.Decoder(getattr(models, model)).decode
+            for name, model in self._models.items()
+        }
+        return self._decoders
+
+    def _nth_id(self, n: int) -> str:
+        """The id of the ``n``-th event (from 1; -1: the last) of the batch that reached
+        the caller."""
+        models = self._models
+        events = self._batch_events
+        if models is None:
+            return events[n - 1 if n > 0 else n].id
+        if n < 0:
+            return next(e.id for e in reversed(events) if e.event in models)
+        return [e for e in events if e.event in models][n - 1].id
+
+    @property
+    def stats(self) -> StreamStats:
+        """Counters for operators, as of now (a snapshot); see :class:`StreamStats`."""
+        delivered = len(self._batch_items) - operator.length_hint(self._ready)
+        last_id, last_time = self._last_before
+        if delivered:
+            last_id, last_time = self._nth_id(delivered), self._batch_time
+        return StreamStats(
+            events=self._events_before + delivered,
+            reconnects=self._reconnects,
+            connects=self._connects,
+            last_event_time=last_time,
+            last_event_id=last_id,
+        )
 
     # -- connecting ------------------------------------------------------------------
 
@@ -338,11 +437,11 @@ class EventStream(Generic[T]):
 
     def _count_reconnect(self, what: str, failure: Exception | None = None) -> None:
         """Count one more reconnect, or end the stream once ``max_reconnects`` are spent."""
-        if self.max_reconnects is None or self.stats.reconnects < self.max_reconnects:
-            self.stats.reconnects += 1
+        if self.max_reconnects is None or self._reconnects < self.max_reconnects:
+            self._reconnects += 1
             return
         self._closed = True
-        message = f"stream {self.path}: {what} after {self.stats.reconnects} reconnects"
+        message = f"stream {self.path}: {what} after {self._reconnects} reconnects"
         if failure is not None:
             message += f"; last failure: {describe_failure(failure)}"
         # Only our own errors are chained: aiohttp's may hold the token.
@@ -414,7 +513,7 @@ class EventStream(Generic[T]):
                 if response.status == 200:
                     self._decoder.reset()
                     self._response = response
-                    self.stats.connects += 1
+                    self._connects += 1
                     logger.debug("stream %s: connected", self.path)
                     return
                 body = await _read_quietly(response)

@@ -8,6 +8,7 @@ wait is bounded, so a broken consumer fails instead of hanging.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -30,7 +31,7 @@ from losant_async.errors import (
 )
 from losant_async.sse import EventStream, ServerSentEvent
 from losant_async.testing import FakeLosant, JournalEntry
-from tests.conftest import Scripted, reply
+from tests.conftest import Handler, Scripted, reply
 
 pytestmark = pytest.mark.anyio
 
@@ -772,3 +773,66 @@ async def test_a_followed_redirect_opens_the_stream(scripted: Scripted) -> None:
             (event,) = await take(stream, 1)
     assert event.data == "here"
     assert [s.path for s in scripted.seen] == ["/sse", "/elsewhere"]
+
+
+# --- batches: events decoded a chunk at a time, delivered one by one ------------------------
+
+
+def one_write(body: bytes) -> Handler:
+    """A handler sending ``body`` in a single write, then only comments until the client
+    goes away."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(body)
+        with contextlib.suppress(ConnectionError):
+            while True:
+                await anyio.sleep(0.05)
+                await resp.write(b":\n\n")
+        return resp
+
+    return handler
+
+
+def mqtt_event(i: int | str, topic: Any = "t/n") -> bytes:
+    data = json.dumps({"topic": topic, "message": str(i)})
+    return f"id: {i}\nevent: mqttMessage\ndata: {data}\n\n".encode()
+
+
+async def test_stats_count_what_was_delivered_not_what_was_read(scripted: Scripted) -> None:
+    keepalive = b'event: keepAlive\ndata: {"time":1}\n\n'
+    scripted.fallback = one_write(b"".join(mqtt_event(i) + keepalive for i in range(1, 11)))
+    async with (
+        LosantClient("t", base_url=scripted.url) as c,
+        c.application.mqtt_subscription_stream(application_id=UNKNOWN_ID, topic="#") as stream,
+    ):
+        first = await take(stream, 4)
+        stats = stream.stats
+        assert (stats.events, stats.last_event_id) == (4, "4")
+        assert stats.last_event_time is not None
+        assert stream.last_event_id == "10"  # all ten were read and parsed already
+        second = await take(stream, 6)
+        assert (stream.stats.events, stream.stats.last_event_id) == (10, "10")
+    assert [m.message for m in first + second] == [str(i) for i in range(1, 11)]
+
+
+async def test_an_event_that_does_not_fit_its_model_costs_no_other(scripted: Scripted) -> None:
+    # Four events in one chunk, the third with a number where a string belongs.
+    body = mqtt_event(1) + mqtt_event(2) + mqtt_event(3, topic=5) + mqtt_event(4)
+    scripted.fallback = one_write(body)
+    got: list[str | None] = []
+    async with (
+        LosantClient("t", base_url=scripted.url) as c,
+        c.application.mqtt_subscription_stream(application_id=UNKNOWN_ID, topic="#") as stream,
+    ):
+        with pytest.raises(DecodeError, match="mqttMessage event") as info:
+            async for msg in stream:
+                got.append(msg.message)
+        assert json.loads(info.value.body)["topic"] == 5
+        assert stream.stats.events == 2
+        async for msg in stream:  # the stream goes on after the bad event
+            got.append(msg.message)
+            break
+        assert stream.stats.events == 3
+    assert got == ["1", "2", "4"]
