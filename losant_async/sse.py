@@ -20,13 +20,15 @@ status) and the reconnect loop are therefore this module's own.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import operator
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, Self, TypeVar, cast
 
 import aiohttp
 import anyio
@@ -43,9 +45,10 @@ if TYPE_CHECKING:
     from ._action import Action
     from ._transport import Transport
 
-__all__ = ["EventStream", "SSEDecoder", "ServerSentEvent", "StreamStats"]
+__all__ = ["EventStream", "SSEDecoder", "ServerSentEvent", "StreamGap", "StreamStats"]
 
 T = TypeVar("T")
+GapHandler = Callable[["StreamGap"], Awaitable[None] | None]
 
 logger = logging.getLogger("losant_async")
 
@@ -61,14 +64,59 @@ def _fatal(status: int) -> bool:
 _MIN_SERVER_RETRY = 0.1
 
 
-class StreamStats(msgspec.Struct):
-    """Counters for operators: events delivered, reconnects, last event time and id."""
+class StreamStats(msgspec.Struct, frozen=True):
+    """A stream's counters as of when ``stream.stats`` was read.
+
+    - ``events``: events that reached the caller (decoded to their models, for the stream
+      actions; keep-alives and events that failed to decode are not counted).
+    - ``reconnects``: reconnect attempts over the stream's life, failed ones included.
+    - ``connects``: connections the server accepted (200), the first one included.
+    - ``last_event_time``: when the last event that reached the caller arrived, as
+      ``time.time()``; None before the first.
+    - ``last_event_id``: the id that event carried ("" if none); the id sent on reconnect
+      is :attr:`EventStream.last_event_id`, which may be ahead when events are buffered.
+    - ``gaps``: reconnects the server did not resume by id (see :class:`StreamGap`).
+    """
 
     events: int = 0
     reconnects: int = 0
     connects: int = 0
-    last_event_time: float | None = None  # time.time() of the last delivered event
+    last_event_time: float | None = None
     last_event_id: str = ""
+    gaps: int = 0
+
+
+GapReason = Literal["closed", "silent", "error"]
+
+
+class StreamGap(msgspec.Struct, frozen=True):
+    """A reconnect the server did not resume by id: what it sent in ``[start, end]`` may
+    never arrive, so a listener may want to re-read the state it follows.
+
+    - ``start``: when the stream last heard from the server (an event, a keep-alive or
+      the connection's acceptance) before the connection was lost; aware, UTC.
+    - ``end``: when the server accepted the new connection; aware, UTC.
+    - ``last_event_id``: the last event id seen before the loss ("" if the server sends
+      none).
+    - ``reason``: how the connection was lost: ``"closed"`` by the server, ``"silent"``
+      for longer than ``idle_timeout``, or an ``"error"`` of the network or the stream.
+    - ``reconnects``: the attempts it took to connect again (1 if the first succeeded).
+    """
+
+    start: datetime
+    end: datetime
+    last_event_id: str
+    reason: GapReason
+    reconnects: int
+
+    @property
+    def duration(self) -> timedelta:
+        """How long the stream may have missed events."""
+        return self.end - self.start
+
+
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
 
 
 def _to_message_event(event: ServerSentEvent, origin: str | None = None) -> Any:
@@ -89,7 +137,14 @@ class EventStream(Generic[T]):
     Only the events of the action's own types (``mqttMessage``, ``deviceState``,
     ``deviceCommand``) reach the caller, decoded to their models; keepalives and other
     types are dropped. A :class:`~losant_async.DecodeError` for one event leaves the
-    stream usable.
+    stream usable. ``stream.stats`` gives its counters (:class:`StreamStats`).
+
+    Gaps: a reconnect counts as resumed when its request carried ``Last-Event-ID``, that
+    is when the server had sent an event id: a server that numbers its events is trusted
+    to send what came after it, as ``EventSource`` does. Any other reconnect is a gap (so
+    every reconnect of a stream without ids, as Losant's API describes its streams: they
+    replay nothing): it is counted in ``stats.gaps`` and, before the first event of the
+    new connection, handed to ``on_gap`` as a :class:`StreamGap`.
 
     Settings are public attributes, set on the stream before entering it::
 
@@ -111,8 +166,12 @@ class EventStream(Generic[T]):
       ``Retry-After: 0`` cannot cause a tight loop.
     - ``retry_after_max``: the longest ``Retry-After`` obeyed, in seconds; the wait is
       the longer of it and the backoff above.
-    - ``max_reconnects``: reconnects allowed over the stream's life (None: no limit);
-      beyond it :class:`~losant_async.StreamError` is raised.
+    - ``max_reconnects``: reconnect attempts allowed in a row without an event arriving
+      (keep-alive events count, so a stream that stays up never runs out; None: no
+      limit); beyond it :class:`~losant_async.StreamError` is raised.
+    - ``on_gap``: None, or a function (sync or async) called with each
+      :class:`StreamGap`, in the iterating task; what it raises comes out of the
+      iteration and leaves the stream usable.
     """
 
     def __init__(
@@ -130,6 +189,7 @@ class EventStream(Generic[T]):
         max_reconnects: int | None = None,
         connect_timeout: float | None = None,
         headers: Mapping[str, str] | None = None,
+        on_gap: GapHandler | None = None,
     ) -> None:
         self._transport = transport
         self.path = path
@@ -141,6 +201,7 @@ class EventStream(Generic[T]):
         self.backoff_max = backoff_max
         self.retry_after_max = retry_after_max
         self.max_reconnects = max_reconnects
+        self.on_gap = on_gap
         self._connect_timeout = connect_timeout
         self._decoder = SSEDecoder(max_event_size=max_event_size)
         self._decoders: dict[str, Callable[[str], Any]] = {}
@@ -159,7 +220,16 @@ class EventStream(Generic[T]):
         self._end_error: LosantError | None = None  # raised once all else is delivered
         self._backlog: list[ServerSentEvent] = []  # after an event that did not decode
         self._backlog_time = 0.0
-        self._failures = 0  # consecutive connections that delivered nothing
+        # Reconnect attempts since an event last arrived: the backoff's exponent and what
+        # max_reconnects bounds.
+        self._failures = 0
+        # Gaps: when the server was last heard from; the connection loss being recovered
+        # from (when the server was last heard, how it ended, the last event id, and the
+        # reconnect count when it began); a gap to report before anything else.
+        self._heard = 0.0
+        self._outage: tuple[float, GapReason, str, int] | None = None
+        self._gap: StreamGap | None = None
+        self._gaps = 0
         self._closed = False
         # Scope of the iterating task's reconnect (backoff wait and connect): aclose()
         # from another task cancels it, so that closing does not wait for either.
@@ -253,9 +323,10 @@ class EventStream(Generic[T]):
     # -- iteration -------------------------------------------------------------------
     #
     # Each chunk read is decoded at once, its events to their models in one pass, and the
-    # items wait in ``_ready`` (an iterator over ``_batch``). ``async for`` runs an async
-    # generator that yields from it, so an event costs no coroutine and no Python call of
-    # its own; counters are kept per batch and ``stats`` works out the rest when asked.
+    # items wait in ``_ready`` (an iterator over ``_batch_items``). ``async for`` runs an
+    # async generator that yields from it, so an event costs no coroutine and no Python
+    # call of its own; counters are kept per batch and ``stats`` works out the rest when
+    # asked.
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self._iterate()
@@ -294,6 +365,10 @@ class EventStream(Generic[T]):
                     error, self._end_error = self._end_error, None
                     raise error
                 return False
+            if self._gap is not None:
+                gap, self._gap = self._gap, None
+                await self._report(gap)
+                continue
             if self._response is None:
                 await self._interruptible(self._reconnect)
                 continue
@@ -302,16 +377,17 @@ class EventStream(Generic[T]):
                     chunk = await self._response.content.readany()
             except TimeoutError:
                 logger.debug("stream %s: silent too long, reconnecting", self.path)
-                self._lost()
+                self._lost("silent")
                 continue
             except (aiohttp.ClientError, OSError) as exc:
                 logger.debug("stream %s: %s, reconnecting", self.path, type(exc).__name__)
-                self._lost()
+                self._lost("error")
                 continue
             if not chunk:
                 logger.debug("stream %s: server closed the stream, reconnecting", self.path)
-                self._lost()
+                self._lost("closed")
                 continue
+            received = self._heard = time.time()
             try:
                 events = self._decoder.feed(chunk)
             except EventTooLarge as exc:
@@ -320,12 +396,12 @@ class EventStream(Generic[T]):
                 self._drop_connection()
                 self._closed = True
                 self._end_error = StreamError(f"stream {self.path}: {exc}")
-                if self._take(exc.events, time.time()):
+                if self._take(exc.events, received):
                     return True
                 continue
             if events:
                 self._failures = 0
-                if self._take(events, time.time()):
+                if self._take(events, received):
                     return True
 
     def _take(self, events: list[ServerSentEvent], received: float) -> bool:
@@ -408,13 +484,26 @@ class EventStream(Generic[T]):
             connects=self._connects,
             last_event_time=last_time,
             last_event_id=last_id,
+            gaps=self._gaps,
         )
+
+    async def _report(self, gap: StreamGap) -> None:
+        logger.info(
+            "stream %s: reconnected without resuming; events from %s to %s may be lost",
+            self.path, gap.start, gap.end,
+        )  # fmt: skip
+        if self.on_gap is not None:
+            result = self.on_gap(gap)
+            if inspect.isawaitable(result):
+                await result
 
     # -- connecting ------------------------------------------------------------------
 
-    def _lost(self) -> None:
+    def _lost(self, reason: GapReason) -> None:
         self._drop_connection()
         self._decoder.close()  # an unterminated event is dropped, as the standard says
+        if self._outage is None:
+            self._outage = (self._heard, reason, self._decoder.last_event_id, self._reconnects)
 
     async def _interruptible(self, step: Callable[[], Awaitable[None]]) -> None:
         """Run ``step`` (a wait and connect) so that ``aclose()`` can cut it short."""
@@ -436,12 +525,13 @@ class EventStream(Generic[T]):
         await self._connect()
 
     def _count_reconnect(self, what: str, failure: Exception | None = None) -> None:
-        """Count one more reconnect, or end the stream once ``max_reconnects`` are spent."""
-        if self.max_reconnects is None or self._reconnects < self.max_reconnects:
+        """Count one more reconnect, or end the stream once ``max_reconnects`` in a row
+        are spent."""
+        if self.max_reconnects is None or self._failures < self.max_reconnects:
             self._reconnects += 1
             return
         self._closed = True
-        message = f"stream {self.path}: {what} after {self._reconnects} reconnects"
+        message = f"stream {self.path}: {what} after {self._failures} reconnects in a row"
         if failure is not None:
             message += f"; last failure: {describe_failure(failure)}"
         # Only our own errors are chained: aiohttp's may hold the token.
@@ -476,8 +566,9 @@ class EventStream(Generic[T]):
             headers = self._transport.headers(accept="text/event-stream")
             headers["Cache-Control"] = "no-cache"
             headers.update(self._headers)
-            if self._decoder.last_event_id:
-                headers["Last-Event-ID"] = self._decoder.last_event_id
+            resume_id = self._decoder.last_event_id
+            if resume_id:
+                headers["Last-Event-ID"] = resume_id
             url = self._transport.base_url + self.path + (f"?{self._query}" if self._query else "")
             # sock_read also bounds the wait for the response headers, which the watchdog
             # in __anext__ does not cover: a server that accepts and never answers would
@@ -514,6 +605,15 @@ class EventStream(Generic[T]):
                     self._decoder.reset()
                     self._response = response
                     self._connects += 1
+                    self._heard = time.time()
+                    if self._outage is not None and not resume_id:
+                        start, reason, last_id, reconnects = self._outage
+                        self._gap = StreamGap(
+                            _utc(start), _utc(self._heard), last_id, reason,
+                            self._reconnects - reconnects,
+                        )  # fmt: skip
+                        self._gaps += 1
+                    self._outage = None
                     logger.debug("stream %s: connected", self.path)
                     return
                 body = await _read_quietly(response)

@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 import anyio
@@ -29,7 +30,7 @@ from losant_async.errors import (
     ServerError,
     StreamError,
 )
-from losant_async.sse import EventStream, ServerSentEvent
+from losant_async.sse import EventStream, ServerSentEvent, StreamGap
 from losant_async.testing import FakeLosant, JournalEntry
 from tests.conftest import Handler, Scripted, reply
 
@@ -836,3 +837,156 @@ async def test_an_event_that_does_not_fit_its_model_costs_no_other(scripted: Scr
             break
         assert stream.stats.events == 3
     assert got == ["1", "2", "4"]
+
+
+# --- gaps: reconnects the server did not resume by id ----------------------------------------
+
+
+@pytest.fixture
+async def no_ids() -> AsyncIterator[FakeLosant]:
+    """Like Losant: events carry no id and nothing is replayed after a reconnect."""
+    async with FakeLosant() as srv:
+        yield srv
+
+
+async def test_a_drop_without_ids_is_reported_as_a_gap_before_the_next_event(
+    no_ids: FakeLosant,
+) -> None:
+    server = no_ids
+    server.faults.add("stream_drop", action=MQTT, every=2)
+    app = server.ids.application_id
+    log: list[Any] = []  # messages and gaps, in the order the consumer saw them
+    before = datetime.now(UTC)
+
+    def on_gap(gap: StreamGap) -> None:
+        log.append(gap)
+
+    async with LosantClient(server.token, base_url=server.url) as client:
+        stream = mqtt(client, server)
+        stream.on_gap = on_gap
+
+        async def consume() -> None:
+            async for msg in stream:
+                log.append(msg.message)
+
+        async with stream, anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            server.publish(app, "t/n", "a")
+            server.publish(app, "t/n", "b")  # the server ends the stream after this one
+            await until(lambda: len(log) == 3)
+            server.publish(app, "t/n", "c")
+            await until(lambda: len(log) == 4)
+            await stream.aclose()
+    assert log[:2] == ["a", "b"] and log[3] == "c"
+    gap = log[2]
+    assert isinstance(gap, StreamGap)
+    assert gap.reason == "closed" and gap.reconnects == 1 and gap.last_event_id == ""
+    assert gap.start.tzinfo is UTC and gap.end.tzinfo is UTC
+    assert before <= gap.start <= gap.end <= datetime.now(UTC)
+    assert gap.duration == gap.end - gap.start
+    stats = stream.stats
+    assert (stats.gaps, stats.reconnects, stats.connects, stats.events) == (1, 1, 2, 3)
+    assert [r.headers.get("Last-Event-ID") for r in stream_requests(server)] == [None, None]
+
+
+async def test_a_drop_resumed_by_id_is_no_gap(client: LosantClient, server: FakeLosant) -> None:
+    server.faults.add("stream_drop", action=MQTT, every=3)
+    app = server.ids.application_id
+    gaps: list[StreamGap] = []
+
+    async def on_gap(gap: StreamGap) -> None:
+        gaps.append(gap)
+
+    stream = mqtt(client, server)
+    stream.on_gap = on_gap
+    async with stream, anyio.create_task_group() as tg:
+        tg.start_soon(publish_slowly, server, 12, lambda i: server.publish(app, "t/n", str(i)))
+        got = await take(stream, 12)
+    assert [m.message for m in got] == [str(i) for i in range(12)]
+    assert stream.stats.reconnects >= 3
+    assert gaps == [] and stream.stats.gaps == 0
+    assert_resumed(stream_requests(server), stream.stats.reconnects)
+
+
+async def test_a_silent_stream_without_ids_is_a_gap_with_its_async_handler(
+    no_ids: FakeLosant,
+) -> None:
+    server = no_ids
+    server.faults.add("stream_stall", action=MQTT, times=1, after=1, seconds=30)
+    app = server.ids.application_id
+    log: list[Any] = []
+
+    async def on_gap(gap: StreamGap) -> None:
+        await anyio.lowlevel.checkpoint()
+        log.append(gap)
+
+    async with LosantClient(server.token, base_url=server.url) as client:
+        stream = mqtt(client, server)  # given up after 0.3 s of silence
+        stream.on_gap = on_gap
+
+        async def consume() -> None:
+            async for msg in stream:
+                log.append(msg.message)
+
+        async with stream, anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            server.publish(app, "t/n", "before")
+            server.publish(app, "t/n", "unseen")  # held back by the stalled connection
+            await until(lambda: len(log) == 2)
+            server.publish(app, "t/n", "after")
+            await until(lambda: len(log) == 3)
+            await stream.aclose()
+    assert log[0] == "before" and log[2] == "after"
+    gap = log[1]
+    assert isinstance(gap, StreamGap)
+    assert gap.reason == "silent" and gap.reconnects == 1
+    assert stream.stats.gaps == 1
+
+
+async def test_a_gap_counts_the_attempts_it_took_and_the_handler_may_raise(
+    scripted: Scripted,
+) -> None:
+    async def event_then_reset(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(b"data: one\n\n")
+        await anyio.sleep(0.05)
+        assert request.transport is not None
+        request.transport.abort()  # the connection breaks mid-stream
+        return resp
+
+    scripted.script = [event_then_reset, reply(503), reply(503), one_write(b"data: two\n\n")]
+    gaps: list[StreamGap] = []
+
+    def on_gap(gap: StreamGap) -> None:
+        gaps.append(gap)
+        raise RuntimeError("handler failed")
+
+    async with LosantClient("t", base_url=scripted.url) as c:
+        stream = fast(c.stream("/sse", idle_timeout=5))
+        stream.on_gap = on_gap
+        async with stream:
+            (one,) = await take(stream, 1)
+            with anyio.fail_after(5), pytest.raises(RuntimeError, match="handler failed"):
+                await take(stream, 1)
+            (two,) = await take(stream, 1)  # the handler's failure left the stream usable
+    assert (one.data, two.data) == ("one", "two")
+    (gap,) = gaps
+    assert gap.reason == "error" and gap.reconnects == 3
+    assert stream.stats.gaps == 1 and stream.stats.reconnects == 3
+
+
+async def test_max_reconnects_counts_attempts_in_a_row_only(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    # Every connection delivers one event and is dropped: many reconnects over the
+    # stream's life, never two in a row without an event.
+    server.faults.add("stream_drop", action=MQTT, every=1)
+    app = server.ids.application_id
+    stream = mqtt(client, server)
+    stream.max_reconnects = 1
+    async with stream, anyio.create_task_group() as tg:
+        tg.start_soon(publish_slowly, server, 8, lambda i: server.publish(app, "t/n", str(i)))
+        got = await take(stream, 8)
+    assert [m.message for m in got] == [str(i) for i in range(8)]
+    assert stream.stats.reconnects >= 6
