@@ -230,6 +230,10 @@ class SSEDecoder:
             clean = True
         else:
             self._learn(text)
+            if self._separator != separator:
+                # Learned from this very text (the first chunk of a stream, say): cut it
+                # with the new separator rather than parse it all line by line.
+                return self._blocks(text, events)
             clean = self._at_block_start
         # ``last`` holds an unfinished block: whole lines, if any, then an unfinished line.
         # When that is invisible (no retry field, which takes effect at once) and cheap, keep

@@ -4,10 +4,10 @@
 (``application.mqtt_subscription_stream``, ``device.state_stream``,
 ``device.command_stream``) and :meth:`LosantClient.stream` for any other SSE URL. It
 reconnects on EOF, network errors and silence longer than its idle watchdog, with
-exponential backoff and full jitter (the server's ``retry:`` as the base, reset once a
+exponential backoff and jitter (the server's ``retry:`` as the base, reset once a
 connection delivers events), sends ``Last-Event-ID`` once an id was seen, honours
 ``Retry-After`` on 429/503, and raises the typed :class:`~losant_async.LosantError` on
-400/401/403/404 rather than looping.
+400/401/403/404 and on any answer but 200 below 400, rather than looping.
 
 What comes from aiohttp-sse-client and what is owned here: the package stays the event
 vocabulary for code written against it (:meth:`ServerSentEvent.to_message_event` gives its
@@ -20,13 +20,15 @@ status) and the reconnect loop are therefore this module's own.
 
 from __future__ import annotations
 
+import inspect
 import logging
+import operator
 import random
 import time
-from collections import deque
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, Self, TypeVar, cast
 
 import aiohttp
 import anyio
@@ -44,9 +46,10 @@ if TYPE_CHECKING:
     from ._action import Action
     from ._transport import Transport
 
-__all__ = ["EventStream", "SSEDecoder", "ServerSentEvent", "StreamStats"]
+__all__ = ["EventStream", "SSEDecoder", "ServerSentEvent", "StreamGap", "StreamStats"]
 
 T = TypeVar("T")
+GapHandler = Callable[["StreamGap"], Awaitable[None] | None]
 
 logger = logging.getLogger("losant_async")
 
@@ -57,17 +60,64 @@ def _fatal(status: int) -> bool:
     return 400 <= status < 500 and status not in (408, 429)
 
 
-_MIN_SERVER_RETRY = 0.1  # seconds
+# Seconds. The least backoff base when the server sets the pace (``retry:`` or
+# ``Retry-After``), which may be 0: a server must not be able to cause a tight loop.
+_MIN_SERVER_RETRY = 0.1
 
 
-class StreamStats(msgspec.Struct):
-    """Counters for operators: events delivered, reconnects, last event time and id."""
+class StreamStats(msgspec.Struct, frozen=True):
+    """A stream's counters as of when ``stream.stats`` was read.
+
+    - ``events``: events that reached the caller (decoded to their models, for the stream
+      actions; keep-alives and events that failed to decode are not counted).
+    - ``reconnects``: reconnect attempts over the stream's life, failed ones included.
+    - ``connects``: connections the server accepted (200), the first one included.
+    - ``last_event_time``: when the last event that reached the caller arrived, as
+      ``time.time()``; None before the first.
+    - ``last_event_id``: the id that event carried ("" if none); the id sent on reconnect
+      is :attr:`EventStream.last_event_id`, which may be ahead when events are buffered.
+    - ``gaps``: reconnects the server did not resume by id (see :class:`StreamGap`).
+    """
 
     events: int = 0
     reconnects: int = 0
     connects: int = 0
-    last_event_time: float | None = None  # time.time() of the last delivered event
+    last_event_time: float | None = None
     last_event_id: str = ""
+    gaps: int = 0
+
+
+GapReason = Literal["closed", "silent", "error"]
+
+
+class StreamGap(msgspec.Struct, frozen=True):
+    """A reconnect the server did not resume by id: what it sent in ``[start, end]`` may
+    never arrive, so a listener may want to re-read the state it follows.
+
+    - ``start``: when the stream last heard from the server (an event, a keep-alive or
+      the connection's acceptance) before the connection was lost; aware, UTC.
+    - ``end``: when the server accepted the new connection; aware, UTC.
+    - ``last_event_id``: the last event id seen before the loss ("" if the server sends
+      none).
+    - ``reason``: how the connection was lost: ``"closed"`` by the server, ``"silent"``
+      for longer than ``idle_timeout``, or an ``"error"`` of the network or the stream.
+    - ``reconnects``: the attempts it took to connect again (1 if the first succeeded).
+    """
+
+    start: datetime
+    end: datetime
+    last_event_id: str
+    reason: GapReason
+    reconnects: int
+
+    @property
+    def duration(self) -> timedelta:
+        """How long the stream may have missed events."""
+        return self.end - self.start
+
+
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
 
 
 def _to_message_event(event: ServerSentEvent, origin: str | None = None) -> Any:
@@ -88,7 +138,14 @@ class EventStream(Generic[T]):
     Only the events of the action's own types (``mqttMessage``, ``deviceState``,
     ``deviceCommand``) reach the caller, decoded to their models; keepalives and other
     types are dropped. A :class:`~losant_async.DecodeError` for one event leaves the
-    stream usable.
+    stream usable. ``stream.stats`` gives its counters (:class:`StreamStats`).
+
+    Gaps: a reconnect counts as resumed when its request carried ``Last-Event-ID``, that
+    is when the server had sent an event id: a server that numbers its events is trusted
+    to send what came after it, as ``EventSource`` does. Any other reconnect is a gap (so
+    every reconnect of a stream without ids, as Losant's API describes its streams: they
+    replay nothing): it is counted in ``stats.gaps`` and, before the first event of the
+    new connection, handed to ``on_gap`` as a :class:`StreamGap`.
 
     Settings are public attributes, set on the stream before entering it::
 
@@ -103,12 +160,19 @@ class EventStream(Generic[T]):
       1 MiB (None: unbounded); a larger event ends the stream with
       :class:`~losant_async.StreamError` once the events before it are delivered.
     - ``backoff_base``, ``backoff_max``: seconds; after ``n`` reconnects in a row that
-      delivered nothing, the next waits a random time in
-      ``[0, min(backoff_max, base * 2**n)]``, the base being the server's ``retry:`` when
-      it sent one.
-    - ``retry_after_max``: the longest ``Retry-After`` obeyed, in seconds.
-    - ``max_reconnects``: reconnects allowed over the stream's life (None: no limit);
-      beyond it :class:`~losant_async.StreamError` is raised.
+      delivered nothing, the next waits a random time in ``[c / 2, c]``,
+      ``c = min(backoff_max, base * 2**n)``, the base being the server's ``retry:`` when
+      it sent one. When the server sets the pace (``retry:``, or ``Retry-After`` on
+      429/503) the base is at least 0.1 s, whatever ``backoff_max``, so ``retry: 0`` or
+      ``Retry-After: 0`` cannot cause a tight loop.
+    - ``retry_after_max``: the longest ``Retry-After`` obeyed, in seconds; the wait is
+      the longer of it and the backoff above.
+    - ``max_reconnects``: reconnect attempts allowed in a row without an event arriving
+      (keep-alive events count, so a stream that stays up never runs out; None: no
+      limit); beyond it :class:`~losant_async.StreamError` is raised.
+    - ``on_gap``: None, or a function (sync or async) called with each
+      :class:`StreamGap`, in the iterating task; what it raises comes out of the
+      iteration and leaves the stream usable.
     """
 
     def __init__(
@@ -126,6 +190,7 @@ class EventStream(Generic[T]):
         max_reconnects: int | None = None,
         connect_timeout: float | None = None,
         headers: Mapping[str, str] | None = None,
+        on_gap: GapHandler | None = None,
     ) -> None:
         self._transport = transport
         self.path = path
@@ -137,15 +202,39 @@ class EventStream(Generic[T]):
         self.backoff_max = backoff_max
         self.retry_after_max = retry_after_max
         self.max_reconnects = max_reconnects
+        self.on_gap = on_gap
         self._connect_timeout = connect_timeout
         self._decoder = SSEDecoder(max_event_size=max_event_size)
-        self._decoders: dict[str, msgspec.json.Decoder[Any]] = {}
+        self._decoders: dict[str, Callable[[str], Any]] = {}
         self._response: aiohttp.ClientResponse | None = None
-        self._pending: deque[ServerSentEvent] = deque()
-        self._error: StreamError | None = None  # raised once _pending is delivered
-        self._failures = 0  # consecutive connections that delivered nothing
+        # The batch being delivered: its items, and the events they came from.
+        self._ready: Iterator[T] = iter(())
+        self._batch_items: list[Any] = []
+        self._batch_events: list[ServerSentEvent] = []
+        self._batch_time: float | None = None  # time.time() when its chunk arrived
+        # The events delivered from earlier batches, and the id and time of the last one.
+        self._events_before = 0
+        self._last_before: tuple[str, float | None] = ("", None)
+        self._reconnects = 0
+        self._connects = 0
+        self._error: LosantError | None = None  # raised once the batch is delivered
+        self._end_error: LosantError | None = None  # raised once all else is delivered
+        self._backlog: list[ServerSentEvent] = []  # after an event that did not decode
+        self._backlog_time = 0.0
+        # Reconnect attempts since an event last arrived: the backoff's exponent and what
+        # max_reconnects bounds.
+        self._failures = 0
+        # Gaps: when the server was last heard from; the connection loss being recovered
+        # from (when the server was last heard, how it ended, the last event id, and the
+        # reconnect count when it began); a gap to report before anything else.
+        self._heard = 0.0
+        self._outage: tuple[float, GapReason, str, int] | None = None
+        self._gap: StreamGap | None = None
+        self._gaps = 0
         self._closed = False
-        self.stats = StreamStats()
+        # Scope of the iterating task's reconnect (backoff wait and connect): aclose()
+        # from another task cancels it, so that closing does not wait for either.
+        self._scope: anyio.CancelScope | None = None
 
     # -- construction ----------------------------------------------------------------
 
@@ -195,7 +284,7 @@ class EventStream(Generic[T]):
     # -- lifetime --------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        await self._connect()
+        await self._interruptible(self._connect)
         return self
 
     async def __aexit__(
@@ -207,9 +296,11 @@ class EventStream(Generic[T]):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection now; iteration ends."""
+        """Close the connection now; iteration ends, at once even in a reconnect's wait."""
         self._closed = True
         self._drop_connection()
+        if self._scope is not None:
+            self._scope.cancel()
 
     def _drop_connection(self) -> None:
         if self._response is not None:
@@ -231,77 +322,218 @@ class EventStream(Generic[T]):
         self._decoder.max_event_size = value
 
     # -- iteration -------------------------------------------------------------------
+    #
+    # Each chunk read is decoded at once, its events to their models in one pass, and the
+    # items wait in ``_ready`` (an iterator over ``_batch_items``). ``async for`` runs an
+    # async generator that yields from it, so an event costs no coroutine and no Python
+    # call of its own; counters are kept per batch and ``stats`` works out the rest when
+    # asked.
 
-    def __aiter__(self) -> Self:
-        return self
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[T]:
+        # A fresh generator per ``async for``: one ended by an error (a DecodeError, say)
+        # leaves the stream, whose state is all in ``self``, usable by the next.
+        while True:
+            ready = self._ready
+            for item in ready:
+                yield item
+            # A direct __anext__() may have started a new batch while this one waited.
+            if ready is self._ready and not await self._fill():
+                return
 
     async def __anext__(self) -> T:
         while True:
-            if self._pending:
-                return self._deliver(self._pending.popleft())
+            for item in self._ready:
+                return item
+            if not await self._fill():
+                raise StopAsyncIteration
+
+    async def _fill(self) -> bool:
+        """Read until a batch of items is ready (True) or the stream is over (False)."""
+        while True:
             if self._error is not None:
                 error, self._error = self._error, None
                 raise error
+            if self._backlog:  # the events after one that failed to decode
+                events, self._backlog = self._backlog, []
+                if self._take(events, self._backlog_time):
+                    return True
+                continue
             if self._closed:
-                raise StopAsyncIteration
+                if self._end_error is not None:
+                    error, self._end_error = self._end_error, None
+                    raise error
+                return False
+            if self._gap is not None:
+                gap, self._gap = self._gap, None
+                await self._report(gap)
+                continue
             if self._response is None:
-                await self._reconnect()
+                await self._interruptible(self._reconnect)
                 continue
             try:
                 with anyio.fail_after(self.idle_timeout):
                     chunk = await self._response.content.readany()
             except TimeoutError:
                 logger.debug("stream %s: silent too long, reconnecting", self.path)
-                self._lost()
+                self._lost("silent")
                 continue
             except (aiohttp.ClientError, OSError) as exc:
                 logger.debug("stream %s: %s, reconnecting", self.path, type(exc).__name__)
-                self._lost()
+                self._lost("error")
                 continue
             if not chunk:
                 logger.debug("stream %s: server closed the stream, reconnecting", self.path)
-                self._lost()
+                self._lost("closed")
                 continue
+            received = self._heard = time.time()
             try:
                 events = self._decoder.feed(chunk)
             except EventTooLarge as exc:
                 # Raised only after the events that preceded it in this chunk: raising at
                 # once would end an ``async for`` with them undelivered.
-                self._pending.extend(e for e in exc.events if self._wanted(e))
                 self._drop_connection()
                 self._closed = True
-                self._error = StreamError(f"stream {self.path}: {exc}")
+                self._end_error = StreamError(f"stream {self.path}: {exc}")
+                if self._take(exc.events, received):
+                    return True
                 continue
-            self._pending.extend(e for e in events if self._wanted(e))
             if events:
                 self._failures = 0
+                if self._take(events, received):
+                    return True
 
-    def _wanted(self, event: ServerSentEvent) -> bool:
-        return self._models is None or event.event in self._models
-
-    def _deliver(self, event: ServerSentEvent) -> T:
-        self.stats.events += 1
-        self.stats.last_event_time = time.time()
-        self.stats.last_event_id = event.id
+    def _take(self, events: list[ServerSentEvent], received: float) -> bool:
+        """Make the caller's items of one run of events the next batch; False if none."""
+        items: list[Any]
         if self._models is None:
-            return cast(T, event)
-        decoder = self._decoders.get(event.event)
-        if decoder is None:
-            from . import models
+            items = cast(list[Any], events)
+        else:
+            try:
+                items = self._deliver(events)
+            except (msgspec.DecodeError, RecursionError):
+                items, events = self._deliver_until_failure(events, received)
+        if not items:
+            return self._error is not None  # if so, _fill() raises it next
+        # Fold the batch that ran out into the counters before replacing it.
+        if self._batch_items:
+            self._events_before += len(self._batch_items)
+            self._last_before = (self._nth_id(-1), self._batch_time)
+        self._batch_items = items
+        self._batch_events = events
+        self._batch_time = received
+        self._ready = iter(items)
+        return True
 
-            model = getattr(models, self._models[event.event])
-            decoder = self._decoders[event.event] = msgspec.json.Decoder(model)
-        try:
-            return cast(T, decoder.decode(event.data))
-        except (msgspec.DecodeError, RecursionError) as exc:
-            return cast(T, decode_leniently(decoder, event.data, exc, what=f"{event.event} event",
-                status=200, method="GET", path=self.path))  # fmt: skip
+    def _deliver(self, events: list[ServerSentEvent]) -> list[Any]:
+        """The one place where events' data become their models: the events of the
+        action's types in a run, all at once; any other type is left out."""
+        decoders = self._decoders or self._load_decoders()
+        return [decode(e.data) for e in events if (decode := decoders.get(e.event))]
+
+    def _deliver_until_failure(
+        self, events: list[ServerSentEvent], received: float
+    ) -> tuple[list[Any], list[ServerSentEvent]]:
+        # Rare: decode one by one, repairing what does not fit its model. An event that
+        # cannot be repaired ends the run: those before it are delivered, then its
+        # DecodeError, then the rest, so that one bad event costs no other.
+        items: list[Any] = []
+        for index, event in enumerate(events):
+            decode = self._decoders.get(event.event)
+            if decode is None:
+                continue
+            try:
+                items.append(decode(event.data))
+            except (msgspec.DecodeError, RecursionError) as exc:
+                try:
+                    items.append(
+                        decode_leniently(
+                            _decoder_of(decode),
+                            event.data,
+                            exc,
+                            what=f"{event.event} event",
+                            status=200,
+                            method="GET",
+                            path=self.path,
+                        )
+                    )
+                except DecodeError as error:
+                    self._error = error
+                    self._backlog = events[index + 1 :]
+                    self._backlog_time = received
+                    return items, events[:index]
+        return items, events
+
+    def _load_decoders(self) -> dict[str, Callable[[str], Any]]:
+        from . import models
+
+        assert self._models is not None
+        self._decoders = {
+            name: msgspec.json.Decoder(getattr(models, model)).decode
+            for name, model in self._models.items()
+        }
+        return self._decoders
+
+    def _nth_id(self, n: int) -> str:
+        """The id of the ``n``-th event (from 1; -1: the last) of the batch that reached
+        the caller."""
+        models = self._models
+        events = self._batch_events
+        if models is None:
+            return events[n - 1 if n > 0 else n].id
+        if n < 0:
+            return next(e.id for e in reversed(events) if e.event in models)
+        return [e for e in events if e.event in models][n - 1].id
+
+    @property
+    def stats(self) -> StreamStats:
+        """Counters for operators, as of now (a snapshot); see :class:`StreamStats`."""
+        delivered = len(self._batch_items) - operator.length_hint(self._ready)
+        last_id, last_time = self._last_before
+        if delivered:
+            last_id, last_time = self._nth_id(delivered), self._batch_time
+        return StreamStats(
+            events=self._events_before + delivered,
+            reconnects=self._reconnects,
+            connects=self._connects,
+            last_event_time=last_time,
+            last_event_id=last_id,
+            gaps=self._gaps,
+        )
+
+    async def _report(self, gap: StreamGap) -> None:
+        logger.info(
+            "stream %s: reconnected without resuming; events from %s to %s may be lost",
+            self.path, gap.start, gap.end,
+        )  # fmt: skip
+        if self.on_gap is not None:
+            result = self.on_gap(gap)
+            if inspect.isawaitable(result):
+                await result
 
     # -- connecting ------------------------------------------------------------------
 
-    def _lost(self) -> None:
+    def _lost(self, reason: GapReason) -> None:
         self._drop_connection()
         self._decoder.close()  # an unterminated event is dropped, as the standard says
+        if self._outage is None:
+            self._outage = (self._heard, reason, self._decoder.last_event_id, self._reconnects)
+
+    async def _interruptible(self, step: Callable[[], Awaitable[None]]) -> None:
+        """Run ``step`` (a wait and connect) so that ``aclose()`` can cut it short."""
+        with anyio.CancelScope() as scope:
+            self._scope = scope
+            if self._closed:
+                scope.cancel()
+            try:
+                await step()
+            finally:
+                self._scope = None
+        if self._closed:
+            # A connection may have opened as aclose() ran: it must not outlive the stream.
+            self._drop_connection()
 
     async def _reconnect(self) -> None:
         self._count_reconnect("gave up")
@@ -309,28 +541,35 @@ class EventStream(Generic[T]):
         await self._connect()
 
     def _count_reconnect(self, what: str, failure: Exception | None = None) -> None:
-        """Count one more reconnect, or end the stream once ``max_reconnects`` are spent."""
-        if self.max_reconnects is None or self.stats.reconnects < self.max_reconnects:
-            self.stats.reconnects += 1
+        """Count one more reconnect, or end the stream once ``max_reconnects`` in a row
+        are spent."""
+        if self.max_reconnects is None or self._failures < self.max_reconnects:
+            self._reconnects += 1
             return
         self._closed = True
-        message = f"stream {self.path}: {what} after {self.stats.reconnects} reconnects"
+        message = f"stream {self.path}: {what} after {self._failures} reconnects in a row"
         if failure is not None:
             message += f"; last failure: {describe_failure(failure)}"
         # Only our own errors are chained: aiohttp's may hold the token.
         raise StreamError(message) from (failure if isinstance(failure, LosantError) else None)
 
     def _backoff(self, retry_after: float | None = None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.retry_after_max)
-        base = self.backoff_base
-        if self._decoder.retry is not None:
-            # The server's ``retry:`` is the base, but ``retry: 0`` must not become a
-            # reconnect loop as tight as the network allows.
-            base = max(self._decoder.retry / 1000, _MIN_SERVER_RETRY)
-        ceiling = min(self.backoff_max, base * (2 ** min(self._failures, 30)))
+        """The wait before the next attempt, in seconds (see the class docstring)."""
+        server_retry = self._decoder.retry
+        base, cap = self.backoff_base, self.backoff_max
+        if server_retry is not None:
+            base = server_retry / 1000
+        if server_retry is not None or retry_after is not None:
+            base = max(base, _MIN_SERVER_RETRY)
+            cap = max(cap, _MIN_SERVER_RETRY)
+        ceiling = min(cap, base * (2 ** min(self._failures, 30)))
         self._failures += 1
-        return random.uniform(0.0, ceiling)
+        # Half of the range is jitter; the other half keeps the floor and the growth real.
+        wait = random.uniform(ceiling / 2, ceiling)
+        if retry_after is not None:
+            wait = max(wait, min(retry_after, self.retry_after_max))
+        logger.debug("stream %s: next attempt in %.3f s", self.path, wait)
+        return wait
 
     async def _connect(self) -> None:
         """Open a connection, retrying transient failures; fatal statuses raise.
@@ -343,8 +582,9 @@ class EventStream(Generic[T]):
             headers = self._transport.headers(accept="text/event-stream")
             headers["Cache-Control"] = "no-cache"
             headers.update(self._headers)
-            if self._decoder.last_event_id:
-                headers["Last-Event-ID"] = self._decoder.last_event_id
+            resume_id = self._decoder.last_event_id
+            if resume_id:
+                headers["Last-Event-ID"] = resume_id
             url = self._transport.base_url + self.path + (f"?{self._query}" if self._query else "")
             # sock_read also bounds the wait for the response headers, which the watchdog
             # in __anext__ does not cover: a server that accepts and never answers would
@@ -372,15 +612,24 @@ class EventStream(Generic[T]):
                         f"expected text/event-stream, got {response.content_type!r}",
                         status=200, method="GET", path=self.path, body=body,
                     )  # fmt: skip
-                if response.status == 204:
-                    # As EventSource does: 204 No Content is the server saying "stop".
-                    self._closed = True
-                    response.release()
-                    raise StreamError(f"stream {self.path}: the server answered 204 No Content")
+                if response.status < 400 and response.status != 200:
+                    # As EventSource does: only a 200 opens a stream. 204 is the server
+                    # saying "stop"; 304, another 2xx or a redirect not followed will not
+                    # change by asking again.
+                    await self._refuse(response)
                 if response.status == 200:
                     self._decoder.reset()
                     self._response = response
-                    self.stats.connects += 1
+                    self._connects += 1
+                    self._heard = time.time()
+                    if self._outage is not None and not resume_id:
+                        start, reason, last_id, reconnects = self._outage
+                        self._gap = StreamGap(
+                            _utc(start), _utc(self._heard), last_id, reason,
+                            self._reconnects - reconnects,
+                        )  # fmt: skip
+                        self._gaps += 1
+                    self._outage = None
                     logger.debug("stream %s: connected", self.path)
                     return
                 body = await _read_quietly(response)
@@ -397,6 +646,23 @@ class EventStream(Generic[T]):
                 failure = error
             self._count_reconnect("cannot connect", failure)
             await anyio.sleep(self._backoff(retry_after))
+
+    async def _refuse(self, response: aiohttp.ClientResponse) -> NoReturn:
+        self._closed = True
+        body = await _read_quietly(response, limit=1 << 16)
+        answer = error_for_status(
+            response.status, method="GET", path=self.path, body=body,
+            headers=dict(response.headers),
+        )  # fmt: skip
+        raise StreamError(
+            f"stream {self.path}: the server answered {response.status} {response.reason}"
+            " where only 200 opens an event stream"
+        ) from answer
+
+
+def _decoder_of(decode: Callable[[str], Any]) -> msgspec.json.Decoder[Any]:
+    """The decoder whose bound ``decode`` method this is."""
+    return cast("msgspec.json.Decoder[Any]", getattr(decode, "__self__"))  # noqa: B009
 
 
 async def _read_quietly(response: aiohttp.ClientResponse, limit: int = -1) -> bytes:

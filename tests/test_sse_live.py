@@ -8,9 +8,12 @@ wait is bounded, so a broken consumer fails instead of hanging.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
 
 import anyio
 import anyio.lowlevel
@@ -27,9 +30,9 @@ from losant_async.errors import (
     ServerError,
     StreamError,
 )
-from losant_async.sse import EventStream, ServerSentEvent
+from losant_async.sse import EventStream, ServerSentEvent, StreamGap
 from losant_async.testing import FakeLosant, JournalEntry
-from tests.conftest import Scripted, reply
+from tests.conftest import Handler, Scripted, reply
 
 pytestmark = pytest.mark.anyio
 
@@ -625,3 +628,365 @@ async def test_client_errors_other_than_408_and_429_do_not_loop(
         await mqtt(client, server).__aenter__()
     assert getattr(info.value, "status", None) == status
     assert len(stream_requests(server)) == 1
+
+
+# --- Retry-After 0, aclose during a wait, statuses that cannot open a stream -----------------
+
+NEXT_ATTEMPT = "stream %s: next attempt in %.3f s"
+
+
+def chosen_waits(caplog: pytest.LogCaptureFixture) -> list[float]:
+    """The backoffs the stream chose, in order, as it logged them."""
+    return [cast(float, r.args[1]) for r in caplog.records if r.msg == NEXT_ATTEMPT]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("retry_after", ["0", "Wed, 21 Oct 2015 07:28:00 GMT"])
+async def test_retry_after_zero_or_past_backs_off_from_the_floor(
+    client: LosantClient,
+    server: FakeLosant,
+    caplog: pytest.LogCaptureFixture,
+    retry_after: str,
+) -> None:
+    # The server says "now" every time and the stream's own base is tiny (5 ms). The
+    # server setting the pace still gets the 0.1 s floor, doubling: no tight loop.
+    caplog.set_level(logging.DEBUG, logger="losant_async")
+    server.faults.add("status", action=MQTT, status=503, retry_after=retry_after)
+    stream = mqtt(client, server)
+    stream.backoff_max = 1.0
+    stream.max_reconnects = 4
+    with anyio.fail_after(10), pytest.raises(StreamError, match="after 4 reconnects"):
+        async with stream:
+            pytest.fail("entered a stream the server refused")
+    assert [r.status for r in stream_requests(server)] == [503] * 5
+    waits = chosen_waits(caplog)
+    assert len(waits) == 4
+    for n, wait in enumerate(waits):
+        ceiling = 0.1 * 2**n
+        assert ceiling / 2 <= wait <= ceiling, (n, waits)
+
+
+async def test_retry_after_longer_than_the_backoff_is_obeyed(
+    client: LosantClient, server: FakeLosant, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="losant_async")
+    server.faults.add("status", action=MQTT, times=1, status=429, retry_after=1)
+    stream = mqtt(client, server)
+    stream.retry_after_max = 0.3  # caps the server's 1 s
+    with anyio.fail_after(5):
+        async with stream:
+            pass
+    assert chosen_waits(caplog) == [0.3]
+    assert [r.status for r in stream_requests(server)] == [429, 200]
+
+
+async def test_aclose_ends_iteration_during_a_long_retry_after(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    # The stream drops after its first event, and the reconnect is told to wait 60 s.
+    server.faults.add("stream_drop", action=MQTT, every=1)
+    stream = mqtt(client, server)
+    ended = anyio.Event()
+    got: list[Any] = []
+
+    async def consume() -> None:
+        async for msg in stream:
+            got.append(msg)
+        ended.set()
+
+    async with stream, anyio.create_task_group() as tg:
+        server.faults.add("status", action=MQTT, status=503, retry_after=60)
+        server.publish(server.ids.application_id, "t/n", "x")
+        tg.start_soon(consume)
+        await until(lambda: [r.status for r in stream_requests(server)] == [200, 503])
+        await stream.aclose()
+        with anyio.fail_after(10):  # a hang guard only: the wait would last 60 s
+            await ended.wait()
+    assert [m.message for m in got] == ["x"]
+    assert [r.status for r in stream_requests(server)] == [200, 503]
+
+
+async def test_aclose_ends_iteration_during_a_pending_connect(scripted: Scripted) -> None:
+    release = anyio.Event()
+
+    async def one_event(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(b"data: first\n\n")
+        return resp  # the stream ends: the client reconnects
+
+    async def held(request: web.Request) -> web.StreamResponse:
+        await release.wait()
+        return web.Response(status=503)
+
+    scripted.script = [one_event]
+    scripted.fallback = held
+    ended = anyio.Event()
+    got: list[str] = []
+    async with LosantClient("t", base_url=scripted.url) as c:
+        stream = fast(c.stream("/sse", idle_timeout=None))  # no watchdog to end the connect
+
+        async def consume() -> None:
+            async for event in stream:
+                got.append(event.data)
+            ended.set()
+
+        async with stream, anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            await until(lambda: len(scripted.seen) == 2)
+            await stream.aclose()
+            with anyio.fail_after(10):  # a hang guard only: the server never answers
+                await ended.wait()
+            # The iteration ended while the server still held the connect.
+            assert not release.is_set()
+            release.set()
+    assert got == ["first"]
+    assert len(scripted.seen) == 2
+
+
+@pytest.mark.parametrize("status", [201, 202, 206, 300, 302, 304, 307])
+async def test_answers_other_than_200_below_400_end_the_stream(
+    scripted: Scripted, status: int
+) -> None:
+    # No Location: aiohttp hands the redirect over instead of following it.
+    scripted.fallback = reply(status, b"" if status == 304 else b"moved")
+    async with LosantClient("t", base_url=scripted.url) as c:
+        stream = fast(c.stream("/sse"))
+        stream.max_reconnects = 3
+        with anyio.fail_after(5), pytest.raises(StreamError) as info:
+            await stream.__aenter__()
+    assert f"answered {status}" in str(info.value)
+    assert isinstance(info.value.__cause__, LosantError)
+    assert getattr(info.value.__cause__, "status", None) == status
+    assert len(scripted.seen) == 1
+    assert stream.stats.reconnects == 0
+
+
+async def test_a_followed_redirect_opens_the_stream(scripted: Scripted) -> None:
+    async def events(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(b"data: here\n\n")
+        return resp
+
+    scripted.script = [reply(307, b"", Location="/elsewhere"), events]
+    async with LosantClient("t", base_url=scripted.url) as c:
+        async with fast(c.stream("/sse")) as stream:
+            (event,) = await take(stream, 1)
+    assert event.data == "here"
+    assert [s.path for s in scripted.seen] == ["/sse", "/elsewhere"]
+
+
+# --- batches: events decoded a chunk at a time, delivered one by one ------------------------
+
+
+def one_write(body: bytes) -> Handler:
+    """A handler sending ``body`` in a single write, then only comments until the client
+    goes away."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(body)
+        with contextlib.suppress(ConnectionError):
+            while True:
+                await anyio.sleep(0.05)
+                await resp.write(b":\n\n")
+        return resp
+
+    return handler
+
+
+def mqtt_event(i: int | str, topic: Any = "t/n") -> bytes:
+    data = json.dumps({"topic": topic, "message": str(i)})
+    return f"id: {i}\nevent: mqttMessage\ndata: {data}\n\n".encode()
+
+
+async def test_stats_count_what_was_delivered_not_what_was_read(scripted: Scripted) -> None:
+    keepalive = b'event: keepAlive\ndata: {"time":1}\n\n'
+    scripted.fallback = one_write(b"".join(mqtt_event(i) + keepalive for i in range(1, 11)))
+    async with (
+        LosantClient("t", base_url=scripted.url) as c,
+        c.application.mqtt_subscription_stream(application_id=UNKNOWN_ID, topic="#") as stream,
+    ):
+        first = await take(stream, 4)
+        stats = stream.stats
+        assert (stats.events, stats.last_event_id) == (4, "4")
+        assert stats.last_event_time is not None
+        assert stream.last_event_id == "10"  # all ten were read and parsed already
+        second = await take(stream, 6)
+        assert (stream.stats.events, stream.stats.last_event_id) == (10, "10")
+    assert [m.message for m in first + second] == [str(i) for i in range(1, 11)]
+
+
+async def test_an_event_that_does_not_fit_its_model_costs_no_other(scripted: Scripted) -> None:
+    # Four events in one chunk, the third with a number where a string belongs.
+    body = mqtt_event(1) + mqtt_event(2) + mqtt_event(3, topic=5) + mqtt_event(4)
+    scripted.fallback = one_write(body)
+    got: list[str | None] = []
+    async with (
+        LosantClient("t", base_url=scripted.url) as c,
+        c.application.mqtt_subscription_stream(application_id=UNKNOWN_ID, topic="#") as stream,
+    ):
+        with pytest.raises(DecodeError, match="mqttMessage event") as info:
+            async for msg in stream:
+                got.append(msg.message)
+        assert json.loads(info.value.body)["topic"] == 5
+        assert stream.stats.events == 2
+        async for msg in stream:  # the stream goes on after the bad event
+            got.append(msg.message)
+            break
+        assert stream.stats.events == 3
+    assert got == ["1", "2", "4"]
+
+
+# --- gaps: reconnects the server did not resume by id ----------------------------------------
+
+
+@pytest.fixture
+async def no_ids() -> AsyncIterator[FakeLosant]:
+    """Like Losant: events carry no id and nothing is replayed after a reconnect."""
+    async with FakeLosant() as srv:
+        yield srv
+
+
+async def test_a_drop_without_ids_is_reported_as_a_gap_before_the_next_event(
+    no_ids: FakeLosant,
+) -> None:
+    server = no_ids
+    server.faults.add("stream_drop", action=MQTT, every=2)
+    app = server.ids.application_id
+    log: list[Any] = []  # messages and gaps, in the order the consumer saw them
+    before = datetime.now(UTC)
+
+    def on_gap(gap: StreamGap) -> None:
+        log.append(gap)
+
+    async with LosantClient(server.token, base_url=server.url) as client:
+        stream = mqtt(client, server)
+        stream.on_gap = on_gap
+
+        async def consume() -> None:
+            async for msg in stream:
+                log.append(msg.message)
+
+        async with stream, anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            server.publish(app, "t/n", "a")
+            server.publish(app, "t/n", "b")  # the server ends the stream after this one
+            await until(lambda: len(log) == 3)
+            server.publish(app, "t/n", "c")
+            await until(lambda: len(log) == 4)
+            await stream.aclose()
+    assert log[:2] == ["a", "b"] and log[3] == "c"
+    gap = log[2]
+    assert isinstance(gap, StreamGap)
+    assert gap.reason == "closed" and gap.reconnects == 1 and gap.last_event_id == ""
+    assert gap.start.tzinfo is UTC and gap.end.tzinfo is UTC
+    assert before <= gap.start <= gap.end <= datetime.now(UTC)
+    assert gap.duration == gap.end - gap.start
+    stats = stream.stats
+    assert (stats.gaps, stats.reconnects, stats.connects, stats.events) == (1, 1, 2, 3)
+    assert [r.headers.get("Last-Event-ID") for r in stream_requests(server)] == [None, None]
+
+
+async def test_a_drop_resumed_by_id_is_no_gap(client: LosantClient, server: FakeLosant) -> None:
+    server.faults.add("stream_drop", action=MQTT, every=3)
+    app = server.ids.application_id
+    gaps: list[StreamGap] = []
+
+    async def on_gap(gap: StreamGap) -> None:
+        gaps.append(gap)
+
+    stream = mqtt(client, server)
+    stream.on_gap = on_gap
+    async with stream, anyio.create_task_group() as tg:
+        tg.start_soon(publish_slowly, server, 12, lambda i: server.publish(app, "t/n", str(i)))
+        got = await take(stream, 12)
+    assert [m.message for m in got] == [str(i) for i in range(12)]
+    assert stream.stats.reconnects >= 3
+    assert gaps == [] and stream.stats.gaps == 0
+    assert_resumed(stream_requests(server), stream.stats.reconnects)
+
+
+async def test_a_silent_stream_without_ids_is_a_gap_with_its_async_handler(
+    no_ids: FakeLosant,
+) -> None:
+    server = no_ids
+    server.faults.add("stream_stall", action=MQTT, times=1, after=1, seconds=30)
+    app = server.ids.application_id
+    log: list[Any] = []
+
+    async def on_gap(gap: StreamGap) -> None:
+        await anyio.lowlevel.checkpoint()
+        log.append(gap)
+
+    async with LosantClient(server.token, base_url=server.url) as client:
+        stream = mqtt(client, server)  # given up after 0.3 s of silence
+        stream.on_gap = on_gap
+
+        async def consume() -> None:
+            async for msg in stream:
+                log.append(msg.message)
+
+        async with stream, anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            server.publish(app, "t/n", "before")
+            server.publish(app, "t/n", "unseen")  # held back by the stalled connection
+            await until(lambda: len(log) == 2)
+            server.publish(app, "t/n", "after")
+            await until(lambda: len(log) == 3)
+            await stream.aclose()
+    assert log[0] == "before" and log[2] == "after"
+    gap = log[1]
+    assert isinstance(gap, StreamGap)
+    assert gap.reason == "silent" and gap.reconnects == 1
+    assert stream.stats.gaps == 1
+
+
+async def test_a_gap_counts_the_attempts_it_took_and_the_handler_may_raise(
+    scripted: Scripted,
+) -> None:
+    async def event_then_reset(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(b"data: one\n\n")
+        await anyio.sleep(0.05)
+        assert request.transport is not None
+        request.transport.abort()  # the connection breaks mid-stream
+        return resp
+
+    scripted.script = [event_then_reset, reply(503), reply(503), one_write(b"data: two\n\n")]
+    gaps: list[StreamGap] = []
+
+    def on_gap(gap: StreamGap) -> None:
+        gaps.append(gap)
+        raise RuntimeError("handler failed")
+
+    async with LosantClient("t", base_url=scripted.url) as c:
+        stream = fast(c.stream("/sse", idle_timeout=5))
+        stream.on_gap = on_gap
+        async with stream:
+            (one,) = await take(stream, 1)
+            with anyio.fail_after(5), pytest.raises(RuntimeError, match="handler failed"):
+                await take(stream, 1)
+            (two,) = await take(stream, 1)  # the handler's failure left the stream usable
+    assert (one.data, two.data) == ("one", "two")
+    (gap,) = gaps
+    assert gap.reason == "error" and gap.reconnects == 3
+    assert stream.stats.gaps == 1 and stream.stats.reconnects == 3
+
+
+async def test_max_reconnects_counts_attempts_in_a_row_only(
+    client: LosantClient, server: FakeLosant
+) -> None:
+    # Every connection delivers one event and is dropped: many reconnects over the
+    # stream's life, never two in a row without an event.
+    server.faults.add("stream_drop", action=MQTT, every=1)
+    app = server.ids.application_id
+    stream = mqtt(client, server)
+    stream.max_reconnects = 1
+    async with stream, anyio.create_task_group() as tg:
+        tg.start_soon(publish_slowly, server, 8, lambda i: server.publish(app, "t/n", str(i)))
+        got = await take(stream, 8)
+    assert [m.message for m in got] == [str(i) for i in range(8)]
+    assert stream.stats.reconnects >= 6
