@@ -707,3 +707,31 @@ def test_one_client_serves_successive_event_loops() -> None:
         asyncio.run(c.aclose())
         holder["loop"].call_soon_threadsafe(holder["stop"].set)
         thread.join(10)
+
+
+@pytest.mark.parametrize(
+    ("attr", "value"),
+    [
+        ("application_id", "a" * 24 + "\n"),  # Python's $ matches before a final newline
+        ("application_id", "\u0660" * 24),  # Python's \d matches ARABIC-INDIC DIGIT ZERO
+        ("application_id", "\uff11" * 24),  # FULLWIDTH DIGIT ONE
+        ("name", "temp\n"),
+    ],
+)
+async def test_patterns_mean_what_they_mean_in_javascript(
+    server: FakeLosant, attr: str, value: str
+) -> None:
+    app_id = server.ids.application_id
+    device_id = server.ids.devices_of(app_id)[0]
+    async with client(server) as c:
+        with pytest.raises(ValueError, match=attr):
+            if attr == "name":
+                await c.device_attribute.get(application_id=app_id, device_id=device_id, name=value)
+            else:
+                await c.application.get(application_id=value)
+        with pytest.raises(ValueError, match="org_id"):
+            await c.applications.get(org_id=value)
+        # The same patterns still take what JavaScript takes.
+        await c.application.get(application_id=app_id)
+        await c.applications.get(org_id="")
+    assert [e.action for e in server.journal] == ["application.get", "applications.get"]
