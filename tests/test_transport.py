@@ -735,3 +735,21 @@ async def test_patterns_mean_what_they_mean_in_javascript(
         await c.application.get(application_id=app_id)
         await c.applications.get(org_id="")
     assert [e.action for e in server.journal] == ["application.get", "applications.get"]
+
+
+async def test_a_timeout_of_zero_or_less_is_refused(server: FakeLosant) -> None:
+    # aiohttp reads 0 as "no limit": a typo would turn a bound into none.
+    for bad in (0, 0.0, -1, float("nan")):
+        with pytest.raises(ValueError, match="timeout"):
+            LosantClient(TOKEN, base_url=server.url, timeout=bad)
+        with pytest.raises(ValueError, match="timeout"):
+            Timeout(total=bad)
+        with pytest.raises(ValueError, match="timeout"):
+            Timeout(connect=bad)
+    async with client(server) as c:
+        for bad in (0, -0.5):
+            with pytest.raises(ValueError, match="timeout"):
+                await c.me.get(timeout=bad)
+            with pytest.raises(ValueError, match="timeout"):
+                await c.request("GET", "/me", timeout=Timeout(total=5, connect=bad))
+    assert list(server.journal) == []
