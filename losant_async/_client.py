@@ -58,8 +58,6 @@ class LosantClient(Resources):
                 raise ValueError("the API token contains control characters")
         if base_url is None:
             base_url = os.environ.get("LOSANT_API_URL") or DEFAULT_BASE_URL
-        if not base_url.startswith(("http://", "https://")):
-            raise ValueError("base_url must start with http:// or https://")
         if timeout is None:
             timeout = Timeout(total=None, connect=None)
         elif isinstance(timeout, int | float) and not isinstance(timeout, bool):

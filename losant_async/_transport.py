@@ -12,6 +12,7 @@ import platform
 import time
 from collections.abc import Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import aiohttp
 import anyio
@@ -51,6 +52,28 @@ def describe_failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def check_base_url(base_url: str) -> str:
+    """``base_url`` without its trailing slash, or a ValueError naming what is wrong (but
+    not quoting the URL, which may hold credentials)."""
+    if not isinstance(base_url, str):
+        raise TypeError(f"base_url must be a str, not {type(base_url).__name__}")
+    try:
+        parts = urlsplit(base_url)
+        parts.port  # noqa: B018 - parsing the port is what checks it
+    except ValueError as exc:
+        raise ValueError(f"base_url is not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not base_url.startswith(parts.scheme + "://"):
+        raise ValueError("base_url must start with http:// or https://")
+    if not parts.hostname:
+        raise ValueError("base_url has no host")
+    if parts.username is not None or parts.password is not None:
+        # aiohttp would send them as Basic auth, clashing with the token.
+        raise ValueError("base_url must not hold credentials")
+    if parts.query or parts.fragment or "?" in base_url or "#" in base_url:
+        raise ValueError("base_url must not have a query or fragment")
+    return base_url.rstrip("/")
+
+
 class Response(msgspec.Struct, frozen=True):
     """A finished attempt: status, headers and the whole body."""
 
@@ -77,7 +100,7 @@ class Transport:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         self._token = token
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_base_url(base_url)
         self.timeout = timeout
         self.retry = retry
         self.accept_version = accept_version
@@ -165,14 +188,19 @@ class Transport:
         timeout: TimeoutArg = None,
     ) -> Any:
         """Send any request through the same limits, retries and errors."""
+        if not path.startswith("/"):
+            raise ValueError("path must start with '/'")
+        if "#" in path:
+            raise ValueError("path must not have a fragment ('#')")
+        # A query written into the path comes first, then ``params``.
+        path, _, query = path.partition("?")
+        query = "&".join(q for q in (query, encode_params(params)) if q)
         extra = {"Accept-Version": self.accept_version, **(headers or {})}
         data = None
         if body is not None:
             data = body if isinstance(body, bytes) else msgspec.json.encode(body)
             extra.setdefault("Content-Type", "application/json")
-        if not path.startswith("/"):
-            raise ValueError("path must start with '/'")
-        request = EncodedRequest(method.upper(), path, encode_params(params), extra, data)
+        request = EncodedRequest(method.upper(), path, query, extra, data)
         response = await self.send(request, self.client_timeout(timeout))
         if not response.body:
             return None
@@ -231,12 +259,6 @@ class Transport:
                     headers=response.headers,
                 )
                 retry_after = error.retry_after
-                if response.status == 429 and self.bucket is not None:
-                    pause = parse_retry_after(retry_after) if retry_after else None
-                    # Capped like the retry's own wait: one 429 must not stall the client.
-                    self.bucket.throttled(
-                        min(pause, policy.retry_after_max) if pause is not None else None
-                    )
                 retryable = policy.retryable_status(request.method, response.status)
             if not retryable or attempt >= policy.max_retries:
                 raise error
@@ -250,8 +272,6 @@ class Transport:
 
     async def _attempt(self, request: EncodedRequest, timeout: aiohttp.ClientTimeout) -> Response:
         session = await self.session()  # first: a new event loop resets the limits
-        if self.bucket is not None:
-            await self.bucket.acquire()
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self.max_concurrency)
         headers = self.headers()
@@ -279,7 +299,11 @@ class Transport:
             )
 
         failure: APIConnectionError
+        # The slot first, then the rate-limit token: tokens taken while queued for a slot
+        # would all be spent at once when a slow call frees it.
         async with self._limiter:
+            if self.bucket is not None:
+                await self.bucket.acquire()
             try:
                 async with session.request(
                     request.method, url, headers=headers, data=data, timeout=timeout
@@ -287,6 +311,9 @@ class Transport:
                     sent = True
                     async for chunk in resp.content.iter_any():
                         chunks.append(chunk)
+                    if resp.status == 429 and self.bucket is not None:
+                        # Inside the slot, so that no caller queued for it sends first.
+                        self._throttle(resp.headers.get("Retry-After"))
                     return Response(resp.status, dict(resp.headers), b"".join(chunks))
             except aiohttp.ConnectionTimeoutError:
                 failure = failed(APITimeoutError, "connect timeout", sent=False)
@@ -302,6 +329,12 @@ class Transport:
         # Raised here, outside the handlers, so that no aiohttp error rides along as
         # __context__: some hold the request headers, and so the token.
         raise failure
+
+    def _throttle(self, retry_after: str | None) -> None:
+        assert self.bucket is not None
+        pause = parse_retry_after(retry_after) if retry_after else None
+        # Capped like the retry's own wait: one 429 must not stall the client.
+        self.bucket.throttled(min(pause, self.retry.retry_after_max) if pause is not None else None)
 
     # -- decoding -------------------------------------------------------------------
 

@@ -42,8 +42,10 @@ from losant_async import (
     UnprocessableEntityError,
     models,
 )
+from losant_async._limits import TokenBucket
 from losant_async._retry import RetryBudget
 from losant_async.testing import FakeLosant
+from tests.conftest import Scripted, reply
 
 pytestmark = pytest.mark.anyio
 
@@ -753,3 +755,126 @@ async def test_a_timeout_of_zero_or_less_is_refused(server: FakeLosant) -> None:
             with pytest.raises(ValueError, match="timeout"):
                 await c.request("GET", "/me", timeout=Timeout(total=5, connect=bad))
     assert list(server.journal) == []
+
+
+class VirtualClock:
+    """A rate limiter's clock that moves only when the limiter sleeps: where requests fall
+    on it depends on the limiter alone, never on how fast the machine is."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+        await asyncio.sleep(0)
+
+
+def virtual_bucket(c: LosantClient, limit: RateLimit) -> VirtualClock:
+    clock = VirtualClock()
+    c._transport.bucket = TokenBucket(limit, clock=clock, sleep=clock.sleep)
+    return clock
+
+
+async def test_rate_limit_holds_when_a_slow_call_frees_the_slot(scripted: Scripted) -> None:
+    # 20 callers queued behind one slow call: each must take its token only once it holds
+    # the slot, or they all go at once when the slot frees.
+    limit = RateLimit(rate=20, burst=1)
+    arrivals: list[float] = []
+    async with LosantClient(TOKEN, base_url=scripted.url, rate_limit=limit, max_concurrency=1) as c:
+        clock = virtual_bucket(c, limit)
+
+        async def stamp(request: web.Request) -> web.StreamResponse:
+            arrivals.append(clock.now)
+            if len(arrivals) == 1:
+                await asyncio.sleep(0.05)  # the slow call
+            return web.json_response({})
+
+        scripted.fallback = stamp
+        async with anyio.create_task_group() as tg:
+            for _ in range(20):
+                tg.start_soon(c.request, "GET", "/x")
+    assert len(arrivals) == 20
+    # No span of time holds more requests than the bucket allows: burst + rate * span.
+    for i in range(len(arrivals)):
+        for j in range(i + 1, len(arrivals)):
+            span = arrivals[j] - arrivals[i]
+            assert j - i + 1 <= limit.burst + limit.rate * span + 1e-6, (i, j, arrivals)
+
+
+async def test_a_429_holds_callers_queued_for_a_slot(scripted: Scripted) -> None:
+    limit = RateLimit(rate=100, burst=10)
+    arrivals: list[float] = []
+    async with LosantClient(
+        TOKEN, base_url=scripted.url, rate_limit=limit, max_concurrency=1, retry=0
+    ) as c:
+        clock = virtual_bucket(c, limit)
+
+        async def answer(request: web.Request) -> web.StreamResponse:
+            arrivals.append(clock.now)
+            if len(arrivals) == 1:
+                return web.json_response({}, status=429, headers={"Retry-After": "2"})
+            return web.json_response({})
+
+        scripted.fallback = answer
+        outcomes: list[object] = []
+
+        async def call() -> None:
+            try:
+                outcomes.append(await c.request("GET", "/x"))
+            except RateLimitError as exc:
+                outcomes.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(10):
+                tg.start_soon(call)
+    assert len(arrivals) == 10 and sum(isinstance(o, RateLimitError) for o in outcomes) == 1
+    # Every request after the 429 waited out its Retry-After.
+    assert all(t >= arrivals[0] + 2 for t in arrivals[1:]), arrivals
+
+
+async def test_a_query_in_the_path_is_merged_with_params(server: FakeLosant) -> None:
+    async with client(server) as c:
+        await c.request("GET", "/applications?sortField=name", params={"page": 0})
+        await c.request("GET", "/applications?sortField=name&sortDirection=desc")
+        with pytest.raises(ValueError, match="fragment"):
+            await c.request("GET", "/applications#top")
+    first, second = server.journal.for_action("applications.get")
+    assert first.query == [("sortField", "name"), ("page", "0")] and first.status == 200
+    assert second.query == [("sortField", "name"), ("sortDirection", "desc")]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://",
+        "https://",
+        "http://:8080",
+        "http:///applications",
+        "http://host?x=1",
+        "http://host/#top",
+        "http://user:secret@host",
+        "http://host:99999",
+        "ftp://host",
+        "http:/host",
+    ],
+)
+async def test_a_base_url_without_host_or_with_a_query_is_refused(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ValueError, match="base_url"):
+        LosantClient(TOKEN, base_url=url)
+    monkeypatch.setenv("LOSANT_API_URL", url)
+    with pytest.raises(ValueError, match="base_url"):
+        LosantClient(TOKEN)
+
+
+async def test_a_base_url_with_a_path_prefix_is_kept(
+    server: FakeLosant, scripted: Scripted
+) -> None:
+    scripted.fallback = reply(200, {"ok": True})
+    async with LosantClient(TOKEN, base_url=scripted.url + "/api/") as c:
+        assert await c.request("GET", "/me") == {"ok": True}
+    assert [s.path for s in scripted.seen] == ["/api/me"]
