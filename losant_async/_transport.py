@@ -74,6 +74,35 @@ def check_base_url(base_url: str) -> str:
     return base_url.rstrip("/")
 
 
+class _Dropped(aiohttp.ClientConnectionError):
+    """A connection lost mid-request, under a type aiohttp does not re-send on."""
+
+
+class _Exchange:
+    """A per-request aiohttp middleware: tells whether the request may have reached the
+    server, and stops aiohttp's own re-send of an idempotent request on a lost connection
+    (our retry policy alone decides how often a request is sent)."""
+
+    __slots__ = ("sent",)
+
+    def __init__(self) -> None:
+        self.sent = False
+
+    async def __call__(
+        self, req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        try:
+            return await handler(req)
+        except aiohttp.ClientConnectorError:
+            raise  # never sent, and aiohttp does not re-send these anyway
+        except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
+            raise _Dropped(describe_failure(exc)) from None
+        finally:
+            # ``response`` is set once the request was handed to the connection; a
+            # timeout or error before that (while connecting) left nothing on the wire.
+            self.sent = self.sent or req.response is not None
+
+
 class Response(msgspec.Struct, frozen=True):
     """A finished attempt: status, headers and the whole body."""
 
@@ -99,6 +128,8 @@ class Transport:
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
+        if session is not None and token and session.auth is not None:
+            raise ValueError("the session passed in has auth= set, which clashes with the token")
         self._token = token
         self.base_url = check_base_url(base_url)
         self.timeout = timeout
@@ -108,6 +139,10 @@ class Transport:
         self.bucket = TokenBucket(rate_limit) if rate_limit is not None else None
         self._session = session
         self._owns_session = session is None
+        # A caller's session keeps its own middlewares; ours is added to each request.
+        self._middlewares: tuple[aiohttp.ClientMiddlewareType, ...] = tuple(
+            getattr(session, "_middlewares", None) or ()
+        )
         self._limiter: anyio.CapacityLimiter | None = None
         self._decoders: dict[str, msgspec.json.Decoder[Any]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -286,15 +321,16 @@ class Transport:
                     form.add_field(name, value, filename=filename)
             data = form
         url = self.base_url + request.target
+        exchange = _Exchange()
+        answered = False
         chunks: list[bytes] = []
-        sent = False
 
-        def failed(cls: type[APIConnectionError], what: str, *, sent: bool) -> APIConnectionError:
+        def failed(cls: type[APIConnectionError], what: str) -> APIConnectionError:
             return cls(
                 what,
                 method=request.method,
                 path=request.path,
-                sent=sent,
+                sent=exchange.sent,
                 partial=b"".join(chunks),
             )
 
@@ -305,10 +341,19 @@ class Transport:
             if self.bucket is not None:
                 await self.bucket.acquire()
             try:
+                # Our error handling must not depend on how a caller's session is set up:
+                # statuses are ours to judge, and bodies are always decompressed.
                 async with session.request(
-                    request.method, url, headers=headers, data=data, timeout=timeout
+                    request.method,
+                    url,
+                    headers=headers,
+                    data=data,
+                    timeout=timeout,
+                    middlewares=(exchange, *self._middlewares),
+                    raise_for_status=False,
+                    auto_decompress=True,
                 ) as resp:
-                    sent = True
+                    answered = True
                     async for chunk in resp.content.iter_any():
                         chunks.append(chunk)
                     if resp.status == 429 and self.bucket is not None:
@@ -316,16 +361,18 @@ class Transport:
                         self._throttle(resp.headers.get("Retry-After"))
                     return Response(resp.status, dict(resp.headers), b"".join(chunks))
             except aiohttp.ConnectionTimeoutError:
-                failure = failed(APITimeoutError, "connect timeout", sent=False)
+                failure = failed(APITimeoutError, "connect timeout")
             except aiohttp.ClientConnectorError as exc:
-                failure = failed(APIConnectionError, f"cannot connect: {exc.os_error}", sent=False)
+                failure = failed(APIConnectionError, f"cannot connect: {exc.os_error}")
             except TimeoutError:
-                failure = failed(APITimeoutError, "timed out", sent=True)
+                what = "timed out" if exchange.sent else "timed out before sending"
+                failure = failed(APITimeoutError, what)
             except aiohttp.ClientError as exc:
                 # Once headers arrived the body was cut short; before, the request may
                 # or may not have reached the server.
-                what = "response truncated" if sent else "connection lost"
-                failure = failed(APIConnectionError, f"{what}: {describe_failure(exc)}", sent=True)
+                what = "response truncated" if answered else "connection lost"
+                detail = str(exc) if isinstance(exc, _Dropped) else describe_failure(exc)
+                failure = failed(APIConnectionError, f"{what}: {detail}")
         # Raised here, outside the handlers, so that no aiohttp error rides along as
         # __context__: some hold the request headers, and so the token.
         raise failure

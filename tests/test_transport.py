@@ -7,11 +7,14 @@ Failures are the server's injected faults, and what arrived is read from its jou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import gzip
 import io
 import logging
 import threading
 import time
+import warnings
 from collections.abc import AsyncIterator
 from email.utils import formatdate
 from pathlib import Path
@@ -878,3 +881,110 @@ async def test_a_base_url_with_a_path_prefix_is_kept(
     async with LosantClient(TOKEN, base_url=scripted.url + "/api/") as c:
         assert await c.request("GET", "/me") == {"ok": True}
     assert [s.path for s in scripted.seen] == ["/api/me"]
+
+
+@pytest.mark.parametrize("own_session", [True, False])
+async def test_a_lost_connection_is_sent_as_often_as_the_policy_says(
+    server: FakeLosant, own_session: bool
+) -> None:
+    # aiohttp re-sends an idempotent request once when the connection drops, beneath the
+    # retry policy: retry=0 meant two sends, the default policy six.
+    app_id = server.ids.application_id
+    device_id = server.ids.devices_of(app_id)[0]
+    server.faults.add("reset_before", action="application.get")
+    server.faults.add("reset_before", action="device.delete")
+    async with aiohttp.ClientSession() as session:
+        kw: dict[str, Any] = {} if own_session else {"session": session}
+        async with client(server, retry=0, **kw) as c:
+            with pytest.raises(APIConnectionError):
+                await c.application.get(application_id=app_id)
+            with pytest.raises(APIConnectionError):
+                await c.device.delete(application_id=app_id, device_id=device_id)
+        assert len(server.journal.for_action("application.get")) == 1
+        assert len(server.journal.for_action("device.delete")) == 1
+        async with client(server, retry=RetryPolicy(max_retries=2, backoff_base=0.001), **kw) as c:
+            with pytest.raises(APIConnectionError):
+                await c.application.get(application_id=app_id)
+        assert len(server.journal.for_action("application.get")) == 1 + 3
+
+
+async def test_a_total_timeout_while_connecting_is_not_sent(
+    server: FakeLosant, scripted: Scripted, caplog: pytest.LogCaptureFixture
+) -> None:
+    # One pooled connection, held by a request another server does not answer: the POST
+    # waits to connect until its total timeout fires. It never left, so it may be retried.
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def hang(request: web.Request) -> web.StreamResponse:
+        arrived.set()
+        await release.wait()
+        return web.json_response({})
+
+    scripted.fallback = hang
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
+        hold = asyncio.ensure_future(session.get(scripted.url + "/hold"))
+        try:
+            await arrived.wait()
+            async with client(server, session=session, timeout=0.1, retry=0) as c:
+                with pytest.raises(APITimeoutError) as info:
+                    await publish(c, server)
+            assert info.value.sent is False
+            assert server.journal.for_action(PUBLISH) == []
+
+            # With retries, the POST is sent once the connection is free again.
+            class FreeTheConnection(logging.Handler):
+                def emit(self, record: logging.LogRecord) -> None:
+                    if "APITimeoutError" in record.getMessage():
+                        hold.cancel()
+
+            handler = FreeTheConnection()
+            caplog.set_level(logging.DEBUG, logger="losant_async")
+            logging.getLogger("losant_async").addHandler(handler)
+            try:
+                async with client(server, session=session, timeout=0.1) as c:
+                    await publish(c, server)
+            finally:
+                logging.getLogger("losant_async").removeHandler(handler)
+        finally:
+            release.set()
+            hold.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await hold
+    assert hold.cancelled()
+    assert statuses(server, PUBLISH) == [200]
+
+
+async def test_callers_session_settings_do_not_change_our_error_handling(
+    server: FakeLosant, scripted: Scripted
+) -> None:
+    async with aiohttp.ClientSession(raise_for_status=True) as session:
+        async with client(server, session=session) as c:
+            with pytest.raises(NotFoundError) as info:
+                await c.application.get(application_id="0" * 24)
+    assert info.value.type == "NotFound" and info.value.body
+    assert statuses(server, "application.get") == [404]  # a 404 is not retried
+
+    async def gzipped(request: web.Request) -> web.StreamResponse:
+        body = gzip.compress(b'{"a": 1}')
+        return web.Response(body=body, headers={"Content-Encoding": "gzip"})
+
+    scripted.fallback = gzipped
+    async with aiohttp.ClientSession(auto_decompress=False) as session:
+        async with LosantClient(TOKEN, base_url=scripted.url, session=session) as c:
+            assert await c.request("GET", "/gzip") == {"a": 1}
+
+    async def tag(req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType) -> Any:
+        req.headers["X-Traced"] = "yes"
+        return await handler(req)
+
+    async with aiohttp.ClientSession(middlewares=(tag,)) as session:
+        async with client(server, session=session) as c:
+            await c.me.get()
+    assert server.journal.last("me.get").headers["X-Traced"] == "yes"  # theirs still run
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # aiohttp 3.14 deprecates auth=
+        session = aiohttp.ClientSession(auth=aiohttp.BasicAuth("user", "pass"))
+    async with session:
+        with pytest.raises(ValueError, match="auth"):
+            LosantClient(TOKEN, base_url=server.url, session=session)
