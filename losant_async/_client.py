@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Self
 from ._generated.client import RESOURCES, Resources
 from ._limits import RateLimit
 from ._retry import RetryPolicy
-from ._transport import Transport
+from ._transport import Secret, Transport
 from ._types import Timeout, TimeoutArg
 
 if TYPE_CHECKING:
@@ -23,6 +23,14 @@ DEFAULT_BASE_URL = "https://api.losant.com"
 DEFAULT_TIMEOUT = Timeout()
 
 
+def _secret(token: str | None) -> Secret | None:
+    if token is None:
+        token = os.environ.get("LOSANT_API_TOKEN") or None
+    if isinstance(token, str):
+        token = token.strip()  # a token read from a file often ends in a newline
+    return Secret(token) if token is not None else None
+
+
 class LosantClient(Resources):
     """An asyncio client for the Losant API, one pooled aiohttp session per client.
 
@@ -32,7 +40,8 @@ class LosantClient(Resources):
     (``client.instance_org.payload_counts_breakdown(...)``). A ``session`` passed in is
     used as is and not closed.
 
-    ``timeout`` is seconds for a whole attempt, a :class:`Timeout`, or None for no limit;
+    ``timeout`` is seconds for a whole attempt (more than 0), a :class:`Timeout`, or None
+    for no limit;
     ``rate_limit`` takes requests per second (a float) or a :class:`RateLimit`;
     ``max_concurrency`` caps requests in flight (streams are not counted). A client may
     serve successive event loops (``asyncio.run`` twice), one at a time.
@@ -50,12 +59,12 @@ class LosantClient(Resources):
         accept_version: str = "^1.30.0",
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        if token is None:
-            token = os.environ.get("LOSANT_API_TOKEN") or None
-        if token is not None:
-            token = token.strip()  # a token read from a file often ends in a newline
-            if any(ord(c) < 0x20 or ord(c) == 0x7F for c in token):
-                raise ValueError("the API token contains control characters")
+        # From here on the token lives only in a Secret: a traceback through this frame
+        # (say, for a bad base_url) must not show it among the locals.
+        secret = _secret(token)
+        del token
+        if secret is not None:
+            secret.check()
         if base_url is None:
             base_url = os.environ.get("LOSANT_API_URL") or DEFAULT_BASE_URL
         if timeout is None:
@@ -71,7 +80,7 @@ class LosantClient(Resources):
         if isinstance(rate_limit, int | float):
             rate_limit = RateLimit(rate=float(rate_limit), burst=max(1, int(rate_limit)))
         self._transport = Transport(
-            token=token,
+            token=secret,
             base_url=base_url,
             timeout=timeout,
             retry=retry,
@@ -83,7 +92,9 @@ class LosantClient(Resources):
         self._resources: dict[str, Any] = {}
 
     def __repr__(self) -> str:
-        return f"<LosantClient {self._transport.base_url}>"
+        # Also shown for a half-built client, in the locals of a failed __init__.
+        transport = getattr(self, "_transport", None)
+        return f"<LosantClient {transport.base_url}>" if transport else "<LosantClient>"
 
     @property
     def base_url(self) -> str:
