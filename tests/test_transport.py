@@ -1042,6 +1042,13 @@ async def test_callers_session_settings_do_not_change_our_error_handling(
         req.headers["X-Traced"] = "yes"
         return await handler(req)
 
+    # Its default timeout and base_url do not apply to our requests either.
+    tiny = aiohttp.ClientTimeout(total=0.001)
+    async with aiohttp.ClientSession(timeout=tiny, base_url=_closed_port()) as session:
+        server.faults.add("latency", action="me.get", times=1, delay=0.05)
+        async with client(server, session=session, retry=0) as c:
+            await c.me.get()
+
     async with aiohttp.ClientSession(middlewares=(tag,)) as session:
         async with client(server, session=session) as c:
             await c.me.get()
