@@ -17,7 +17,7 @@ import threading
 import time
 import traceback
 import warnings
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
@@ -689,7 +689,9 @@ async def test_no_token_anywhere_in_an_errors_chain() -> None:
         assert all(TOKEN not in f"{x!s}{x!r}" for x in chain), chain
 
 
-def test_one_client_serves_successive_event_loops() -> None:
+@contextlib.contextmanager
+def server_in_a_thread() -> Iterator[FakeLosant]:
+    """The local server on its own loop in a thread, for tests that run loops themselves."""
     ready = threading.Event()
     holder: dict[str, Any] = {}
 
@@ -706,16 +708,22 @@ def test_one_client_serves_successive_event_loops() -> None:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     assert ready.wait(10)
-    server: FakeLosant = holder["server"]
-    c = LosantClient(TOKEN, base_url=server.url, rate_limit=50, max_concurrency=2)
     try:
-        for _ in range(2):  # e.g. a script calling asyncio.run twice, or a loop per test
-            me = asyncio.run(c.me.get())
-            assert me.id
+        yield holder["server"]
     finally:
-        asyncio.run(c.aclose())
         holder["loop"].call_soon_threadsafe(holder["stop"].set)
         thread.join(10)
+
+
+def test_one_client_serves_successive_event_loops() -> None:
+    with server_in_a_thread() as server:
+        c = LosantClient(TOKEN, base_url=server.url, rate_limit=50, max_concurrency=2)
+        try:
+            for _ in range(2):  # e.g. a script calling asyncio.run twice, or a loop per test
+                me = asyncio.run(c.me.get())
+                assert me.id
+        finally:
+            asyncio.run(c.aclose())
 
 
 # -- hostile conditions ----------------------------------------------------------------
@@ -871,40 +879,20 @@ async def test_a_total_timeout_while_connecting_is_not_sent(
 
 
 def test_a_client_that_outlives_its_loop_leaves_nothing_open() -> None:
-    ready = threading.Event()
-    holder: dict[str, Any] = {}
-
-    def serve() -> None:
-        async def main() -> None:
-            async with FakeLosant(TOKEN, orgs=1, sandboxes=0) as s:
-                holder["server"], holder["stop"] = s, asyncio.Event()
-                holder["loop"] = asyncio.get_running_loop()
-                ready.set()
-                await holder["stop"].wait()
-
-        asyncio.run(main())
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    server: FakeLosant = holder["server"]
-    c = LosantClient(TOKEN, base_url=server.url)
     sessions: list[aiohttp.ClientSession] = []
+    with server_in_a_thread() as server:
+        c = LosantClient(TOKEN, base_url=server.url)
 
-    async def call() -> None:
-        await c.me.get()
-        assert c._transport._session is not None
-        sessions.append(c._transport._session)
+        async def call() -> None:
+            await c.me.get()
+            assert c._transport._session is not None
+            sessions.append(c._transport._session)
 
-    try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             asyncio.run(call())
             asyncio.run(call())  # never closed: the loop's shutdown closes it
             gc.collect()
-    finally:
-        holder["loop"].call_soon_threadsafe(holder["stop"].set)
-        thread.join(10)
     first, second = sessions
     assert first is not second
     assert first.closed and second.closed
