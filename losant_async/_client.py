@@ -12,7 +12,7 @@ from ._generated.client import RESOURCES, Resources
 from ._generated.meta import ACCEPT_VERSION
 from ._limits import RateLimit
 from ._retry import RetryPolicy
-from ._transport import Transport
+from ._transport import Secret, Transport
 from ._types import Timeout, TimeoutArg
 
 if TYPE_CHECKING:
@@ -24,6 +24,14 @@ DEFAULT_BASE_URL = "https://api.losant.com"
 DEFAULT_TIMEOUT = Timeout()
 
 
+def _secret(token: str | None) -> Secret | None:
+    if token is None:
+        token = os.environ.get("LOSANT_API_TOKEN") or None
+    if isinstance(token, str):
+        token = token.strip()  # a token read from a file often ends in a newline
+    return Secret(token) if token is not None else None
+
+
 class LosantClient(Resources):
     """An asyncio client for the Losant API, one pooled aiohttp session per client.
 
@@ -33,7 +41,8 @@ class LosantClient(Resources):
     (``client.instance_org.payload_counts_breakdown(...)``). A ``session`` passed in is
     used as is and not closed.
 
-    ``timeout`` is seconds for a whole attempt, a :class:`Timeout`, or None for no limit;
+    ``timeout`` is seconds for a whole attempt (more than 0), a :class:`Timeout`, or None
+    for no limit;
     ``rate_limit`` takes requests per second (a float) or a :class:`RateLimit`;
     ``max_concurrency`` caps requests in flight (streams are not counted). A client may
     serve successive event loops (``asyncio.run`` twice), one at a time.
@@ -51,16 +60,14 @@ class LosantClient(Resources):
         accept_version: str = ACCEPT_VERSION,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        if token is None:
-            token = os.environ.get("LOSANT_API_TOKEN") or None
-        if token is not None:
-            token = token.strip()  # a token read from a file often ends in a newline
-            if any(ord(c) < 0x20 or ord(c) == 0x7F for c in token):
-                raise ValueError("the API token contains control characters")
+        # From here on the token lives only in a Secret: a traceback through this frame
+        # (say, for a bad base_url) must not show it among the locals.
+        secret = _secret(token)
+        del token
+        if secret is not None:
+            secret.check()
         if base_url is None:
             base_url = os.environ.get("LOSANT_API_URL") or DEFAULT_BASE_URL
-        if not base_url.startswith(("http://", "https://")):
-            raise ValueError("base_url must start with http:// or https://")
         if timeout is None:
             timeout = Timeout(total=None, connect=None)
         elif isinstance(timeout, int | float) and not isinstance(timeout, bool):
@@ -74,7 +81,7 @@ class LosantClient(Resources):
         if isinstance(rate_limit, int | float):
             rate_limit = RateLimit(rate=float(rate_limit), burst=max(1, int(rate_limit)))
         self._transport = Transport(
-            token=token,
+            token=secret,
             base_url=base_url,
             timeout=timeout,
             retry=retry,
@@ -86,7 +93,9 @@ class LosantClient(Resources):
         self._resources: dict[str, Any] = {}
 
     def __repr__(self) -> str:
-        return f"<LosantClient {self._transport.base_url}>"
+        # Also shown for a half-built client, in the locals of a failed __init__.
+        transport = getattr(self, "_transport", None)
+        return f"<LosantClient {transport.base_url}>" if transport else "<LosantClient>"
 
     @property
     def base_url(self) -> str:

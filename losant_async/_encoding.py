@@ -43,9 +43,44 @@ class EncodedRequest:
         return f"{self.path}?{self.query}" if self.query else self.path
 
 
+# JavaScript's \s: Unicode white space and the line terminators.
+_JS_SPACE = r"\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_JS_OUTSIDE_CLASS = {
+    "$": r"\Z",  # JavaScript's $ is the very end; Python's also matches before a final "\n"
+    ".": r"[^\n\r\u2028\u2029]",  # JavaScript's . excludes every line terminator
+}
+_JS_ESCAPES_OUTSIDE_CLASS = {r"\s": f"[{_JS_SPACE}]", r"\S": f"[^{_JS_SPACE}]"}
+
+
 @lru_cache(maxsize=64)
 def _pattern(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+    r"""The API's pattern, written for JavaScript, compiled to mean the same in Python.
+
+    Besides ``$`` and ``.`` (above), JavaScript's ``\d``, ``\w`` and ``\b`` are ASCII-only
+    (re.ASCII); Python's would take "\u0660" (ARABIC-INDIC DIGIT ZERO) for a digit.
+    """
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            escape = pattern[i : i + 2]
+            if in_class and escape == r"\s":
+                out.append(_JS_SPACE)
+            else:
+                out.append(escape if in_class else _JS_ESCAPES_OUTSIDE_CLASS.get(escape, escape))
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        else:
+            c = _JS_OUTSIDE_CLASS.get(c, c)
+        out.append(c)
+        i += 1
+    return re.compile("".join(out), re.ASCII)
 
 
 def query_value(name: str, value: Any) -> str:

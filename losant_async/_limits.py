@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
@@ -25,14 +26,23 @@ class TokenBucket:
 
     A 429 halves the current rate (down to a tenth of the configured one) and holds every
     caller until its ``Retry-After`` has passed; each success wins back a twentieth of the
-    configured rate.
+    configured rate. ``clock`` and ``sleep`` are the bucket's time source (seconds) and its
+    way to wait; tests pass a virtual clock.
     """
 
-    def __init__(self, limit: RateLimit) -> None:
+    def __init__(
+        self,
+        limit: RateLimit,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = anyio.sleep,
+    ) -> None:
         self.limit = limit
         self.rate = limit.rate
+        self._clock = clock
+        self._sleep = sleep
         self._tokens = float(limit.burst)
-        self._stamp = time.monotonic()
+        self._stamp = clock()
         self._paused_until = 0.0
         self._lock: anyio.Lock | None = None
 
@@ -47,15 +57,17 @@ class TokenBucket:
             self._lock = anyio.Lock()
         async with self._lock:
             while True:
-                now = time.monotonic()
+                now = self._clock()
                 if now < self._paused_until:
-                    await anyio.sleep(self._paused_until - now)
+                    await self._sleep(self._paused_until - now)
                     continue
                 self._refill(now)
-                if self._tokens >= 1.0:
+                # Within rounding of a whole token: a wait for the last 1e-17 of one would
+                # not move the clock and would never end.
+                if self._tokens >= 1.0 - 1e-9:
                     self._tokens -= 1.0
                     return
-                await anyio.sleep((1.0 - self._tokens) / self.rate)
+                await self._sleep((1.0 - self._tokens) / self.rate)
 
     def rebind(self) -> None:
         """Forget the lock of a previous event loop."""
@@ -63,15 +75,16 @@ class TokenBucket:
 
     def throttled(self, retry_after: float | None) -> None:
         """A 429 arrived: slow down, and pause everyone until ``retry_after`` passes."""
-        self._refill(time.monotonic())
+        now = self._clock()
+        self._refill(now)
         self.rate = max(self.limit.rate / 10.0, self.rate / 2.0)
         if retry_after:
-            self._paused_until = max(self._paused_until, time.monotonic() + retry_after)
+            self._paused_until = max(self._paused_until, now + retry_after)
             # Nothing accrues while paused: the end of a pause is not a full burst.
             self._tokens = 0.0
             self._stamp = self._paused_until
 
     def succeeded(self) -> None:
         if self.rate < self.limit.rate:
-            self._refill(time.monotonic())
+            self._refill(self._clock())
             self.rate = min(self.limit.rate, self.rate + self.limit.rate / 20.0)

@@ -10,8 +10,9 @@ import asyncio
 import logging
 import platform
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import aiohttp
 import anyio
@@ -28,6 +29,7 @@ from .errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    ClientClosedError,
     DecodeError,
     LosantError,
     error_for_status,
@@ -52,6 +54,95 @@ def describe_failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+class Secret:
+    """The API token. Only this object's repr, which hides it, shows in a traceback's frame
+    locals (``capture_locals``, ``pytest --showlocals``, error trackers); a frame that held
+    the token as a ``str`` would print it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def __repr__(self) -> str:
+        return "<Secret>"
+
+    def check(self) -> None:
+        """Refuse what cannot go into a header (the message must not quote it)."""
+        if not isinstance(self._value, str):
+            raise TypeError(f"the API token must be a str, not {type(self._value).__name__}")
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in self._value):
+            raise ValueError("the API token contains control characters")
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def bearer(self) -> str:
+        return f"Bearer {self._value}"
+
+
+def check_base_url(base_url: str) -> str:
+    """``base_url`` without its trailing slash, or a ValueError naming what is wrong (but
+    not quoting the URL, which may hold credentials)."""
+    if not isinstance(base_url, str):
+        raise TypeError(f"base_url must be a str, not {type(base_url).__name__}")
+    try:
+        parts = urlsplit(base_url)
+        parts.port  # noqa: B018 - parsing the port is what checks it
+    except ValueError as exc:
+        raise ValueError(f"base_url is not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not base_url.startswith(parts.scheme + "://"):
+        raise ValueError("base_url must start with http:// or https://")
+    if not parts.hostname:
+        raise ValueError("base_url has no host")
+    if parts.username is not None or parts.password is not None:
+        # aiohttp would send them as Basic auth, clashing with the token.
+        raise ValueError("base_url must not hold credentials")
+    if parts.query or parts.fragment or "?" in base_url or "#" in base_url:
+        raise ValueError("base_url must not have a query or fragment")
+    return base_url.rstrip("/")
+
+
+class _Dropped(aiohttp.ClientConnectionError):
+    """A connection lost mid-request, under a type aiohttp does not re-send on."""
+
+
+class _Exchange:
+    """A per-request aiohttp middleware: tells whether the request may have reached the
+    server, and stops aiohttp's own re-send of an idempotent request on a lost connection
+    (our retry policy alone decides how often a request is sent)."""
+
+    __slots__ = ("sent",)
+
+    def __init__(self) -> None:
+        self.sent = False
+
+    async def __call__(
+        self, req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        try:
+            return await handler(req)
+        except aiohttp.ClientConnectorError:
+            raise  # never sent, and aiohttp does not re-send these anyway
+        except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
+            raise _Dropped(describe_failure(exc)) from None
+        finally:
+            # ``response`` is set once the request was handed to the connection; a
+            # timeout or error before that (while connecting) left nothing on the wire.
+            self.sent = self.sent or req.response is not None
+
+
+async def _closing_with_loop(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    """Closes ``session`` when closed: by aclose(), or by the event loop as it shuts down
+    (asyncio.run and anyio.run close every async generator still open), so a client that
+    outlives its loop leaves no session, connector or socket of that loop behind."""
+    try:
+        yield
+    finally:
+        if not session.closed:
+            await session.close()
+
+
 class Response(msgspec.Struct, frozen=True):
     """A finished attempt: status, headers and the whole body."""
 
@@ -66,7 +157,7 @@ class Transport:
     def __init__(
         self,
         *,
-        token: str | None,
+        token: Secret | None,
         base_url: str,
         timeout: Timeout,
         retry: RetryPolicy,
@@ -77,16 +168,27 @@ class Transport:
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
+        if session is not None and token and session.auth is not None:
+            raise ValueError("the session passed in has auth= set, which clashes with the token")
         self._token = token
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_base_url(base_url)
         self.timeout = timeout
+        self._client_timeout = aiohttp.ClientTimeout(total=timeout.total, connect=timeout.connect)
         self.retry = retry
         self.accept_version = accept_version
         self.max_concurrency = max_concurrency
-        self.bucket = TokenBucket(rate_limit) if rate_limit is not None else None
+        self.bucket = (
+            TokenBucket(rate_limit, sleep=self._bucket_sleep) if rate_limit is not None else None
+        )
         self._session = session
         self._owns_session = session is None
+        # A caller's session keeps its own middlewares; ours is added to each request.
+        self._middlewares: tuple[aiohttp.ClientMiddlewareType, ...] = tuple(
+            getattr(session, "_middlewares", None) or ()
+        )
+        self._keeper: AsyncGenerator[None, None] | None = None
         self._limiter: anyio.CapacityLimiter | None = None
+        self._closing: asyncio.Event | None = None
         self._decoders: dict[str, msgspec.json.Decoder[Any]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -100,30 +202,69 @@ class Transport:
     async def session(self) -> aiohttp.ClientSession:
         """The pooled session, created on first use (it needs a running loop)."""
         if self._closed:
-            raise RuntimeError("the client is closed")
+            raise ClientClosedError("the client is closed")
         loop = asyncio.get_running_loop()
-        if self._session is not None and self._loop is not None and self._loop is not loop:
-            if not self._owns_session:
-                raise RuntimeError("the aiohttp session passed in belongs to another event loop")
-            # A client reused under a new event loop (asyncio.run twice, a loop per test):
-            # the old loop's session, limiter and lock cannot serve this one.
-            self._session = None
-            self._limiter = None
-            if self.bucket is not None:
-                self.bucket.rebind()
-        self._loop = loop
+        if self._loop is not loop:
+            if self._loop is not None:
+                if not self._owns_session:
+                    raise RuntimeError(
+                        "the aiohttp session passed in belongs to another event loop"
+                    )
+                # A client reused under a new event loop (asyncio.run twice, a loop per
+                # test): the old loop closed its session as it shut down (see
+                # _closing_with_loop); its limiter, lock and event cannot serve this one.
+                self._session = None
+                self._keeper = None
+                self._limiter = None
+                self._closing = None
+                if self.bucket is not None:
+                    self.bucket.rebind()
+            self._loop = loop
         if self._session is None:
             # No connection cap here: calls are capped by the concurrency limiter, and
-            # long-lived streams must not starve them of connections.
-            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(connector=connector)
+            # long-lived streams must not starve them of connections. The headers every
+            # request carries are the session's, so no frame of ours holds the token.
+            session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
+                headers=self.headers(),
+            )
+            keeper = _closing_with_loop(session)
+            await keeper.__anext__()  # now the loop knows it, and closes it at shutdown
+            self._session, self._keeper = session, keeper
         return self._session
 
     async def aclose(self) -> None:
         self._closed = True
-        if self._session is not None and self._owns_session:
-            await self._session.close()
+        keeper, self._keeper = self._keeper, None
         self._session = None
+        if self._loop is not asyncio.get_running_loop():
+            return  # the loop that owned them closed them as it shut down
+        if self._closing is not None:
+            self._closing.set()  # wakes retry and rate-limit waits at once
+        if keeper is not None:
+            await keeper.aclose()
+
+    async def _wait(self, seconds: float) -> bool:
+        """Sleep ``seconds``; False, at once, if the client is or gets closed."""
+        if self._closed:
+            return False
+        if self._closing is None:
+            self._closing = asyncio.Event()
+        try:
+            async with asyncio.timeout(seconds):
+                await self._closing.wait()
+        except TimeoutError:
+            return True
+        return False
+
+    async def _bucket_sleep(self, seconds: float) -> None:
+        if not await self._wait(seconds):
+            raise ClientClosedError("the client is closed")
+
+    def _closed_error(self, request: EncodedRequest, *, sent: bool) -> ClientClosedError:
+        return ClientClosedError(
+            "the client is closed", method=request.method, path=request.path, sent=sent
+        )
 
     # -- headers and timeouts -------------------------------------------------------
 
@@ -134,16 +275,21 @@ class Transport:
             "User-Agent": USER_AGENT,
         }
         if self._token:
-            headers["Authorization"] = f"Bearer {self._token}"
+            headers["Authorization"] = self._token.bearer()
         return headers
 
+    def _request_headers(self, request: EncodedRequest) -> dict[str, str]:
+        """All headers of a request, for a session passed in (ours has them as defaults)."""
+        return {**self.headers(), **request.headers}
+
     def client_timeout(self, override: TimeoutArg) -> aiohttp.ClientTimeout:
-        t = self.timeout
+        if override is None:
+            return self._client_timeout
         if isinstance(override, Timeout):
             t = override
         elif isinstance(override, int | float) and not isinstance(override, bool):
-            t = Timeout(total=float(override), connect=t.connect)
-        elif override is not None:
+            t = Timeout(total=float(override), connect=self.timeout.connect)
+        else:
             raise TypeError("timeout takes seconds, a Timeout or None")
         return aiohttp.ClientTimeout(total=t.total, connect=t.connect)
 
@@ -166,14 +312,19 @@ class Transport:
         timeout: TimeoutArg = None,
     ) -> Any:
         """Send any request through the same limits, retries and errors."""
+        if not path.startswith("/"):
+            raise ValueError("path must start with '/'")
+        if "#" in path:
+            raise ValueError("path must not have a fragment ('#')")
+        # A query written into the path comes first, then ``params``.
+        path, _, query = path.partition("?")
+        query = "&".join(q for q in (query, encode_params(params)) if q)
         extra = {"Accept-Version": self.accept_version, **(headers or {})}
         data = None
         if body is not None:
             data = body if isinstance(body, bytes) else msgspec.json.encode(body)
             extra.setdefault("Content-Type", "application/json")
-        if not path.startswith("/"):
-            raise ValueError("path must start with '/'")
-        request = EncodedRequest(method.upper(), path, encode_params(params), extra, data)
+        request = EncodedRequest(method.upper(), path, query, extra, data)
         response = await self.send(request, self.client_timeout(timeout))
         if not response.body:
             return None
@@ -192,6 +343,7 @@ class Transport:
         """Send with retries; a 2xx :class:`Response` or a :class:`LosantError`."""
         policy = self.retry
         attempt = 0
+        sent = False
         while True:
             started = time.monotonic()
             error: APIError | APIConnectionError
@@ -208,6 +360,7 @@ class Transport:
                     time.monotonic() - started,
                 )
                 error = exc
+                sent = sent or exc.sent
                 retryable = policy.retryable_error(request.method, sent=exc.sent)
             else:
                 logger.debug(
@@ -231,13 +384,8 @@ class Transport:
                     body=response.body,
                     headers=response.headers,
                 )
+                sent = True
                 retry_after = error.retry_after
-                if response.status == 429 and self.bucket is not None:
-                    pause = parse_retry_after(retry_after) if retry_after else None
-                    # Capped like the retry's own wait: one 429 must not stall the client.
-                    self.bucket.throttled(
-                        min(pause, policy.retry_after_max) if pause is not None else None
-                    )
                 retryable = policy.retryable_status(request.method, response.status)
             if not retryable or attempt >= policy.max_retries:
                 raise error
@@ -246,17 +394,16 @@ class Transport:
                 raise error
             delay = policy.delay(attempt, retry_after)
             logger.debug("%s %s: retrying in %.3fs", request.method, request.path, delay)
-            await anyio.sleep(delay)
+            if not await self._wait(delay):
+                raise self._closed_error(request, sent=sent)
             attempt += 1
 
     async def _attempt(self, request: EncodedRequest, timeout: aiohttp.ClientTimeout) -> Response:
+        if self._closed:
+            raise self._closed_error(request, sent=False)
         session = await self.session()  # first: a new event loop resets the limits
-        if self.bucket is not None:
-            await self.bucket.acquire()
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self.max_concurrency)
-        headers = self.headers()
-        headers.update(request.headers)
         data: Any = request.body
         if request.multipart is not None:
             form = aiohttp.FormData()
@@ -267,42 +414,80 @@ class Transport:
                     form.add_field(name, value, filename=filename)
             data = form
         url = self.base_url + request.target
+        exchange = _Exchange()
+        answered = False
         chunks: list[bytes] = []
-        sent = False
 
-        def failed(cls: type[APIConnectionError], what: str, *, sent: bool) -> APIConnectionError:
+        def failed(cls: type[APIConnectionError], what: str) -> APIConnectionError:
             return cls(
                 what,
                 method=request.method,
                 path=request.path,
-                sent=sent,
+                sent=exchange.sent,
                 partial=b"".join(chunks),
             )
 
-        failure: APIConnectionError
+        failure: LosantError
+        # The slot first, then the rate-limit token: tokens taken while queued for a slot
+        # would all be spent at once when a slow call frees it.
         async with self._limiter:
+            if self.bucket is not None:
+                try:
+                    await self.bucket.acquire()
+                except ClientClosedError:
+                    raise self._closed_error(request, sent=False) from None
+            if self._closed:
+                raise self._closed_error(request, sent=False)
             try:
+                # Our error handling must not depend on how a caller's session is set up:
+                # statuses are ours to judge, and bodies are always decompressed.
                 async with session.request(
-                    request.method, url, headers=headers, data=data, timeout=timeout
+                    request.method,
+                    url,
+                    headers=request.headers
+                    if self._owns_session
+                    else self._request_headers(request),
+                    data=data,
+                    timeout=timeout,
+                    middlewares=(exchange, *self._middlewares),
+                    raise_for_status=False,
+                    auto_decompress=True,
                 ) as resp:
-                    sent = True
+                    answered = True
                     async for chunk in resp.content.iter_any():
                         chunks.append(chunk)
+                    if resp.status == 429 and self.bucket is not None:
+                        # Inside the slot, so that no caller queued for it sends first.
+                        self._throttle(resp.headers.get("Retry-After"))
                     return Response(resp.status, dict(resp.headers), b"".join(chunks))
             except aiohttp.ConnectionTimeoutError:
-                failure = failed(APITimeoutError, "connect timeout", sent=False)
+                failure = failed(APITimeoutError, "connect timeout")
             except aiohttp.ClientConnectorError as exc:
-                failure = failed(APIConnectionError, f"cannot connect: {exc.os_error}", sent=False)
+                failure = failed(APIConnectionError, f"cannot connect: {exc.os_error}")
             except TimeoutError:
-                failure = failed(APITimeoutError, "timed out", sent=True)
+                what = "timed out" if exchange.sent else "timed out before sending"
+                failure = failed(APITimeoutError, what)
             except aiohttp.ClientError as exc:
                 # Once headers arrived the body was cut short; before, the request may
                 # or may not have reached the server.
-                what = "response truncated" if sent else "connection lost"
-                failure = failed(APIConnectionError, f"{what}: {describe_failure(exc)}", sent=True)
+                what = "response truncated" if answered else "connection lost"
+                detail = str(exc) if isinstance(exc, _Dropped) else describe_failure(exc)
+                failure = failed(APIConnectionError, f"{what}: {detail}")
+            except RuntimeError:
+                if not self._closed:  # aiohttp's "Session is closed", after our aclose()
+                    raise
+                failure = self._closed_error(request, sent=exchange.sent)
+        if self._closed:
+            failure = self._closed_error(request, sent=exchange.sent)
         # Raised here, outside the handlers, so that no aiohttp error rides along as
         # __context__: some hold the request headers, and so the token.
         raise failure
+
+    def _throttle(self, retry_after: str | None) -> None:
+        assert self.bucket is not None
+        pause = parse_retry_after(retry_after) if retry_after else None
+        # Capped like the retry's own wait: one 429 must not stall the client.
+        self.bucket.throttled(min(pause, self.retry.retry_after_max) if pause is not None else None)
 
     # -- decoding -------------------------------------------------------------------
 

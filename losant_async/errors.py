@@ -16,6 +16,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConflictError",
     "DecodeError",
     "LosantError",
@@ -119,6 +120,22 @@ class APIConnectionError(LosantError):
 
 class APITimeoutError(APIConnectionError):
     """The connect or total timeout elapsed."""
+
+
+class ClientClosedError(LosantError, RuntimeError):
+    """The client was closed before or during the call.
+
+    ``sent`` tells whether the request may have reached the server before the close cut it
+    off. Also a ``RuntimeError``, as using a closed client is a mistake of the program.
+    """
+
+    def __init__(
+        self, message: str, *, method: str = "", path: str = "", sent: bool = False
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.sent = sent
+        super().__init__(f"{method} {path}: {message}" if method else message)
 
 
 class DecodeError(LosantError):

@@ -7,12 +7,17 @@ Failures are the server's injected faults, and what arrived is read from its jou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import gc
+import gzip
 import io
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+import traceback
+import warnings
+from collections.abc import AsyncIterator, Iterator, Mapping
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
@@ -22,12 +27,14 @@ import anyio
 import pytest
 from aiohttp import web
 
+import losant_async
 from losant_async import (
     APIConnectionError,
     APIError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     ConflictError,
     DecodeError,
     LosantClient,
@@ -42,8 +49,10 @@ from losant_async import (
     UnprocessableEntityError,
     models,
 )
+from losant_async._limits import TokenBucket
 from losant_async._retry import RetryBudget
 from losant_async.testing import FakeLosant
+from tests.conftest import Scripted, reply
 
 pytestmark = pytest.mark.anyio
 
@@ -680,7 +689,9 @@ async def test_no_token_anywhere_in_an_errors_chain() -> None:
         assert all(TOKEN not in f"{x!s}{x!r}" for x in chain), chain
 
 
-def test_one_client_serves_successive_event_loops() -> None:
+@contextlib.contextmanager
+def server_in_a_thread() -> Iterator[FakeLosant]:
+    """The local server on its own loop in a thread, for tests that run loops themselves."""
     ready = threading.Event()
     holder: dict[str, Any] = {}
 
@@ -697,13 +708,480 @@ def test_one_client_serves_successive_event_loops() -> None:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     assert ready.wait(10)
-    server: FakeLosant = holder["server"]
-    c = LosantClient(TOKEN, base_url=server.url, rate_limit=50, max_concurrency=2)
     try:
-        for _ in range(2):  # e.g. a script calling asyncio.run twice, or a loop per test
-            me = asyncio.run(c.me.get())
-            assert me.id
+        yield holder["server"]
     finally:
-        asyncio.run(c.aclose())
         holder["loop"].call_soon_threadsafe(holder["stop"].set)
         thread.join(10)
+
+
+def test_one_client_serves_successive_event_loops() -> None:
+    with server_in_a_thread() as server:
+        c = LosantClient(TOKEN, base_url=server.url, rate_limit=50, max_concurrency=2)
+        try:
+            for _ in range(2):  # e.g. a script calling asyncio.run twice, or a loop per test
+                me = asyncio.run(c.me.get())
+                assert me.id
+        finally:
+            asyncio.run(c.aclose())
+
+
+# -- hostile conditions ----------------------------------------------------------------
+
+
+class VirtualClock:
+    """A rate limiter's clock that moves only when the limiter sleeps: where requests fall
+    on it depends on the limiter alone, never on how fast the machine is."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+        await asyncio.sleep(0)
+
+
+def virtual_bucket(c: LosantClient, limit: RateLimit) -> VirtualClock:
+    clock = VirtualClock()
+    c._transport.bucket = TokenBucket(limit, clock=clock, sleep=clock.sleep)
+    return clock
+
+
+@pytest.mark.parametrize("own_session", [True, False])
+async def test_a_lost_connection_is_sent_as_often_as_the_policy_says(
+    server: FakeLosant, own_session: bool
+) -> None:
+    # aiohttp re-sends an idempotent request once when the connection drops, beneath the
+    # retry policy: retry=0 meant two sends, the default policy six.
+    app_id = server.ids.application_id
+    device_id = server.ids.devices_of(app_id)[0]
+    server.faults.add("reset_before", action="application.get")
+    server.faults.add("reset_before", action="device.delete")
+    async with aiohttp.ClientSession() as session:
+        kw: dict[str, Any] = {} if own_session else {"session": session}
+        async with client(server, retry=0, **kw) as c:
+            with pytest.raises(APIConnectionError):
+                await c.application.get(application_id=app_id)
+            with pytest.raises(APIConnectionError):
+                await c.device.delete(application_id=app_id, device_id=device_id)
+        assert len(server.journal.for_action("application.get")) == 1
+        assert len(server.journal.for_action("device.delete")) == 1
+        async with client(server, retry=RetryPolicy(max_retries=2, backoff_base=0.001), **kw) as c:
+            with pytest.raises(APIConnectionError):
+                await c.application.get(application_id=app_id)
+        assert len(server.journal.for_action("application.get")) == 1 + 3
+
+
+async def test_rate_limit_holds_when_a_slow_call_frees_the_slot(scripted: Scripted) -> None:
+    # 20 callers queued behind one slow call: each must take its token only once it holds
+    # the slot, or they all go at once when the slot frees.
+    limit = RateLimit(rate=20, burst=1)
+    arrivals: list[float] = []
+    async with LosantClient(TOKEN, base_url=scripted.url, rate_limit=limit, max_concurrency=1) as c:
+        clock = virtual_bucket(c, limit)
+
+        async def stamp(request: web.Request) -> web.StreamResponse:
+            arrivals.append(clock.now)
+            if len(arrivals) == 1:
+                await asyncio.sleep(0.05)  # the slow call
+            return web.json_response({})
+
+        scripted.fallback = stamp
+        async with anyio.create_task_group() as tg:
+            for _ in range(20):
+                tg.start_soon(c.request, "GET", "/x")
+    assert len(arrivals) == 20
+    # No span of time holds more requests than the bucket allows: burst + rate * span.
+    for i in range(len(arrivals)):
+        for j in range(i + 1, len(arrivals)):
+            span = arrivals[j] - arrivals[i]
+            assert j - i + 1 <= limit.burst + limit.rate * span + 1e-6, (i, j, arrivals)
+
+
+async def test_a_429_holds_callers_queued_for_a_slot(scripted: Scripted) -> None:
+    limit = RateLimit(rate=100, burst=10)
+    arrivals: list[float] = []
+    async with LosantClient(
+        TOKEN, base_url=scripted.url, rate_limit=limit, max_concurrency=1, retry=0
+    ) as c:
+        clock = virtual_bucket(c, limit)
+
+        async def answer(request: web.Request) -> web.StreamResponse:
+            arrivals.append(clock.now)
+            if len(arrivals) == 1:
+                return web.json_response({}, status=429, headers={"Retry-After": "2"})
+            return web.json_response({})
+
+        scripted.fallback = answer
+        outcomes: list[object] = []
+
+        async def call() -> None:
+            try:
+                outcomes.append(await c.request("GET", "/x"))
+            except RateLimitError as exc:
+                outcomes.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(10):
+                tg.start_soon(call)
+    assert len(arrivals) == 10 and sum(isinstance(o, RateLimitError) for o in outcomes) == 1
+    # Every request after the 429 waited out its Retry-After.
+    assert all(t >= arrivals[0] + 2 for t in arrivals[1:]), arrivals
+
+
+async def test_a_total_timeout_while_connecting_is_not_sent(
+    server: FakeLosant, scripted: Scripted, caplog: pytest.LogCaptureFixture
+) -> None:
+    # One pooled connection, held by a request another server does not answer: the POST
+    # waits to connect until its total timeout fires. It never left, so it may be retried.
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def hang(request: web.Request) -> web.StreamResponse:
+        arrived.set()
+        await release.wait()
+        return web.json_response({})
+
+    scripted.fallback = hang
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
+        hold = asyncio.ensure_future(session.get(scripted.url + "/hold"))
+        try:
+            await arrived.wait()
+            async with client(server, session=session, timeout=0.1, retry=0) as c:
+                with pytest.raises(APITimeoutError) as info:
+                    await publish(c, server)
+            assert info.value.sent is False
+            assert server.journal.for_action(PUBLISH) == []
+
+            # With retries, the POST is sent once the connection is free again.
+            class FreeTheConnection(logging.Handler):
+                def emit(self, record: logging.LogRecord) -> None:
+                    if "APITimeoutError" in record.getMessage():
+                        hold.cancel()
+
+            handler = FreeTheConnection()
+            caplog.set_level(logging.DEBUG, logger="losant_async")
+            logging.getLogger("losant_async").addHandler(handler)
+            try:
+                async with client(server, session=session, timeout=0.1) as c:
+                    await publish(c, server)
+            finally:
+                logging.getLogger("losant_async").removeHandler(handler)
+        finally:
+            release.set()
+            hold.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await hold
+    assert hold.cancelled()
+    assert statuses(server, PUBLISH) == [200]
+
+
+def test_a_client_that_outlives_its_loop_leaves_nothing_open() -> None:
+    sessions: list[aiohttp.ClientSession] = []
+    with server_in_a_thread() as server:
+        c = LosantClient(TOKEN, base_url=server.url)
+
+        async def call() -> None:
+            await c.me.get()
+            assert c._transport._session is not None
+            sessions.append(c._transport._session)
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            asyncio.run(call())
+            asyncio.run(call())  # never closed: the loop's shutdown closes it
+            gc.collect()
+    first, second = sessions
+    assert first is not second
+    assert first.closed and second.closed
+    assert first.connector is None and second.connector is None  # connector closed too
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+@pytest.mark.parametrize(
+    ("attr", "value"),
+    [
+        ("application_id", "a" * 24 + "\n"),  # Python's $ matches before a final newline
+        ("application_id", "\u0660" * 24),  # Python's \d matches ARABIC-INDIC DIGIT ZERO
+        ("application_id", "\uff11" * 24),  # FULLWIDTH DIGIT ONE
+        ("name", "temp\n"),
+    ],
+)
+async def test_patterns_mean_what_they_mean_in_javascript(
+    server: FakeLosant, attr: str, value: str
+) -> None:
+    app_id = server.ids.application_id
+    device_id = server.ids.devices_of(app_id)[0]
+    async with client(server) as c:
+        with pytest.raises(ValueError, match=attr):
+            if attr == "name":
+                await c.device_attribute.get(application_id=app_id, device_id=device_id, name=value)
+            else:
+                await c.application.get(application_id=value)
+        with pytest.raises(ValueError, match="org_id"):
+            await c.applications.get(org_id=value)
+        # The same patterns still take what JavaScript takes.
+        await c.application.get(application_id=app_id)
+        await c.applications.get(org_id="")
+    assert [e.action for e in server.journal] == ["application.get", "applications.get"]
+
+
+async def test_aclose_fails_calls_at_once_with_a_losant_error(scripted: Scripted) -> None:
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def hang(request: web.Request) -> web.StreamResponse:
+        arrived.set()
+        await release.wait()
+        return web.json_response({})
+
+    slow = RetryPolicy(backoff_base=60, backoff_max=60)
+    results: dict[str, BaseException] = {}
+
+    async def run(name: str, coro: Any) -> None:
+        try:
+            await coro
+        except BaseException as exc:
+            results[name] = exc
+
+    try:
+        # A call in flight, two waiting for a retry (Retry-After: 60), one held by the
+        # rate limiter's pause after the 429: each must end at once with a LosantError.
+        scripted.script = [
+            hang,
+            reply(503, {}, **{"Retry-After": "60"}),
+            reply(429, {}, **{"Retry-After": "60"}),
+        ]
+        c = LosantClient(
+            TOKEN, base_url=scripted.url, retry=slow, rate_limit=RateLimit(100, burst=100)
+        )
+        with anyio.fail_after(10):  # a hang guard: each wait would be 60 s
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(run, "in flight", c.request("GET", "/hang"))
+                await arrived.wait()
+                tg.start_soon(run, "retry wait", c.request("GET", "/retry"))
+                tg.start_soon(run, "429", c.request("GET", "/429"))
+                await anyio.wait_all_tasks_blocked()
+                tg.start_soon(run, "paused", c.request("GET", "/paused"))
+                await anyio.wait_all_tasks_blocked()
+                await c.aclose()
+        with pytest.raises(ClientClosedError):
+            await c.request("GET", "/after")
+    finally:
+        release.set()
+    assert [s.path for s in scripted.seen] == ["/hang", "/retry", "/429"]
+    assert len(results) == 4
+    for name, exc in results.items():
+        assert isinstance(exc, ClientClosedError), (name, exc)
+    assert results["in flight"].sent is True  # type: ignore[attr-defined]
+    assert results["paused"].sent is False  # type: ignore[attr-defined]
+
+
+async def test_a_timeout_of_zero_or_less_is_refused(server: FakeLosant) -> None:
+    # aiohttp reads 0 as "no limit": a typo would turn a bound into none.
+    for bad in (0, 0.0, -1, float("nan")):
+        with pytest.raises(ValueError, match="timeout"):
+            LosantClient(TOKEN, base_url=server.url, timeout=bad)
+        with pytest.raises(ValueError, match="timeout"):
+            Timeout(total=bad)
+        with pytest.raises(ValueError, match="timeout"):
+            Timeout(connect=bad)
+    async with client(server) as c:
+        for bad in (0, -0.5):
+            with pytest.raises(ValueError, match="timeout"):
+                await c.me.get(timeout=bad)
+            with pytest.raises(ValueError, match="timeout"):
+                await c.request("GET", "/me", timeout=Timeout(total=5, connect=bad))
+    assert list(server.journal) == []
+
+
+async def test_a_query_in_the_path_is_merged_with_params(server: FakeLosant) -> None:
+    async with client(server) as c:
+        await c.request("GET", "/applications?sortField=name", params={"page": 0})
+        await c.request("GET", "/applications?sortField=name&sortDirection=desc")
+        with pytest.raises(ValueError, match="fragment"):
+            await c.request("GET", "/applications#top")
+    first, second = server.journal.for_action("applications.get")
+    assert first.query == [("sortField", "name"), ("page", "0")] and first.status == 200
+    assert second.query == [("sortField", "name"), ("sortDirection", "desc")]
+
+
+async def test_callers_session_settings_do_not_change_our_error_handling(
+    server: FakeLosant, scripted: Scripted
+) -> None:
+    async with aiohttp.ClientSession(raise_for_status=True) as session:
+        async with client(server, session=session) as c:
+            with pytest.raises(NotFoundError) as info:
+                await c.application.get(application_id="0" * 24)
+    assert info.value.type == "NotFound" and info.value.body
+    assert statuses(server, "application.get") == [404]  # a 404 is not retried
+
+    async def gzipped(request: web.Request) -> web.StreamResponse:
+        body = gzip.compress(b'{"a": 1}')
+        return web.Response(body=body, headers={"Content-Encoding": "gzip"})
+
+    scripted.fallback = gzipped
+    async with aiohttp.ClientSession(auto_decompress=False) as session:
+        async with LosantClient(TOKEN, base_url=scripted.url, session=session) as c:
+            assert await c.request("GET", "/gzip") == {"a": 1}
+
+    async def tag(req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType) -> Any:
+        req.headers["X-Traced"] = "yes"
+        return await handler(req)
+
+    # Its default timeout and base_url do not apply to our requests either.
+    tiny = aiohttp.ClientTimeout(total=0.001)
+    async with aiohttp.ClientSession(timeout=tiny, base_url=_closed_port()) as session:
+        server.faults.add("latency", action="me.get", times=1, delay=0.05)
+        async with client(server, session=session, retry=0) as c:
+            await c.me.get()
+
+    async with aiohttp.ClientSession(middlewares=(tag,)) as session:
+        async with client(server, session=session) as c:
+            await c.me.get()
+    assert server.journal.last("me.get").headers["X-Traced"] == "yes"  # theirs still run
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # aiohttp 3.14 deprecates auth=
+        session = aiohttp.ClientSession(auth=aiohttp.BasicAuth("user", "pass"))
+    async with session:
+        with pytest.raises(ValueError, match="auth"):
+            LosantClient(TOKEN, base_url=server.url, session=session)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://",
+        "https://",
+        "http://:8080",
+        "http:///applications",
+        "http://host?x=1",
+        "http://host/#top",
+        "http://user:secret@host",
+        "http://host:99999",
+        "ftp://host",
+        "http:/host",
+    ],
+)
+async def test_a_base_url_without_host_or_with_a_query_is_refused(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ValueError, match="base_url"):
+        LosantClient(TOKEN, base_url=url)
+    monkeypatch.setenv("LOSANT_API_URL", url)
+    with pytest.raises(ValueError, match="base_url"):
+        LosantClient(TOKEN)
+
+
+async def test_a_base_url_with_a_path_prefix_is_kept(
+    server: FakeLosant, scripted: Scripted
+) -> None:
+    scripted.fallback = reply(200, {"ok": True})
+    async with LosantClient(TOKEN, base_url=scripted.url + "/api/") as c:
+        assert await c.request("GET", "/me") == {"ok": True}
+    assert [s.path for s in scripted.seen] == ["/api/me"]
+
+
+# -- the token in traceback frames -----------------------------------------------------
+
+PACKAGE = str(Path(losant_async.__file__).parent)
+
+
+def _holds_token(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, str):
+        return TOKEN in value
+    if isinstance(value, bytes | bytearray):
+        return TOKEN.encode() in value
+    if depth > 8:
+        return False
+    if isinstance(value, Mapping):
+        return any(
+            _holds_token(k, depth + 1) or _holds_token(v, depth + 1) for k, v in value.items()
+        )
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_holds_token(v, depth + 1) for v in value)
+    return False
+
+
+def assert_token_not_in_frames(exc: BaseException) -> None:
+    """No frame of losant_async that ``exc`` (or anything chained to it) passed through
+    holds the token among its locals, and capture_locals does not print it."""
+    e: BaseException | None = exc
+    frames = 0
+    while e is not None:
+        for frame, _ in traceback.walk_tb(e.__traceback__):
+            if not frame.f_code.co_filename.startswith(PACKAGE):
+                continue
+            frames += 1
+            for name, value in frame.f_locals.items():
+                where = f"{frame.f_code.co_name}: {name}"
+                assert TOKEN not in repr(value), where
+                assert not _holds_token(value), where
+        e = e.__cause__ or e.__context__
+    assert frames, "the error passed through none of our frames"
+    text = "".join(traceback.TracebackException.from_exception(exc, capture_locals=True).format())
+    assert TOKEN not in text
+
+
+async def test_the_token_is_in_no_frame_an_error_passes_through(server: FakeLosant) -> None:
+    app_id = server.ids.application_id
+    errors: list[BaseException] = []
+
+    async def fails(coro: Any) -> None:
+        try:
+            await coro
+        except Exception as exc:
+            errors.append(exc)
+        else:
+            raise AssertionError("expected a failure")
+
+    faults = server.faults
+    async with aiohttp.ClientSession() as session:
+        for kw in ({}, {"session": session}):
+            async with client(server, **kw) as c:
+                get = functools.partial(c.application.get, application_id=app_id)
+                await fails(c.application.get(application_id="0" * 24))  # 404
+                faults.add("status", action="application.get", status=500)
+                await fails(get())  # 500, retried, raised
+                faults.clear()
+                faults.add("status", action="application.get", status=200, body=b"<html>")
+                await fails(get())  # decode error
+                await fails(c.request("GET", "/nowhere", params={"x": 1}, headers={"X": "1"}))
+                faults.clear()
+                for kind in ("reset_before", "reset_after", "truncate"):
+                    faults.add(kind, action="application.get")
+                    faults.add(kind, action=PUBLISH)
+                    await fails(get())
+                    await fails(publish(c, server))
+                    faults.clear()
+                faults.add("latency", action="application.get", delay=1)
+                await fails(get(timeout=0.05))
+                faults.clear()
+                await fails(c.application.get(application_id="nope"))  # bad input
+                await fails(get(timeout=0))
+                await fails(c.request("GET", "no-slash"))
+            await fails(get())  # closed
+    async with LosantClient(TOKEN, base_url=_closed_port(), retry=0) as c:
+        await fails(c.me.get())  # cannot connect
+
+    def construct(**kw: Any) -> None:
+        try:
+            LosantClient(TOKEN, **kw)
+        except Exception as exc:
+            errors.append(exc)
+        else:
+            raise AssertionError("expected a failure")
+
+    construct(base_url="http://")
+    construct(timeout=0)
+    construct(max_concurrency=0)
+    construct(rate_limit=-1)
+    try:
+        LosantClient(TOKEN + "\x00")
+    except ValueError as exc:
+        errors.append(exc)
+    assert len(errors) == 36
+    for err in errors:
+        assert_token_not_in_frames(err)
