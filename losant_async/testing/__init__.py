@@ -50,8 +50,12 @@ The surface:
 
 - ``FakeLosant(token="test-token", *, seed=0, orgs=3, sandboxes=2, apps_per_org=2,
   devices_per_app=3, days=30, host="127.0.0.1", port=0, stream_ids=False,
-  queue_size=1000, replay_size=1000, journal_limit=None)``; ``await start()``,
+  queue_size=1000, replay_size=1000, journal_limit=None, now=None)``; ``await start()``,
   ``await close()``, ``async with``; ``url``, ``token``.
+- ``now``: the server's clock, an aware ``datetime``, epoch ms, or a callable returning
+  either (read on every use); None is the machine's clock. Usage windows, timestamps of
+  stored objects and stream events read it; ``clock()`` gives its reading in epoch ms.
+  The journal's arrival times are the machine's (they measure the client).
 - ``ids``: :class:`SeededIds` (``instance_id``, ``org_ids``, ``sandbox_ids``,
   ``application_ids``, ``org_application_ids``, ``sandbox_application_ids``,
   ``device_ids``, ``devices_of(app)``, and ``org_id``/``application_id``/... for the first).

@@ -30,7 +30,6 @@ from ._state import (
     State,
     _digest,
     iso,
-    now_ms,
 )
 
 JSON = Any
@@ -456,7 +455,7 @@ class Enterprise:
     def _instance_patch(self, call: Call) -> tuple[int, JSON]:
         inst = self.state.instance
         inst.extra.update(call.body if isinstance(call.body, dict) else {})
-        inst.updated = max(now_ms(), inst.updated + 1)
+        inst.updated = max(self.state.clock(), inst.updated + 1)
         return 200, self.render_instance(inst, "instance")
 
     def _members_list(self, call: Call) -> tuple[int, JSON]:
@@ -513,7 +512,7 @@ class Enterprise:
 
     def _org_create(self, call: Call) -> tuple[int, JSON]:
         body = call.body if isinstance(call.body, dict) else {}
-        now = now_ms()
+        now = self.state.clock()
         org = Org(self.state.new_id("org"), str(body.get("name") or "New Org"), now, now)
         org.extra = {k: v for k, v in body.items() if k != "name"}
         self.state.orgs[org.id] = org
@@ -531,7 +530,7 @@ class Enterprise:
                 org.name = str(value)
             else:
                 org.extra[key] = value
-        org.updated = max(now_ms(), org.updated + 1)
+        org.updated = max(self.state.clock(), org.updated + 1)
         return 200, self.render_org(org, call.action.success_schema or "org")
 
     def _org_delete(self, call: Call) -> tuple[int, JSON]:
@@ -571,14 +570,14 @@ class Enterprise:
     def _sandbox_delete(self, call: Call) -> tuple[int, JSON]:
         box = self._sandbox(call)
         box.deleted = True
-        box.updated = max(now_ms(), box.updated + 1)
+        box.updated = max(self.state.clock(), box.updated + 1)
         self.state.touch()
         return 200, dict(_SUCCESS)
 
     def _sandbox_undelete(self, call: Call) -> tuple[int, JSON]:
         box = self._sandbox(call)
         box.deleted = False
-        box.updated = max(now_ms(), box.updated + 1)
+        box.updated = max(self.state.clock(), box.updated + 1)
         self.state.touch()
         return 200, self.render_sandbox(box, "instanceSandbox")
 
@@ -616,7 +615,7 @@ class Enterprise:
             org = self.state.orgs.get(org_id)
             if org is None:
                 raise not_found("Organization was not found")
-        now = now_ms()
+        now = self.state.clock()
         app = App(
             self.state.new_id("app"),
             str(body.get("name") or "New Application"),
@@ -645,7 +644,7 @@ class Enterprise:
                 app.name = str(value)
             else:
                 app.extra[key] = value
-        app.updated = max(now_ms(), app.updated + 1)
+        app.updated = max(self.state.clock(), app.updated + 1)
         return 200, self.render_app(app, "application")
 
     def _app_delete(self, call: Call) -> tuple[int, JSON]:
@@ -702,7 +701,7 @@ class Enterprise:
     def _device_create(self, call: Call) -> tuple[int, JSON]:
         app = self._app(call)
         body = call.body if isinstance(call.body, dict) else {}
-        now = now_ms()
+        now = self.state.clock()
         dev = Device(
             self.state.new_id("device"),
             app.id,
@@ -734,7 +733,7 @@ class Enterprise:
                 setattr(dev, key, list(value or []))
             else:
                 dev.extra[key] = value
-        dev.updated = max(now_ms(), dev.updated + 1)
+        dev.updated = max(self.state.clock(), dev.updated + 1)
         return 200, self.render_device(dev, "device")
 
     def _device_delete(self, call: Call) -> tuple[int, JSON]:
@@ -809,11 +808,10 @@ class Enterprise:
         kind, key, ids = self.scope(call)
         return self.state.sum_weights(kind, key, ids)
 
-    @staticmethod
-    def time_range(call: Call) -> tuple[int, int, int]:
+    def time_range(self, call: Call) -> tuple[int, int, int]:
         """(start, end, now) in ms: ``end`` 0 or absent is now; negative values count back
         from now; an absent ``start`` means all data."""
-        now = now_ms()
+        now = self.state.clock()
         end = _int(call.q("end"), 0)
         end = now if end == 0 else (now + end if end < 0 else end)
         start = _int(call.q("start"), 0)
@@ -903,7 +901,7 @@ class Enterprise:
     # -- historical summaries --------------------------------------------------------------
 
     def _historical_summaries(self, call: Call) -> tuple[int, JSON]:
-        now = now_ms()
+        now = self.state.clock()
         month_ms = _int(call.q("month"), now) if call.q("month") != "now" else now
         moment = datetime.fromtimestamp(month_ms / 1000, tz=UTC)
         first = datetime(moment.year, moment.month, 1, tzinfo=UTC)

@@ -16,6 +16,7 @@ import msgspec
 from aiohttp import web
 
 from ._bus import CLOSE, Bus, Event, valid_filter, valid_topic
+from ._clock import Clock, Now
 from ._examples import Examples, SeededIds
 from ._faults import HTML_BODY, FaultRule, Faults
 from ._generic import GenericResponder
@@ -35,7 +36,7 @@ from ._routes import (
 )
 from ._schema import Schemas
 from ._spec import Api, load_api
-from ._state import State, iso, now_ms
+from ._state import State, iso
 
 JSON = Any
 
@@ -73,7 +74,8 @@ class FakeLosant:
     instance (each sandbox owns one application); ``days`` is how much usage history there
     is. ``stream_ids`` numbers SSE events and replays them after ``Last-Event-ID``
     (``replay_size`` per subscription); ``queue_size`` bounds each stream's backlog.
-    ``journal_limit`` keeps only the newest entries (None: all).
+    ``journal_limit`` keeps only the newest entries (None: all). ``now`` is the clock
+    (a fixed aware datetime or epoch ms, a callable, or None for the machine's).
     """
 
     def __init__(
@@ -92,6 +94,7 @@ class FakeLosant:
         queue_size: int = 1000,
         replay_size: int = 1000,
         journal_limit: int | None = None,
+        now: Now = None,
     ) -> None:
         self.token = token
         self.seed = seed
@@ -109,6 +112,7 @@ class FakeLosant:
         self._generic = GenericResponder(self.schemas, seed)
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
+        self.clock = Clock(now)
         self.state = State(
             seed,
             orgs=orgs,
@@ -116,6 +120,7 @@ class FakeLosant:
             apps_per_org=apps_per_org,
             devices_per_app=devices_per_app,
             days=days,
+            clock=self.clock,
         )
         self._enterprise = Enterprise(self.state, self._generic)
         self.ids = SeededIds(self.state)
@@ -141,7 +146,7 @@ class FakeLosant:
     def send_state(self, application_id: str, device_id: str, state: dict[str, Any]) -> int:
         """Report a device state to its ``stateStream`` listeners; returns streams reached."""
         self._live_device(application_id, device_id)
-        return self.bus.device_event("state", application_id, device_id, _stamped(state))
+        return self.bus.device_event("state", application_id, device_id, self._stamped(state))
 
     def send_command(
         self, application_id: str, device_id: str, name: str, payload: Any = None
@@ -151,7 +156,13 @@ class FakeLosant:
         command: dict[str, Any] = {"name": name}
         if payload is not None:
             command["payload"] = payload
-        return self.bus.device_event("command", application_id, device_id, _stamped(command))
+        return self.bus.device_event("command", application_id, device_id, self._stamped(command))
+
+    def _stamped(self, event: Any) -> Any:
+        """A state or command as delivered: with ``time`` when the sender left it out."""
+        if isinstance(event, dict) and "time" not in event:
+            return {**event, "time": iso(self.clock())}
+        return event
 
     def _live_app(self, application_id: str) -> None:
         if application_id not in self.state.apps:
@@ -329,18 +340,18 @@ class FakeLosant:
             states = body if isinstance(body, list) else [body]
             for state in states:
                 self.bus.device_event(
-                    "state", params["applicationId"], params["deviceId"], _stamped(state)
+                    "state", params["applicationId"], params["deviceId"], self._stamped(state)
                 )
         elif name == "device.sendCommand":
             self.bus.device_event(
-                "command", params["applicationId"], params["deviceId"], _stamped(body)
+                "command", params["applicationId"], params["deviceId"], self._stamped(body)
             )
         elif name == "devices.sendCommand":
             app = self.state.apps[params["applicationId"]]
             targets = body.get("deviceIds") or list(self.state.devices(app))
             command = {k: v for k, v in body.items() if k in ("name", "payload", "time")}
             for device_id in targets:
-                self.bus.device_event("command", app.id, device_id, _stamped(command))
+                self.bus.device_event("command", app.id, device_id, self._stamped(command))
         else:
             return None
         return call.action.success_status, {"success": True}
@@ -423,7 +434,7 @@ class FakeLosant:
                 try:
                     event = await asyncio.wait_for(queue.get(), interval)
                 except TimeoutError:
-                    await response.write(f"event: keepAlive\ndata: {now_ms()}\n\n".encode())
+                    await response.write(f"event: keepAlive\ndata: {self.clock()}\n\n".encode())
                     continue
             if event is CLOSE:
                 return
@@ -449,13 +460,6 @@ def _seconds(value: Any, default: float) -> float:
     except (TypeError, ValueError):
         return default
     return seconds if seconds > 0 else default
-
-
-def _stamped(event: Any) -> Any:
-    """A state or command as delivered: with ``time`` when the sender left it out."""
-    if isinstance(event, dict) and "time" not in event:
-        return {**event, "time": iso(now_ms())}
-    return event
 
 
 def _abort(request: web.Request) -> web.Response:

@@ -10,11 +10,12 @@ the token's own user (made without an org) belong to no org, sandbox or instance
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from ._clock import Clock
 
 JSON = Any
 
@@ -83,10 +84,6 @@ def iso(ms: int) -> str:
     """``2024-01-01T00:00:00.000Z``."""
     dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(slots=True)
@@ -160,8 +157,10 @@ class State:
         apps_per_org: int,
         devices_per_app: int,
         days: int,
+        clock: Clock | None = None,
     ) -> None:
         self.seed = seed
+        self.clock = clock if clock is not None else Clock()
         self.days = days
         self.devices_per_app = devices_per_app
         self.instance_id = self._id("instance")

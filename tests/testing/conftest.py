@@ -9,6 +9,8 @@ import pytest
 
 from losant_async.testing import FakeLosant
 
+from .fakehttp import NOW
+
 
 @pytest.fixture
 def anyio_backend() -> str:
@@ -17,7 +19,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 async def server() -> AsyncIterator[FakeLosant]:
-    async with FakeLosant() as srv:
+    async with FakeLosant(now=NOW) as srv:
         yield srv
 
 

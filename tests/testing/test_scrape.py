@@ -21,10 +21,10 @@ import pytest
 from losant_async import LosantClient
 from losant_async.testing import FakeLosant
 
+from .fakehttp import DAY, HOUR, NOW, NOW_MS
+
 pytestmark = pytest.mark.anyio
 
-HOUR = 3_600_000
-DAY = 24 * HOUR
 PAGE = 2  # smaller than every list, so each one takes several requests
 METRICS = ("payload_counts", "device_counts", "notebook_minute_counts", "payload_counts_breakdown")
 
@@ -33,7 +33,7 @@ Usage = Counter[tuple[Any, ...]]
 
 @pytest.fixture
 async def server() -> AsyncIterator[FakeLosant]:
-    async with FakeLosant(orgs=7, sandboxes=3, apps_per_org=3) as srv:
+    async with FakeLosant(orgs=7, sandboxes=3, apps_per_org=3, now=NOW) as srv:
         yield srv
 
 
@@ -87,7 +87,7 @@ def summed(parts: list[Usage]) -> Usage:
 
 
 async def test_usage_scrape_from_the_instance_list(server: FakeLosant) -> None:
-    end = (int(time.time() * 1000) // HOUR - 1) * HOUR  # a fixed window: answers agree
+    end = (NOW_MS // HOUR - 1) * HOUR
     window = {"start": end - 10 * DAY, "end": end}
     server.faults.add("latency", delay=0.01)  # so that concurrent requests overlap
     started = time.perf_counter()

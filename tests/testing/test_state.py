@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -13,16 +14,24 @@ import pytest
 
 from losant_async.testing import FakeLosant
 
-from .fakehttp import call, get, send
+from .fakehttp import DAY, HOUR, NOW_MS, call, get, send, session
 
 pytestmark = pytest.mark.anyio
 
-HOUR = 3_600_000
-DAY = 24 * HOUR
+# Instants where a clock-dependent answer would show: just after midnight, the hour after
+# midnight, the last millisecond of a month, of a leap day and of a year.
+AWKWARD = (
+    datetime(2026, 3, 1, 0, 0, 0, 1000, tzinfo=UTC),
+    datetime(2026, 3, 1, 1, 30, tzinfo=UTC),
+    datetime(2026, 1, 31, 23, 59, 59, 999_000, tzinfo=UTC),
+    datetime(2028, 2, 29, 23, 59, 59, 999_000, tzinfo=UTC),
+    datetime(2026, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC),
+)
 
 
-def window(days: int = 10) -> dict[str, str]:
-    end = (int(time.time() * 1000) // HOUR - 1) * HOUR
+def window(days: int = 10, now: int = NOW_MS) -> dict[str, str]:
+    """``days`` days up to the last full hour before ``now``."""
+    end = (now // HOUR - 1) * HOUR
     return {"start": str(end - days * DAY), "end": str(end)}
 
 
@@ -227,33 +236,57 @@ async def test_usage_adds_up_across_levels(server: FakeLosant, http: aiohttp.Cli
         assert len(inst_counts) >= 10
 
 
-async def test_usage_filters_by_time(server: FakeLosant, http: aiohttp.ClientSession) -> None:
-    path = f"/instances/{server.ids.instance_id}/orgs/{server.ids.org_id}"
-    wide, narrow = window(10), window(2)
-    wide_total = total((await get(http, f"{path}/payloadCounts", params=wide)).body)
-    narrow_total = total((await get(http, f"{path}/payloadCounts", params=narrow)).body)
-    assert 0 < narrow_total < wide_total
-    wide_days = (await get(http, f"{path}/deviceCounts", params=wide)).body
-    narrow_days = (await get(http, f"{path}/deviceCounts", params=narrow)).body
-    assert len(narrow_days["counts"]) == 2 < len(wide_days["counts"])
-    assert narrow_days["start"].endswith("Z") and narrow_days["end"].endswith("Z")
+@pytest.mark.parametrize("now", AWKWARD, ids=lambda d: d.isoformat())
+async def test_usage_filters_by_time(now: datetime) -> None:
+    async with FakeLosant(now=now) as server, session(server) as http:
+        path = f"/instances/{server.ids.instance_id}/orgs/{server.ids.org_id}"
+        now_ms = round(now.timestamp() * 1000)
+        wide, narrow = window(10, now_ms), window(2, now_ms)
+        wide_total = total((await get(http, f"{path}/payloadCounts", params=wide)).body)
+        narrow_total = total((await get(http, f"{path}/payloadCounts", params=narrow)).body)
+        assert 0 < narrow_total < wide_total
+        wide_days = (await get(http, f"{path}/deviceCounts", params=wide)).body
+        narrow_days = (await get(http, f"{path}/deviceCounts", params=narrow)).body
+        # Both ends are inclusive: a window ending exactly at midnight holds a third day start.
+        at_midnight = int(narrow["end"]) % DAY == 0
+        assert len(narrow_days["counts"]) == 2 + at_midnight < len(wide_days["counts"])
+        assert narrow_days["start"].endswith("Z") and narrow_days["end"].endswith("Z")
 
-    by_day = (await get(http, f"{path}/payloadCountsBreakdown", params=wide)).body["counts"]
-    by_hour = (
-        await get(http, f"{path}/payloadCountsBreakdown", params={**wide, "resolution": "3600000"})
-    ).body["counts"]
-    assert len(by_hour) > len(by_day)
-    assert sum(c["value"] for c in by_hour) == sum(c["value"] for c in by_day)
-    with_all = (
-        await get(
-            http, f"{path}/payloadCountsBreakdown", params={**wide, "includeNonBillable": "true"}
-        )
-    ).body["counts"]
-    assert sum(c["value"] for c in with_all) >= sum(c["value"] for c in by_day)
-    as_bytes = (await get(http, f"{path}/payloadCounts", params={**wide, "asBytes": "true"})).body
-    assert total(as_bytes) > wide_total
-    bad = await get(http, f"{path}/payloadCountsBreakdown", params={"resolution": "60000"})
-    assert bad.status == 400
+        breakdown = f"{path}/payloadCountsBreakdown"
+        by_day = (await get(http, breakdown, params=wide)).body["counts"]
+        hourly = {**wide, "resolution": "3600000"}
+        by_hour = (await get(http, breakdown, params=hourly)).body["counts"]
+        assert len(by_hour) > len(by_day)
+        assert sum(c["value"] for c in by_hour) == sum(c["value"] for c in by_day)
+        every = {**wide, "includeNonBillable": "true"}
+        with_all = (await get(http, breakdown, params=every)).body["counts"]
+        assert sum(c["value"] for c in with_all) >= sum(c["value"] for c in by_day)
+        as_bytes = await get(http, f"{path}/payloadCounts", params={**wide, "asBytes": "true"})
+        assert total(as_bytes.body) > wide_total
+        bad = await get(http, breakdown, params={"resolution": "60000"})
+        assert bad.status == 400
+
+
+async def test_day_starts_of_a_window_ending_at_midnight() -> None:
+    async with FakeLosant(now=datetime(2026, 3, 1, 1, 30, tzinfo=UTC)) as server:
+        async with session(server) as http:
+            path = f"/applications/{server.ids.application_id}/deviceCounts"
+            midnight = 1_772_323_200_000  # 2026-03-01T00:00:00Z
+            ends = {"start": str(midnight - 2 * DAY), "end": str(midnight)}
+            one_am = {"start": str(midnight - 2 * DAY + HOUR), "end": str(midnight + HOUR)}
+            dates = [c["date"] for c in (await get(http, path, params=ends)).body["counts"]]
+            assert dates == [
+                "2026-02-27T00:00:00.000Z",
+                "2026-02-28T00:00:00.000Z",
+                "2026-03-01T00:00:00.000Z",
+            ]
+            dates = [c["date"] for c in (await get(http, path, params=one_am)).body["counts"]]
+            assert dates == ["2026-02-28T00:00:00.000Z", "2026-03-01T00:00:00.000Z"]
+            # Without a window: from midnight 30 days ago (days=30) up to the clock's now.
+            every = (await get(http, path)).body
+            assert every["counts"][0]["date"] == "2026-01-30T00:00:00.000Z"
+            assert every["counts"][-1]["date"] == "2026-03-01T00:00:00.000Z"
+            assert every["end"] == "2026-03-01T01:30:00.000Z"
 
 
 async def test_historical_summaries(server: FakeLosant, http: aiohttp.ClientSession) -> None:
