@@ -10,7 +10,10 @@ devices, with usage numbers that add up from applications to orgs and sandboxes 
 instance. Answers echo request fields only where the response schema declares them. Lists of
 stored objects apply their filters (``filterField``/``filter``, ``tagFilter``, ``parentId``,
 ``deviceClass`` and advanced ``query`` objects) before paging; seeded devices carry the tags
-``floor`` and ``zone``. MQTT publishing, device states and commands reach the SSE streams.
+``floor`` and ``zone``; paging params out of range get Losant's 400. Summaries
+(``summary`` of orgs, sandboxes, applications and ``/me``, ``applications.periodSummaries``)
+count the stored objects and their usage. MQTT publishing, device states and commands reach
+the SSE streams; reported states are kept for ``getState`` and ``getCompositeState``.
 Faults (latency, error statuses, dropped connections, truncated bodies, broken streams) can
 be injected per action, and every request is kept in a journal.
 
@@ -56,15 +59,17 @@ The surface:
   either (read on every use); None is the machine's clock. Usage windows, timestamps of
   stored objects and stream events read it; ``clock()`` gives its reading in epoch ms.
   The journal's arrival times are the machine's (they measure the client).
-- ``ids``: :class:`SeededIds` (``instance_id``, ``org_ids``, ``sandbox_ids``,
-  ``application_ids``, ``org_application_ids``, ``sandbox_application_ids``,
-  ``device_ids``, ``devices_of(app)``, and ``org_id``/``application_id``/... for the first).
+- ``ids``: :class:`SeededIds` (lists ``org_ids``, ``sandbox_ids``, ``application_ids``,
+  ``device_ids``; by owner ``org_application_ids``, ``sandbox_application_ids``,
+  ``application_device_ids``; ``devices_of(app)``; ``instance_id``, and
+  ``org_id``/``application_id``/... for the first).
 - ``example_args(qualname)``: valid arguments for any action, keyed by API param names;
   :func:`encode_request` turns them into HTTP.
 - ``publish(application_id, topic, message)``, ``send_state(...)``, ``send_command(...)``.
 - ``faults``: :class:`Faults` (``add(kind, *, action=None, times=None, rate=1.0, **opts)``,
-  ``clear()``); ``journal``: :class:`Journal` of :class:`JournalEntry`; ``stats``:
-  :class:`Stats` (``in_flight``, ``peak_in_flight``, ``open_streams``, ``dropped_events``).
+  ``clear()``; an unknown kind or action is refused at once); ``journal``:
+  :class:`Journal` of :class:`JournalEntry`; ``stats``: :class:`Stats` (``in_flight``,
+  ``peak_in_flight``, ``open_streams``, ``dropped_events``).
 """
 
 from ._examples import EncodedRequest, SeededIds, encode_request

@@ -47,10 +47,10 @@ _BODY_EXAMPLES: dict[str, JSON] = {
 class SeededIds:
     """IDs of the stored objects (read live: created and deleted objects show up).
 
-    ``instance_id``, ``org_ids``, ``sandbox_ids``, ``application_ids`` (all),
-    ``org_application_ids`` / ``sandbox_application_ids`` (by owner), ``device_ids`` (by
-    application), and the first of each: ``org_id``, ``sandbox_id``, ``application_id``,
-    ``device_id``.
+    ``instance_id``, ``org_ids``, ``sandbox_ids``, ``application_ids``, ``device_ids``
+    (lists of all), ``org_application_ids`` / ``sandbox_application_ids`` /
+    ``application_device_ids`` (by owner), and the first of each: ``org_id``,
+    ``sandbox_id``, ``application_id``, ``device_id``.
     """
 
     def __init__(self, state: State) -> None:
@@ -86,8 +86,13 @@ class SeededIds:
         return {b.id: list(b.app_ids) for b in self._state.sandboxes.values()}
 
     @property
-    def device_ids(self) -> dict[str, list[str]]:
-        """Device IDs by application ID (makes every application's devices)."""
+    def device_ids(self) -> list[str]:
+        """Every device ID, application by application."""
+        return [d for ids in self.application_device_ids.values() for d in ids]
+
+    @property
+    def application_device_ids(self) -> dict[str, list[str]]:
+        """Device IDs by application ID."""
         state = self._state
         return {a.id: list(state.devices(a)) for a in state.apps.values()}
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import random
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,9 +62,10 @@ class Faults:
     (after=N events, send nothing for ``seconds``).
     """
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, actions: Collection[str] = ()) -> None:
         self.rules: list[FaultRule] = []
         self._rng = random.Random(f"faults:{seed}")
+        self._actions = frozenset(actions)  # the qualnames a rule may name (empty: any)
 
     def add(
         self,
@@ -79,6 +82,10 @@ class Faults:
         unknown = set(opts) - set(_OPTIONS[kind])
         if unknown:
             raise TypeError(f"fault {kind!r} takes no option(s) {', '.join(sorted(unknown))}")
+        if action is not None and self._actions and action not in self._actions:
+            near = difflib.get_close_matches(action, self._actions, n=3)
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            raise ValueError(f"unknown action {action!r}{hint}")
         if not 0.0 <= rate <= 1.0:
             raise ValueError("rate must be between 0 and 1")
         rule = FaultRule(kind, action, times, rate, dict(opts))

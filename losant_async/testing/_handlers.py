@@ -34,6 +34,8 @@ from ._state import (
 
 JSON = Any
 R = TypeVar("R")
+Scope = tuple[str, str, list[str]]  # (kind, key, application IDs) usage is summed over
+Window = tuple[int, int, int]  # (start, end, now) in ms
 Handler = Callable[[Call], tuple[int, JSON]]
 
 _SUCCESS = {"success": True}
@@ -59,6 +61,11 @@ def _int(value: JSON, default: int) -> int:
 
 def _flag(value: JSON) -> bool:
     return value is True or (isinstance(value, str) and value.lower() in ("true", "1", "yes"))
+
+
+def _names(value: JSON) -> set[str]:
+    """A comma-separated list param as a set."""
+    return {n.strip() for n in str(value).split(",") if n.strip()} if value else set()
 
 
 def _sort_key(value: JSON) -> tuple[int, JSON]:
@@ -105,6 +112,7 @@ class Enterprise:
             "instanceSandbox.delete": self._sandbox_delete,
             "instanceSandbox.undelete": self._sandbox_undelete,
             "applications.get": self._apps_list,
+            "applications.periodSummaries": self._period_summaries,
             "applications.post": self._app_create,
             "application.get": self._app_get,
             "application.patch": self._app_patch,
@@ -119,6 +127,9 @@ class Enterprise:
             "device.patch": self._device_patch,
             "device.delete": self._device_delete,
             "device.payloadCounts": self._device_payload_counts,
+            "device.getState": self._get_state,
+            "device.getCompositeState": self._get_composite_state,
+            "devices.getCompositeState": self._devices_composite_state,
             "device.payloadCountsBreakdown": self._device_payload_breakdown,
             "instance.historicalSummaries": self._historical_summaries,
         }
@@ -202,13 +213,23 @@ class Enterprise:
             self.generic.set_if_valid(props, out, name, value)
         return out
 
-    def _summary(
-        self, schema_name: str, schema: JSON, core: dict[str, JSON], **counts: int
-    ) -> None:
-        """``core["summary"]``, when the schema has one: ``counts`` over generated values."""
+    def _summary(self, schema: JSON, core: dict[str, JSON], scope: Scope, **counts: int) -> None:
+        """``core["summary"]``, when the schema has one, describing stored objects: their
+        ``counts``, this month's payloads of ``scope``, and 0 for every kind not stored."""
         summary = self._schema_props(schema).get("summary")
-        if summary is not None:
-            core["summary"] = {**self._template(f"{schema_name}.summary", summary), **counts}
+        if summary is None:
+            return
+        out: dict[str, JSON] = {}
+        for name, sub in self._schema_props(summary).items():
+            node = self.schemas.resolve(sub)
+            kind = node.get("type") if isinstance(node, dict) else None
+            if name == "payloadCount":
+                out[name] = self.payload_counts_of(scope, self.this_month(), False)
+            elif kind == "integer":
+                out[name] = counts.get(name, 0)
+            elif kind == "object":  # notebookStats, storageStats: nothing stored
+                out[name] = {k: 0 for k in self._schema_props(node)}
+        core["summary"] = out
 
     def render_instance(self, inst: Instance, schema_name: str, schema: JSON = None) -> JSON:
         schema = schema if schema is not None else self.schemas[schema_name]
@@ -231,7 +252,7 @@ class Enterprise:
         counts = {"orgCount": len(state.orgs), "instanceCount": 1, "appCount": len(apps)}
         counts["deviceCount"] = sum(state.device_count(a) for a in apps)
         schema = self.schemas["me"]
-        self._summary("me", schema, core, **counts)
+        self._summary(schema, core, ("me", "", [a.id for a in apps]), **counts)
         drop = ("recentDashboards", "recentApplications", "recentOrganizations")
         return self._render("me", schema, core, state.user, drop)
 
@@ -248,7 +269,9 @@ class Enterprise:
             "tags": [],
         }
         devices = sum(self.state.device_count(a) for a in apps)
-        self._summary(schema_name, schema, core, appCount=len(apps), deviceCount=devices)
+        scope: Scope = ("org", org.id, [a.id for a in apps])
+        counts = {"appCount": len(apps), "deviceCount": devices, "memberCount": 1}
+        self._summary(schema, core, scope, **counts)
         return self._render(schema_name, schema, core, org.extra)
 
     def render_sandbox(self, box: Sandbox, schema_name: str, schema: JSON = None) -> JSON:
@@ -270,9 +293,8 @@ class Enterprise:
         apps = [self.state.apps[a] for a in box.app_ids if a in self.state.apps]
         devices = sum(self.state.device_count(a) for a in apps)
         core["orgs"] = []
-        self._summary(
-            schema_name, schema, core, appCount=len(apps), deviceCount=devices, orgCount=0
-        )
+        scope: Scope = ("sandbox", box.id, [a.id for a in apps])
+        self._summary(schema, core, scope, appCount=len(apps), deviceCount=devices)
         drop = ("dataDeletion", "permanentDeletion")
         return self._render(schema_name, schema, core, box.extra, drop)
 
@@ -290,7 +312,8 @@ class Enterprise:
         org = self.state.orgs.get(app.org_id or "")
         if org is not None:
             core["organizationName"] = org.name
-        self._summary(schema_name, schema, core, deviceCount=self.state.device_count(app))
+        scope: Scope = ("app", app.id, [app.id])
+        self._summary(schema, core, scope, deviceCount=self.state.device_count(app))
         return self._render(schema_name, schema, core, app.extra)
 
     def render_device(self, dev: Device, schema_name: str, schema: JSON = None) -> JSON:
@@ -594,16 +617,22 @@ class Enterprise:
         }
         return plain[name] if name in plain else app.extra.get(name)
 
-    def _apps_list(self, call: Call) -> tuple[int, JSON]:
+    def _listed_apps(self, call: Call) -> list[App]:
         apps = list(self.state.apps.values())
         org_id = call.q("orgId")
         if org_id:
             apps = [a for a in apps if a.org_id == org_id]
         elif org_id is not None:  # blank: the user's own applications
             apps = [a for a in apps if a.owner_id == self.state.user_id]
+        return apps
+
+    def _apps_list(self, call: Call) -> tuple[int, JSON]:
         item = self._item_schema("applications")
         body = self._paged(
-            call, apps, self._app_field, lambda a: self.render_app(a, "applications.item", item)
+            call,
+            self._listed_apps(call),
+            self._app_field,
+            lambda a: self.render_app(a, "applications.item", item),
         )
         return 200, body
 
@@ -742,6 +771,57 @@ class Enterprise:
         self.state.touch()
         return 200, dict(_SUCCESS)
 
+    # -- device states ---------------------------------------------------------------------
+
+    def _state_window(self, call: Call) -> tuple[int, int]:
+        """[start, end] of a state query: ``start``/``end`` as for usage, or ``duration``
+        ms up to ``end``, or ``since``; all states by default."""
+        default = 0
+        duration = call.q("duration")
+        if duration is not None:
+            default = -_int(duration, 0)
+        elif call.q("since") is not None:
+            default = _int(call.q("since"), 0)
+        start, end, _ = self.time_range(call, default)
+        return start, end
+
+    @staticmethod
+    def _states_in(dev: Device, start: int, end: int) -> list[tuple[int, dict[str, JSON]]]:
+        return [(t, s) for t, s in dev.states if start <= t <= end]
+
+    def _get_state(self, call: Call) -> tuple[int, JSON]:
+        """The reported states in the window, newest first unless asked otherwise."""
+        states = self._states_in(self._device(call), *self._state_window(call))
+        if str(call.q("sortDirection") or "desc").lower() == "desc":
+            states.reverse()
+        limit = _int(call.q("limit", 1), 1)
+        return 200, [{**state, "time": iso(t)} for t, state in states[:limit]]
+
+    def _composite(self, dev: Device, call: Call) -> dict[str, JSON]:
+        """The latest value of each attribute (of those asked for) in the window."""
+        wanted = _names(call.q("attributes"))
+        out: dict[str, JSON] = {}
+        for t, state in self._states_in(dev, *self._state_window(call)):
+            for name, value in (state.get("data") or {}).items():
+                if not wanted or name in wanted:
+                    out[name] = {"value": value, "time": iso(t)}
+        return out
+
+    def _get_composite_state(self, call: Call) -> tuple[int, JSON]:
+        return 200, self._composite(self._device(call), call)
+
+    def _devices_composite_state(self, call: Call) -> tuple[int, JSON]:
+        app = self._app(call)
+        item = self._item_schema("compositeDevicesState")
+
+        def render(dev: Device) -> JSON:
+            core = {"id": dev.id, "name": dev.name, "compositeState": self._composite(dev, call)}
+            return self._render("compositeDevicesState.item", item, core, {})
+
+        devices = list(self.state.devices(app).values())
+        body = self._paged(call, devices, self._device_field, render, {"applicationId": app.id})
+        return 200, body
+
     # -- device names, tag keys and values, attribute names -------------------------------
 
     def _matching_devices(self, call: Call) -> list[Device]:
@@ -784,7 +864,7 @@ class Enterprise:
 
     # -- usage -----------------------------------------------------------------------------
 
-    def scope(self, call: Call) -> tuple[str, str, list[str]]:
+    def scope(self, call: Call) -> Scope:
         """(kind, key, application IDs) the usage of an action covers."""
         resource = call.action.resource
         state = self.state
@@ -804,62 +884,56 @@ class Enterprise:
         app = self._app(call)
         return "app", app.id, [app.id]
 
-    def _weights(self, call: Call) -> tuple[int, ...]:
-        kind, key, ids = self.scope(call)
-        return self.state.sum_weights(kind, key, ids)
-
-    def time_range(self, call: Call) -> tuple[int, int, int]:
+    def time_range(self, call: Call, start_default: int = 0) -> Window:
         """(start, end, now) in ms: ``end`` 0 or absent is now; negative values count back
-        from now; an absent ``start`` means all data."""
+        from now; an absent ``start`` is ``start_default`` (0: all data)."""
         now = self.state.clock()
         end = _int(call.q("end"), 0)
         end = now if end == 0 else (now + end if end < 0 else end)
-        start = _int(call.q("start"), 0)
+        start = _int(call.q("start"), start_default)
         start = now + start if start < 0 else start
         if start > end:
             raise invalid("start must be before end")
         return start, end, now
 
-    def _window_weight(self, start: int, end: int, now: int) -> int:
-        return sum(self.state.hour_weight(h) for h in self.state.hours(start, end, now))
+    def this_month(self) -> Window:
+        """From the first of the clock's month to now: the current billing period."""
+        now = self.state.clock()
+        moment = datetime.fromtimestamp(now / 1000, tz=UTC)
+        first = datetime(moment.year, moment.month, 1, tzinfo=UTC)
+        return int(first.timestamp() * 1000), now, now
 
-    def _payload_counts(self, call: Call) -> tuple[int, JSON]:
-        start, end, now = self.time_range(call)
-        weights = self._weights(call)
-        window = self._window_weight(start, end, now)
-        as_bytes = _flag(call.q("asBytes"))
+    def _window_weight(self, window: Window) -> int:
+        return sum(self.state.hour_weight(h) for h in self.state.hours(*window))
+
+    def payload_counts_of(self, scope: Scope, window: Window, as_bytes: bool) -> JSON:
+        weights = self.state.sum_weights(*scope)
+        hours = self._window_weight(window)
         out: dict[str, dict[str, int]] = {t: {} for t in PAYLOAD_TYPES}
         for i, (kind, source) in enumerate(PAYLOAD_SOURCES):
-            out[kind][source] = weights[i] * window * (PAYLOAD_SIZES[i] if as_bytes else 1)
-        return 200, out
+            out[kind][source] = weights[i] * hours * (PAYLOAD_SIZES[i] if as_bytes else 1)
+        return out
 
-    def _payload_breakdown(self, call: Call) -> tuple[int, JSON]:
-        start, end, now = self.time_range(call)
-        weights = self._weights(call)
-        as_bytes = _flag(call.q("asBytes"))
-        billable_only = not _flag(call.q("includeNonBillable"))
-        per_hour = sum(
+    def per_hour(self, scope: Scope, as_bytes: bool, billable_only: bool) -> int:
+        """Payloads (or bytes) in an hour of weight 1."""
+        weights = self.state.sum_weights(*scope)
+        return sum(
             weights[i] * (PAYLOAD_SIZES[i] if as_bytes else 1)
             for i, (kind, _) in enumerate(PAYLOAD_SOURCES)
             if not (billable_only and kind in NON_BILLABLE)
         )
-        return 200, self._breakdown(call, start, end, now, per_hour)
 
-    def _breakdown(self, call: Call, start: int, end: int, now: int, per_hour: int) -> JSON:
-        resolution = _int(call.q("resolution", DAY), DAY)
-        resolution = HOUR if resolution == HOUR else DAY
+    def breakdown_of(self, window: Window, per_hour: int, resolution: int) -> JSON:
         buckets: dict[int, int] = {}
-        for h in self.state.hours(start, end, now):
+        for h in self.state.hours(*window):
             slot = h * HOUR // resolution * resolution
             buckets[slot] = buckets.get(slot, 0) + per_hour * self.state.hour_weight(h)
         counts = [{"date": iso(slot), "value": value} for slot, value in buckets.items()]
-        return {"start": iso(start), "end": iso(end), "counts": counts}
+        return {"start": iso(window[0]), "end": iso(window[1]), "counts": counts}
 
-    def _device_counts(self, call: Call) -> tuple[int, JSON]:
-        start, end, now = self.time_range(call)
-        weights = self._weights(call)
-        _, _, ids = self.scope(call)
-        total = sum(self.state.device_count(self.state.apps[a]) for a in ids)
+    def device_counts_of(self, scope: Scope, window: Window) -> JSON:
+        weights = self.state.sum_weights(*scope)
+        total = sum(self.state.device_count(self.state.apps[a]) for a in scope[2])
         counts = [
             {
                 "date": iso(day * DAY),
@@ -867,36 +941,75 @@ class Enterprise:
                 "deleted": weights[W_DELETED] * self.state.day_weight("deleted", day),
                 "total": total,
             }
-            for day in self.state.days_in(start, end, now)
+            for day in self.state.days_in(*window)
         ]
-        return 200, {"start": iso(start), "end": iso(end), "counts": counts}
+        return {"start": iso(window[0]), "end": iso(window[1]), "counts": counts}
 
-    def _notebook_counts(self, call: Call) -> tuple[int, JSON]:
-        start, end, now = self.time_range(call)
-        weights = self._weights(call)
+    def notebook_counts_of(self, scope: Scope, window: Window) -> JSON:
+        weights = self.state.sum_weights(*scope)
         counts = []
-        for day in self.state.days_in(start, end, now):
+        for day in self.state.days_in(*window):
             factor = 1 + self.state.day_weight("notebook", day)
             entry: dict[str, JSON] = {"date": iso(day * DAY)}
             for k, name in enumerate(NOTEBOOK_FIELDS):
                 entry[name] = weights[W_NOTEBOOK + k] * factor
             counts.append(entry)
-        return 200, {"start": iso(start), "end": iso(end), "counts": counts}
+        return {"start": iso(window[0]), "end": iso(window[1]), "counts": counts}
+
+    @staticmethod
+    def _resolution(call: Call) -> int:
+        return HOUR if _int(call.q("resolution", DAY), DAY) == HOUR else DAY
+
+    def _payload_counts(self, call: Call) -> tuple[int, JSON]:
+        as_bytes = _flag(call.q("asBytes"))
+        return 200, self.payload_counts_of(self.scope(call), self.time_range(call), as_bytes)
+
+    def _payload_breakdown(self, call: Call) -> tuple[int, JSON]:
+        billable_only = not _flag(call.q("includeNonBillable"))
+        per_hour = self.per_hour(self.scope(call), _flag(call.q("asBytes")), billable_only)
+        return 200, self.breakdown_of(self.time_range(call), per_hour, self._resolution(call))
+
+    def _device_counts(self, call: Call) -> tuple[int, JSON]:
+        return 200, self.device_counts_of(self.scope(call), self.time_range(call))
+
+    def _notebook_counts(self, call: Call) -> tuple[int, JSON]:
+        return 200, self.notebook_counts_of(self.scope(call), self.time_range(call))
+
+    def _period_summaries(self, call: Call) -> tuple[int, JSON]:
+        """Usage of each listed application over [start, end] (default: this month)."""
+        window = self.time_range(call, self.this_month()[0])
+        parts = ("payloadCounts", "deviceCounts", "notebookMinuteCounts")
+        include = _names(call.q("include")) or set(parts)
+        wanted = [p for p in parts if p in include and p not in _names(call.q("exclude"))]
+        item = self._item_schema("periodSummaries")
+
+        def render(app: App) -> JSON:
+            scope: Scope = ("app", app.id, [app.id])
+            makers = {
+                "payloadCounts": lambda: self.breakdown_of(
+                    window, self.per_hour(scope, False, True), DAY
+                ),
+                "deviceCounts": lambda: self.device_counts_of(scope, window),
+                "notebookMinuteCounts": lambda: self.notebook_counts_of(scope, window),
+            }
+            core: dict[str, JSON] = {"id": app.id, "applicationId": app.id, "name": app.name}
+            core["summary"] = {p: makers[p]() for p in wanted}
+            return self._render("periodSummaries.item", item, core, {})
+
+        return 200, self._paged(call, self._listed_apps(call), self._app_field, render)
 
     def _device_weights(self, dev: Device) -> tuple[int, ...]:
         raw = _digest(self.state.seed, "device-usage", dev.id)
         return tuple(raw[i] % 5 for i in range(len(DEVICE_TYPES)))
 
     def _device_payload_counts(self, call: Call) -> tuple[int, JSON]:
-        start, end, now = self.time_range(call)
-        window = self._window_weight(start, end, now)
+        hours = self._window_weight(self.time_range(call))
         weights = self._device_weights(self._device(call))
-        return 200, {t: w * window for t, w in zip(DEVICE_TYPES, weights, strict=True)}
+        return 200, {t: w * hours for t, w in zip(DEVICE_TYPES, weights, strict=True)}
 
     def _device_payload_breakdown(self, call: Call) -> tuple[int, JSON]:
-        start, end, now = self.time_range(call)
         per_hour = sum(self._device_weights(self._device(call)))
-        return 200, self._breakdown(call, start, end, now, per_hour)
+        return 200, self.breakdown_of(self.time_range(call), per_hour, self._resolution(call))
 
     # -- historical summaries --------------------------------------------------------------
 
@@ -907,7 +1020,7 @@ class Enterprise:
         first = datetime(moment.year, moment.month, 1, tzinfo=UTC)
         nxt = datetime(moment.year + moment.month // 12, moment.month % 12 + 1, 1, tzinfo=UTC)
         start, end = int(first.timestamp() * 1000), int(nxt.timestamp() * 1000) - 1
-        window = self._window_weight(start, end, now)
+        window = self._window_weight((start, end, now))
         state = self.state
         rows: list[dict[str, JSON]] = []
         for org in state.orgs.values():

@@ -83,7 +83,14 @@ def path_params(action: ActionSpec, segments: list[str]) -> dict[str, str]:
     }
 
 
+# Paging params and their least value: Losant refuses anything but a whole number in range.
+_COUNTS = {"page": 0, "perPage": 1, "limit": 1}
+
+
 def _check_scalar(p: ParamSpec, value: str, schemas: Schemas) -> None:
+    least = _COUNTS.get(p.name)
+    if least is not None and not (value.isascii() and value.isdigit() and int(value) >= least):
+        raise invalid(f"{p.name} must be an integer of at least {least}")
     if p.enum is not None and value not in {_as_text(e) for e in p.enum}:
         allowed = ", ".join(_as_text(e) for e in p.enum)
         raise invalid(f"{p.name} must be one of: {allowed}")

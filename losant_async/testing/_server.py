@@ -102,7 +102,7 @@ class FakeLosant:
         self.port = port
         self.api: Api = load_api()
         self.schemas = shared_schemas()
-        self.faults = Faults(seed)
+        self.faults = Faults(seed, self.api.actions)
         self.journal = Journal()
         self.journal_limit = journal_limit
         self.stats = Stats()
@@ -144,9 +144,15 @@ class FakeLosant:
         return self.bus.publish(application_id, topic, message)
 
     def send_state(self, application_id: str, device_id: str, state: dict[str, Any]) -> int:
-        """Report a device state to its ``stateStream`` listeners; returns streams reached."""
+        """Report a device state, as ``device.sendState`` does: kept for ``getState`` and
+        ``getCompositeState``, and sent to ``stateStream`` listeners; returns streams reached."""
         self._live_device(application_id, device_id)
-        return self.bus.device_event("state", application_id, device_id, self._stamped(state))
+        return self._report_state(application_id, device_id, state)
+
+    def _report_state(self, application_id: str, device_id: str, state: dict[str, Any]) -> int:
+        stamped = self._stamped(state)
+        self.state.record_state(application_id, device_id, stamped)
+        return self.bus.device_event("state", application_id, device_id, stamped)
 
     def send_command(
         self, application_id: str, device_id: str, name: str, payload: Any = None
@@ -339,9 +345,7 @@ class FakeLosant:
         elif name == "device.sendState":
             states = body if isinstance(body, list) else [body]
             for state in states:
-                self.bus.device_event(
-                    "state", params["applicationId"], params["deviceId"], self._stamped(state)
-                )
+                self._report_state(params["applicationId"], params["deviceId"], state)
         elif name == "device.sendCommand":
             self.bus.device_event(
                 "command", params["applicationId"], params["deviceId"], self._stamped(body)

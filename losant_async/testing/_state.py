@@ -86,6 +86,29 @@ def iso(ms: int) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
+def parse_time(value: JSON, default: int) -> int:
+    """A time as a state carries it (epoch ms, an ISO string, ``{"$date": ...}``) in ms;
+    ``default`` when absent or unreadable."""
+    if isinstance(value, dict):
+        value = value.get("$date")
+    if isinstance(value, bool) or value is None:
+        return default
+    if isinstance(value, int | float):
+        return int(value)
+    text = str(value)
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return default
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return round(moment.timestamp() * 1000)
+
+
 @dataclass(slots=True)
 class Device:
     id: str
@@ -97,6 +120,8 @@ class Device:
     tags: list[dict[str, str]] = field(default_factory=list)
     attributes: list[dict[str, JSON]] = field(default_factory=list)
     extra: dict[str, JSON] = field(default_factory=dict)
+    # Reported states, oldest first: ``(time in ms, the state without its time)``.
+    states: list[tuple[int, dict[str, JSON]]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -263,6 +288,14 @@ class State:
                 )
                 app.devices_[dev.id] = dev
         return app.devices_
+
+    def record_state(self, app_id: str, device_id: str, state: dict[str, JSON]) -> None:
+        """Keep a reported state (its ``time``, absent: now) for ``getState`` and
+        ``getCompositeState``."""
+        device = self.devices(self.apps[app_id])[device_id]
+        when = parse_time(state.get("time"), self.clock())
+        device.states.append((when, {k: v for k, v in state.items() if k != "time"}))
+        device.states.sort(key=lambda s: s[0])
 
     def device_count(self, app: App) -> int:
         return app.seeded_devices if app.devices_ is None else len(app.devices_)
