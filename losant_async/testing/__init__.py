@@ -72,16 +72,16 @@ The surface:
   ``peak_in_flight``, ``open_streams``, ``dropped_events``).
 """
 
-from ._examples import EncodedRequest, SeededIds, encode_request
+from ._examples import HttpCall, SeededIds, encode_request
 from ._faults import FaultRule, Faults
 from ._journal import Journal, JournalEntry, Stats
 from ._server import FakeLosant
 
 __all__ = [
-    "EncodedRequest",
     "FakeLosant",
     "FaultRule",
     "Faults",
+    "HttpCall",
     "Journal",
     "JournalEntry",
     "SeededIds",

@@ -8,11 +8,9 @@ from urllib.parse import quote
 
 import msgspec
 
-from ._schema import Generator, hex_id
+from ._schema import JSON, Generator, hex_id
 from ._spec import ActionSpec, Api, load_api
 from ._state import EPOCH, State
-
-JSON = Any
 
 # An empty zip archive: a well-formed upload for the import actions.
 EMPTY_ZIP = b"PK\x05\x06" + b"\x00" * 18
@@ -214,7 +212,7 @@ def _copy(value: JSON) -> JSON:
     return value
 
 
-class EncodedRequest:
+class HttpCall:
     """An action call as HTTP: what a client sends for ``args``."""
 
     __slots__ = ("files", "headers", "json", "method", "path", "query")
@@ -236,7 +234,7 @@ class EncodedRequest:
         self.headers = headers or {}
 
 
-def encode_request(qualname: str, args: dict[str, JSON]) -> EncodedRequest:
+def encode_request(qualname: str, args: dict[str, JSON]) -> HttpCall:
     """Place ``args`` of action ``qualname`` (keyed by API param names) the way the API
     expects them: path segments, query strings (objects as JSON, arrays as ``name[i]``),
     a JSON body or multipart fields."""
@@ -271,7 +269,7 @@ def encode_request(qualname: str, args: dict[str, JSON]) -> EncodedRequest:
                 files.append((p.name, _text(value), None))
         elif p.location == "header":
             headers[p.name] = _text(value)
-    return EncodedRequest(action.method, path, query, body, files, headers)
+    return HttpCall(action.method, path, query, body, files, headers)
 
 
 def _text(value: JSON) -> str:

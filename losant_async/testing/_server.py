@@ -1,44 +1,32 @@
-"""The aiohttp application and its lifecycle."""
+"""The aiohttp application: its lifecycle, and the path of every request (journal, faults,
+validation, then the handler table or the generic answer)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import socket
 import time
-from collections import deque
 from types import TracebackType
 from typing import Any
 
 import msgspec
 from aiohttp import web
 
-from ._bus import CLOSE, Bus, Event, valid_filter, valid_topic
+from ._bus import Bus, valid_topic
+from ._call import Answer, Call, ErrorAnswer
 from ._clock import Clock, Now
 from ._examples import Examples, SeededIds
 from ._faults import HTML_BODY, FaultRule, Faults
 from ._generic import GenericResponder
-from ._handlers import Enterprise
+from ._handlers import Handlers, StreamPlan, check_ids
 from ._journal import Journal, JournalEntry, Stats, freeze_headers
-from ._routes import (
-    ApiError,
-    Call,
-    check_body,
-    check_multipart,
-    check_path,
-    check_query,
-    invalid,
-    not_found,
-    path_params,
-    split_path,
-)
+from ._router import split_path
 from ._schema import Schemas
 from ._spec import Api, load_api
-from ._state import State, iso
-
-JSON = Any
+from ._state import State
+from ._validation import validate
 
 log = logging.getLogger("losant_async.testing")
 
@@ -109,9 +97,6 @@ class FakeLosant:
         self.stream_ids = stream_ids
         self.queue_size = queue_size
         self.replay_size = replay_size
-        self._generic = GenericResponder(self.schemas, seed)
-        self._runner: web.AppRunner | None = None
-        self._closing = asyncio.Event()
         self.clock = Clock(now)
         self.state = State(
             seed,
@@ -122,10 +107,15 @@ class FakeLosant:
             days=days,
             clock=self.clock,
         )
-        self._enterprise = Enterprise(self.state, self._generic)
         self.ids = SeededIds(self.state)
         self.bus = Bus(
             self.stats, stream_ids=stream_ids, queue_size=queue_size, replay_size=replay_size
+        )
+        self._runner: web.AppRunner | None = None
+        self._closing = asyncio.Event()
+        self._generic = GenericResponder(self.schemas, seed)
+        self._handlers = Handlers(
+            self.api, self.state, self._generic, self.bus, self.stats, self._closing
         )
         self._examples = Examples(self.api, self._generic.generator, self.ids)
 
@@ -147,12 +137,7 @@ class FakeLosant:
         """Report a device state, as ``device.sendState`` does: kept for ``getState`` and
         ``getCompositeState``, and sent to ``stateStream`` listeners; returns streams reached."""
         self._live_device(application_id, device_id)
-        return self._report_state(application_id, device_id, state)
-
-    def _report_state(self, application_id: str, device_id: str, state: dict[str, Any]) -> int:
-        stamped = self._stamped(state)
-        self.state.record_state(application_id, device_id, stamped)
-        return self.bus.device_event("state", application_id, device_id, stamped)
+        return self._handlers.streams.report_state(application_id, device_id, state)
 
     def send_command(
         self, application_id: str, device_id: str, name: str, payload: Any = None
@@ -162,13 +147,7 @@ class FakeLosant:
         command: dict[str, Any] = {"name": name}
         if payload is not None:
             command["payload"] = payload
-        return self.bus.device_event("command", application_id, device_id, self._stamped(command))
-
-    def _stamped(self, event: Any) -> Any:
-        """A state or command as delivered: with ``time`` when the sender left it out."""
-        if isinstance(event, dict) and "time" not in event:
-            return {**event, "time": iso(self.clock())}
-        return event
+        return self._handlers.streams.command(application_id, device_id, command)
 
     def _live_app(self, application_id: str) -> None:
         if application_id not in self.state.apps:
@@ -193,7 +172,7 @@ class FakeLosant:
         """Listen on ``host:port`` (port 0: a free one, then read back)."""
         if self._runner is not None:
             return
-        self._closing = asyncio.Event()
+        self._closing.clear()
         app = web.Application(client_max_size=256 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         app.on_shutdown.append(self._on_shutdown)
@@ -261,6 +240,17 @@ class FakeLosant:
         finally:
             self.stats.in_flight -= 1
 
+    async def _validate(
+        self, request: web.Request, entry: JournalEntry, segments: list[str]
+    ) -> Call:
+        action = self.api.actions.get(entry.action) if entry.action else None
+        call = await validate(
+            self.api, self.schemas, self.token, request, action, segments, entry.body
+        )
+        entry.path_params = call.path_params
+        check_ids(self.state, call)
+        return call
+
     async def _handle_plain(
         self, request: web.Request, entry: JournalEntry, segments: list[str]
     ) -> web.StreamResponse:
@@ -279,8 +269,8 @@ class FakeLosant:
             return response
         try:
             call = await self._validate(request, entry, segments)
-            status, payload = await self._respond(call, entry)
-        except ApiError as err:
+            status, payload = self._answer(call, entry.path)
+        except ErrorAnswer as err:
             status, payload = err.status, err.body()
         except Exception:
             log.exception("unexpected error answering %s %s", request.method, entry.path)
@@ -294,71 +284,12 @@ class FakeLosant:
             return web.Response(status=204)
         return web.Response(status=status, body=body, content_type="application/json")
 
-    async def _validate(
-        self, request: web.Request, entry: JournalEntry, segments: list[str]
-    ) -> Call:
-        action = self.api.actions.get(entry.action) if entry.action else None
-        if action is None:
-            raise not_found(f"Route {request.method} {entry.path} was not found")
-        if action.needs_auth:
-            self._check_auth(request)
-        params = path_params(action, segments)
-        entry.path_params = params
-        check_path(action, params, self.schemas)
-        query = check_query(action, self.api, self.schemas, request.rel_url.query)
-        content_type = request.headers.get("Content-Type", "")
-        if action.params_in("multipart"):
-            fields, files = await check_multipart(action, self.schemas, content_type, entry.body)
-            return Call(action, params, query, fields or None, files, dict(request.headers))
-        body = check_body(action, self.schemas, entry.body)
-        return Call(action, params, query, body, {}, dict(request.headers))
-
-    def _check_auth(self, request: web.Request) -> None:
-        header = request.headers.get("Authorization")
-        if header is None:
-            raise ApiError(401, "Unauthorized", "Authorization header is missing")
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise ApiError(401, "Unauthorized", "Authorization header must be a Bearer token")
-        if value.strip() != self.token:
-            raise ApiError(401, "Unauthorized", "Invalid access token")
-
-    async def _respond(self, call: Call, entry: JournalEntry) -> tuple[int, JSON]:
-        self._enterprise.check_ids(call)
-        live = self._live_action(call)
-        if live is not None:
-            return live
-        answer = self._enterprise.handle(call)
-        if answer is not None:
-            return answer
-        return call.action.success_status, self._generic.body(call, entry.path)
-
-    def _live_action(self, call: Call) -> tuple[int, JSON] | None:
-        """Publishing, device states and commands reach the open streams."""
-        name = call.action.qualname
-        params = call.path_params
-        body = call.body
-        if name == "application.mqttPublishMessage":
-            if not valid_topic(body["topic"]):
-                raise invalid("payload.topic must not contain wildcards")
-            self.bus.publish(params["applicationId"], body["topic"], body["message"])
-        elif name == "device.sendState":
-            states = body if isinstance(body, list) else [body]
-            for state in states:
-                self._report_state(params["applicationId"], params["deviceId"], state)
-        elif name == "device.sendCommand":
-            self.bus.device_event(
-                "command", params["applicationId"], params["deviceId"], self._stamped(body)
-            )
-        elif name == "devices.sendCommand":
-            app = self.state.apps[params["applicationId"]]
-            targets = body.get("deviceIds") or list(self.state.devices(app))
-            command = {k: v for k, v in body.items() if k in ("name", "payload", "time")}
-            for device_id in targets:
-                self.bus.device_event("command", app.id, device_id, self._stamped(command))
-        else:
-            return None
-        return call.action.success_status, {"success": True}
+    def _answer(self, call: Call, raw_path: str) -> Answer:
+        """From the stored state when the table has the action; else from its schema."""
+        handler = self._handlers.table.get(call.action.qualname)
+        if handler is not None:
+            return handler(call)
+        return call.action.success_status, self._generic.body(call, raw_path)
 
     async def _handle_stream(
         self, request: web.Request, entry: JournalEntry, segments: list[str]
@@ -374,96 +305,22 @@ class FakeLosant:
             return failed
         try:
             call = await self._validate(request, entry, segments)
-            self._enterprise.check_ids(call)
-            key = self._stream_key(call)
-        except ApiError as err:
+            self._handlers.streams.key(call)
+        except ErrorAnswer as err:
             entry.status = err.status
             return web.Response(
                 status=err.status,
                 body=msgspec.json.encode(err.body()),
                 content_type="application/json",
             )
-        interval = _seconds(call.query.get("keepAliveInterval"), 2.0)
-        faults = self.faults.for_stream(call.action.qualname)
-        drop_every = next((int(r.opt("every")) for r in faults if r.kind == "stream_drop"), 0)
-        stall = next((r for r in faults if r.kind == "stream_stall"), None)
-        response = web.StreamResponse(
-            status=200,
-            headers={
-                "Content-Type": "text/event-stream",
-                "Cache-Control": "no-cache",
-                "Connection": "keep-alive",
-            },
-        )
-        # Subscribed before the headers go out: a client that publishes as soon as it sees
-        # them must not miss its own message.
-        sub, backlog = self.bus.subscribe(key, request.headers.get("Last-Event-ID"))
-        self.stats.open_streams += 1
-        self.stats.peak_open_streams = max(self.stats.peak_open_streams, self.stats.open_streams)
-        try:
-            await response.prepare(request)
-            entry.status = 200
-            await self._pump(response, sub.queue, backlog, interval, drop_every, stall)
-            if not self._closing.is_set():
-                await response.write_eof()
-        except ConnectionError:
-            pass  # the client went away
-        finally:
-            self.bus.unsubscribe(sub)
-            self.stats.open_streams -= 1
-        return response
-
-    async def _pump(
-        self,
-        response: web.StreamResponse,
-        queue: asyncio.Queue[Event],
-        backlog: list[Event],
-        interval: float,
-        drop_every: int,
-        stall: FaultRule | None,
-    ) -> None:
-        """Write events and keepalives until the stream ends (or a fault ends it)."""
-        pending = deque(backlog)
-        stall_after = int(stall.opt("after")) if stall is not None else -1
-        sent = 0
-        while not self._closing.is_set():
-            if sent == stall_after and stall is not None:
-                stall_after = -1
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._closing.wait(), float(stall.opt("seconds")))
-                continue
-            if pending:
-                event = pending.popleft()
-            else:
-                try:
-                    event = await asyncio.wait_for(queue.get(), interval)
-                except TimeoutError:
-                    await response.write(f"event: keepAlive\ndata: {self.clock()}\n\n".encode())
-                    continue
-            if event is CLOSE:
-                return
-            await response.write(event.encode())
-            sent += 1
-            if drop_every and sent >= drop_every:
-                return
-
-    def _stream_key(self, call: Call) -> tuple[str, ...]:
-        params = call.path_params
-        if call.action.name == "mqttSubscriptionStream":
-            topic = str(call.query.get("topic", ""))
-            if not valid_filter(topic):
-                raise invalid("topic must be a valid MQTT topic filter")
-            return ("mqtt", params["applicationId"], topic)
-        kind = "state" if call.action.name == "stateStream" else "command"
-        return (kind, params["applicationId"], params["deviceId"])
-
-
-def _seconds(value: Any, default: float) -> float:
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return default
-    return seconds if seconds > 0 else default
+        plan = StreamPlan()
+        for rule in self.faults.for_stream(call.action.qualname):
+            if rule.kind == "stream_drop" and not plan.drop_every:
+                plan.drop_every = int(rule.opt("every"))
+            elif rule.kind == "stream_stall" and plan.stall_after < 0:
+                plan.stall_after = int(rule.opt("after"))
+                plan.stall_seconds = float(rule.opt("seconds"))
+        return await self._handlers.streams.serve(request, entry, call, plan)
 
 
 def _abort(request: web.Request) -> web.Response:
