@@ -31,17 +31,11 @@ from losant_async.sse import EventStream, ServerSentEvent
 from losant_async.testing import FakeLosant, JournalEntry
 from tests.conftest import Scripted, reply
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.fake_losant(stream_ids=True)]
 
 T = TypeVar("T")
 MQTT = "application.mqttSubscriptionStream"
 UNKNOWN_ID = "0123456789abcdef01234567"  # well formed, but nothing has it
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeLosant]:
-    async with FakeLosant(stream_ids=True) as srv:
-        yield srv
 
 
 @pytest.fixture

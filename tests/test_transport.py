@@ -12,7 +12,6 @@ import io
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
@@ -45,17 +44,13 @@ from losant_async import (
 from losant_async._retry import RetryBudget
 from losant_async.testing import FakeLosant
 
-pytestmark = pytest.mark.anyio
-
 TOKEN = "tok-very-secret-123"
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.fake_losant(token=TOKEN, orgs=2, sandboxes=1, apps_per_org=1, devices_per_app=2),
+]
 FAST = RetryPolicy(backoff_base=0.001, backoff_max=0.01)
 PUBLISH = "application.mqttPublishMessage"
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeLosant]:
-    async with FakeLosant(TOKEN, orgs=2, sandboxes=1, apps_per_org=1, devices_per_app=2) as s:
-        yield s
 
 
 def client(server: FakeLosant, **kw: Any) -> LosantClient:

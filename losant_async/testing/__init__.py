@@ -17,7 +17,8 @@ the SSE streams; reported states are kept for ``getState`` and ``getCompositeSta
 Faults (latency, error statuses, dropped connections, truncated bodies, broken streams) can
 be injected per action, and every request is kept in a journal.
 
-A pytest fixture (the same example as in the README, where a test runs it)::
+A pytest test with the plugin's ``fake_losant`` fixture (see :mod:`.pytest_plugin`; the
+same example as in the README, where a test runs it)::
 
     import pytest
 
@@ -25,14 +26,10 @@ A pytest fixture (the same example as in the README, where a test runs it)::
     from losant_async.testing import FakeLosant
 
 
-    @pytest.fixture
-    async def server():
-        async with FakeLosant(orgs=3, apps_per_org=2) as server:
-            yield server
-
-
     @pytest.mark.anyio
-    async def test_lists_orgs(server):
+    @pytest.mark.fake_losant(orgs=3, apps_per_org=2)
+    async def test_lists_orgs(fake_losant: FakeLosant):
+        server = fake_losant  # running on 127.0.0.1, closed after the test
         ids = server.ids
         async with LosantClient(server.token, base_url=server.url) as client:
             orgs = await client.instance_orgs.get(instance_id=ids.instance_id)
@@ -66,6 +63,9 @@ The surface:
 - ``example_args(qualname)``: valid arguments for any action, keyed by API param names;
   :func:`encode_request` turns them into HTTP.
 - ``publish(application_id, topic, message)``, ``send_state(...)``, ``send_command(...)``.
+- pytest: the ``fake_losant`` fixture (a running server per test), its marker
+  ``@pytest.mark.fake_losant(**options)`` and the ``fake_losant_options`` fixture
+  (suite-wide defaults), from :mod:`losant_async.testing.pytest_plugin`.
 - ``faults``: :class:`Faults` (``add(kind, *, action=None, times=None, rate=1.0, **opts)``,
   ``clear()``; an unknown kind or action is refused at once); ``journal``:
   :class:`Journal` of :class:`JournalEntry`; ``stats``: :class:`Stats` (``in_flight``,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -21,20 +21,14 @@ import pytest
 from losant_async import LosantClient
 from losant_async.testing import FakeLosant
 
-from .fakehttp import DAY, HOUR, NOW, NOW_MS
+from .fakehttp import DAY, HOUR, NOW_MS
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.fake_losant(orgs=7, sandboxes=3, apps_per_org=3)]
 
 PAGE = 2  # smaller than every list, so each one takes several requests
 METRICS = ("payload_counts", "device_counts", "notebook_minute_counts", "payload_counts_breakdown")
 
 Usage = Counter[tuple[Any, ...]]
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeLosant]:
-    async with FakeLosant(orgs=7, sandboxes=3, apps_per_org=3, now=NOW) as srv:
-        yield srv
 
 
 async def paged(fetch: Callable[..., Awaitable[Any]]) -> list[Any]:
