@@ -28,7 +28,7 @@ from losant_async.errors import (
     StreamError,
 )
 from losant_async.sse import EventStream, ServerSentEvent
-from losant_async.testing import FakeLosant, JournalEntry
+from losant_async.testing import FakeLosant, JournalEntry, Latency, Status, StreamDrop, StreamStall
 from tests.conftest import Scripted, reply
 
 pytestmark = [pytest.mark.anyio, pytest.mark.fake_losant(stream_ids=True)]
@@ -106,7 +106,7 @@ def assert_resumed(requests: list[JournalEntry], reconnects: int) -> None:
 async def test_mqtt_stream_dropped_every_7_events_loses_nothing(
     client: LosantClient, server: FakeLosant
 ) -> None:
-    server.faults.add("stream_drop", action=MQTT, every=7)
+    server.faults.add(StreamDrop(every=7), action=MQTT)
     app = server.ids.application_id
     count = 200
     async with mqtt(client, server) as stream, anyio.create_task_group() as tg:
@@ -124,7 +124,7 @@ async def test_state_stream_dropped_every_5_events_loses_nothing(
     client: LosantClient, server: FakeLosant
 ) -> None:
     action = "device.stateStream"
-    server.faults.add("stream_drop", action=action, every=5)
+    server.faults.add(StreamDrop(every=5), action=action)
     app, device = server.ids.application_id, server.ids.device_id
     count = 40
     stream = fast(
@@ -147,7 +147,7 @@ async def test_command_stream_dropped_every_3_events_loses_nothing(
     client: LosantClient, server: FakeLosant
 ) -> None:
     action = "device.commandStream"
-    server.faults.add("stream_drop", action=action, every=3)
+    server.faults.add(StreamDrop(every=3), action=action)
     app, device = server.ids.application_id, server.ids.device_id
     count = 30
     stream = fast(
@@ -176,7 +176,7 @@ async def test_stalled_stream_is_reconnected_by_the_idle_watchdog(
 ) -> None:
     # Keep-alives every 0.2 s: the watchdog fires after 0.6 s of silence. The server goes
     # quiet (no events, no keep-alives) after 3 events, for far longer than the test lasts.
-    server.faults.add("stream_stall", action=MQTT, times=1, after=3, seconds=30)
+    server.faults.add(StreamStall(after=3, seconds=30), action=MQTT, times=1)
     app = server.ids.application_id
     stream = mqtt(client, server, keep_alive_interval="0.2")
     assert stream.idle_timeout == pytest.approx(0.6)
@@ -203,7 +203,7 @@ async def test_unanswered_connect_is_abandoned_after_the_idle_timeout(
     # The first request is accepted but its headers are held back for 0.6 s: the stream
     # gives up on it after 0.15 s of silence (3 keep-alive intervals) and tries again,
     # rather than waiting for it.
-    server.faults.add("latency", action=MQTT, times=1, delay=0.6)
+    server.faults.add(Latency(0.6), action=MQTT, times=1)
     stream = mqtt(client, server, keep_alive_interval="0.05")
     with anyio.fail_after(5):
         async with stream:
@@ -280,10 +280,10 @@ async def test_fatal_status_on_reconnect_ends_the_stream(
     client: LosantClient, server: FakeLosant
 ) -> None:
     # Connected fine, then the stream drops and the server refuses the token from then on.
-    server.faults.add("stream_drop", action=MQTT, every=1)
+    server.faults.add(StreamDrop(every=1), action=MQTT)
     stream = mqtt(client, server)
     async with stream:
-        server.faults.add("status", action=MQTT, status=401)
+        server.faults.add(Status(401), action=MQTT)
         server.publish(server.ids.application_id, "t/n", "only")
         (only,) = await take(stream, 1)
         with anyio.fail_after(2), pytest.raises(AuthenticationError):
@@ -302,7 +302,7 @@ async def test_retry_after_on_connect_is_waited_out(
     client: LosantClient, server: FakeLosant, status: int
 ) -> None:
     # Retry-After takes whole seconds, so 1 is the smallest meaningful wait.
-    server.faults.add("status", action=MQTT, times=1, status=status, retry_after=1)
+    server.faults.add(Status(status, retry_after=1), action=MQTT, times=1)
     stream = mqtt(client, server)
     with anyio.fail_after(5):
         async with stream:
@@ -319,7 +319,7 @@ async def test_retry_after_on_connect_is_waited_out(
 async def test_max_reconnects_bounds_a_refused_connect(
     client: LosantClient, server: FakeLosant
 ) -> None:
-    server.faults.add("status", action=MQTT, status=503)
+    server.faults.add(Status(503), action=MQTT)
     stream = mqtt(client, server)
     stream.max_reconnects = 3
     with anyio.fail_after(2), pytest.raises(StreamError, match="cannot connect") as info:
@@ -456,7 +456,7 @@ async def test_aclose_from_another_task_ends_iteration(
 async def test_aclose_during_a_reconnect_closes_the_new_connection(
     client: LosantClient, server: FakeLosant
 ) -> None:
-    server.faults.add("stream_drop", action=MQTT, every=1)
+    server.faults.add(StreamDrop(every=1), action=MQTT)
     stream = mqtt(client, server)
     ended = anyio.Event()
 
@@ -467,7 +467,7 @@ async def test_aclose_during_a_reconnect_closes_the_new_connection(
 
     async with stream, anyio.create_task_group() as tg:
         # The reconnect's answer is held back 0.3 s; aclose() comes in the meantime.
-        server.faults.add("latency", action=MQTT, delay=0.3)
+        server.faults.add(Latency(0.3), action=MQTT)
         server.publish(server.ids.application_id, "t/n", "x")
         tg.start_soon(consume)
         await until(lambda: len(stream_requests(server)) == 2)
@@ -482,7 +482,7 @@ async def test_aclose_during_a_reconnect_closes_the_new_connection(
 async def test_aclose_stops_the_retries_of_a_refused_reconnect(
     client: LosantClient, server: FakeLosant
 ) -> None:
-    server.faults.add("stream_drop", action=MQTT, every=1)
+    server.faults.add(StreamDrop(every=1), action=MQTT)
     stream = mqtt(client, server)
     ended = anyio.Event()
 
@@ -492,7 +492,7 @@ async def test_aclose_stops_the_retries_of_a_refused_reconnect(
         ended.set()
 
     async with stream, anyio.create_task_group() as tg:
-        server.faults.add("status", action=MQTT, status=503)
+        server.faults.add(Status(503), action=MQTT)
         server.publish(server.ids.application_id, "t/n", "x")
         tg.start_soon(consume)
         await until(lambda: len(stream_requests(server)) >= 3)
@@ -571,7 +571,7 @@ async def test_a_200_that_is_not_an_event_stream_fails_once(scripted: Scripted) 
 async def test_losantdomain_is_sent_on_every_connection(
     client: LosantClient, server: FakeLosant
 ) -> None:
-    server.faults.add("stream_drop", action=MQTT, every=2)
+    server.faults.add(StreamDrop(every=2), action=MQTT)
     app = server.ids.application_id
     async with (
         mqtt(client, server, losantdomain="iot.example.com") as stream,
@@ -614,7 +614,7 @@ async def test_204_ends_the_stream(scripted: Scripted) -> None:
 async def test_client_errors_other_than_408_and_429_do_not_loop(
     client: LosantClient, server: FakeLosant, status: int
 ) -> None:
-    server.faults.add("status", action=MQTT, status=status)
+    server.faults.add(Status(status), action=MQTT)
     with pytest.raises(LosantError) as info:
         await mqtt(client, server).__aenter__()
     assert getattr(info.value, "status", None) == status

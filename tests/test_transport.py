@@ -42,7 +42,16 @@ from losant_async import (
     models,
 )
 from losant_async._retry import RetryBudget
-from losant_async.testing import FakeLosant
+from losant_async.testing import (
+    FakeLosant,
+    Fault,
+    Html,
+    Latency,
+    ResetAfter,
+    ResetBefore,
+    Status,
+    Truncate,
+)
 
 TOKEN = "tok-very-secret-123"
 pytestmark = [
@@ -90,7 +99,7 @@ async def test_headers_query_defaults_and_typed_result(server: FakeLosant) -> No
 
 async def test_unknown_fields_are_ignored_and_absent_ones_defaulted(server: FakeLosant) -> None:
     body = {"id": server.ids.application_id, "name": "plant", "fieldFromTheFuture": [1, 2]}
-    server.faults.add("status", action="application.get", times=1, status=200, body=body)
+    server.faults.add(Status(200, body=body), action="application.get", times=1)
     async with client(server) as c:
         app = await c.application.get(application_id=server.ids.application_id)
     assert app.name == "plant" and app.description is None
@@ -235,7 +244,7 @@ async def test_api_errors_are_typed(
     server: FakeLosant, status: int, cls: type[LosantError]
 ) -> None:
     body = {"type": "Kind", "message": "went wrong"}
-    server.faults.add("status", status=status, body=body)
+    server.faults.add(Status(status, body=body))
     async with client(server, retry=0) as c:
         with pytest.raises(cls) as info:
             await c.application.get(application_id=server.ids.application_id)
@@ -248,7 +257,7 @@ async def test_api_errors_are_typed(
 
 
 async def test_html_error_page_keeps_raw_body(server: FakeLosant) -> None:
-    server.faults.add("html", status=502)
+    server.faults.add(Html(502))
     async with client(server, retry=0) as c:
         with pytest.raises(ServerError) as info:
             await c.application.get(application_id=server.ids.application_id)
@@ -260,7 +269,7 @@ async def test_html_error_page_keeps_raw_body(server: FakeLosant) -> None:
     "body", [b"<html>oops</html>", b'{"id": "575ec8687ae143cd83dc4a97", "na', b'{"name": 5}']
 )
 async def test_undecodable_success_keeps_raw_body(server: FakeLosant, body: bytes) -> None:
-    server.faults.add("status", status=200, body=body)
+    server.faults.add(Status(200, body=body))
     async with client(server) as c:
         with pytest.raises(DecodeError) as info:
             await c.application.get(application_id=server.ids.application_id)
@@ -269,7 +278,7 @@ async def test_undecodable_success_keeps_raw_body(server: FakeLosant, body: byte
 
 
 async def test_truncated_body_keeps_what_arrived(server: FakeLosant) -> None:
-    server.faults.add("truncate", action="application.get")
+    server.faults.add(Truncate(), action="application.get")
     async with client(server, retry=0) as c:
         with pytest.raises(APIConnectionError) as info:
             await c.application.get(application_id=server.ids.application_id)
@@ -283,7 +292,7 @@ async def test_token_never_in_repr_or_logs(
     server: FakeLosant, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="losant_async")
-    server.faults.add("status", times=1, status=503)
+    server.faults.add(Status(503), times=1)
     app_id = server.ids.application_id
     async with client(server) as c:
         assert TOKEN not in repr(c)
@@ -299,8 +308,8 @@ async def test_token_never_in_repr_or_logs(
 
 
 async def test_503_and_429_are_retried_even_for_post(server: FakeLosant) -> None:
-    server.faults.add("status", action=PUBLISH, times=1, status=503)
-    server.faults.add("status", action=PUBLISH, times=1, status=429, retry_after="0")
+    server.faults.add(Status(503), action=PUBLISH, times=1)
+    server.faults.add(Status(429, retry_after="0"), action=PUBLISH, times=1)
     async with client(server) as c:
         await publish(c, server)
     assert statuses(server, PUBLISH) == [503, 429, 200]
@@ -309,33 +318,33 @@ async def test_503_and_429_are_retried_even_for_post(server: FakeLosant) -> None
 async def test_500_502_504_retried_for_get_but_not_post(server: FakeLosant) -> None:
     async with client(server, retry=RetryPolicy(max_retries=3, backoff_base=0.001)) as c:
         for status in (500, 502, 504):
-            server.faults.add("status", action="application.get", times=1, status=status)
+            server.faults.add(Status(status), action="application.get", times=1)
         await c.application.get(application_id=server.ids.application_id)
         assert statuses(server, "application.get") == [500, 502, 504, 200]
         for status in (500, 502, 504):
-            server.faults.add("status", action=PUBLISH, times=1, status=status)
+            server.faults.add(Status(status), action=PUBLISH, times=1)
             with pytest.raises(ServerError):
                 await publish(c, server)
     assert statuses(server, PUBLISH) == [500, 502, 504]
 
 
 async def test_408_is_retried_for_every_method(server: FakeLosant) -> None:
-    server.faults.add("status", action=PUBLISH, times=1, status=408)
+    server.faults.add(Status(408), action=PUBLISH, times=1)
     async with client(server) as c:
         await publish(c, server)
     assert statuses(server, PUBLISH) == [408, 200]
 
 
 async def test_post_retry_opt_in(server: FakeLosant) -> None:
-    server.faults.add("html", action=PUBLISH, times=1, status=502)
+    server.faults.add(Html(502), action=PUBLISH, times=1)
     policy = RetryPolicy(backoff_base=0.001, retry_post=True)
     async with client(server, retry=policy) as c:
         await publish(c, server)
     assert statuses(server, PUBLISH) == [502, 200]
 
 
-@pytest.mark.parametrize("kind", ["reset_before", "reset_after", "truncate"])
-async def test_dropped_connection_get_retried_post_not(server: FakeLosant, kind: str) -> None:
+@pytest.mark.parametrize("kind", [ResetBefore(), ResetAfter(), Truncate()])
+async def test_dropped_connection_get_retried_post_not(server: FakeLosant, kind: Fault) -> None:
     server.faults.add(kind, action="application.get", times=1)
     server.faults.add(kind, action=PUBLISH, times=1)
     async with client(server) as c:
@@ -362,7 +371,7 @@ async def test_connect_refused_is_retried_for_post_then_raised() -> None:
 
 
 async def test_retry_after_is_honoured_in_seconds(server: FakeLosant) -> None:
-    server.faults.add("status", action="application.get", times=1, status=503, retry_after="1")
+    server.faults.add(Status(503, retry_after="1"), action="application.get", times=1)
     async with client(server) as c:
         await c.application.get(application_id=server.ids.application_id)
     first, second = server.journal.for_action("application.get")
@@ -371,14 +380,14 @@ async def test_retry_after_is_honoured_in_seconds(server: FakeLosant) -> None:
 
 async def test_retry_after_http_date_is_honoured(server: FakeLosant) -> None:
     past = formatdate(time.time() - 5, usegmt=True)  # already due: no wait, one retry
-    server.faults.add("status", action="application.get", times=1, status=503, retry_after=past)
+    server.faults.add(Status(503, retry_after=past), action="application.get", times=1)
     async with client(server) as c:
         await c.application.get(application_id=server.ids.application_id)
     assert statuses(server, "application.get") == [503, 200]
 
 
 async def test_retry_after_is_capped(server: FakeLosant) -> None:
-    server.faults.add("status", action="application.get", times=1, status=503, retry_after="3600")
+    server.faults.add(Status(503, retry_after="3600"), action="application.get", times=1)
     policy = RetryPolicy(backoff_base=0.001, retry_after_max=0.05)
     async with client(server, retry=policy) as c:
         with anyio.fail_after(5):
@@ -387,7 +396,7 @@ async def test_retry_after_is_capped(server: FakeLosant) -> None:
 
 
 async def test_retry_budget_stops_storms(server: FakeLosant) -> None:
-    storm = server.faults.add("status", action="application.get", status=503)
+    storm = server.faults.add(Status(503), action="application.get")
     policy = RetryPolicy(max_retries=5, backoff_base=0.001, budget=RetryBudget(capacity=3))
     app_id = server.ids.application_id
     async with client(server, retry=policy) as c:
@@ -407,7 +416,7 @@ async def test_retry_budget_stops_storms(server: FakeLosant) -> None:
 
 
 async def test_max_concurrency_caps_in_flight(server: FakeLosant) -> None:
-    server.faults.add("latency", delay=0.03)
+    server.faults.add(Latency(0.03))
     async with client(server, max_concurrency=3) as c, anyio.create_task_group() as tg:
         for app_id in server.ids.application_ids * 6:
             tg.start_soon(functools.partial(c.application.get, application_id=app_id))
@@ -424,14 +433,14 @@ async def test_rate_limit_spaces_requests_and_slows_on_429(server: FakeLosant) -
         times = [e.time for e in server.journal]
         # Eight gaps of at least 1/40 s each; a lower bound, so a slow machine passes too.
         assert times[-1] - times[0] >= 8 / 40 * 0.9
-        server.faults.add("status", times=1, status=429, retry_after="0")
+        server.faults.add(Status(429, retry_after="0"), times=1)
         await c.application.get(application_id=app_id)
         bucket = c._transport.bucket
         assert bucket is not None and bucket.rate < 40
 
 
 async def test_total_timeout_and_per_call_override(server: FakeLosant) -> None:
-    server.faults.add("latency", action="application.get", delay=0.5)
+    server.faults.add(Latency(0.5), action="application.get")
     app_id = server.ids.application_id
     async with client(server, timeout=0.1, retry=0) as c:
         with pytest.raises(APITimeoutError) as info:
@@ -444,7 +453,7 @@ async def test_total_timeout_and_per_call_override(server: FakeLosant) -> None:
 
 
 async def test_timed_out_get_is_retried(server: FakeLosant) -> None:
-    server.faults.add("latency", action="application.get", times=1, delay=1.0)
+    server.faults.add(Latency(1.0), action="application.get", times=1)
     async with client(server, timeout=0.2) as c:
         await c.application.get(application_id=server.ids.application_id)
     assert len(server.journal.for_action("application.get")) == 2
@@ -605,7 +614,7 @@ async def test_structured_filters_are_flattened_like_the_official_clients(
 async def test_a_malformed_retry_after_falls_back_to_backoff(
     server: FakeLosant, header: str
 ) -> None:
-    server.faults.add("status", action="me.get", times=1, status=503, retry_after=header)
+    server.faults.add(Status(503, retry_after=header), action="me.get", times=1)
     async with client(server) as c:
         with anyio.fail_after(5):
             await c.me.get()
@@ -615,7 +624,7 @@ async def test_a_malformed_retry_after_falls_back_to_backoff(
 async def test_a_long_retry_after_on_429_does_not_stall_the_rate_limiter(
     server: FakeLosant,
 ) -> None:
-    server.faults.add("status", action="me.get", times=1, status=429, retry_after="3600")
+    server.faults.add(Status(429, retry_after="3600"), action="me.get", times=1)
     policy = RetryPolicy(max_retries=0, retry_after_max=0.2)
     async with client(server, retry=policy, rate_limit=RateLimit(rate=100, burst=10)) as c:
         with pytest.raises(RateLimitError):
@@ -636,7 +645,7 @@ async def test_token_is_stripped_and_control_characters_refused(server: FakeLosa
 
 
 async def test_timeout_none_means_no_limit(server: FakeLosant) -> None:
-    server.faults.add("latency", action="me.get", delay=0.2)
+    server.faults.add(Latency(0.2), action="me.get")
     async with LosantClient(TOKEN, base_url=server.url, timeout=None) as c:
         await c.me.get()
         t = c._transport.client_timeout(None)

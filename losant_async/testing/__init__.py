@@ -23,7 +23,7 @@ same example as in the README, where a test runs it)::
     import pytest
 
     from losant_async import LosantClient
-    from losant_async.testing import FakeLosant
+    from losant_async.testing import FakeLosant, Status
 
 
     @pytest.mark.anyio
@@ -35,7 +35,7 @@ same example as in the README, where a test runs it)::
             orgs = await client.instance_orgs.get(instance_id=ids.instance_id)
             assert orgs.total_count == 3
 
-            server.faults.add("status", action="instanceOrg.get", times=1, status=503)
+            server.faults.add(Status(503), action="instanceOrg.get", times=1)
             org = await client.instance_org.get(instance_id=ids.instance_id, org_id=ids.org_id)
             assert org.id == ids.org_id
         # The client retried the injected 503.
@@ -66,25 +66,50 @@ The surface:
 - pytest: the ``fake_losant`` fixture (a running server per test), its marker
   ``@pytest.mark.fake_losant(**options)`` and the ``fake_losant_options`` fixture
   (suite-wide defaults), from :mod:`losant_async.testing.pytest_plugin`.
-- ``faults``: :class:`Faults` (``add(kind, *, action=None, times=None, rate=1.0, **opts)``,
-  ``clear()``; an unknown kind or action is refused at once); ``journal``:
+- ``faults``: :class:`Faults` (``add(fault, *, action=None, times=None, rate=1.0)``,
+  ``clear()``), the kinds each a class: :class:`Latency` (delay, jitter),
+  :class:`Status` (status, retry_after, body, headers), :class:`Html` (status, body),
+  :class:`ResetBefore`, :class:`ResetAfter`, :class:`Truncate`, :class:`StreamDrop`
+  (every), :class:`StreamStall` (after, seconds); anything but a fault, an unknown action
+  or a bad value is refused at once; ``journal``:
   :class:`Journal` of :class:`JournalEntry`; ``stats``: :class:`Stats` (``in_flight``,
   ``peak_in_flight``, ``open_streams``, ``dropped_events``).
 """
 
 from ._examples import HttpCall, SeededIds, encode_request
-from ._faults import FaultRule, Faults
+from ._faults import (
+    Fault,
+    FaultRule,
+    Faults,
+    Html,
+    Latency,
+    ResetAfter,
+    ResetBefore,
+    Status,
+    StreamDrop,
+    StreamStall,
+    Truncate,
+)
 from ._journal import Journal, JournalEntry, Stats
 from ._server import FakeLosant
 
 __all__ = [
     "FakeLosant",
+    "Fault",
     "FaultRule",
     "Faults",
+    "Html",
     "HttpCall",
     "Journal",
     "JournalEntry",
+    "Latency",
+    "ResetAfter",
+    "ResetBefore",
     "SeededIds",
     "Stats",
+    "Status",
+    "StreamDrop",
+    "StreamStall",
+    "Truncate",
     "encode_request",
 ]

@@ -8,7 +8,6 @@ import functools
 import logging
 import socket
 import time
-from types import TracebackType
 from typing import Any
 
 import msgspec
@@ -18,9 +17,9 @@ from ._bus import Bus, valid_topic
 from ._call import Answer, Call, ErrorAnswer
 from ._clock import Clock, Now
 from ._examples import Examples, SeededIds
-from ._faults import HTML_BODY, FaultRule, Faults
+from ._faults import Fault, Faults
 from ._generic import GenericResponder
-from ._handlers import Handlers, StreamPlan, check_ids
+from ._handlers import Handlers, check_ids
 from ._journal import Journal, JournalEntry, Stats, freeze_headers
 from ._router import split_path
 from ._schema import Schemas
@@ -29,21 +28,6 @@ from ._state import State
 from ._validation import validate
 
 log = logging.getLogger("losant_async.testing")
-
-_STATUS_KINDS = {
-    400: "BadRequest",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "NotFound",
-    409: "Conflict",
-    410: "Gone",
-    422: "UnprocessableEntity",
-    429: "TooManyRequests",
-    500: "InternalError",
-    502: "BadGateway",
-    503: "ServiceUnavailable",
-    504: "GatewayTimeout",
-}
 
 
 @functools.cache
@@ -200,12 +184,7 @@ class FakeLosant:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
     async def _on_shutdown(self, app: web.Application) -> None:
@@ -231,12 +210,12 @@ class FakeLosant:
         segments = split_path(url.raw_path)
         action = self.api.routes.match(request.method, segments)
         entry.action = action.qualname if action is not None else None
-        if action is not None and action.is_stream:
-            return await self._handle_stream(request, entry, segments)
+        if action is not None and action.is_stream:  # open streams are counted apart
+            return await self._respond(request, entry, segments)
         self.stats.in_flight += 1
         self.stats.peak_in_flight = max(self.stats.peak_in_flight, self.stats.in_flight)
         try:
-            return await self._handle_plain(request, entry, segments)
+            return await self._respond(request, entry, segments)
         finally:
             self.stats.in_flight -= 1
 
@@ -251,38 +230,58 @@ class FakeLosant:
         check_ids(self.state, call)
         return call
 
-    async def _handle_plain(
+    async def _respond(
         self, request: web.Request, entry: JournalEntry, segments: list[str]
     ) -> web.StreamResponse:
-        delay, fault = self.faults.for_request(entry.action)
-        if delay > 0:
-            await asyncio.sleep(delay)
-        if fault is not None and fault.kind == "reset_before":
-            return _abort(request)
-        entry.body = await request.read()
-        if fault is not None and fault.kind == "reset_after":
-            return _abort(request)
-        if fault is not None and fault.kind in ("status", "html"):
-            response = _fault_response(fault)
-            entry.status = response.status
-            entry.response = response.body if isinstance(response.body, bytes) else b""
-            return response
+        """Faults first, then the checks, then the answer (or the stream)."""
+        fault = await self._faulted(request, entry)
+        if isinstance(fault, web.StreamResponse):
+            return fault
         try:
             call = await self._validate(request, entry, segments)
-            status, payload = self._answer(call, entry.path)
+            if call.action.is_stream:
+                self._handlers.streams.key(call)  # a bad topic filter is a 400, not a stream
+            else:
+                status, payload = self._answer(call, entry.path)
         except ErrorAnswer as err:
             status, payload = err.status, err.body()
         except Exception:
             log.exception("unexpected error answering %s %s", request.method, entry.path)
             status, payload = 500, {"type": "InternalError", "message": "Internal server error"}
+        else:
+            if call.action.is_stream:
+                plan = self.faults.plan_stream(call.action.qualname)
+                return await self._handlers.streams.serve(request, entry, call, plan)
         body = b"" if status == 204 else msgspec.json.encode(payload)
-        if fault is not None and fault.kind == "truncate":
-            return await _truncated(request, entry, status, body)
+        sent = await fault.send(request, entry, status, body)
+        if sent is not None:
+            return sent
         entry.status = status
         entry.response = body
         if status == 204:
             return web.Response(status=204)
         return web.Response(status=status, body=body, content_type="application/json")
+
+    async def _faulted(
+        self, request: web.Request, entry: JournalEntry
+    ) -> Fault | web.StreamResponse:
+        """The request's fault, or the response a fault gave instead of an answer (the
+        body read in between)."""
+        pause, fault = self.faults.for_request(entry.action)
+        if pause > 0:
+            await asyncio.sleep(pause)
+        early = fault.before_body(request)
+        if early is not None:
+            return early
+        entry.body = await request.read()
+        response = fault.instead(request)
+        if response is None:
+            return fault
+        if request.transport is None or request.transport.is_closing():
+            return response  # dropped: nothing was answered
+        entry.status = response.status
+        entry.response = response.body if isinstance(response.body, bytes) else b""
+        return response
 
     def _answer(self, call: Call, raw_path: str) -> Answer:
         """From the stored state when the table has the action; else from its schema."""
@@ -290,87 +289,3 @@ class FakeLosant:
         if handler is not None:
             return handler(call)
         return call.action.success_status, self._generic.body(call, raw_path)
-
-    async def _handle_stream(
-        self, request: web.Request, entry: JournalEntry, segments: list[str]
-    ) -> web.StreamResponse:
-        delay, fault = self.faults.for_request(entry.action)
-        if delay > 0:
-            await asyncio.sleep(delay)
-        if fault is not None and fault.kind in ("reset_before", "reset_after"):
-            return _abort(request)
-        if fault is not None and fault.kind in ("status", "html"):
-            failed = _fault_response(fault)
-            entry.status = failed.status
-            return failed
-        try:
-            call = await self._validate(request, entry, segments)
-            self._handlers.streams.key(call)
-        except ErrorAnswer as err:
-            entry.status = err.status
-            return web.Response(
-                status=err.status,
-                body=msgspec.json.encode(err.body()),
-                content_type="application/json",
-            )
-        plan = StreamPlan()
-        for rule in self.faults.for_stream(call.action.qualname):
-            if rule.kind == "stream_drop" and not plan.drop_every:
-                plan.drop_every = int(rule.opt("every"))
-            elif rule.kind == "stream_stall" and plan.stall_after < 0:
-                plan.stall_after = int(rule.opt("after"))
-                plan.stall_seconds = float(rule.opt("seconds"))
-        return await self._handlers.streams.serve(request, entry, call, plan)
-
-
-def _abort(request: web.Request) -> web.Response:
-    """Drop the connection without an answer."""
-    if request.transport is not None:
-        request.transport.abort()
-    return web.Response(status=499)
-
-
-def _fault_response(rule: FaultRule) -> web.Response:
-    status = int(rule.opt("status"))
-    headers: dict[str, str] = dict(rule.opt("headers") or {}) if rule.kind == "status" else {}
-    retry_after = rule.opt("retry_after") if rule.kind == "status" else None
-    if retry_after is not None:
-        headers["Retry-After"] = str(retry_after)
-    body = rule.opt("body")
-    if rule.kind == "html":
-        text = body if body is not None else HTML_BODY
-        return web.Response(
-            status=status, text=str(text), content_type="text/html", headers=headers
-        )
-    if body is None:
-        kind = _STATUS_KINDS.get(status, "Error")
-        payload: bytes = msgspec.json.encode({"type": kind, "message": f"Injected {status} {kind}"})
-    elif isinstance(body, bytes):
-        payload = body
-    elif isinstance(body, str):
-        payload = body.encode()
-    else:
-        payload = msgspec.json.encode(body)
-    return web.Response(
-        status=status, body=payload, content_type="application/json", headers=headers
-    )
-
-
-async def _truncated(
-    request: web.Request, entry: JournalEntry, status: int, body: bytes
-) -> web.StreamResponse:
-    """Promise ``len(body)`` bytes, send half, then close the connection.
-
-    A clean close (FIN after the half), as a proxy that gives up would: an abort (RST)
-    could make the client's kernel discard the half before the client read it.
-    """
-    response = web.StreamResponse(status=status)
-    response.content_type = "application/json"
-    response.content_length = len(body)
-    await response.prepare(request)
-    await response.write(body[: len(body) // 2])
-    entry.status = status
-    entry.response = body
-    if request.transport is not None:
-        request.transport.close()
-    return response

@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from losant_async.testing import FakeLosant
+from losant_async.testing import FakeLosant, Latency, Status
 
 from .fakehttp import DAY, NOW_MS, get, send
 
@@ -154,9 +154,9 @@ async def test_bad_limit_is_400(server: FakeLosant, http: aiohttp.ClientSession)
 def test_a_fault_for_an_unknown_action_is_refused_at_once() -> None:
     server = FakeLosant()
     with pytest.raises(ValueError, match=r"unknown action 'instanceOrgs\.gett'.*instanceOrgs\.get"):
-        server.faults.add("status", action="instanceOrgs.gett", status=503)
+        server.faults.add(Status(503), action="instanceOrgs.gett")
     with pytest.raises(ValueError, match="unknown action 'nothing'"):
-        server.faults.add("latency", action="nothing")
+        server.faults.add(Latency(), action="nothing")
     assert server.faults.rules == []
 
 

@@ -19,7 +19,7 @@ import msgspec
 import pytest
 
 from losant_async import LosantClient
-from losant_async.testing import FakeLosant
+from losant_async.testing import FakeLosant, Latency
 
 from .fakehttp import DAY, HOUR, NOW_MS
 
@@ -83,7 +83,7 @@ def summed(parts: list[Usage]) -> Usage:
 async def test_usage_scrape_from_the_instance_list(server: FakeLosant) -> None:
     end = (NOW_MS // HOUR - 1) * HOUR
     window = {"start": end - 10 * DAY, "end": end}
-    server.faults.add("latency", delay=0.01)  # so that concurrent requests overlap
+    server.faults.add(Latency(0.01))  # so that concurrent requests overlap
     started = time.perf_counter()
     async with LosantClient(server.token, base_url=server.url) as client:
         instances = await paged(client.instances.get)

@@ -21,10 +21,10 @@ from .applications import ApplicationHandlers
 from .devices import DeviceHandlers
 from .orgs import OrgHandlers
 from .sandboxes import SandboxHandlers
-from .streams import StreamHandlers, StreamPlan
+from .streams import StreamHandlers
 from .usage import UsageHandlers
 
-__all__ = ["Handler", "Handlers", "StreamPlan", "check_ids"]
+__all__ = ["Handler", "Handlers", "check_ids"]
 
 _LEVELS = ("instance", "instanceOrg", "org", "instanceSandbox", "application", "me")
 

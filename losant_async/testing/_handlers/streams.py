@@ -6,26 +6,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from dataclasses import dataclass
 
 from aiohttp import web
 
 from .._bus import CLOSE, Bus, Event, valid_filter, valid_topic
 from .._call import Answer, Call, invalid
+from .._faults import StreamPlan
 from .._journal import JournalEntry, Stats
 from .._schema import JSON
 from .._state import iso
 from ._base import SUCCESS, Area, Context
-
-
-@dataclass(slots=True)
-class StreamPlan:
-    """How a stream misbehaves, as its faults set it: end after ``drop_every`` events (0:
-    never); after ``stall_after`` events (-1: never) send nothing for ``stall_seconds``."""
-
-    drop_every: int = 0
-    stall_after: int = -1
-    stall_seconds: float = 0.0
 
 
 class StreamHandlers(Area):
