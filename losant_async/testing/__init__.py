@@ -44,7 +44,8 @@ same example as in the README, where a test runs it)::
 ``server.example_args("instanceOrg.get")`` gives valid arguments for any action, keyed by
 the API's param names (``{"instanceId": ..., "orgId": ...}``).
 
-From a shell, ``python -m losant_async.testing --port 8080`` serves until Ctrl-C.
+From a shell, ``python -m losant_async.testing --port 8080`` serves until Ctrl-C
+(``--help`` lists the options; ``--now 2026-01-01T00:00:00Z`` fixes the clock).
 
 The surface:
 

@@ -210,12 +210,21 @@ def test_command_line_help() -> None:
         check=False,
     )
     assert done.returncode == 0
-    assert "--port" in done.stdout and "--seed" in done.stdout
+    assert "--port" in done.stdout and "--seed" in done.stdout and "--now" in done.stdout
+    naive = subprocess.run(
+        [sys.executable, "-m", "losant_async.testing", "--now", "2026-03-01T01:30:00"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert naive.returncode == 2 and "give the zone" in naive.stderr
 
 
 async def test_command_line_serves() -> None:
     proc = await asyncio.create_subprocess_exec(
         *[sys.executable, "-m", "losant_async.testing", "--port", "0", "--token", "cli"],
+        *["--now", "2026-03-01T01:30:00Z"],
         stdout=asyncio.subprocess.PIPE,
     )
     try:
@@ -226,6 +235,8 @@ async def test_command_line_serves() -> None:
         async with aiohttp.ClientSession(headers={"Authorization": "Bearer cli"}) as http:
             async with http.get(f"{url}/me") as resp:
                 assert resp.status == 200
+            async with http.post(f"{url}/applications", json={"name": "A"}) as resp:
+                assert (await resp.json())["creationDate"] == "2026-03-01T01:30:00.000Z"
     finally:
         proc.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(proc.wait(), 10) == 0
