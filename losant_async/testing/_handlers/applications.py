@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._call import Call, not_found
+from .._call import Answer, Call, not_found
 from .._schema import JSON
 from .._state import App
 from .._usage import Scope
@@ -24,7 +24,7 @@ class ApplicationHandlers(Area):
         self._summary(where, core, scope, deviceCount=self.state.device_count(app))
         return self._render(where, core, app.extra)
 
-    def apps_list(self, call: Call) -> tuple[int, JSON]:
+    def apps_list(self, call: Call) -> Answer:
         body = paged(
             call,
             self._listed_apps(call),
@@ -33,7 +33,7 @@ class ApplicationHandlers(Area):
         )
         return 200, body
 
-    def app_create(self, call: Call) -> tuple[int, JSON]:
+    def app_create(self, call: Call) -> Answer:
         body = call.body_fields()
         org_id = body.get("orgId")
         org = None
@@ -59,10 +59,10 @@ class ApplicationHandlers(Area):
         self.state.touch()
         return call.action.success_status, self.render_app(app, "application")
 
-    def app(self, call: Call) -> tuple[int, JSON]:
+    def app(self, call: Call) -> Answer:
         """``application.get`` and ``.patch``."""
         return 200, self.render_app(self._patched(self._app(call), call), "application")
 
-    def app_delete(self, call: Call) -> tuple[int, JSON]:
+    def app_delete(self, call: Call) -> Answer:
         self.state.remove_app(self._app(call).id)
         return 200, dict(SUCCESS)

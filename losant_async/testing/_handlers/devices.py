@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .._call import Call
+from .._call import Answer, Call
 from .._query import tag_filter
 from .._schema import JSON
 from .._state import Device, iso
@@ -29,7 +29,7 @@ class DeviceHandlers(Area):
         drop = ("deletedAt", "parentId", "gatewayId", "ancestorIds")
         return self._render(where, core, dev.extra, drop)
 
-    def devices_list(self, call: Call) -> tuple[int, JSON]:
+    def devices_list(self, call: Call) -> Answer:
         app = self._app(call)
         devices = list(self.state.devices(app).values())
         if call.flag("queryDeleted"):
@@ -55,7 +55,7 @@ class DeviceHandlers(Area):
         )
         return 200, body
 
-    def device_create(self, call: Call) -> tuple[int, JSON]:
+    def device_create(self, call: Call) -> Answer:
         app = self._app(call)
         body = call.body_fields()
         now = self.state.clock()
@@ -74,11 +74,11 @@ class DeviceHandlers(Area):
         self.state.touch()
         return call.action.success_status, self.render_device(dev, "device")
 
-    def device(self, call: Call) -> tuple[int, JSON]:
+    def device(self, call: Call) -> Answer:
         """``device.get`` and ``.patch``."""
         return 200, self.render_device(self._patched(self._device(call), call), "device")
 
-    def device_delete(self, call: Call) -> tuple[int, JSON]:
+    def device_delete(self, call: Call) -> Answer:
         dev = self._device(call)
         del self.state.devices(self._app(call))[dev.id]
         self.state.touch()
@@ -100,7 +100,7 @@ class DeviceHandlers(Area):
     def _states_in(dev: Device, start: int, end: int) -> list[tuple[int, dict[str, JSON]]]:
         return [(t, s) for t, s in dev.states if start <= t <= end]
 
-    def get_state(self, call: Call) -> tuple[int, JSON]:
+    def get_state(self, call: Call) -> Answer:
         """The reported states in the window, newest first unless asked otherwise."""
         states = self._states_in(self._device(call), *self._state_window(call))
         if str(call.q("sortDirection") or "desc").lower() == "desc":
@@ -118,10 +118,10 @@ class DeviceHandlers(Area):
                     out[name] = {"value": value, "time": iso(t)}
         return out
 
-    def get_composite_state(self, call: Call) -> tuple[int, JSON]:
+    def get_composite_state(self, call: Call) -> Answer:
         return 200, self._composite(self._device(call), call)
 
-    def devices_composite_state(self, call: Call) -> tuple[int, JSON]:
+    def devices_composite_state(self, call: Call) -> Answer:
         app = self._app(call)
 
         def render(dev: Device) -> JSON:
@@ -144,24 +144,24 @@ class DeviceHandlers(Area):
         prefix = str(call.q("startsWith") or "").casefold()
         return sorted({v for v in values if v.casefold().startswith(prefix)})[:1000]
 
-    def device_names(self, call: Call) -> tuple[int, JSON]:
+    def device_names(self, call: Call) -> Answer:
         prefix = str(call.q("startsWith") or "").casefold()
         devices = [d for d in self._matching_devices(call) if d.name.casefold().startswith(prefix)]
         devices.sort(key=lambda d: (d.name, d.id))
         summary = [{"id": d.id, "deviceClass": d.device_class, "name": d.name} for d in devices]
         return 200, {"deviceSummary": summary[:1000]}
 
-    def tag_keys(self, call: Call) -> tuple[int, JSON]:
+    def tag_keys(self, call: Call) -> Answer:
         keys = (t["key"] for d in self._matching_devices(call) for t in d.tags)
         return 200, {"tagKeys": self._starting(call, keys)}
 
-    def tag_values(self, call: Call) -> tuple[int, JSON]:
+    def tag_values(self, call: Call) -> Answer:
         key = call.q("key")
         tags = (t for d in self._matching_devices(call) for t in d.tags)
         values = self._starting(call, (t["value"] for t in tags if not key or t["key"] == key))
         return 200, ({"tagKey": key} if key else {}) | {"tagValues": values}
 
-    def attribute_names(self, call: Call) -> tuple[int, JSON]:
+    def attribute_names(self, call: Call) -> Answer:
         kinds = call.q("dataType")
         kinds = {kinds} if isinstance(kinds, str) else set(kinds or ())
         attributes = (a for d in self._matching_devices(call) for a in d.attributes)

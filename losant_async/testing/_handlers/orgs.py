@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._call import Call
+from .._call import Answer, Call
 from .._schema import JSON
 from .._state import Instance, Org
 from .._usage import Scope
@@ -48,7 +48,7 @@ class OrgHandlers(Area):
         self._summary(where, core, scope, **counts)
         return self._render(where, core, org.extra)
 
-    def instances_list(self, call: Call) -> tuple[int, JSON]:
+    def instances_list(self, call: Call) -> Answer:
         body = paged(
             call,
             [self.state.instance],
@@ -57,11 +57,11 @@ class OrgHandlers(Area):
         )
         return 200, body
 
-    def instance(self, call: Call) -> tuple[int, JSON]:
+    def instance(self, call: Call) -> Answer:
         """``instance.get`` and ``.patch``."""
         return 200, self.render_instance(self._patched(self.state.instance, call), "instance")
 
-    def members_list(self, call: Call) -> tuple[int, JSON]:
+    def members_list(self, call: Call) -> Answer:
         """The token's user, the one admin."""
         me = self.render_me()
         member: dict[str, JSON] = {k: me[k] for k in _MEMBER_FIELDS if k in me}
@@ -77,13 +77,13 @@ class OrgHandlers(Area):
         meta["instanceId"] = self.state.instance_id
         return 200, {"items": items, "count": len(items), **meta}
 
-    def me(self, call: Call) -> tuple[int, JSON]:
+    def me(self, call: Call) -> Answer:
         if call.action.name == "patch" and isinstance(call.body, dict):
             secret = ("password", "currentCredentials")
             self.state.user.update({k: v for k, v in call.body.items() if k not in secret})
         return 200, self.render_me()
 
-    def orgs_list(self, call: Call) -> tuple[int, JSON]:
+    def orgs_list(self, call: Call) -> Answer:
         collection = call.action.success_schema or "instanceOrgs"
         meta: dict[str, JSON] = {}
         if "instanceId" in call.path_params:
@@ -97,7 +97,7 @@ class OrgHandlers(Area):
         )
         return 200, body
 
-    def org_create(self, call: Call) -> tuple[int, JSON]:
+    def org_create(self, call: Call) -> Answer:
         body = call.body_fields()
         now = self.state.clock()
         org = Org(
@@ -111,11 +111,11 @@ class OrgHandlers(Area):
         self.state.touch()
         return call.action.success_status, self.render_org(org, "org")
 
-    def org(self, call: Call) -> tuple[int, JSON]:
+    def org(self, call: Call) -> Answer:
         """``instanceOrg.get``/``.patch`` and ``org.get``/``.patch``."""
         org = self._patched(self._org(call), call)
         return 200, self.render_org(org, call.action.success_schema or "org")
 
-    def org_delete(self, call: Call) -> tuple[int, JSON]:
+    def org_delete(self, call: Call) -> Answer:
         self.state.remove_org(self._org(call).id)
         return 200, dict(SUCCESS)

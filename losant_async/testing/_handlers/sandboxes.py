@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._call import Call
+from .._call import Answer, Call
 from .._schema import JSON
 from .._state import DAY, Sandbox, iso
 from .._usage import Scope
@@ -34,7 +34,7 @@ class SandboxHandlers(Area):
         drop = ("dataDeletion", "permanentDeletion")
         return self._render(where, core, box.extra, drop)
 
-    def sandboxes_list(self, call: Call) -> tuple[int, JSON]:
+    def sandboxes_list(self, call: Call) -> Answer:
         boxes = list(self.state.sandboxes.values())
         if not call.flag("includeDeleted"):
             boxes = [b for b in boxes if not b.deleted]
@@ -46,14 +46,14 @@ class SandboxHandlers(Area):
         )
         return 200, body
 
-    def sandbox_get(self, call: Call) -> tuple[int, JSON]:
+    def sandbox_get(self, call: Call) -> Answer:
         return 200, self.render_sandbox(self._sandbox(call), "instanceSandbox")
 
-    def sandbox_delete(self, call: Call) -> tuple[int, JSON]:
+    def sandbox_delete(self, call: Call) -> Answer:
         self._set_deleted(self._sandbox(call), True)
         return 200, dict(SUCCESS)
 
-    def sandbox_undelete(self, call: Call) -> tuple[int, JSON]:
+    def sandbox_undelete(self, call: Call) -> Answer:
         box = self._set_deleted(self._sandbox(call), False)
         return 200, self.render_sandbox(box, "instanceSandbox")
 

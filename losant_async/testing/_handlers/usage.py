@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from .._call import Call
+from .._call import Answer, Call
 from .._schema import JSON
 from .._state import DAY, DEVICE_TYPES, HOUR, NON_BILLABLE, PAYLOAD_SOURCES, App, iso
 from .._usage import Scope
@@ -40,22 +40,22 @@ class UsageHandlers(Area):
     def _resolution(call: Call) -> int:
         return HOUR if call.int("resolution", DAY) == HOUR else DAY
 
-    def payload_counts(self, call: Call) -> tuple[int, JSON]:
+    def payload_counts(self, call: Call) -> Answer:
         as_bytes = call.flag("asBytes")
         return 200, self.usage.payload_counts_of(self.scope(call), self.time_range(call), as_bytes)
 
-    def payload_breakdown(self, call: Call) -> tuple[int, JSON]:
+    def payload_breakdown(self, call: Call) -> Answer:
         billable_only = not call.flag("includeNonBillable")
         per_hour = self.usage.per_hour(self.scope(call), call.flag("asBytes"), billable_only)
         return 200, self.usage.breakdown_of(self.time_range(call), per_hour, self._resolution(call))
 
-    def device_counts(self, call: Call) -> tuple[int, JSON]:
+    def device_counts(self, call: Call) -> Answer:
         return 200, self.usage.device_counts_of(self.scope(call), self.time_range(call))
 
-    def notebook_counts(self, call: Call) -> tuple[int, JSON]:
+    def notebook_counts(self, call: Call) -> Answer:
         return 200, self.usage.notebook_counts_of(self.scope(call), self.time_range(call))
 
-    def period_summaries(self, call: Call) -> tuple[int, JSON]:
+    def period_summaries(self, call: Call) -> Answer:
         """Usage of each listed application over [start, end] (default: this month)."""
         window = self.time_range(call, self.usage.this_month()[0])
         parts = ("payloadCounts", "deviceCounts", "notebookMinuteCounts")
@@ -77,16 +77,16 @@ class UsageHandlers(Area):
 
         return 200, paged(call, self._listed_apps(call), App.value, render)
 
-    def device_payload_counts(self, call: Call) -> tuple[int, JSON]:
+    def device_payload_counts(self, call: Call) -> Answer:
         hours = self.usage.window_weight(self.time_range(call))
         weights = self.usage.device_weights(self._device(call))
         return 200, {t: w * hours for t, w in zip(DEVICE_TYPES, weights, strict=True)}
 
-    def device_payload_breakdown(self, call: Call) -> tuple[int, JSON]:
+    def device_payload_breakdown(self, call: Call) -> Answer:
         per_hour = sum(self.usage.device_weights(self._device(call)))
         return 200, self.usage.breakdown_of(self.time_range(call), per_hour, self._resolution(call))
 
-    def historical_summaries(self, call: Call) -> tuple[int, JSON]:
+    def historical_summaries(self, call: Call) -> Answer:
         now = self.state.clock()
         month_ms = call.int("month", now) if call.q("month") != "now" else now
         moment = datetime.fromtimestamp(month_ms / 1000, tz=UTC)
