@@ -1,4 +1,5 @@
-"""Shared fixtures: a scripted HTTP server on 127.0.0.1 for transport-level tests."""
+"""Shared fixtures: the local Losant server on a fixed clock (``server``, the plugin's
+``fake_losant``), and a scripted HTTP server on 127.0.0.1 for transport-level tests."""
 
 from __future__ import annotations
 
@@ -9,12 +10,28 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from losant_async.testing import FakeLosant
+
+from .testing.fakehttp import NOW
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def fake_losant_options() -> dict[str, Any]:
+    """Every local server of the suite runs on a fixed clock."""
+    return {"now": NOW}
+
+
+@pytest.fixture
+def server(fake_losant: FakeLosant) -> FakeLosant:
+    """The plugin's ``fake_losant``, configured by ``@pytest.mark.fake_losant(...)``."""
+    return fake_losant
 
 
 @dataclass

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -22,16 +21,13 @@ from losant_async import LosantClient, models
 from losant_async.testing import FakeLosant
 from losant_async.testing._spec import load_api
 
-pytestmark = pytest.mark.anyio
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.fake_losant(orgs=2, sandboxes=1, apps_per_org=1, devices_per_app=2),
+]
 
 API = load_api()
 ACTIONS = sorted(API.actions)
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeLosant]:
-    async with FakeLosant(orgs=2, sandboxes=1, apps_per_org=1, devices_per_app=2) as s:
-        yield s
 
 
 class Fields(dict[str, Any]):

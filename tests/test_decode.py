@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from losant_async import DecodeError, LosantClient, LosantDecodeWarning, models
 from losant_async._decode import decode_leniently
-from losant_async.testing import FakeLosant
+from losant_async.testing import FakeLosant, Status
 from tests.conftest import Scripted, reply
 
 ID = "575ec8687ae143cd83dc4a97"
@@ -310,7 +310,7 @@ async def test_a_real_answer_with_epoch_dates_and_a_null_tag(server: FakeLosant)
         raw["creationDate"] = millis
         raw["tags"].insert(1, None)
         body = json.dumps(raw).encode()
-        server.faults.add("status", action="device.get", times=1, status=200, body=body)
+        server.faults.add(Status(status=200, body=body), action="device.get", times=1)
         with pytest.warns(LosantDecodeWarning) as record:
             bent = await c.device.get(application_id=app_id, device_id=device_id)
     assert bent.creation_date == dt.datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=UTC)

@@ -31,20 +31,14 @@ from losant_async.errors import (
     StreamError,
 )
 from losant_async.sse import EventStream, ServerSentEvent, StreamGap
-from losant_async.testing import FakeLosant, JournalEntry
+from losant_async.testing import FakeLosant, JournalEntry, Latency, Status, StreamDrop, StreamStall
 from tests.conftest import Handler, Scripted, reply
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.fake_losant(stream_ids=True)]
 
 T = TypeVar("T")
 MQTT = "application.mqttSubscriptionStream"
 UNKNOWN_ID = "0123456789abcdef01234567"  # well formed, but nothing has it
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeLosant]:
-    async with FakeLosant(stream_ids=True) as srv:
-        yield srv
 
 
 @pytest.fixture
@@ -115,7 +109,7 @@ def assert_resumed(requests: list[JournalEntry], reconnects: int) -> None:
 async def test_mqtt_stream_dropped_every_7_events_loses_nothing(
     client: LosantClient, server: FakeLosant
 ) -> None:
-    server.faults.add("stream_drop", action=MQTT, every=7)
+    server.faults.add(StreamDrop(every=7), action=MQTT)
     app = server.ids.application_id
     count = 200
     async with mqtt(client, server) as stream, anyio.create_task_group() as tg:
@@ -133,7 +127,7 @@ async def test_state_stream_dropped_every_5_events_loses_nothing(
     client: LosantClient, server: FakeLosant
 ) -> None:
     action = "device.stateStream"
-    server.faults.add("stream_drop", action=action, every=5)
+    server.faults.add(StreamDrop(every=5), action=action)
     app, device = server.ids.application_id, server.ids.device_id
     count = 40
     stream = fast(
@@ -156,7 +150,7 @@ async def test_command_stream_dropped_every_3_events_loses_nothing(
     client: LosantClient, server: FakeLosant
 ) -> None:
     action = "device.commandStream"
-    server.faults.add("stream_drop", action=action, every=3)
+    server.faults.add(StreamDrop(every=3), action=action)
     app, device = server.ids.application_id, server.ids.device_id
     count = 30
     stream = fast(
@@ -185,7 +179,7 @@ async def test_stalled_stream_is_reconnected_by_the_idle_watchdog(
 ) -> None:
     # Keep-alives every 0.2 s: the watchdog fires after 0.6 s of silence. The server goes
     # quiet (no events, no keep-alives) after 3 events, for far longer than the test lasts.
-    server.faults.add("stream_stall", action=MQTT, times=1, after=3, seconds=30)
+    server.faults.add(StreamStall(after=3, seconds=30), action=MQTT, times=1)
     app = server.ids.application_id
     stream = mqtt(client, server, keep_alive_interval="0.2")
     assert stream.idle_timeout == pytest.approx(0.6)
@@ -212,7 +206,7 @@ async def test_unanswered_connect_is_abandoned_after_the_idle_timeout(
     # The first request is accepted but its headers are held back for 0.6 s: the stream
     # gives up on it after 0.15 s of silence (3 keep-alive intervals) and tries again,
     # rather than waiting for it.
-    server.faults.add("latency", action=MQTT, times=1, delay=0.6)
+    server.faults.add(Latency(0.6), action=MQTT, times=1)
     stream = mqtt(client, server, keep_alive_interval="0.05")
     with anyio.fail_after(5):
         async with stream:
@@ -289,10 +283,10 @@ async def test_fatal_status_on_reconnect_ends_the_stream(
     client: LosantClient, server: FakeLosant
 ) -> None:
     # Connected fine, then the stream drops and the server refuses the token from then on.
-    server.faults.add("stream_drop", action=MQTT, every=1)
+    server.faults.add(StreamDrop(every=1), action=MQTT)
     stream = mqtt(client, server)
     async with stream:
-        server.faults.add("status", action=MQTT, status=401)
+        server.faults.add(Status(401), action=MQTT)
         server.publish(server.ids.application_id, "t/n", "only")
         (only,) = await take(stream, 1)
         with anyio.fail_after(2), pytest.raises(AuthenticationError):
@@ -311,7 +305,7 @@ async def test_retry_after_on_connect_is_waited_out(
     client: LosantClient, server: FakeLosant, status: int
 ) -> None:
     # Retry-After takes whole seconds, so 1 is the smallest meaningful wait.
-    server.faults.add("status", action=MQTT, times=1, status=status, retry_after=1)
+    server.faults.add(Status(status, retry_after=1), action=MQTT, times=1)
     stream = mqtt(client, server)
     with anyio.fail_after(5):
         async with stream:
@@ -328,7 +322,7 @@ async def test_retry_after_on_connect_is_waited_out(
 async def test_max_reconnects_bounds_a_refused_connect(
     client: LosantClient, server: FakeLosant
 ) -> None:
-    server.faults.add("status", action=MQTT, status=503)
+    server.faults.add(Status(503), action=MQTT)
     stream = mqtt(client, server)
     stream.max_reconnects = 3
     with anyio.fail_after(2), pytest.raises(StreamError, match="cannot connect") as info:
@@ -465,7 +459,7 @@ async def test_aclose_from_another_task_ends_iteration(
 async def test_aclose_during_a_reconnect_closes_the_new_connection(
     client: LosantClient, server: FakeLosant
 ) -> None:
-    server.faults.add("stream_drop", action=MQTT, every=1)
+    server.faults.add(StreamDrop(every=1), action=MQTT)
     stream = mqtt(client, server)
     ended = anyio.Event()
 
@@ -476,7 +470,7 @@ async def test_aclose_during_a_reconnect_closes_the_new_connection(
 
     async with stream, anyio.create_task_group() as tg:
         # The reconnect's answer is held back 0.3 s; aclose() comes in the meantime.
-        server.faults.add("latency", action=MQTT, delay=0.3)
+        server.faults.add(Latency(0.3), action=MQTT)
         server.publish(server.ids.application_id, "t/n", "x")
         tg.start_soon(consume)
         await until(lambda: len(stream_requests(server)) == 2)
@@ -491,7 +485,7 @@ async def test_aclose_during_a_reconnect_closes_the_new_connection(
 async def test_aclose_stops_the_retries_of_a_refused_reconnect(
     client: LosantClient, server: FakeLosant
 ) -> None:
-    server.faults.add("stream_drop", action=MQTT, every=1)
+    server.faults.add(StreamDrop(every=1), action=MQTT)
     stream = mqtt(client, server)
     ended = anyio.Event()
 
@@ -501,7 +495,7 @@ async def test_aclose_stops_the_retries_of_a_refused_reconnect(
         ended.set()
 
     async with stream, anyio.create_task_group() as tg:
-        server.faults.add("status", action=MQTT, status=503)
+        server.faults.add(Status(503), action=MQTT)
         server.publish(server.ids.application_id, "t/n", "x")
         tg.start_soon(consume)
         await until(lambda: len(stream_requests(server)) >= 3)
@@ -580,7 +574,7 @@ async def test_a_200_that_is_not_an_event_stream_fails_once(scripted: Scripted) 
 async def test_losantdomain_is_sent_on_every_connection(
     client: LosantClient, server: FakeLosant
 ) -> None:
-    server.faults.add("stream_drop", action=MQTT, every=2)
+    server.faults.add(StreamDrop(every=2), action=MQTT)
     app = server.ids.application_id
     async with (
         mqtt(client, server, losantdomain="iot.example.com") as stream,
@@ -623,7 +617,7 @@ async def test_204_ends_the_stream(scripted: Scripted) -> None:
 async def test_client_errors_other_than_408_and_429_do_not_loop(
     client: LosantClient, server: FakeLosant, status: int
 ) -> None:
-    server.faults.add("status", action=MQTT, status=status)
+    server.faults.add(Status(status), action=MQTT)
     with pytest.raises(LosantError) as info:
         await mqtt(client, server).__aenter__()
     assert getattr(info.value, "status", None) == status
@@ -650,7 +644,7 @@ async def test_retry_after_zero_or_past_backs_off_from_the_floor(
     # The server says "now" every time and the stream's own base is tiny (5 ms). The
     # server setting the pace still gets the 0.1 s floor, doubling: no tight loop.
     caplog.set_level(logging.DEBUG, logger="losant_async")
-    server.faults.add("status", action=MQTT, status=503, retry_after=retry_after)
+    server.faults.add(Status(status=503, retry_after=retry_after), action=MQTT)
     stream = mqtt(client, server)
     stream.backoff_max = 1.0
     stream.max_reconnects = 4
@@ -669,7 +663,7 @@ async def test_retry_after_longer_than_the_backoff_is_obeyed(
     client: LosantClient, server: FakeLosant, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="losant_async")
-    server.faults.add("status", action=MQTT, times=1, status=429, retry_after=1)
+    server.faults.add(Status(status=429, retry_after=1), action=MQTT, times=1)
     stream = mqtt(client, server)
     stream.retry_after_max = 0.3  # caps the server's 1 s
     with anyio.fail_after(5):
@@ -683,7 +677,7 @@ async def test_aclose_ends_iteration_during_a_long_retry_after(
     client: LosantClient, server: FakeLosant
 ) -> None:
     # The stream drops after its first event, and the reconnect is told to wait 60 s.
-    server.faults.add("stream_drop", action=MQTT, every=1)
+    server.faults.add(StreamDrop(every=1), action=MQTT)
     stream = mqtt(client, server)
     ended = anyio.Event()
     got: list[Any] = []
@@ -694,7 +688,7 @@ async def test_aclose_ends_iteration_during_a_long_retry_after(
         ended.set()
 
     async with stream, anyio.create_task_group() as tg:
-        server.faults.add("status", action=MQTT, status=503, retry_after=60)
+        server.faults.add(Status(status=503, retry_after=60), action=MQTT)
         server.publish(server.ids.application_id, "t/n", "x")
         tg.start_soon(consume)
         await until(lambda: [r.status for r in stream_requests(server)] == [200, 503])
@@ -855,7 +849,7 @@ async def test_a_drop_without_ids_is_reported_as_a_gap_before_the_next_event(
     no_ids: FakeLosant,
 ) -> None:
     server = no_ids
-    server.faults.add("stream_drop", action=MQTT, every=2)
+    server.faults.add(StreamDrop(every=2), action=MQTT)
     app = server.ids.application_id
     log: list[Any] = []  # messages and gaps, in the order the consumer saw them
     before = datetime.now(UTC)
@@ -892,7 +886,7 @@ async def test_a_drop_without_ids_is_reported_as_a_gap_before_the_next_event(
 
 
 async def test_a_drop_resumed_by_id_is_no_gap(client: LosantClient, server: FakeLosant) -> None:
-    server.faults.add("stream_drop", action=MQTT, every=3)
+    server.faults.add(StreamDrop(every=3), action=MQTT)
     app = server.ids.application_id
     gaps: list[StreamGap] = []
 
@@ -914,7 +908,7 @@ async def test_a_silent_stream_without_ids_is_a_gap_with_its_async_handler(
     no_ids: FakeLosant,
 ) -> None:
     server = no_ids
-    server.faults.add("stream_stall", action=MQTT, times=1, after=1, seconds=30)
+    server.faults.add(StreamStall(after=1, seconds=30), action=MQTT, times=1)
     app = server.ids.application_id
     log: list[Any] = []
 
@@ -983,7 +977,7 @@ async def test_max_reconnects_counts_attempts_in_a_row_only(
 ) -> None:
     # Every connection delivers one event and is dropped: many reconnects over the
     # stream's life, never two in a row without an event.
-    server.faults.add("stream_drop", action=MQTT, every=1)
+    server.faults.add(StreamDrop(every=1), action=MQTT)
     app = server.ids.application_id
     stream = mqtt(client, server)
     stream.max_reconnects = 1

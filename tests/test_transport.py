@@ -17,7 +17,7 @@ import threading
 import time
 import traceback
 import warnings
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
@@ -51,20 +51,25 @@ from losant_async import (
 )
 from losant_async._limits import TokenBucket
 from losant_async._retry import RetryBudget
-from losant_async.testing import FakeLosant
+from losant_async.testing import (
+    FakeLosant,
+    Fault,
+    Html,
+    Latency,
+    ResetAfter,
+    ResetBefore,
+    Status,
+    Truncate,
+)
 from tests.conftest import Scripted, reply
 
-pytestmark = pytest.mark.anyio
-
 TOKEN = "tok-very-secret-123"
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.fake_losant(token=TOKEN, orgs=2, sandboxes=1, apps_per_org=1, devices_per_app=2),
+]
 FAST = RetryPolicy(backoff_base=0.001, backoff_max=0.01)
 PUBLISH = "application.mqttPublishMessage"
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeLosant]:
-    async with FakeLosant(TOKEN, orgs=2, sandboxes=1, apps_per_org=1, devices_per_app=2) as s:
-        yield s
 
 
 def client(server: FakeLosant, **kw: Any) -> LosantClient:
@@ -104,7 +109,7 @@ async def test_headers_query_defaults_and_typed_result(server: FakeLosant) -> No
 
 async def test_unknown_fields_are_ignored_and_absent_ones_defaulted(server: FakeLosant) -> None:
     body = {"id": server.ids.application_id, "name": "plant", "fieldFromTheFuture": [1, 2]}
-    server.faults.add("status", action="application.get", times=1, status=200, body=body)
+    server.faults.add(Status(200, body=body), action="application.get", times=1)
     async with client(server) as c:
         app = await c.application.get(application_id=server.ids.application_id)
     assert app.name == "plant" and app.description is None
@@ -249,7 +254,7 @@ async def test_api_errors_are_typed(
     server: FakeLosant, status: int, cls: type[LosantError]
 ) -> None:
     body = {"type": "Kind", "message": "went wrong"}
-    server.faults.add("status", status=status, body=body)
+    server.faults.add(Status(status, body=body))
     async with client(server, retry=0) as c:
         with pytest.raises(cls) as info:
             await c.application.get(application_id=server.ids.application_id)
@@ -262,7 +267,7 @@ async def test_api_errors_are_typed(
 
 
 async def test_html_error_page_keeps_raw_body(server: FakeLosant) -> None:
-    server.faults.add("html", status=502)
+    server.faults.add(Html(502))
     async with client(server, retry=0) as c:
         with pytest.raises(ServerError) as info:
             await c.application.get(application_id=server.ids.application_id)
@@ -274,7 +279,7 @@ async def test_html_error_page_keeps_raw_body(server: FakeLosant) -> None:
     "body", [b"<html>oops</html>", b'{"id": "575ec8687ae143cd83dc4a97", "na', b'[{"name": 5}]']
 )
 async def test_undecodable_success_keeps_raw_body(server: FakeLosant, body: bytes) -> None:
-    server.faults.add("status", status=200, body=body)
+    server.faults.add(Status(200, body=body))
     async with client(server) as c:
         with pytest.raises(DecodeError) as info:
             await c.application.get(application_id=server.ids.application_id)
@@ -283,7 +288,7 @@ async def test_undecodable_success_keeps_raw_body(server: FakeLosant, body: byte
 
 
 async def test_truncated_body_keeps_what_arrived(server: FakeLosant) -> None:
-    server.faults.add("truncate", action="application.get")
+    server.faults.add(Truncate(), action="application.get")
     async with client(server, retry=0) as c:
         with pytest.raises(APIConnectionError) as info:
             await c.application.get(application_id=server.ids.application_id)
@@ -297,7 +302,7 @@ async def test_token_never_in_repr_or_logs(
     server: FakeLosant, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="losant_async")
-    server.faults.add("status", times=1, status=503)
+    server.faults.add(Status(503), times=1)
     app_id = server.ids.application_id
     async with client(server) as c:
         assert TOKEN not in repr(c)
@@ -313,8 +318,8 @@ async def test_token_never_in_repr_or_logs(
 
 
 async def test_503_and_429_are_retried_even_for_post(server: FakeLosant) -> None:
-    server.faults.add("status", action=PUBLISH, times=1, status=503)
-    server.faults.add("status", action=PUBLISH, times=1, status=429, retry_after="0")
+    server.faults.add(Status(503), action=PUBLISH, times=1)
+    server.faults.add(Status(429, retry_after="0"), action=PUBLISH, times=1)
     async with client(server) as c:
         await publish(c, server)
     assert statuses(server, PUBLISH) == [503, 429, 200]
@@ -323,33 +328,33 @@ async def test_503_and_429_are_retried_even_for_post(server: FakeLosant) -> None
 async def test_500_502_504_retried_for_get_but_not_post(server: FakeLosant) -> None:
     async with client(server, retry=RetryPolicy(max_retries=3, backoff_base=0.001)) as c:
         for status in (500, 502, 504):
-            server.faults.add("status", action="application.get", times=1, status=status)
+            server.faults.add(Status(status), action="application.get", times=1)
         await c.application.get(application_id=server.ids.application_id)
         assert statuses(server, "application.get") == [500, 502, 504, 200]
         for status in (500, 502, 504):
-            server.faults.add("status", action=PUBLISH, times=1, status=status)
+            server.faults.add(Status(status), action=PUBLISH, times=1)
             with pytest.raises(ServerError):
                 await publish(c, server)
     assert statuses(server, PUBLISH) == [500, 502, 504]
 
 
 async def test_408_is_retried_for_every_method(server: FakeLosant) -> None:
-    server.faults.add("status", action=PUBLISH, times=1, status=408)
+    server.faults.add(Status(408), action=PUBLISH, times=1)
     async with client(server) as c:
         await publish(c, server)
     assert statuses(server, PUBLISH) == [408, 200]
 
 
 async def test_post_retry_opt_in(server: FakeLosant) -> None:
-    server.faults.add("html", action=PUBLISH, times=1, status=502)
+    server.faults.add(Html(502), action=PUBLISH, times=1)
     policy = RetryPolicy(backoff_base=0.001, retry_post=True)
     async with client(server, retry=policy) as c:
         await publish(c, server)
     assert statuses(server, PUBLISH) == [502, 200]
 
 
-@pytest.mark.parametrize("kind", ["reset_before", "reset_after", "truncate"])
-async def test_dropped_connection_get_retried_post_not(server: FakeLosant, kind: str) -> None:
+@pytest.mark.parametrize("kind", [ResetBefore(), ResetAfter(), Truncate()])
+async def test_dropped_connection_get_retried_post_not(server: FakeLosant, kind: Fault) -> None:
     server.faults.add(kind, action="application.get", times=1)
     server.faults.add(kind, action=PUBLISH, times=1)
     async with client(server) as c:
@@ -376,7 +381,7 @@ async def test_connect_refused_is_retried_for_post_then_raised() -> None:
 
 
 async def test_retry_after_is_honoured_in_seconds(server: FakeLosant) -> None:
-    server.faults.add("status", action="application.get", times=1, status=503, retry_after="1")
+    server.faults.add(Status(503, retry_after="1"), action="application.get", times=1)
     async with client(server) as c:
         await c.application.get(application_id=server.ids.application_id)
     first, second = server.journal.for_action("application.get")
@@ -385,14 +390,14 @@ async def test_retry_after_is_honoured_in_seconds(server: FakeLosant) -> None:
 
 async def test_retry_after_http_date_is_honoured(server: FakeLosant) -> None:
     past = formatdate(time.time() - 5, usegmt=True)  # already due: no wait, one retry
-    server.faults.add("status", action="application.get", times=1, status=503, retry_after=past)
+    server.faults.add(Status(503, retry_after=past), action="application.get", times=1)
     async with client(server) as c:
         await c.application.get(application_id=server.ids.application_id)
     assert statuses(server, "application.get") == [503, 200]
 
 
 async def test_retry_after_is_capped(server: FakeLosant) -> None:
-    server.faults.add("status", action="application.get", times=1, status=503, retry_after="3600")
+    server.faults.add(Status(503, retry_after="3600"), action="application.get", times=1)
     policy = RetryPolicy(backoff_base=0.001, retry_after_max=0.05)
     async with client(server, retry=policy) as c:
         with anyio.fail_after(5):
@@ -401,7 +406,7 @@ async def test_retry_after_is_capped(server: FakeLosant) -> None:
 
 
 async def test_retry_budget_stops_storms(server: FakeLosant) -> None:
-    storm = server.faults.add("status", action="application.get", status=503)
+    storm = server.faults.add(Status(503), action="application.get")
     policy = RetryPolicy(max_retries=5, backoff_base=0.001, budget=RetryBudget(capacity=3))
     app_id = server.ids.application_id
     async with client(server, retry=policy) as c:
@@ -421,7 +426,7 @@ async def test_retry_budget_stops_storms(server: FakeLosant) -> None:
 
 
 async def test_max_concurrency_caps_in_flight(server: FakeLosant) -> None:
-    server.faults.add("latency", delay=0.03)
+    server.faults.add(Latency(0.03))
     async with client(server, max_concurrency=3) as c, anyio.create_task_group() as tg:
         for app_id in server.ids.application_ids * 6:
             tg.start_soon(functools.partial(c.application.get, application_id=app_id))
@@ -438,14 +443,14 @@ async def test_rate_limit_spaces_requests_and_slows_on_429(server: FakeLosant) -
         times = [e.time for e in server.journal]
         # Eight gaps of at least 1/40 s each; a lower bound, so a slow machine passes too.
         assert times[-1] - times[0] >= 8 / 40 * 0.9
-        server.faults.add("status", times=1, status=429, retry_after="0")
+        server.faults.add(Status(429, retry_after="0"), times=1)
         await c.application.get(application_id=app_id)
         bucket = c._transport.bucket
         assert bucket is not None and bucket.rate < 40
 
 
 async def test_total_timeout_and_per_call_override(server: FakeLosant) -> None:
-    server.faults.add("latency", action="application.get", delay=0.5)
+    server.faults.add(Latency(0.5), action="application.get")
     app_id = server.ids.application_id
     async with client(server, timeout=0.1, retry=0) as c:
         with pytest.raises(APITimeoutError) as info:
@@ -458,7 +463,7 @@ async def test_total_timeout_and_per_call_override(server: FakeLosant) -> None:
 
 
 async def test_timed_out_get_is_retried(server: FakeLosant) -> None:
-    server.faults.add("latency", action="application.get", times=1, delay=1.0)
+    server.faults.add(Latency(1.0), action="application.get", times=1)
     async with client(server, timeout=0.2) as c:
         await c.application.get(application_id=server.ids.application_id)
     assert len(server.journal.for_action("application.get")) == 2
@@ -619,7 +624,7 @@ async def test_structured_filters_are_flattened_like_the_official_clients(
 async def test_a_malformed_retry_after_falls_back_to_backoff(
     server: FakeLosant, header: str
 ) -> None:
-    server.faults.add("status", action="me.get", times=1, status=503, retry_after=header)
+    server.faults.add(Status(503, retry_after=header), action="me.get", times=1)
     async with client(server) as c:
         with anyio.fail_after(5):
             await c.me.get()
@@ -629,7 +634,7 @@ async def test_a_malformed_retry_after_falls_back_to_backoff(
 async def test_a_long_retry_after_on_429_does_not_stall_the_rate_limiter(
     server: FakeLosant,
 ) -> None:
-    server.faults.add("status", action="me.get", times=1, status=429, retry_after="3600")
+    server.faults.add(Status(429, retry_after="3600"), action="me.get", times=1)
     policy = RetryPolicy(max_retries=0, retry_after_max=0.2)
     async with client(server, retry=policy, rate_limit=RateLimit(rate=100, burst=10)) as c:
         with pytest.raises(RateLimitError):
@@ -650,7 +655,7 @@ async def test_token_is_stripped_and_control_characters_refused(server: FakeLosa
 
 
 async def test_timeout_none_means_no_limit(server: FakeLosant) -> None:
-    server.faults.add("latency", action="me.get", delay=0.2)
+    server.faults.add(Latency(0.2), action="me.get")
     async with LosantClient(TOKEN, base_url=server.url, timeout=None) as c:
         await c.me.get()
         t = c._transport.client_timeout(None)
@@ -758,8 +763,8 @@ async def test_a_lost_connection_is_sent_as_often_as_the_policy_says(
     # retry policy: retry=0 meant two sends, the default policy six.
     app_id = server.ids.application_id
     device_id = server.ids.devices_of(app_id)[0]
-    server.faults.add("reset_before", action="application.get")
-    server.faults.add("reset_before", action="device.delete")
+    server.faults.add(ResetBefore(), action="application.get")
+    server.faults.add(ResetBefore(), action="device.delete")
     async with aiohttp.ClientSession() as session:
         kw: dict[str, Any] = {} if own_session else {"session": session}
         async with client(server, retry=0, **kw) as c:
@@ -1033,7 +1038,7 @@ async def test_callers_session_settings_do_not_change_our_error_handling(
     # Its default timeout and base_url do not apply to our requests either.
     tiny = aiohttp.ClientTimeout(total=0.001)
     async with aiohttp.ClientSession(timeout=tiny, base_url=_closed_port()) as session:
-        server.faults.add("latency", action="me.get", times=1, delay=0.05)
+        server.faults.add(Latency(delay=0.05), action="me.get", times=1)
         async with client(server, session=session, retry=0) as c:
             await c.me.get()
 
@@ -1143,20 +1148,20 @@ async def test_the_token_is_in_no_frame_an_error_passes_through(server: FakeLosa
             async with client(server, **kw) as c:
                 get = functools.partial(c.application.get, application_id=app_id)
                 await fails(c.application.get(application_id="0" * 24))  # 404
-                faults.add("status", action="application.get", status=500)
+                faults.add(Status(status=500), action="application.get")
                 await fails(get())  # 500, retried, raised
                 faults.clear()
-                faults.add("status", action="application.get", status=200, body=b"<html>")
+                faults.add(Status(status=200, body=b"<html>"), action="application.get")
                 await fails(get())  # decode error
                 await fails(c.request("GET", "/nowhere", params={"x": 1}, headers={"X": "1"}))
                 faults.clear()
-                for kind in ("reset_before", "reset_after", "truncate"):
+                for kind in (ResetBefore(), ResetAfter(), Truncate()):
                     faults.add(kind, action="application.get")
                     faults.add(kind, action=PUBLISH)
                     await fails(get())
                     await fails(publish(c, server))
                     faults.clear()
-                faults.add("latency", action="application.get", delay=1)
+                faults.add(Latency(delay=1), action="application.get")
                 await fails(get(timeout=0.05))
                 faults.clear()
                 await fails(c.application.get(application_id="nope"))  # bad input

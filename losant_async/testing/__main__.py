@@ -7,7 +7,9 @@ import asyncio
 import contextlib
 import signal
 import sys
+from datetime import datetime
 
+from ._clock import Instant
 from ._server import FakeLosant
 
 
@@ -26,7 +28,24 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--devices-per-app", type=int, default=3, help="devices per application")
     p.add_argument("--days", type=int, default=30, help="days of usage history")
     p.add_argument("--stream-ids", action="store_true", help="number SSE events for resuming")
+    p.add_argument(
+        "--now",
+        type=_instant,
+        help="fix the clock: epoch ms or an ISO date-time with its zone (2026-01-01T00:00:00Z)",
+    )
     return p
+
+
+def _instant(text: str) -> Instant:
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date-time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give the zone of {text!r} (Z or +hh:mm)")
+    return moment
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -41,6 +60,7 @@ async def serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         stream_ids=args.stream_ids,
+        now=args.now,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 
 import msgspec
 
 from ._journal import Stats
+from ._schema import JSON
 
-JSON = Any
 Key = tuple[str, ...]
 
 

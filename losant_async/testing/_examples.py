@@ -8,11 +8,9 @@ from urllib.parse import quote
 
 import msgspec
 
-from ._schema import Generator, hex_id
+from ._schema import JSON, Generator, hex_id
 from ._spec import ActionSpec, Api, load_api
 from ._state import EPOCH, State
-
-JSON = Any
 
 # An empty zip archive: a well-formed upload for the import actions.
 EMPTY_ZIP = b"PK\x05\x06" + b"\x00" * 18
@@ -47,10 +45,10 @@ _BODY_EXAMPLES: dict[str, JSON] = {
 class SeededIds:
     """IDs of the stored objects (read live: created and deleted objects show up).
 
-    ``instance_id``, ``org_ids``, ``sandbox_ids``, ``application_ids`` (all),
-    ``org_application_ids`` / ``sandbox_application_ids`` (by owner), ``device_ids`` (by
-    application), and the first of each: ``org_id``, ``sandbox_id``, ``application_id``,
-    ``device_id``.
+    ``instance_id``, ``org_ids``, ``sandbox_ids``, ``application_ids``, ``device_ids``
+    (lists of all), ``org_application_ids`` / ``sandbox_application_ids`` /
+    ``application_device_ids`` (by owner), and the first of each: ``org_id``,
+    ``sandbox_id``, ``application_id``, ``device_id``.
     """
 
     def __init__(self, state: State) -> None:
@@ -86,8 +84,13 @@ class SeededIds:
         return {b.id: list(b.app_ids) for b in self._state.sandboxes.values()}
 
     @property
-    def device_ids(self) -> dict[str, list[str]]:
-        """Device IDs by application ID (makes every application's devices)."""
+    def device_ids(self) -> list[str]:
+        """Every device ID, application by application."""
+        return [d for ids in self.application_device_ids.values() for d in ids]
+
+    @property
+    def application_device_ids(self) -> dict[str, list[str]]:
+        """Device IDs by application ID."""
         state = self._state
         return {a.id: list(state.devices(a)) for a in state.apps.values()}
 
@@ -209,7 +212,7 @@ def _copy(value: JSON) -> JSON:
     return value
 
 
-class EncodedRequest:
+class HttpCall:
     """An action call as HTTP: what a client sends for ``args``."""
 
     __slots__ = ("files", "headers", "json", "method", "path", "query")
@@ -231,7 +234,7 @@ class EncodedRequest:
         self.headers = headers or {}
 
 
-def encode_request(qualname: str, args: dict[str, JSON]) -> EncodedRequest:
+def encode_request(qualname: str, args: dict[str, JSON]) -> HttpCall:
     """Place ``args`` of action ``qualname`` (keyed by API param names) the way the API
     expects them: path segments, query strings (objects as JSON, arrays as ``name[i]``),
     a JSON body or multipart fields."""
@@ -266,7 +269,7 @@ def encode_request(qualname: str, args: dict[str, JSON]) -> EncodedRequest:
                 files.append((p.name, _text(value), None))
         elif p.location == "header":
             headers[p.name] = _text(value)
-    return EncodedRequest(action.method, path, query, body, files, headers)
+    return HttpCall(action.method, path, query, body, files, headers)
 
 
 def _text(value: JSON) -> str:

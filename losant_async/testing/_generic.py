@@ -4,12 +4,9 @@ request's own data (path IDs, body fields, paging params) reflected where they b
 from __future__ import annotations
 
 import random
-from typing import Any
 
-from ._routes import Call
-from ._schema import Generator, Schemas
-
-JSON = Any
+from ._call import Call
+from ._schema import JSON, Generator, Schemas
 
 _COLLECTION_ITEMS = 2
 
@@ -21,13 +18,6 @@ def _props(schemas: Schemas, schema: JSON) -> dict[str, JSON]:
         if isinstance(props, dict):
             return props
     return {}
-
-
-def _int(value: JSON, default: int) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
 
 
 class GenericResponder:
@@ -101,11 +91,11 @@ class GenericResponder:
         value["items"] = items
         meta: dict[str, JSON] = {"count": len(items), "totalCount": len(items)}
         if "page" in props:
-            meta["page"] = _int(call.q("page", 0), 0)
+            meta["page"] = call.int("page", 0)
         if "perPage" in props:
-            meta["perPage"] = _int(call.q("perPage", 100), 100)
+            meta["perPage"] = call.int("perPage", 100)
         if "limit" in props:
-            meta["limit"] = _int(call.q("limit", 100), 100)
+            meta["limit"] = call.int("limit", 100)
         if "hasMore" in props:
             meta["hasMore"] = False
         for key in ("sortField", "sortDirection", "filter", "filterField"):

@@ -14,7 +14,8 @@ class JournalEntry:
     ``path`` is the raw path; ``query`` the decoded (key, value) pairs in order;
     ``status`` the status sent (0 while in flight and for aborted connections);
     ``response`` the body sent (whole, even when a fault truncated it; empty for
-    streams); ``time`` the arrival time (``time.time()``).
+    streams); ``time`` the arrival time (``time.time()``, the machine's clock even when the
+    server's is fixed).
     """
 
     method: str

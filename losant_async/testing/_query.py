@@ -27,9 +27,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from ._routes import invalid
+from ._call import invalid
+from ._schema import JSON
 
-JSON = Any
 Getter = Callable[[str], JSON]
 """A record's value of a field (a list for list-valued fields; None when absent)."""
 Predicate = Callable[[Getter], bool]

@@ -20,22 +20,39 @@ _REF_PREFIX = "#/definitions/"
 _HEX = "0123456789abcdef"
 
 
+# Python types by JSON type; bool before int, as a bool is an int.
+_JSON_TYPES = (
+    (type(None), "null"),
+    (bool, "boolean"),
+    (int, "integer"),
+    (float, "number"),
+    (str, "string"),
+    (list, "array"),
+    (dict, "object"),
+)
+
+
+_AT_MOST = {"at least": "at most", "greater than": "less than"}
+
+
+def _bounds(schema: dict[str, JSON], measure: float, key: str, name: str, rule: str) -> str | None:
+    """The problem when ``measure`` is outside ``min<key>``..``max<key>`` of ``schema``;
+    ``rule`` words the lower bound (``"be at least {} items"``), the upper is its mirror."""
+    low, high = schema.get(f"min{key}"), schema.get(f"max{key}")
+    if low is not None and measure < low:
+        return f"{name} must {rule.format(low)}"
+    if high is not None and measure > high:
+        upper = rule
+        for lower, mirror in _AT_MOST.items():
+            upper = upper.replace(lower, mirror)
+        return f"{name} must {upper.format(high)}"
+    return None
+
+
 def _json_type(value: JSON) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
+    return next(
+        (name for kind, name in _JSON_TYPES if isinstance(value, kind)), type(value).__name__
+    )
 
 
 def _is_type(value: JSON, name: str) -> bool:
@@ -227,12 +244,9 @@ class Schemas:
         return self._combinator_error(schema, value, where, name)
 
     def _string_error(self, schema: dict[str, JSON], value: str, name: str) -> str | None:
-        min_len = schema.get("minLength")
-        if min_len is not None and len(value) < min_len:
-            return f"{name} must be at least {min_len} characters long"
-        max_len = schema.get("maxLength")
-        if max_len is not None and len(value) > max_len:
-            return f"{name} must be at most {max_len} characters long"
+        problem = _bounds(schema, len(value), "Length", name, "be at least {} characters long")
+        if problem is not None:
+            return problem
         pattern = schema.get("pattern")
         if pattern is not None and not self.regex(pattern).search(value):
             return f"{name} must match the pattern {pattern}"
@@ -243,23 +257,14 @@ class Schemas:
 
     @staticmethod
     def _number_error(schema: dict[str, JSON], value: float, name: str) -> str | None:
-        low = schema.get("minimum")
-        if low is not None and value < low:
-            return f"{name} must be greater than or equal to {low}"
-        high = schema.get("maximum")
-        if high is not None and value > high:
-            return f"{name} must be less than or equal to {high}"
-        return None
+        return _bounds(schema, value, "imum", name, "be greater than or equal to {}")
 
     def _array_error(
         self, schema: dict[str, JSON], value: list[JSON], where: str, name: str
     ) -> str | None:
-        low = schema.get("minItems")
-        if low is not None and len(value) < low:
-            return f"{name} must have at least {low} items"
-        high = schema.get("maxItems")
-        if high is not None and len(value) > high:
-            return f"{name} must have at most {high} items"
+        problem = _bounds(schema, len(value), "Items", name, "have at least {} items")
+        if problem is not None:
+            return problem
         items = schema.get("items")
         if isinstance(items, dict):
             for i, item in enumerate(value):

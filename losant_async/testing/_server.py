@@ -1,60 +1,33 @@
-"""The aiohttp application and its lifecycle."""
+"""The aiohttp application: its lifecycle, and the path of every request (journal, faults,
+validation, then the handler table or the generic answer)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import socket
 import time
-from collections import deque
-from types import TracebackType
 from typing import Any
 
 import msgspec
 from aiohttp import web
 
-from ._bus import CLOSE, Bus, Event, valid_filter, valid_topic
+from ._bus import Bus, valid_topic
+from ._call import Answer, Call, ErrorAnswer
+from ._clock import Clock, Now
 from ._examples import Examples, SeededIds
-from ._faults import HTML_BODY, FaultRule, Faults
+from ._faults import Fault, Faults
 from ._generic import GenericResponder
-from ._handlers import Enterprise
+from ._handlers import Handlers, check_ids
 from ._journal import Journal, JournalEntry, Stats, freeze_headers
-from ._routes import (
-    ApiError,
-    Call,
-    check_body,
-    check_multipart,
-    check_path,
-    check_query,
-    invalid,
-    not_found,
-    path_params,
-    split_path,
-)
+from ._router import split_path
 from ._schema import Schemas
 from ._spec import Api, load_api
-from ._state import State, iso, now_ms
-
-JSON = Any
+from ._state import State
+from ._validation import validate
 
 log = logging.getLogger("losant_async.testing")
-
-_STATUS_KINDS = {
-    400: "BadRequest",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "NotFound",
-    409: "Conflict",
-    410: "Gone",
-    422: "UnprocessableEntity",
-    429: "TooManyRequests",
-    500: "InternalError",
-    502: "BadGateway",
-    503: "ServiceUnavailable",
-    504: "GatewayTimeout",
-}
 
 
 @functools.cache
@@ -73,7 +46,8 @@ class FakeLosant:
     instance (each sandbox owns one application); ``days`` is how much usage history there
     is. ``stream_ids`` numbers SSE events and replays them after ``Last-Event-ID``
     (``replay_size`` per subscription); ``queue_size`` bounds each stream's backlog.
-    ``journal_limit`` keeps only the newest entries (None: all).
+    ``journal_limit`` keeps only the newest entries (None: all). ``now`` is the clock
+    (a fixed aware datetime or epoch ms, a callable, or None for the machine's).
     """
 
     def __init__(
@@ -92,6 +66,7 @@ class FakeLosant:
         queue_size: int = 1000,
         replay_size: int = 1000,
         journal_limit: int | None = None,
+        now: Now = None,
     ) -> None:
         self.token = token
         self.seed = seed
@@ -99,16 +74,14 @@ class FakeLosant:
         self.port = port
         self.api: Api = load_api()
         self.schemas = shared_schemas()
-        self.faults = Faults(seed)
+        self.faults = Faults(seed, self.api.actions)
         self.journal = Journal()
         self.journal_limit = journal_limit
         self.stats = Stats()
         self.stream_ids = stream_ids
         self.queue_size = queue_size
         self.replay_size = replay_size
-        self._generic = GenericResponder(self.schemas, seed)
-        self._runner: web.AppRunner | None = None
-        self._closing = asyncio.Event()
+        self.clock = Clock(now)
         self.state = State(
             seed,
             orgs=orgs,
@@ -116,11 +89,17 @@ class FakeLosant:
             apps_per_org=apps_per_org,
             devices_per_app=devices_per_app,
             days=days,
+            clock=self.clock,
         )
-        self._enterprise = Enterprise(self.state, self._generic)
         self.ids = SeededIds(self.state)
         self.bus = Bus(
             self.stats, stream_ids=stream_ids, queue_size=queue_size, replay_size=replay_size
+        )
+        self._runner: web.AppRunner | None = None
+        self._closing = asyncio.Event()
+        self._generic = GenericResponder(self.schemas, seed)
+        self._handlers = Handlers(
+            self.api, self.state, self._generic, self.bus, self.stats, self._closing
         )
         self._examples = Examples(self.api, self._generic.generator, self.ids)
 
@@ -139,9 +118,10 @@ class FakeLosant:
         return self.bus.publish(application_id, topic, message)
 
     def send_state(self, application_id: str, device_id: str, state: dict[str, Any]) -> int:
-        """Report a device state to its ``stateStream`` listeners; returns streams reached."""
+        """Report a device state, as ``device.sendState`` does: kept for ``getState`` and
+        ``getCompositeState``, and sent to ``stateStream`` listeners; returns streams reached."""
         self._live_device(application_id, device_id)
-        return self.bus.device_event("state", application_id, device_id, _stamped(state))
+        return self._handlers.streams.report_state(application_id, device_id, state)
 
     def send_command(
         self, application_id: str, device_id: str, name: str, payload: Any = None
@@ -151,7 +131,7 @@ class FakeLosant:
         command: dict[str, Any] = {"name": name}
         if payload is not None:
             command["payload"] = payload
-        return self.bus.device_event("command", application_id, device_id, _stamped(command))
+        return self._handlers.streams.command(application_id, device_id, command)
 
     def _live_app(self, application_id: str) -> None:
         if application_id not in self.state.apps:
@@ -176,7 +156,7 @@ class FakeLosant:
         """Listen on ``host:port`` (port 0: a free one, then read back)."""
         if self._runner is not None:
             return
-        self._closing = asyncio.Event()
+        self._closing.clear()
         app = web.Application(client_max_size=256 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         app.on_shutdown.append(self._on_shutdown)
@@ -204,12 +184,7 @@ class FakeLosant:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
     async def _on_shutdown(self, app: web.Application) -> None:
@@ -235,277 +210,82 @@ class FakeLosant:
         segments = split_path(url.raw_path)
         action = self.api.routes.match(request.method, segments)
         entry.action = action.qualname if action is not None else None
-        if action is not None and action.is_stream:
-            return await self._handle_stream(request, entry, segments)
+        if action is not None and action.is_stream:  # open streams are counted apart
+            return await self._respond(request, entry, segments)
         self.stats.in_flight += 1
         self.stats.peak_in_flight = max(self.stats.peak_in_flight, self.stats.in_flight)
         try:
-            return await self._handle_plain(request, entry, segments)
+            return await self._respond(request, entry, segments)
         finally:
             self.stats.in_flight -= 1
 
-    async def _handle_plain(
+    async def _validate(
+        self, request: web.Request, entry: JournalEntry, segments: list[str]
+    ) -> Call:
+        action = self.api.actions.get(entry.action) if entry.action else None
+        call = await validate(
+            self.api, self.schemas, self.token, request, action, segments, entry.body
+        )
+        entry.path_params = call.path_params
+        check_ids(self.state, call)
+        return call
+
+    async def _respond(
         self, request: web.Request, entry: JournalEntry, segments: list[str]
     ) -> web.StreamResponse:
-        delay, fault = self.faults.for_request(entry.action)
-        if delay > 0:
-            await asyncio.sleep(delay)
-        if fault is not None and fault.kind == "reset_before":
-            return _abort(request)
-        entry.body = await request.read()
-        if fault is not None and fault.kind == "reset_after":
-            return _abort(request)
-        if fault is not None and fault.kind in ("status", "html"):
-            response = _fault_response(fault)
-            entry.status = response.status
-            entry.response = response.body if isinstance(response.body, bytes) else b""
-            return response
+        """Faults first, then the checks, then the answer (or the stream)."""
+        fault = await self._faulted(request, entry)
+        if isinstance(fault, web.StreamResponse):
+            return fault
         try:
             call = await self._validate(request, entry, segments)
-            status, payload = await self._respond(call, entry)
-        except ApiError as err:
+            if call.action.is_stream:
+                self._handlers.streams.key(call)  # a bad topic filter is a 400, not a stream
+            else:
+                status, payload = self._answer(call, entry.path)
+        except ErrorAnswer as err:
             status, payload = err.status, err.body()
         except Exception:
             log.exception("unexpected error answering %s %s", request.method, entry.path)
             status, payload = 500, {"type": "InternalError", "message": "Internal server error"}
+        else:
+            if call.action.is_stream:
+                plan = self.faults.plan_stream(call.action.qualname)
+                return await self._handlers.streams.serve(request, entry, call, plan)
         body = b"" if status == 204 else msgspec.json.encode(payload)
-        if fault is not None and fault.kind == "truncate":
-            return await _truncated(request, entry, status, body)
+        sent = await fault.send(request, entry, status, body)
+        if sent is not None:
+            return sent
         entry.status = status
         entry.response = body
         if status == 204:
             return web.Response(status=204)
         return web.Response(status=status, body=body, content_type="application/json")
 
-    async def _validate(
-        self, request: web.Request, entry: JournalEntry, segments: list[str]
-    ) -> Call:
-        action = self.api.actions.get(entry.action) if entry.action else None
-        if action is None:
-            raise not_found(f"Route {request.method} {entry.path} was not found")
-        if action.needs_auth:
-            self._check_auth(request)
-        params = path_params(action, segments)
-        entry.path_params = params
-        check_path(action, params, self.schemas)
-        query = check_query(action, self.api, self.schemas, request.rel_url.query)
-        content_type = request.headers.get("Content-Type", "")
-        if action.params_in("multipart"):
-            fields, files = await check_multipart(action, self.schemas, content_type, entry.body)
-            return Call(action, params, query, fields or None, files, dict(request.headers))
-        body = check_body(action, self.schemas, entry.body)
-        return Call(action, params, query, body, {}, dict(request.headers))
-
-    def _check_auth(self, request: web.Request) -> None:
-        header = request.headers.get("Authorization")
-        if header is None:
-            raise ApiError(401, "Unauthorized", "Authorization header is missing")
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise ApiError(401, "Unauthorized", "Authorization header must be a Bearer token")
-        if value.strip() != self.token:
-            raise ApiError(401, "Unauthorized", "Invalid access token")
-
-    async def _respond(self, call: Call, entry: JournalEntry) -> tuple[int, JSON]:
-        self._enterprise.check_ids(call)
-        live = self._live_action(call)
-        if live is not None:
-            return live
-        answer = self._enterprise.handle(call)
-        if answer is not None:
-            return answer
-        return call.action.success_status, self._generic.body(call, entry.path)
-
-    def _live_action(self, call: Call) -> tuple[int, JSON] | None:
-        """Publishing, device states and commands reach the open streams."""
-        name = call.action.qualname
-        params = call.path_params
-        body = call.body
-        if name == "application.mqttPublishMessage":
-            if not valid_topic(body["topic"]):
-                raise invalid("payload.topic must not contain wildcards")
-            self.bus.publish(params["applicationId"], body["topic"], body["message"])
-        elif name == "device.sendState":
-            states = body if isinstance(body, list) else [body]
-            for state in states:
-                self.bus.device_event(
-                    "state", params["applicationId"], params["deviceId"], _stamped(state)
-                )
-        elif name == "device.sendCommand":
-            self.bus.device_event(
-                "command", params["applicationId"], params["deviceId"], _stamped(body)
-            )
-        elif name == "devices.sendCommand":
-            app = self.state.apps[params["applicationId"]]
-            targets = body.get("deviceIds") or list(self.state.devices(app))
-            command = {k: v for k, v in body.items() if k in ("name", "payload", "time")}
-            for device_id in targets:
-                self.bus.device_event("command", app.id, device_id, _stamped(command))
-        else:
-            return None
-        return call.action.success_status, {"success": True}
-
-    async def _handle_stream(
-        self, request: web.Request, entry: JournalEntry, segments: list[str]
-    ) -> web.StreamResponse:
-        delay, fault = self.faults.for_request(entry.action)
-        if delay > 0:
-            await asyncio.sleep(delay)
-        if fault is not None and fault.kind in ("reset_before", "reset_after"):
-            return _abort(request)
-        if fault is not None and fault.kind in ("status", "html"):
-            failed = _fault_response(fault)
-            entry.status = failed.status
-            return failed
-        try:
-            call = await self._validate(request, entry, segments)
-            self._enterprise.check_ids(call)
-            key = self._stream_key(call)
-        except ApiError as err:
-            entry.status = err.status
-            return web.Response(
-                status=err.status,
-                body=msgspec.json.encode(err.body()),
-                content_type="application/json",
-            )
-        interval = _seconds(call.query.get("keepAliveInterval"), 2.0)
-        faults = self.faults.for_stream(call.action.qualname)
-        drop_every = next((int(r.opt("every")) for r in faults if r.kind == "stream_drop"), 0)
-        stall = next((r for r in faults if r.kind == "stream_stall"), None)
-        response = web.StreamResponse(
-            status=200,
-            headers={
-                "Content-Type": "text/event-stream",
-                "Cache-Control": "no-cache",
-                "Connection": "keep-alive",
-            },
-        )
-        # Subscribed before the headers go out: a client that publishes as soon as it sees
-        # them must not miss its own message.
-        sub, backlog = self.bus.subscribe(key, request.headers.get("Last-Event-ID"))
-        self.stats.open_streams += 1
-        self.stats.peak_open_streams = max(self.stats.peak_open_streams, self.stats.open_streams)
-        try:
-            await response.prepare(request)
-            entry.status = 200
-            await self._pump(response, sub.queue, backlog, interval, drop_every, stall)
-            if not self._closing.is_set():
-                await response.write_eof()
-        except ConnectionError:
-            pass  # the client went away
-        finally:
-            self.bus.unsubscribe(sub)
-            self.stats.open_streams -= 1
+    async def _faulted(
+        self, request: web.Request, entry: JournalEntry
+    ) -> Fault | web.StreamResponse:
+        """The request's fault, or the response a fault gave instead of an answer (the
+        body read in between)."""
+        pause, fault = self.faults.for_request(entry.action)
+        if pause > 0:
+            await asyncio.sleep(pause)
+        early = fault.before_body(request)
+        if early is not None:
+            return early
+        entry.body = await request.read()
+        response = fault.instead(request)
+        if response is None:
+            return fault
+        if request.transport is None or request.transport.is_closing():
+            return response  # dropped: nothing was answered
+        entry.status = response.status
+        entry.response = response.body if isinstance(response.body, bytes) else b""
         return response
 
-    async def _pump(
-        self,
-        response: web.StreamResponse,
-        queue: asyncio.Queue[Event],
-        backlog: list[Event],
-        interval: float,
-        drop_every: int,
-        stall: FaultRule | None,
-    ) -> None:
-        """Write events and keepalives until the stream ends (or a fault ends it)."""
-        pending = deque(backlog)
-        stall_after = int(stall.opt("after")) if stall is not None else -1
-        sent = 0
-        while not self._closing.is_set():
-            if sent == stall_after and stall is not None:
-                stall_after = -1
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._closing.wait(), float(stall.opt("seconds")))
-                continue
-            if pending:
-                event = pending.popleft()
-            else:
-                try:
-                    event = await asyncio.wait_for(queue.get(), interval)
-                except TimeoutError:
-                    await response.write(f"event: keepAlive\ndata: {now_ms()}\n\n".encode())
-                    continue
-            if event is CLOSE:
-                return
-            await response.write(event.encode())
-            sent += 1
-            if drop_every and sent >= drop_every:
-                return
-
-    def _stream_key(self, call: Call) -> tuple[str, ...]:
-        params = call.path_params
-        if call.action.name == "mqttSubscriptionStream":
-            topic = str(call.query.get("topic", ""))
-            if not valid_filter(topic):
-                raise invalid("topic must be a valid MQTT topic filter")
-            return ("mqtt", params["applicationId"], topic)
-        kind = "state" if call.action.name == "stateStream" else "command"
-        return (kind, params["applicationId"], params["deviceId"])
-
-
-def _seconds(value: Any, default: float) -> float:
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return default
-    return seconds if seconds > 0 else default
-
-
-def _stamped(event: Any) -> Any:
-    """A state or command as delivered: with ``time`` when the sender left it out."""
-    if isinstance(event, dict) and "time" not in event:
-        return {**event, "time": iso(now_ms())}
-    return event
-
-
-def _abort(request: web.Request) -> web.Response:
-    """Drop the connection without an answer."""
-    if request.transport is not None:
-        request.transport.abort()
-    return web.Response(status=499)
-
-
-def _fault_response(rule: FaultRule) -> web.Response:
-    status = int(rule.opt("status"))
-    headers: dict[str, str] = dict(rule.opt("headers") or {}) if rule.kind == "status" else {}
-    retry_after = rule.opt("retry_after") if rule.kind == "status" else None
-    if retry_after is not None:
-        headers["Retry-After"] = str(retry_after)
-    body = rule.opt("body")
-    if rule.kind == "html":
-        text = body if body is not None else HTML_BODY
-        return web.Response(
-            status=status, text=str(text), content_type="text/html", headers=headers
-        )
-    if body is None:
-        kind = _STATUS_KINDS.get(status, "Error")
-        payload: bytes = msgspec.json.encode({"type": kind, "message": f"Injected {status} {kind}"})
-    elif isinstance(body, bytes):
-        payload = body
-    elif isinstance(body, str):
-        payload = body.encode()
-    else:
-        payload = msgspec.json.encode(body)
-    return web.Response(
-        status=status, body=payload, content_type="application/json", headers=headers
-    )
-
-
-async def _truncated(
-    request: web.Request, entry: JournalEntry, status: int, body: bytes
-) -> web.StreamResponse:
-    """Promise ``len(body)`` bytes, send half, then close the connection.
-
-    A clean close (FIN after the half), as a proxy that gives up would: an abort (RST)
-    could make the client's kernel discard the half before the client read it.
-    """
-    response = web.StreamResponse(status=status)
-    response.content_type = "application/json"
-    response.content_length = len(body)
-    await response.prepare(request)
-    await response.write(body[: len(body) // 2])
-    entry.status = status
-    entry.response = body
-    if request.transport is not None:
-        request.transport.close()
-    return response
+    def _answer(self, call: Call, raw_path: str) -> Answer:
+        """From the stored state when the table has the action; else from its schema."""
+        handler = self._handlers.table.get(call.action.qualname)
+        if handler is not None:
+            return handler(call)
+        return call.action.success_status, self._generic.body(call, raw_path)

@@ -10,13 +10,14 @@ the token's own user (made without an org) belong to no org, sandbox or instance
 from __future__ import annotations
 
 import hashlib
-import time
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import ClassVar
 
-JSON = Any
+from ._clock import Clock
+from ._schema import JSON
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
@@ -67,16 +68,17 @@ _FIRST = ("Ada", "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivan", "Jo"
 _ATTRIBUTES = ({"name": "temperature", "dataType": "number"},
                {"name": "humidity", "dataType": "number"})  # fmt: skip
 _ZONES = ("north", "south", "east", "west")
+_CLASSES = ("standalone", "gateway", "peripheral")
 _LAST = ("Arden", "Blake", "Cruz", "Dahl", "Ellis", "Ford", "Gray", "Hale", "Irwin", "Jones",
          "Kerr", "Lund", "Moss", "Nash", "Ortiz", "Park")  # fmt: skip
 
 
-def _digest(*parts: object) -> bytes:
+def digest(*parts: object) -> bytes:
     return hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=32).digest()
 
 
 def _number(*parts: object) -> int:
-    return int.from_bytes(_digest(*parts)[:8], "big")
+    return int.from_bytes(digest(*parts)[:8], "big")
 
 
 def iso(ms: int) -> str:
@@ -85,67 +87,128 @@ def iso(ms: int) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
+def parse_time(value: JSON, default: int) -> int:
+    """A time as a state carries it (epoch ms, an ISO string, ``{"$date": ...}``) in ms;
+    ``default`` when absent or unreadable."""
+    if isinstance(value, dict):
+        value = value.get("$date")
+    if isinstance(value, bool) or value is None:
+        return default
+    if isinstance(value, int | float):
+        return int(value)
+    text = str(value)
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return default
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return round(moment.timestamp() * 1000)
 
 
-@dataclass(slots=True)
-class Device:
+def _attributes(*names: str) -> dict[str, str]:
+    """API field names and the attributes that keep them (``deviceClass``: ``device_class``)."""
+    return {n: re.sub(r"(?<!^)(?=[A-Z])", "_", n).lower() for n in names}
+
+
+# Fields every stored object keeps as attributes, by API name.
+_COMMON = {"id": "id", "creationDate": "created", "lastUpdated": "updated"}
+
+
+@dataclass(slots=True, kw_only=True)
+class Stored:
+    """What every stored object has: an ID, creation and update times (ms), and the fields
+    set through the API that are kept as sent (``extra``)."""
+
+    FIELDS: ClassVar[dict[str, str]] = {}  # API name -> attribute, beyond ``_COMMON``
+
     id: str
-    app_id: str
-    name: str
     created: int
     updated: int
+    extra: dict[str, JSON] = field(default_factory=dict)
+
+    def value(self, name: str) -> JSON:
+        """A field by its API name (for sorting and filters): an attribute, else as sent."""
+        attr = _COMMON.get(name) or self.FIELDS.get(name)
+        return getattr(self, attr) if attr else self.extra.get(name)
+
+    def patch(self, body: dict[str, JSON], now: int) -> None:
+        """Apply a PATCH body (kept fields to their attributes, the rest as sent) and move
+        ``updated`` forward, even when the clock stands still."""
+        for key, value in body.items():
+            attr = self.FIELDS.get(key)
+            if attr is None:
+                self.extra[key] = value
+            elif isinstance(getattr(self, attr), list):
+                setattr(self, attr, list(value or []))
+            else:
+                setattr(self, attr, str(value))
+        self.updated = max(now, self.updated + 1)
+
+
+@dataclass(slots=True, kw_only=True)
+class Device(Stored):
+    FIELDS = _attributes("name", "deviceClass", "tags", "attributes")
+
+    app_id: str
+    name: str
     device_class: str = "standalone"
     tags: list[dict[str, str]] = field(default_factory=list)
     attributes: list[dict[str, JSON]] = field(default_factory=list)
-    extra: dict[str, JSON] = field(default_factory=dict)
+    # Reported states, oldest first: ``(time in ms, the state without its time)``.
+    states: list[tuple[int, dict[str, JSON]]] = field(default_factory=list)
+
+    def value(self, name: str) -> JSON:
+        if name == "attributeName":
+            return [a["name"] for a in self.attributes]
+        if name == "ancestorId":
+            return self.extra.get("ancestorIds")
+        return Stored.value(self, name)
 
 
-@dataclass(slots=True)
-class App:
-    id: str
+@dataclass(slots=True, kw_only=True)
+class App(Stored):
+    FIELDS = _attributes("name")
+
     name: str
     owner_id: str
     owner_type: str  # organization | user
     org_id: str | None
-    created: int
-    updated: int
     seeded_devices: int = 0
     devices_: dict[str, Device] | None = None
-    extra: dict[str, JSON] = field(default_factory=dict)
+
+    def value(self, name: str) -> JSON:
+        return self.owner_id if name == "ownerId" else Stored.value(self, name)
 
 
-@dataclass(slots=True)
-class Instance:
-    id: str
+@dataclass(slots=True, kw_only=True)
+class Instance(Stored):
+    FIELDS = _attributes("name")
+
     name: str
-    created: int
-    updated: int
-    extra: dict[str, JSON] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
-class Org:
-    id: str
+@dataclass(slots=True, kw_only=True)
+class Org(Stored):
+    FIELDS = _attributes("name")
+
     name: str
-    created: int
-    updated: int
     app_ids: list[str] = field(default_factory=list)
-    extra: dict[str, JSON] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
-class Sandbox:
-    id: str
+@dataclass(slots=True, kw_only=True)
+class Sandbox(Stored):
+    FIELDS = _attributes("firstName", "lastName", "email")
+
     first_name: str
     last_name: str
     email: str
-    created: int
-    updated: int
     app_ids: list[str] = field(default_factory=list)
     deleted: bool = False
-    extra: dict[str, JSON] = field(default_factory=dict)
 
 
 class State:
@@ -160,8 +223,10 @@ class State:
         apps_per_org: int,
         devices_per_app: int,
         days: int,
+        clock: Clock | None = None,
     ) -> None:
         self.seed = seed
+        self.clock = clock if clock is not None else Clock()
         self.days = days
         self.devices_per_app = devices_per_app
         self.instance_id = self._id("instance")
@@ -169,10 +234,10 @@ class State:
         n = _number(seed, "instance")
         created = EPOCH - DAY - n % DAY
         self.instance = Instance(
-            self.instance_id,
-            f"{_ADJ[n % 16]} {_NOUN[(n >> 4) % 16]} Instance",
-            created,
-            created + (n >> 8) % (30 * DAY),
+            id=self.instance_id,
+            name=f"{_ADJ[n % 16]} {_NOUN[(n >> 4) % 16]} Instance",
+            created=created,
+            updated=created + (n >> 8) % (30 * DAY),
         )
         self.user: dict[str, JSON] = {}  # fields of the token's user set through the API
         self.orgs: dict[str, Org] = {}
@@ -188,10 +253,10 @@ class State:
             n = _number(seed, "org", i)
             created = EPOCH + i * HOUR + n % HOUR
             org = Org(
-                self._id("org", i),
-                f"{_ADJ[n % 16]} {_NOUN[(n >> 4) % 16]} Org {i}",
-                created,
-                created + (n >> 8) % (30 * DAY),
+                id=self._id("org", i),
+                name=f"{_ADJ[n % 16]} {_NOUN[(n >> 4) % 16]} Org {i}",
+                created=created,
+                updated=created + (n >> 8) % (30 * DAY),
             )
             self.orgs[org.id] = org
             for j in range(apps_per_org):
@@ -201,18 +266,18 @@ class State:
             first, last = _FIRST[n % 16], _LAST[(n >> 4) % 16]
             created = EPOCH + i * HOUR + n % HOUR
             box = Sandbox(
-                self._id("sandbox", i),
-                first,
-                last,
-                f"{first}.{last}.{i}@example.com".lower(),
-                created,
-                created + (n >> 8) % (30 * DAY),
+                id=self._id("sandbox", i),
+                first_name=first,
+                last_name=last,
+                email=f"{first}.{last}.{i}@example.com".lower(),
+                created=created,
+                updated=created + (n >> 8) % (30 * DAY),
             )
             self.sandboxes[box.id] = box
             self._seed_app(box.id, "user", None, f"s{i}", box.app_ids)
 
     def _id(self, *parts: object) -> str:
-        return _digest(self.seed, *parts)[:12].hex()
+        return digest(self.seed, *parts)[:12].hex()
 
     def _seed_app(
         self, owner: str, owner_type: str, org_id: str | None, key: str, into: list[str]
@@ -220,13 +285,13 @@ class State:
         n = _number(self.seed, "app", key)
         created = EPOCH + n % (365 * DAY)
         app = App(
-            self._id("app", key),
-            f"{_ADJ[n % 16]} {_NOUN[(n >> 4) % 16]} App {key}",
-            owner,
-            owner_type,
-            org_id,
-            created,
-            created + (n >> 8) % (30 * DAY),
+            id=self._id("app", key),
+            name=f"{_ADJ[n % 16]} {_NOUN[(n >> 4) % 16]} App {key}",
+            owner_id=owner,
+            owner_type=owner_type,
+            org_id=org_id,
+            created=created,
+            updated=created + (n >> 8) % (30 * DAY),
             seeded_devices=self.devices_per_app,
         )
         self.apps[app.id] = app
@@ -250,20 +315,32 @@ class State:
                 n = _number(self.seed, "device", app.id, k)
                 created = max(app.created, EPOCH) + n % (30 * DAY)
                 dev = Device(
-                    self._id("device", app.id, k),
-                    app.id,
-                    f"{_NOUN[n % 16]} Sensor {k}",
-                    created,
-                    created + (n >> 8) % DAY,
-                    ("standalone", "gateway", "peripheral")[(n >> 16) % 3] if k else "standalone",
-                    [
+                    id=self._id("device", app.id, k),
+                    app_id=app.id,
+                    name=f"{_NOUN[n % 16]} Sensor {k}",
+                    created=created,
+                    updated=created + (n >> 8) % DAY,
+                    device_class=(
+                        ("standalone", "gateway", "peripheral")[(n >> 16) % 3]
+                        if k
+                        else "standalone"
+                    ),
+                    tags=[
                         {"key": "floor", "value": str(1 + (n >> 20) % 3)},
                         {"key": "zone", "value": _ZONES[(n >> 24) % 4]},
                     ],
-                    [dict(a) for a in _ATTRIBUTES],
+                    attributes=[dict(a) for a in _ATTRIBUTES],
                 )
                 app.devices_[dev.id] = dev
         return app.devices_
+
+    def record_state(self, app_id: str, device_id: str, state: dict[str, JSON]) -> None:
+        """Keep a reported state (its ``time``, absent: now) for ``getState`` and
+        ``getCompositeState``."""
+        device = self.devices(self.apps[app_id])[device_id]
+        when = parse_time(state.get("time"), self.clock())
+        device.states.append((when, {k: v for k, v in state.items() if k != "time"}))
+        device.states.sort(key=lambda s: s[0])
 
     def device_count(self, app: App) -> int:
         return app.seeded_devices if app.devices_ is None else len(app.devices_)
@@ -293,7 +370,7 @@ class State:
         """Per-application weights; usage of any window is weight x window weight."""
         found = self._weights.get(app_id)
         if found is None:
-            raw = _digest(self.seed, "usage", app_id)
+            raw = digest(self.seed, "usage", app_id)
             payload = [(raw[i] % 9) * (4 if i < 2 else 1) for i in range(_P)]
             extra = [raw[_P] % 3, raw[_P + 1] % 2]
             notebook = [raw[_P + 2] % 6, raw[_P + 3] % 4, raw[_P + 4] % 2, raw[_P + 5] % 2,
@@ -333,18 +410,16 @@ class State:
 
     def hours(self, start: int, end: int, now: int) -> Iterator[int]:
         """Hour indexes with usage whose start lies in [start, end]."""
-        first = max(start, self.data_start(now))
-        last = min(end, now)
-        h = -(-first // HOUR)
-        while h * HOUR <= last:
-            yield h
-            h += 1
+        return self._starts(start, end, now, HOUR)
 
     def days_in(self, start: int, end: int, now: int) -> Iterator[int]:
         """Day indexes with usage whose start lies in [start, end]."""
+        return self._starts(start, end, now, DAY)
+
+    def _starts(self, start: int, end: int, now: int, unit: int) -> Iterator[int]:
         first = max(start, self.data_start(now))
         last = min(end, now)
-        d = -(-first // DAY)
-        while d * DAY <= last:
-            yield d
-            d += 1
+        i = -(-first // unit)
+        while i * unit <= last:
+            yield i
+            i += 1

@@ -1,4 +1,4 @@
-"""Fixtures for the local server's own tests: a fresh server and an HTTP session."""
+"""Fixtures for the local server's own tests: a plain HTTP session on ``server``."""
 
 from __future__ import annotations
 
@@ -9,20 +9,10 @@ import pytest
 
 from losant_async.testing import FakeLosant
 
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeLosant]:
-    async with FakeLosant() as srv:
-        yield srv
+from .fakehttp import session
 
 
 @pytest.fixture
 async def http(server: FakeLosant) -> AsyncIterator[aiohttp.ClientSession]:
-    headers = {"Authorization": f"Bearer {server.token}"}
-    async with aiohttp.ClientSession(base_url=server.url, headers=headers) as session:
-        yield session
+    async with session(server) as http:
+        yield http

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import msgspec
 
-from losant_async.testing import encode_request
+from losant_async.testing import FakeLosant, encode_request
+
+# The fixed clock of the tests' servers: an awkward instant (between 01:00 and 02:00 UTC, so
+# "an hour ago" falls on a day boundary) that no answer may depend on the real time of.
+NOW = datetime(2026, 3, 1, 1, 30, 0, 250_000, tzinfo=UTC)
+NOW_MS = 1_772_328_600_250
+HOUR = 3_600_000
+DAY = 24 * HOUR
 
 
 class Reply(msgspec.Struct):
@@ -17,6 +27,14 @@ class Reply(msgspec.Struct):
     headers: dict[str, str]
     body: Any
     raw: bytes
+
+
+@asynccontextmanager
+async def session(server: FakeLosant) -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain HTTP session on ``server`` with its token."""
+    headers = {"Authorization": f"Bearer {server.token}"}
+    async with aiohttp.ClientSession(base_url=server.url, headers=headers) as http:
+        yield http
 
 
 async def call(

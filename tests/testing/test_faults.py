@@ -11,9 +11,19 @@ import time
 import aiohttp
 import pytest
 
-from losant_async.testing import FakeLosant
+from losant_async.testing import (
+    FakeLosant,
+    Html,
+    Latency,
+    ResetAfter,
+    ResetBefore,
+    Status,
+    StreamDrop,
+    StreamStall,
+    Truncate,
+)
 
-from .fakehttp import get, read_event, send
+from .fakehttp import get, read_event, send, session
 
 pytestmark = pytest.mark.anyio
 
@@ -23,7 +33,7 @@ def org_path(server: FakeLosant) -> str:
 
 
 async def test_latency(server: FakeLosant, http: aiohttp.ClientSession) -> None:
-    rule = server.faults.add("latency", action="instanceOrg.get", delay=0.2, jitter=0.05)
+    rule = server.faults.add(Latency(0.2, jitter=0.05), action="instanceOrg.get")
     started = time.perf_counter()
     assert (await get(http, org_path(server))).status == 200
     assert time.perf_counter() - started >= 0.2
@@ -33,9 +43,7 @@ async def test_latency(server: FakeLosant, http: aiohttp.ClientSession) -> None:
 
 
 async def test_status_with_retry_after(server: FakeLosant, http: aiohttp.ClientSession) -> None:
-    rule = server.faults.add(
-        "status", action="instanceOrg.get", times=2, status=429, retry_after="1"
-    )
+    rule = server.faults.add(Status(429, retry_after="1"), action="instanceOrg.get", times=2)
     for _ in range(2):
         result = await get(http, org_path(server))
         assert result.status == 429
@@ -44,7 +52,7 @@ async def test_status_with_retry_after(server: FakeLosant, http: aiohttp.ClientS
     assert (await get(http, org_path(server))).status == 200
     assert rule.hits == 2 and rule.exhausted
     date = "Wed, 21 Oct 2015 07:28:00 GMT"
-    server.faults.add("status", times=1, status=503, retry_after=date, body={"custom": True})
+    server.faults.add(Status(503, retry_after=date, body={"custom": True}), times=1)
     result = await get(http, "/me")
     assert result.status == 503
     assert result.headers["Retry-After"] == date
@@ -52,7 +60,7 @@ async def test_status_with_retry_after(server: FakeLosant, http: aiohttp.ClientS
 
 
 async def test_html_bad_gateway(server: FakeLosant, http: aiohttp.ClientSession) -> None:
-    server.faults.add("html", times=1)
+    server.faults.add(Html(), times=1)
     result = await get(http, "/me")
     assert result.status == 502
     assert result.headers["Content-Type"].startswith("text/html")
@@ -62,10 +70,10 @@ async def test_html_bad_gateway(server: FakeLosant, http: aiohttp.ClientSession)
 async def test_reset_before_and_after(server: FakeLosant, http: aiohttp.ClientSession) -> None:
     path = f"/applications/{server.ids.application_id}/mqttPublishMessage"
     body = {"topic": "a", "message": "b"}
-    server.faults.add("reset_before", action="application.mqttPublishMessage", times=1)
+    server.faults.add(ResetBefore(), action="application.mqttPublishMessage", times=1)
     with pytest.raises(aiohttp.ClientConnectionError):
         await send(http, "POST", path, json=body)
-    server.faults.add("reset_after", action="application.mqttPublishMessage", times=1)
+    server.faults.add(ResetAfter(), action="application.mqttPublishMessage", times=1)
     with pytest.raises(aiohttp.ClientConnectionError):
         await send(http, "POST", path, json=body)
     before, after = server.journal.for_action("application.mqttPublishMessage")
@@ -75,7 +83,7 @@ async def test_reset_before_and_after(server: FakeLosant, http: aiohttp.ClientSe
 
 
 async def test_truncate(server: FakeLosant, http: aiohttp.ClientSession) -> None:
-    server.faults.add("truncate", action="instanceOrg.get", times=1)
+    server.faults.add(Truncate(), action="instanceOrg.get", times=1)
     async with http.get(org_path(server)) as resp:
         assert resp.status == 200
         declared = int(resp.headers["Content-Length"])
@@ -90,7 +98,7 @@ async def test_stream_drop_and_stall(server: FakeLosant, http: aiohttp.ClientSes
     app = server.ids.application_id
     path = f"/applications/{app}/mqttSubscriptionStream"
     params = {"topic": "#", "keepAliveInterval": "0.05"}
-    server.faults.add("stream_drop", times=1, every=2)
+    server.faults.add(StreamDrop(every=2), times=1)
     async with http.get(path, params=params) as resp:
         await until_open(server)
         for i in range(3):
@@ -98,7 +106,7 @@ async def test_stream_drop_and_stall(server: FakeLosant, http: aiohttp.ClientSes
         assert await read_event(resp) is not None
         assert await read_event(resp) is not None
         assert await asyncio.wait_for(read_event(resp), 2) is None
-    server.faults.add("stream_stall", times=1, after=1, seconds=0.5)
+    server.faults.add(StreamStall(after=1, seconds=0.5), times=1)
     async with http.get(path, params=params) as resp:
         await until_open(server)
         server.publish(app, "t", "x")
@@ -112,7 +120,7 @@ async def test_stream_drop_and_stall(server: FakeLosant, http: aiohttp.ClientSes
 
 
 async def test_stream_stall_from_the_start(server: FakeLosant, http: aiohttp.ClientSession) -> None:
-    server.faults.add("stream_stall", action="device.stateStream", after=0, seconds=0.3)
+    server.faults.add(StreamStall(after=0, seconds=0.3), action="device.stateStream")
     app, device = server.ids.application_id, server.ids.device_id
     path = f"/applications/{app}/devices/{device}/stateStream"
     started = time.perf_counter()
@@ -131,7 +139,7 @@ async def until_open(server: FakeLosant) -> None:
 
 
 async def test_status_on_stream_connect(server: FakeLosant, http: aiohttp.ClientSession) -> None:
-    server.faults.add("status", action="device.stateStream", times=1, status=503)
+    server.faults.add(Status(503), action="device.stateStream", times=1)
     app, device = server.ids.application_id, server.ids.device_id
     result = await get(http, f"/applications/{app}/devices/{device}/stateStream")
     assert result.status == 503
@@ -140,25 +148,30 @@ async def test_status_on_stream_connect(server: FakeLosant, http: aiohttp.Client
 async def test_rate_is_seeded() -> None:
     patterns = []
     for _ in range(2):
-        async with FakeLosant(seed=3) as server:
-            server.faults.add("status", rate=0.5, status=500)
-            async with aiohttp.ClientSession(
-                base_url=server.url, headers={"Authorization": f"Bearer {server.token}"}
-            ) as http:
-                patterns.append([(await get(http, "/me")).status for _ in range(20)])
+        async with FakeLosant(seed=3) as server, session(server) as http:
+            server.faults.add(Status(500), rate=0.5)
+            patterns.append([(await get(http, "/me")).status for _ in range(20)])
     assert patterns[0] == patterns[1]
     assert 0 < patterns[0].count(500) < 20
 
 
 async def test_clear_and_bad_rules(server: FakeLosant, http: aiohttp.ClientSession) -> None:
-    server.faults.add("status", status=500)
+    server.faults.add(Status(500))
     assert (await get(http, "/me")).status == 500
     server.faults.clear()
     assert (await get(http, "/me")).status == 200
-    with pytest.raises(ValueError):
-        server.faults.add("explode")
+    # A kind is a class: a string, an unknown option or a bad value is refused at once.
+    with pytest.raises(TypeError, match=r"faults.add takes a fault \(Latency, Status"):
+        server.faults.add("status")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        server.faults.add("latency", status=500)
+        Latency(status=500)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="HTTP status code"):
+        Status(1000)
+    with pytest.raises(ValueError, match="every"):
+        StreamDrop(every=0)
+    with pytest.raises(ValueError, match="rate"):
+        server.faults.add(Latency(), rate=2.0)
+    assert server.faults.rules == []
 
 
 async def test_journal_records_requests(server: FakeLosant, http: aiohttp.ClientSession) -> None:
@@ -181,7 +194,7 @@ async def test_journal_records_requests(server: FakeLosant, http: aiohttp.Client
 
 
 async def test_in_flight_counts(server: FakeLosant, http: aiohttp.ClientSession) -> None:
-    server.faults.add("latency", delay=0.2)
+    server.faults.add(Latency(0.2))
     await asyncio.gather(*(get(http, "/me") for _ in range(5)))
     assert server.stats.peak_in_flight == 5
     assert server.stats.in_flight == 0
@@ -197,12 +210,21 @@ def test_command_line_help() -> None:
         check=False,
     )
     assert done.returncode == 0
-    assert "--port" in done.stdout and "--seed" in done.stdout
+    assert "--port" in done.stdout and "--seed" in done.stdout and "--now" in done.stdout
+    naive = subprocess.run(
+        [sys.executable, "-m", "losant_async.testing", "--now", "2026-03-01T01:30:00"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert naive.returncode == 2 and "give the zone" in naive.stderr
 
 
 async def test_command_line_serves() -> None:
     proc = await asyncio.create_subprocess_exec(
         *[sys.executable, "-m", "losant_async.testing", "--port", "0", "--token", "cli"],
+        *["--now", "2026-03-01T01:30:00Z"],
         stdout=asyncio.subprocess.PIPE,
     )
     try:
@@ -213,6 +235,8 @@ async def test_command_line_serves() -> None:
         async with aiohttp.ClientSession(headers={"Authorization": "Bearer cli"}) as http:
             async with http.get(f"{url}/me") as resp:
                 assert resp.status == 200
+            async with http.post(f"{url}/applications", json={"name": "A"}) as resp:
+                assert (await resp.json())["creationDate"] == "2026-03-01T01:30:00.000Z"
     finally:
         proc.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(proc.wait(), 10) == 0

@@ -12,8 +12,8 @@ import pytest
 
 from losant_async import BadRequestError, LosantClient
 from losant_async.testing import FakeLosant
+from losant_async.testing._call import ErrorAnswer
 from losant_async.testing._query import compile_query
-from losant_async.testing._routes import ApiError
 
 from .fakehttp import get, send
 
@@ -261,7 +261,7 @@ def test_the_matcher_refuses_what_it_cannot_apply() -> None:
         ([], "query must be an object"),
     ]  # fmt: skip
     for query, message in cases:
-        with pytest.raises(ApiError) as caught:
+        with pytest.raises(ErrorAnswer) as caught:
             compile_query(query)
         assert (caught.value.status, caught.value.kind) == (400, "Validation")
         assert caught.value.message == message

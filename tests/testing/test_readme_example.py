@@ -23,8 +23,8 @@ def readme_example() -> str:
 def test_readme_example_uses_the_documented_surface() -> None:
     code = readme_example()
     for needle in (
-        "async with FakeLosant(",
-        "as server:",
+        "@pytest.mark.fake_losant(",
+        "(fake_losant: FakeLosant)",
         "LosantClient(server.token, base_url=server.url)",
         "server.ids",
         "server.journal",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -19,22 +19,16 @@ import msgspec
 import pytest
 
 from losant_async import LosantClient
-from losant_async.testing import FakeLosant
+from losant_async.testing import FakeLosant, Latency
 
-pytestmark = pytest.mark.anyio
+from .fakehttp import DAY, HOUR, NOW_MS
 
-HOUR = 3_600_000
-DAY = 24 * HOUR
+pytestmark = [pytest.mark.anyio, pytest.mark.fake_losant(orgs=7, sandboxes=3, apps_per_org=3)]
+
 PAGE = 2  # smaller than every list, so each one takes several requests
 METRICS = ("payload_counts", "device_counts", "notebook_minute_counts", "payload_counts_breakdown")
 
 Usage = Counter[tuple[Any, ...]]
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeLosant]:
-    async with FakeLosant(orgs=7, sandboxes=3, apps_per_org=3) as srv:
-        yield srv
 
 
 async def paged(fetch: Callable[..., Awaitable[Any]]) -> list[Any]:
@@ -87,9 +81,9 @@ def summed(parts: list[Usage]) -> Usage:
 
 
 async def test_usage_scrape_from_the_instance_list(server: FakeLosant) -> None:
-    end = (int(time.time() * 1000) // HOUR - 1) * HOUR  # a fixed window: answers agree
+    end = (NOW_MS // HOUR - 1) * HOUR
     window = {"start": end - 10 * DAY, "end": end}
-    server.faults.add("latency", delay=0.01)  # so that concurrent requests overlap
+    server.faults.add(Latency(0.01))  # so that concurrent requests overlap
     started = time.perf_counter()
     async with LosantClient(server.token, base_url=server.url) as client:
         instances = await paged(client.instances.get)

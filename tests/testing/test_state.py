@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -13,16 +14,24 @@ import pytest
 
 from losant_async.testing import FakeLosant
 
-from .fakehttp import call, get, send
+from .fakehttp import DAY, HOUR, NOW_MS, call, get, send
 
 pytestmark = pytest.mark.anyio
 
-HOUR = 3_600_000
-DAY = 24 * HOUR
+# Instants where a clock-dependent answer would show: just after midnight, the hour after
+# midnight, the last millisecond of a month, of a leap day and of a year.
+AWKWARD = (
+    datetime(2026, 3, 1, 0, 0, 0, 1000, tzinfo=UTC),
+    datetime(2026, 3, 1, 1, 30, tzinfo=UTC),
+    datetime(2026, 1, 31, 23, 59, 59, 999_000, tzinfo=UTC),
+    datetime(2028, 2, 29, 23, 59, 59, 999_000, tzinfo=UTC),
+    datetime(2026, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC),
+)
 
 
-def window(days: int = 10) -> dict[str, str]:
-    end = (int(time.time() * 1000) // HOUR - 1) * HOUR
+def window(days: int = 10, now: int = NOW_MS) -> dict[str, str]:
+    """``days`` days up to the last full hour before ``now``."""
+    end = (now // HOUR - 1) * HOUR
     return {"start": str(end - days * DAY), "end": str(end)}
 
 
@@ -72,66 +81,66 @@ async def test_unknown_ids_of_stored_kinds_are_404(
         assert result.body["type"] == "NotFound"
 
 
-async def test_page_pagination_sorting_and_filter() -> None:
-    async with FakeLosant(orgs=7) as server:
-        headers = {"Authorization": f"Bearer {server.token}"}
-        async with aiohttp.ClientSession(base_url=server.url, headers=headers) as http:
-            path = f"/instances/{server.ids.instance_id}/orgs"
-            pages = []
-            for page in range(3):
-                result = await get(http, path, params={"perPage": "3", "page": str(page)})
-                assert result.status == 200
-                body = result.body
-                assert (body["page"], body["perPage"], body["totalCount"]) == (page, 3, 7)
-                assert body["count"] == len(body["items"]) == [3, 3, 1][page]
-                assert (body["sortField"], body["sortDirection"]) == ("name", "asc")
-                assert "filter" not in body
-                pages.extend(body["items"])
-            names = [o["name"] for o in pages]
-            assert names == sorted(names)
-            assert {o["id"] for o in pages} == set(server.ids.org_ids)
-            beyond = await get(http, path, params={"perPage": "3", "page": "9"})
-            assert beyond.body["items"] == [] and beyond.body["totalCount"] == 7
+@pytest.mark.fake_losant(orgs=7)
+async def test_page_pagination_sorting_and_filter(
+    server: FakeLosant, http: aiohttp.ClientSession
+) -> None:
+    path = f"/instances/{server.ids.instance_id}/orgs"
+    pages = []
+    for page in range(3):
+        result = await get(http, path, params={"perPage": "3", "page": str(page)})
+        assert result.status == 200
+        body = result.body
+        assert (body["page"], body["perPage"], body["totalCount"]) == (page, 3, 7)
+        assert body["count"] == len(body["items"]) == [3, 3, 1][page]
+        assert (body["sortField"], body["sortDirection"]) == ("name", "asc")
+        assert "filter" not in body
+        pages.extend(body["items"])
+    names = [o["name"] for o in pages]
+    assert names == sorted(names)
+    assert {o["id"] for o in pages} == set(server.ids.org_ids)
+    beyond = await get(http, path, params={"perPage": "3", "page": "9"})
+    assert beyond.body["items"] == [] and beyond.body["totalCount"] == 7
 
-            desc = await get(http, path, params={"sortDirection": "desc", "perPage": "100"})
-            assert [o["name"] for o in desc.body["items"]] == sorted(names, reverse=True)
-            by_date = await get(http, path, params={"sortField": "creationDate"})
-            dates = [o["creationDate"] for o in by_date.body["items"]]
-            assert dates == sorted(dates)
+    desc = await get(http, path, params={"sortDirection": "desc", "perPage": "100"})
+    assert [o["name"] for o in desc.body["items"]] == sorted(names, reverse=True)
+    by_date = await get(http, path, params={"sortField": "creationDate"})
+    dates = [o["creationDate"] for o in by_date.body["items"]]
+    assert dates == sorted(dates)
 
-            params = {"filterField": "name", "filter": "*org 1"}
-            filtered = await get(http, path, params=params)
-            assert [o["name"].endswith("Org 1") for o in filtered.body["items"]] == [True]
-            assert filtered.body["filter"] == "*org 1"
-            assert filtered.body["filterField"] == "name"
-            assert filtered.body["totalCount"] == 1
+    params = {"filterField": "name", "filter": "*org 1"}
+    filtered = await get(http, path, params=params)
+    assert [o["name"].endswith("Org 1") for o in filtered.body["items"]] == [True]
+    assert filtered.body["filter"] == "*org 1"
+    assert filtered.body["filterField"] == "name"
+    assert filtered.body["totalCount"] == 1
 
 
-async def test_cursor_pagination_walks_all_items() -> None:
-    async with FakeLosant(sandboxes=7) as server:
-        headers = {"Authorization": f"Bearer {server.token}"}
-        async with aiohttp.ClientSession(base_url=server.url, headers=headers) as http:
-            path = f"/instances/{server.ids.instance_id}/sandboxes"
-            seen: list[dict[str, Any]] = []
-            params = {"limit": "3"}
-            while True:
-                body = (await get(http, path, params=params)).body
-                assert body["limit"] == 3 and body["count"] == len(body["items"])
-                seen.extend(body["items"])
-                if not body["hasMore"]:
-                    break
-                params = {"limit": "3", "startingAfterId": body["items"][-1]["id"]}
-            assert len(seen) == 7
-            assert {s["id"] for s in seen} == set(server.ids.sandbox_ids)
-            emails = [s["email"] for s in seen]
-            assert emails == sorted(emails)
-            assert body["startingAfterId"] == params["startingAfterId"]
+@pytest.mark.fake_losant(sandboxes=7)
+async def test_cursor_pagination_walks_all_items(
+    server: FakeLosant, http: aiohttp.ClientSession
+) -> None:
+    path = f"/instances/{server.ids.instance_id}/sandboxes"
+    seen: list[dict[str, Any]] = []
+    params = {"limit": "3"}
+    while True:
+        body = (await get(http, path, params=params)).body
+        assert body["limit"] == 3 and body["count"] == len(body["items"])
+        seen.extend(body["items"])
+        if not body["hasMore"]:
+            break
+        params = {"limit": "3", "startingAfterId": body["items"][-1]["id"]}
+    assert len(seen) == 7
+    assert {s["id"] for s in seen} == set(server.ids.sandbox_ids)
+    emails = [s["email"] for s in seen]
+    assert emails == sorted(emails)
+    assert body["startingAfterId"] == params["startingAfterId"]
 
-            back = {"limit": "3", "endingBeforeId": seen[-1]["id"]}
-            before = (await get(http, path, params=back)).body
-            assert [s["id"] for s in before["items"]] == [s["id"] for s in seen[3:6]]
-            assert before["hasMore"] is True
-            assert before["endingBeforeId"] == seen[-1]["id"]
+    back = {"limit": "3", "endingBeforeId": seen[-1]["id"]}
+    before = (await get(http, path, params=back)).body
+    assert [s["id"] for s in before["items"]] == [s["id"] for s in seen[3:6]]
+    assert before["hasMore"] is True
+    assert before["endingBeforeId"] == seen[-1]["id"]
 
 
 async def test_sandbox_delete_and_undelete(server: FakeLosant, http: aiohttp.ClientSession) -> None:
@@ -227,33 +236,59 @@ async def test_usage_adds_up_across_levels(server: FakeLosant, http: aiohttp.Cli
         assert len(inst_counts) >= 10
 
 
+@pytest.mark.parametrize(
+    "fake_losant_options", [{"now": d} for d in AWKWARD], ids=lambda o: o["now"].isoformat()
+)
 async def test_usage_filters_by_time(server: FakeLosant, http: aiohttp.ClientSession) -> None:
     path = f"/instances/{server.ids.instance_id}/orgs/{server.ids.org_id}"
-    wide, narrow = window(10), window(2)
+    now_ms = server.clock()
+    wide, narrow = window(10, now_ms), window(2, now_ms)
     wide_total = total((await get(http, f"{path}/payloadCounts", params=wide)).body)
     narrow_total = total((await get(http, f"{path}/payloadCounts", params=narrow)).body)
     assert 0 < narrow_total < wide_total
     wide_days = (await get(http, f"{path}/deviceCounts", params=wide)).body
     narrow_days = (await get(http, f"{path}/deviceCounts", params=narrow)).body
-    assert len(narrow_days["counts"]) == 2 < len(wide_days["counts"])
+    # Both ends are inclusive: a window ending exactly at midnight holds a third day start.
+    at_midnight = int(narrow["end"]) % DAY == 0
+    assert len(narrow_days["counts"]) == 2 + at_midnight < len(wide_days["counts"])
     assert narrow_days["start"].endswith("Z") and narrow_days["end"].endswith("Z")
 
-    by_day = (await get(http, f"{path}/payloadCountsBreakdown", params=wide)).body["counts"]
-    by_hour = (
-        await get(http, f"{path}/payloadCountsBreakdown", params={**wide, "resolution": "3600000"})
-    ).body["counts"]
+    breakdown = f"{path}/payloadCountsBreakdown"
+    by_day = (await get(http, breakdown, params=wide)).body["counts"]
+    hourly = {**wide, "resolution": "3600000"}
+    by_hour = (await get(http, breakdown, params=hourly)).body["counts"]
     assert len(by_hour) > len(by_day)
     assert sum(c["value"] for c in by_hour) == sum(c["value"] for c in by_day)
-    with_all = (
-        await get(
-            http, f"{path}/payloadCountsBreakdown", params={**wide, "includeNonBillable": "true"}
-        )
-    ).body["counts"]
+    every = {**wide, "includeNonBillable": "true"}
+    with_all = (await get(http, breakdown, params=every)).body["counts"]
     assert sum(c["value"] for c in with_all) >= sum(c["value"] for c in by_day)
-    as_bytes = (await get(http, f"{path}/payloadCounts", params={**wide, "asBytes": "true"})).body
-    assert total(as_bytes) > wide_total
-    bad = await get(http, f"{path}/payloadCountsBreakdown", params={"resolution": "60000"})
+    as_bytes = await get(http, f"{path}/payloadCounts", params={**wide, "asBytes": "true"})
+    assert total(as_bytes.body) > wide_total
+    bad = await get(http, breakdown, params={"resolution": "60000"})
     assert bad.status == 400
+
+
+@pytest.mark.fake_losant(now=datetime(2026, 3, 1, 1, 30, tzinfo=UTC))
+async def test_day_starts_of_a_window_ending_at_midnight(
+    server: FakeLosant, http: aiohttp.ClientSession
+) -> None:
+    path = f"/applications/{server.ids.application_id}/deviceCounts"
+    midnight = 1_772_323_200_000  # 2026-03-01T00:00:00Z
+    ends = {"start": str(midnight - 2 * DAY), "end": str(midnight)}
+    one_am = {"start": str(midnight - 2 * DAY + HOUR), "end": str(midnight + HOUR)}
+    dates = [c["date"] for c in (await get(http, path, params=ends)).body["counts"]]
+    assert dates == [
+        "2026-02-27T00:00:00.000Z",
+        "2026-02-28T00:00:00.000Z",
+        "2026-03-01T00:00:00.000Z",
+    ]
+    dates = [c["date"] for c in (await get(http, path, params=one_am)).body["counts"]]
+    assert dates == ["2026-02-28T00:00:00.000Z", "2026-03-01T00:00:00.000Z"]
+    # Without a window: from midnight 30 days ago (days=30) up to the clock's now.
+    every = (await get(http, path)).body
+    assert every["counts"][0]["date"] == "2026-01-30T00:00:00.000Z"
+    assert every["counts"][-1]["date"] == "2026-03-01T00:00:00.000Z"
+    assert every["end"] == "2026-03-01T01:30:00.000Z"
 
 
 async def test_historical_summaries(server: FakeLosant, http: aiohttp.ClientSession) -> None:

@@ -1,89 +1,70 @@
-"""Request checking: path, query, header, body and multipart params, as the API checks them."""
+"""Request checking: the token, and path, query, body and multipart params, as the API
+checks them; a request that passes becomes a :class:`Call`."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, cast
-from urllib.parse import parse_qsl, unquote
+from typing import cast
+from urllib.parse import parse_qsl
 
 import msgspec
-from aiohttp import MultipartReader
+from aiohttp import MultipartReader, web
 from aiohttp.base_protocol import BaseProtocol
 from aiohttp.streams import StreamReader
 from multidict import MultiMapping
 
-from ._schema import Schemas
+from ._call import Call, ErrorAnswer, invalid, not_found, unauthorized
+from ._router import path_params
+from ._schema import JSON, Schemas
 from ._spec import ActionSpec, Api, ParamSpec
-
-JSON = Any
 
 _INDEXED = re.compile(r"^(?P<name>[^\[\]]+)\[(?P<index>\d*)\]$")
 
 
-class ApiError(Exception):
-    """An error answer: ``status`` with the JSON body ``{"type", "message"}``."""
-
-    def __init__(
-        self, status: int, kind: str, message: str, headers: Mapping[str, str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.kind = kind
-        self.message = message
-        self.headers = dict(headers or {})
-
-    def body(self) -> dict[str, str]:
-        return {"type": self.kind, "message": self.message}
-
-
-def not_found(message: str) -> ApiError:
-    return ApiError(404, "NotFound", message)
-
-
-def invalid(message: str) -> ApiError:
-    return ApiError(400, "Validation", message)
-
-
-@dataclass(slots=True)
-class Call:
-    """A request that passed validation, with its params parsed."""
-
-    action: ActionSpec
-    path_params: dict[str, str]
-    query: dict[str, JSON]
-    body: JSON = None
-    files: dict[str, bytes] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def q(self, name: str, default: JSON = None) -> JSON:
-        """A query param as sent, or ``default`` (the declared default when None)."""
-        if name in self.query:
-            return self.query[name]
-        if default is not None:
-            return default
-        for p in self.action.params:
-            if p.name == name:
-                return p.default
-        return None
+async def validate(
+    api: Api,
+    schemas: Schemas,
+    token: str,
+    request: web.Request,
+    action: ActionSpec | None,
+    segments: list[str],
+    body: bytes,
+) -> Call:
+    """The request as a :class:`Call`, or the :class:`ErrorAnswer` Losant would give."""
+    if action is None:
+        raise not_found(f"Route {request.method} {request.rel_url.raw_path} was not found")
+    if action.needs_auth:
+        check_token(request.headers.get("Authorization"), token)
+    params = path_params(action, segments)
+    check_path(action, params, schemas)
+    query = check_query(action, api, schemas, request.rel_url.query)
+    headers = dict(request.headers)
+    if action.params_in("multipart"):
+        content_type = request.headers.get("Content-Type", "")
+        fields, files = await check_multipart(action, schemas, content_type, body)
+        return Call(action, params, query, fields or None, files, headers)
+    return Call(action, params, query, check_body(action, schemas, body), {}, headers)
 
 
-def split_path(raw_path: str) -> list[str]:
-    """Decoded segments of a raw request path; a trailing slash is ignored."""
-    return [unquote(s) for s in raw_path.split("/") if s]
+def check_token(header: str | None, token: str) -> None:
+    if header is None:
+        raise unauthorized("Authorization header is missing")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise unauthorized("Authorization header must be a Bearer token")
+    if value.strip() != token:
+        raise unauthorized("Invalid access token")
 
 
-def path_params(action: ActionSpec, segments: list[str]) -> dict[str, str]:
-    return {
-        tmpl[1:-1]: seg
-        for tmpl, seg in zip(action.segments, segments, strict=True)
-        if tmpl.startswith("{")
-    }
+# Paging params and their least value: Losant refuses anything but a whole number in range.
+_COUNTS = {"page": 0, "perPage": 1, "limit": 1}
 
 
 def _check_scalar(p: ParamSpec, value: str, schemas: Schemas) -> None:
+    least = _COUNTS.get(p.name)
+    if least is not None and not (value.isascii() and value.isdigit() and int(value) >= least):
+        raise invalid(f"{p.name} must be an integer of at least {least}")
     if p.enum is not None and value not in {_as_text(e) for e in p.enum}:
         allowed = ", ".join(_as_text(e) for e in p.enum)
         raise invalid(f"{p.name} must be one of: {allowed}")
@@ -117,7 +98,7 @@ def _bracketed(name: str, query: MultiMapping[str]) -> JSON:
     """A structured filter sent flattened, as the official clients do
     (``tagFilter[0][key]=floor&tagFilter[0][value]=2``), rebuilt: maps whose keys are
     0..n-1 become lists. None when no such key was sent."""
-    root: dict[str, Any] = {}
+    root: dict[str, JSON] = {}
     prefix = name + "["
     for key, value in query.items():
         if not key.startswith(prefix) or not key.endswith("]"):
@@ -135,7 +116,7 @@ def _bracketed(name: str, query: MultiMapping[str]) -> JSON:
     return _listify(root) if root else None
 
 
-def _listify(node: Any) -> JSON:
+def _listify(node: JSON) -> JSON:
     if not isinstance(node, dict):
         return cast(JSON, node)
     items = {k: _listify(v) for k, v in node.items()}
@@ -259,7 +240,7 @@ async def check_multipart(
     if content_type.lower().startswith("multipart/"):
         try:
             parts = await _read_parts(content_type, raw)
-        except ApiError:
+        except ErrorAnswer:
             raise
         except Exception:
             raise invalid("The multipart body could not be parsed") from None
