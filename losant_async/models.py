@@ -1,7 +1,9 @@
 """msgspec Structs for every schema of the Losant API (generated; loaded on first use).
 
 Each model ignores unknown fields and defaults absent ones to ``None``; encoding omits
-``None`` fields, so a partly filled model is a valid request body.
+``None`` fields, so a partly filled model is a valid request body. ``to_dict()`` /
+``to_json()`` give the API's (camelCase) names, or attribute names with
+``python_names=True``; ``Model.from_dict()`` / ``from_json()`` read the API's names.
 
 Every type a model uses is exported here. Names:
 
