@@ -13,13 +13,15 @@ PascalCase (``DeviceAttributePost``). A nested object is named for where it live
 name of the model that holds it, then its field, so every name says where to find it:
 
 - the object in field ``f`` of ``Owner``: ``Owner`` + ``F`` (``DeviceConnectionInfo``);
-- an item of a list field ``fs``: ``Owner`` + the singular ``F`` (``device.attributes[]``
-  is ``DeviceAttribute``), or ``Owner`` + ``Fs`` + ``Item`` when ``fs`` is not a plural
-  or the singular name is taken (``DeviceAttributesItem``, as the API has its own
-  ``deviceAttribute``);
+- an item of a list field ``fs``: ``Owner`` + the singular ``F`` (``device.tags[]`` is
+  ``DeviceTag``), or ``Owner`` + ``Fs`` + ``Item`` when ``fs`` is not a plural, a sibling
+  field has the singular name, or a top-level schema has it (``device.attributes[]`` is
+  ``DeviceAttributesItem``: ``DeviceAttribute`` is the API's own ``deviceAttribute``);
 - an item of a collection's ``items`` or of a top-level list: the singular of the owner
   (``devices.items[]`` is ``Device``), else ``Owner`` + ``Item``;
-- a value of a map field ``f``: ``Owner`` + ``F`` + ``Value``.
+- a value of a map field ``f``: ``Owner`` + ``F`` + ``Value``;
+- ``Owner`` + ``F`` + ``Object`` when ``Owner`` + ``F`` is a top-level schema of another
+  shape (``flow.stats`` is ``FlowStatsObject``, apart from ``flowStats``).
 
 A nested object with exactly the shape of a top-level schema whose name ends with the
 field's (singular) name is that schema: ``devices.items[]`` is ``Device`` and
@@ -30,8 +32,13 @@ A shape is shared by the variants of one resource: names are first built from th
 family, the top-level name without a trailing ``Post``, ``Patch`` or ``PostResponse``
 (``devicePost.tags[]`` and ``device.tags[]`` are both ``DeviceTag``). A family name held
 by two different shapes is used by neither: each place then takes its own name, from its
-owner's actual name (``DevicePostTag``). Equal shapes with the same name are one type;
-a numeric suffix is the last resort, when every candidate name is taken by another shape.
+owner's actual name (``DevicePostTag``). Places of one shape in different resources
+whose names end alike, in the field's words and at least one word of the owner, share
+that ending (``applicationSummary.payloadCount`` and ``orgSummary.payloadCount`` are
+``SummaryPayloadCount``), unless another shape or a top-level schema has it. Equal shapes
+with the same name are one type; a numeric suffix is the last resort, when every
+candidate name is taken by another shape. A nested type's docstring names the first place
+it was met.
 Everything is decided in sorted order of the schema names and the schema's own field
 order, so the names do not change between runs.
 """
