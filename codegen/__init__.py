@@ -5,7 +5,8 @@ Not imported at runtime. Run ``python -m codegen`` to regenerate, ``--check`` to
 committed output is current. The modules, in the order the data flows:
 
 - ``spec``: reads the description, mending the few schema files that are not valid;
-- ``models``: JSON Schema -> msgspec Struct definitions and type aliases;
+- ``models``: JSON Schema -> msgspec Struct definitions and type aliases, each nested
+  type named for where it lives (the naming rule is in its docstring);
 - ``actions``: apiInfo.json -> a view of each resource, action and parameter (Python
   names, annotations, defaults, encodings, docstring text);
 - ``templates``: the source of each generated module, with fixed import lists;
@@ -15,4 +16,4 @@ committed output is current. The modules, in the order the data flows:
 """
 
 # Raised whenever a change to the generator changes what it writes.
-__version__ = "2"
+__version__ = "3"

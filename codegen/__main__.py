@@ -45,7 +45,7 @@ def generate(spec: ApiSpec, out: Path) -> None:
         "__init__.py": templates.package(head, "Code written by the generator."),
         "meta.py": templates.meta_module(head, spec.api_version, spec.sha256, __version__),
         "models.py": templates.models_module(
-            head, sorted(names.values()), builder.classes, builder.aliases_in_order()
+            head, builder.exported(), builder.classes, builder.aliases_in_order()
         ),
         "client.py": templates.client_module(head, resources),
         "resources/__init__.py": templates.package(head, "One module per resource."),

@@ -39,3 +39,36 @@ def camel(snake_name: str) -> str:
     lead = snake_name[: len(snake_name) - len(stripped)]
     parts = stripped.split("_")
     return lead + parts[0] + "".join(p[:1].upper() + p[1:] for p in parts[1:])
+
+
+_IRREGULAR = {"axes": "axis", "statuses": "status", "indices": "index", "analyses": "analysis"}
+_UNCOUNTABLE = {"series", "species", "news", "data", "metadata"}
+
+
+def singular(word: str) -> str | None:
+    """The singular of an English plural (``Authorities`` -> ``Authority``), else None.
+
+    Only the last word of a PascalCase name counts: ``yAxes`` -> ``yAxis``.
+    """
+    words = _BOUNDARY.split(word)
+    last = words[-1]
+    lower = last.lower()
+    if lower in _UNCOUNTABLE:
+        return None
+    if lower in _IRREGULAR:
+        one = _IRREGULAR[lower]
+    elif lower.endswith("ies") and len(lower) > 4:
+        one = lower[:-3] + "y"
+    elif lower.endswith(("sses", "shes", "ches", "xes", "zes")):
+        one = lower[:-2]
+    elif lower.endswith("s") and not lower.endswith(("ss", "us", "is", "ies")) and len(lower) > 2:
+        one = lower[:-1]
+    else:
+        return None
+    one = last[0] + one[1:] if last[0].isupper() else one
+    return "".join(words[:-1]) + one
+
+
+def words(name: str) -> list[str]:
+    """``DeviceAttributePost`` -> ``["Device", "Attribute", "Post"]``."""
+    return [w for w in _BOUNDARY.split(name) if w]

@@ -10,5 +10,5 @@ ACCEPT_VERSION = "^1.30.0"
 DESCRIPTION_SHA256 = "467f1307c6e0fa0523034ddfba9c651d5ceb0b0b6d32722bba0ffefebcc8ac47"
 """SHA-256 of the description files, as ``codegen.spec.description_sha256`` computes it."""
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 """The version of the generator that wrote this package."""

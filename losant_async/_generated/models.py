@@ -12,15 +12,57 @@ from .._models import Model
 
 __all__ = [
     "AdvancedApplicationJobLogQuery",
+    "AdvancedApplicationJobLogQueryResourceId",
+    "AdvancedApplicationJobLogQueryResourceType",
+    "AdvancedApplicationJobLogQueryRunCompletedAt",
+    "AdvancedApplicationJobLogQueryRunQueuedAt",
+    "AdvancedApplicationJobLogQueryRunStartedAt",
     "AdvancedApplicationKeyQuery",
+    "AdvancedApplicationKeyQueryAddressFilterType",
+    "AdvancedApplicationKeyQueryAddresses",
+    "AdvancedApplicationKeyQueryDescription",
+    "AdvancedApplicationKeyQueryDeviceIds",
+    "AdvancedApplicationKeyQueryFilterType",
+    "AdvancedApplicationKeyQueryKey",
+    "AdvancedApplicationKeyQueryPubTopics",
+    "AdvancedApplicationKeyQuerySubTopics",
     "AdvancedDeviceQuery",
+    "AdvancedDeviceQueryAttributeName",
+    "AdvancedDeviceQueryConnectedAt",
+    "AdvancedDeviceQueryConnectionStatus",
+    "AdvancedDeviceQueryDeletedAt",
+    "AdvancedDeviceQueryDeviceClass",
+    "AdvancedDeviceQueryDisconnectedAt",
+    "AdvancedDeviceQueryGatewayId",
     "AdvancedEventQuery",
+    "AdvancedEventQueryDeviceId",
+    "AdvancedEventQueryId",
+    "AdvancedEventQueryLevel",
+    "AdvancedEventQuerySourceId",
+    "AdvancedEventQuerySourceType",
+    "AdvancedEventQueryState",
+    "AdvancedEventQuerySubject",
     "AdvancedExperienceGroupQuery",
+    "AdvancedExperienceGroupQueryExperienceEndpointId",
     "AdvancedExperienceUserQuery",
+    "AdvancedExperienceUserQueryEmail",
+    "AdvancedExperienceUserQueryFirstName",
+    "AdvancedExperienceUserQueryLastLogin",
+    "AdvancedExperienceUserQueryLastName",
+    "AdvancedExperienceUserQueryPasswordLastUpdated",
     "AdvancedFlowByVersionQuery",
+    "AdvancedFlowByVersionQueryFlowId",
     "AdvancedFlowQuery",
+    "AdvancedFlowQueryDefaultVersion",
     "AdvancedFlowVersionQuery",
+    "AdvancedFlowVersionQueryVersion",
     "AdvancedInstanceOrgQuery",
+    "AdvancedInstanceOrgQueryAuditLogEnabled",
+    "AdvancedInstanceOrgQueryDisabledAt",
+    "AdvancedInstanceOrgQueryIsReadOnly",
+    "AdvancedInstanceOrgQueryMemberId",
+    "AdvancedInstanceOrgQueryMfaMode",
+    "AdvancedInstanceOrgQueryReferralId",
     "AdvancedQuery",
     "ApiToken",
     "ApiTokenPatch",
@@ -28,25 +70,47 @@ __all__ = [
     "ApiTokens",
     "Application",
     "ApplicationApplyTemplatePatch",
+    "ApplicationArchiveConfig",
+    "ApplicationArchiveConfigApplicationExportOptions",
+    "ApplicationArchiveConfigApplicationExportOptionsRepo",
+    "ApplicationArchiveConfigAzure",
+    "ApplicationArchiveConfigGcs",
+    "ApplicationArchiveConfigS3",
     "ApplicationCertificate",
     "ApplicationCertificateAuthorities",
     "ApplicationCertificateAuthority",
+    "ApplicationCertificateAuthorityCaInfoItem",
     "ApplicationCertificateAuthorityPatch",
     "ApplicationCertificateAuthorityPost",
+    "ApplicationCertificateCertificateInfo",
+    "ApplicationCertificateDeviceTag",
     "ApplicationCertificatePatch",
     "ApplicationCertificatePost",
     "ApplicationCertificates",
     "ApplicationCloneDryRunResult",
     "ApplicationClonePost",
     "ApplicationCreationByTemplateResult",
+    "ApplicationCreationByTemplateResultValidationError",
     "ApplicationDashboardPost",
     "ApplicationExportPost",
+    "ApplicationExportRepo",
     "ApplicationExportResult",
+    "ApplicationFtueTrackingItem",
+    "ApplicationGlobal",
+    "ApplicationGlobalItem",
     "ApplicationGlobalPatch",
+    "ApplicationImportExecution",
+    "ApplicationImportExecutionDryRunResults",
+    "ApplicationImportExecutionError",
+    "ApplicationImportExecutionRepo",
+    "ApplicationImportExecutionValidationError",
     "ApplicationImportExecutions",
     "ApplicationJobLog",
+    "ApplicationJobLogError",
+    "ApplicationJobLogProgress",
     "ApplicationJobLogs",
     "ApplicationKey",
+    "ApplicationKeyDeviceTag",
     "ApplicationKeyPatch",
     "ApplicationKeyPost",
     "ApplicationKeyPostResponse",
@@ -56,13 +120,23 @@ __all__ = [
     "ApplicationReadme",
     "ApplicationReadmePatch",
     "ApplicationSearchResult",
+    "ApplicationSearchResultItem",
+    "ApplicationSearchResultItemMetadata",
+    "ApplicationSummary",
     "ApplicationTemplate",
     "ApplicationTemplateCategories",
+    "ApplicationTemplateCategoriesItem",
+    "ApplicationTemplateSummary",
     "ApplicationTemplates",
     "Applications",
     "AttributeNamesResponse",
+    "AttributeSystem",
     "AuditLog",
     "AuditLogFilter",
+    "AuditLogFilterActorItem",
+    "AuditLogFilterPrimaryTargetItem",
+    "AuditLogFilterRequestItem",
+    "AuditLogFilterSecondaryTargetItem",
     "AuditLogs",
     "AuthedDevice",
     "AuthedUser",
@@ -70,17 +144,99 @@ __all__ = [
     "BulkRestoreResponse",
     "ChangePassword",
     "CompositeDeviceState",
+    "CompositeDeviceStateValue",
     "CompositeDevicesState",
+    "CompositeDevicesStateItem",
+    "CompositeDevicesStateItemCompositeStateValue",
+    "ConfigDeviceTag",
     "Credential",
+    "CredentialAwsConfig",
+    "CredentialAzureConfig",
+    "CredentialCertificateKeyPairConfig",
+    "CredentialCertificateKeyPairConfigInfo",
+    "CredentialDatadogConfig",
+    "CredentialGcpConfig",
+    "CredentialGitConfig",
+    "CredentialHttpConfig",
+    "CredentialJwtConfig",
     "CredentialLinkedResources",
+    "CredentialLogglyConfig",
+    "CredentialMailgunConfig",
+    "CredentialMongodbConfig",
     "CredentialPatch",
+    "CredentialPatchAwsConfig",
+    "CredentialPatchAzureConfig",
+    "CredentialPatchCertificateKeyPairConfig",
+    "CredentialPatchDatadogConfig",
+    "CredentialPatchGcpConfig",
+    "CredentialPatchGitConfig",
+    "CredentialPatchHttpConfig",
+    "CredentialPatchJwtConfig",
+    "CredentialPatchSnowflakeConfig",
+    "CredentialPatchSqlConfig",
+    "CredentialPatchTwilioConfig",
+    "CredentialPatchWhatsappConfig",
     "CredentialPost",
+    "CredentialPostAwsConfig",
+    "CredentialPostAzureConfig",
+    "CredentialPostCertificateKeyPairConfig",
+    "CredentialPostDatadogConfig",
+    "CredentialPostGcpConfig",
+    "CredentialPostGitConfig",
+    "CredentialPostHttpConfig",
+    "CredentialPostJwtConfig",
+    "CredentialPostSnowflakeConfig",
+    "CredentialPostSqlConfig",
+    "CredentialPostTwilioConfig",
+    "CredentialPostWhatsappConfig",
+    "CredentialSendgridConfig",
+    "CredentialSnowflakeConfig",
+    "CredentialSqlConfig",
+    "CredentialTwilioConfig",
+    "CredentialWhatsappConfig",
     "Credentials",
+    "CtxValueAttributesValue",
+    "CustomNodeConfigField",
+    "CustomNodeConfigFieldOption",
+    "CustomNodeCustomNodeConfig",
     "Dashboard",
+    "DashboardBlock",
+    "DashboardBlockConfig",
+    "DashboardBlockConfigColumn",
+    "DashboardBlockConfigCondition",
+    "DashboardBlockConfigConfiguration",
+    "DashboardBlockConfigControl",
+    "DashboardBlockConfigControlDefaultQuery",
+    "DashboardBlockConfigControlDefaultQueryDeviceTag",
+    "DashboardBlockConfigControlDeviceTag",
+    "DashboardBlockConfigControlGrid",
+    "DashboardBlockConfigControlOption",
+    "DashboardBlockConfigDecorator",
+    "DashboardBlockConfigDefaultCondition",
+    "DashboardBlockConfigDeviceTag",
+    "DashboardBlockConfigFilter",
+    "DashboardBlockConfigFilterTag",
+    "DashboardBlockConfigOverlay",
+    "DashboardBlockConfigOverlayCondition",
+    "DashboardBlockConfigOverlayDefaultCondition",
+    "DashboardBlockConfigSegment",
+    "DashboardBlockConfigSegmentAggregation",
+    "DashboardBlockConfigSegmentDeviceTag",
+    "DashboardBlockConfigSegmentsItem",
+    "DashboardBlockConfigSegmentsItemAggregation",
+    "DashboardBlockConfigSegmentsItemDeviceTag",
+    "DashboardBlockConfigYAxis",
+    "DashboardContextConfigurationItem",
+    "DashboardContextConfigurationItemDefaultValue",
+    "DashboardContextConfigurationItemValidationConfig",
     "DashboardContextInstance",
+    "DashboardContextInstanceValue",
     "DashboardPatch",
     "DashboardPost",
+    "DashboardReportConfig",
+    "DashboardReportConfigCtxValue",
     "DashboardSendReport",
+    "DashboardSendReportCtxValue",
     "Dashboards",
     "DataTable",
     "DataTableColumn",
@@ -93,59 +249,96 @@ __all__ = [
     "DataTableRows",
     "DataTableRowsDelete",
     "DataTableRowsExport",
+    "DataTableRowsExportQueryOptions",
     "DataTables",
+    "DeploymentDeviceConnectionInfo",
+    "DeploymentReleaseDeviceTag",
     "Device",
     "DeviceAttribute",
     "DeviceAttributeDataTypeFilter",
     "DeviceAttributePatch",
     "DeviceAttributePost",
     "DeviceAttributes",
+    "DeviceAttributesItem",
+    "DeviceAttributesItemSystem",
     "DeviceClassFilter",
     "DeviceCommand",
+    "DeviceCommandTime",
     "DeviceCommands",
+    "DeviceConnectionInfo",
     "DeviceConnectionStatus",
+    "DeviceConnectionStatusConnectedAt",
+    "DeviceConnectionStatusDisconnectedAt",
     "DeviceCounts",
+    "DeviceCountsCount",
     "DeviceCredentials",
     "DeviceDataExport",
+    "DeviceDataExportOptions",
     "DeviceLog",
+    "DeviceLogItem",
     "DeviceNamesResponse",
+    "DeviceNamesResponseDeviceSummaryItem",
     "DevicePatch",
     "DevicePayloadCounts",
     "DevicePost",
     "DeviceRecipe",
+    "DeviceRecipeAttribute",
     "DeviceRecipeBulkCreate",
     "DeviceRecipeBulkCreatePost",
     "DeviceRecipePatch",
     "DeviceRecipePost",
+    "DeviceRecipeTag",
     "DeviceRecipes",
     "DeviceState",
     "DeviceStateOrStates",
+    "DeviceStateTime",
     "DeviceStates",
+    "DeviceTag",
     "DeviceTagFilter",
+    "DeviceTagFilterItem",
     "Devices",
     "DevicesDataExport",
+    "DevicesDataExportDeviceTag",
+    "DevicesDataExportOptions",
     "DevicesDeleteOrRestorePost",
     "DevicesExportPayloadCountPost",
     "DevicesExportPost",
     "DevicesPatch",
     "DevicesRemoveDataPost",
+    "DevicesTagFilterItem",
+    "DevicesUpdateFields",
+    "DevicesUpdateFieldsAttribute",
+    "DevicesUpdateFieldsTag",
+    "DevicesUpdateOperation",
+    "DevicesUpdateOperationValue",
+    "DevicesUpdateOperationValueSystem",
     "DevicesUpdated",
     "EdgeDeployment",
+    "EdgeDeploymentLog",
     "EdgeDeploymentRelease",
     "EdgeDeploymentRemove",
     "EdgeDeploymentReplace",
     "EdgeDeployments",
     "EmbeddedDeployment",
     "EmbeddedDeploymentExport",
+    "EmbeddedDeploymentFlowsValue",
+    "EmbeddedDeploymentLog",
     "EmbeddedDeploymentRelease",
     "EmbeddedDeploymentRemove",
     "EmbeddedDeploymentReplace",
     "EmbeddedDeployments",
     "Error",
     "Event",
+    "EventCreationDate",
     "EventPatch",
     "EventPlusNewCount",
     "EventPost",
+    "EventUpdate",
+    "EventUpdateDeviceIdChange",
+    "EventUpdateLevelChange",
+    "EventUpdateStateChange",
+    "EventUpdateSubjectChange",
+    "EventUpdateTagsChangeValue",
     "Events",
     "EventsDeleted",
     "EventsExport",
@@ -156,11 +349,16 @@ __all__ = [
     "ExperienceDomainPost",
     "ExperienceDomains",
     "ExperienceEndpoint",
+    "ExperienceEndpointExperienceGroup",
     "ExperienceEndpointPatch",
     "ExperienceEndpointPost",
+    "ExperienceEndpointStaticReply",
     "ExperienceEndpointStats",
+    "ExperienceEndpointStatsValueItem",
+    "ExperienceEndpointUnauthorizedReply",
     "ExperienceEndpoints",
     "ExperienceGroup",
+    "ExperienceGroupDeviceTag",
     "ExperienceGroupPatch",
     "ExperienceGroupPost",
     "ExperienceGroups",
@@ -170,121 +368,252 @@ __all__ = [
     "ExperienceSlugPost",
     "ExperienceSlugs",
     "ExperienceUser",
+    "ExperienceUserExperienceGroup",
     "ExperienceUserPatch",
     "ExperienceUserPost",
     "ExperienceUsers",
     "ExperienceVersion",
+    "ExperienceVersionAttachedDomain",
+    "ExperienceVersionAttachedSlug",
+    "ExperienceVersionGlobal",
+    "ExperienceVersionNotFoundReply",
     "ExperienceVersionPatch",
     "ExperienceVersionPost",
+    "ExperienceVersionUnauthorizedReply",
     "ExperienceVersions",
     "ExperienceView",
+    "ExperienceViewHeaders",
     "ExperienceViewPatch",
     "ExperienceViewPost",
     "ExperienceViews",
     "File",
+    "FileFileDimensions",
     "FilePatch",
     "FilePost",
+    "FileUploadFileDimensions",
     "FileUploadPostResponse",
+    "FileUploadUpload",
+    "FileUploadUploadFields",
     "Files",
     "Flow",
+    "FlowCustomNodeConfig",
     "FlowErrors",
+    "FlowErrorsError",
+    "FlowErrorsErrorError",
+    "FlowGlobal",
     "FlowLog",
+    "FlowLogItem",
+    "FlowNode",
     "FlowPatch",
     "FlowPost",
     "FlowStats",
+    "FlowStatsMetric",
+    "FlowStatsObject",
+    "FlowStatsObjectByVersionValue",
     "FlowStorageEntries",
     "FlowStorageEntry",
     "FlowStorageMetadata",
+    "FlowTrigger",
     "FlowTriggerFilter",
+    "FlowTriggerFilterItem",
     "FlowVersion",
+    "FlowVersionCustomNodeConfig",
+    "FlowVersionGlobal",
+    "FlowVersionNode",
     "FlowVersionPatch",
     "FlowVersionPost",
+    "FlowVersionStats",
+    "FlowVersionStatsByVersionValue",
+    "FlowVersionTrigger",
     "FlowVersions",
     "FlowVersionsDeletePost",
     "Flows",
+    "FlowsImportFlow",
+    "FlowsImportFlowVersion",
     "FlowsImportPost",
     "FlowsImportResult",
     "GithubLogin",
     "HistoricalSummaries",
+    "HistoricalSummariesItem",
+    "HistoricalSummariesItemLimits",
+    "HistoricalSummariesItemPayloadCountDetails",
+    "HistoricalSummariesItemPayloadSizeDetails",
     "ImportIntoApplicationOptions",
+    "ImportIntoApplicationOptionsRepo",
     "ImportNewApplicationOptions",
     "Instance",
     "InstanceAuditLog",
     "InstanceAuditLogFilter",
     "InstanceAuditLogs",
     "InstanceCustomNode",
+    "InstanceCustomNodeNode",
     "InstanceCustomNodePatch",
+    "InstanceCustomNodePatchTrigger",
+    "InstanceCustomNodePatchTriggerMeta",
     "InstanceCustomNodePost",
+    "InstanceCustomNodeStats",
+    "InstanceCustomNodeTrigger",
+    "InstanceCustomNodeTriggerMeta",
+    "InstanceCustomNodeUsage",
+    "InstanceCustomNodeUsageSandbox",
     "InstanceCustomNodes",
+    "InstanceLimits",
     "InstanceMember",
     "InstanceMemberPatch",
     "InstanceMemberPost",
     "InstanceMembers",
+    "InstanceMembersItem",
     "InstanceOrg",
+    "InstanceOrgDefaultLimitConfig",
     "InstanceOrgMember",
     "InstanceOrgMemberPatch",
     "InstanceOrgMemberPost",
     "InstanceOrgMembers",
+    "InstanceOrgMembersItem",
+    "InstanceOrgMembersItemApplicationRole",
+    "InstanceOrgMembersItemDashboardRole",
     "InstanceOrgPatch",
     "InstanceOrgPost",
+    "InstanceOrgTag",
     "InstanceOrgs",
     "InstancePatch",
+    "InstanceReportConfig",
     "InstanceReportOptionsPost",
     "InstanceSandbox",
+    "InstanceSandboxLimits",
+    "InstanceSandboxOrg",
+    "InstanceSandboxSummary",
     "InstanceSandboxes",
     "Instances",
     "Integration",
+    "IntegrationAzureEventHubConfig",
+    "IntegrationGooglePubSubConfig",
+    "IntegrationMqttConfig",
+    "IntegrationParticleConfig",
     "IntegrationPatch",
     "IntegrationPost",
+    "IntegrationSqsConfig",
+    "IntegrationWebsocketConfig",
+    "IntegrationWebsocketConfigHeader",
     "Integrations",
     "JobEnqueuedResult",
     "LastValueData",
+    "LastValueDataValue",
     "LastValueQuery",
     "Me",
+    "MeCurrentCredentials",
+    "MeLimits",
     "MePatch",
+    "MeRecentApplication",
+    "MeRecentApplications",
+    "MeRecentDashboard",
+    "MeRecentDashboards",
+    "MeRecentOrganization",
+    "MeRecentOrganizations",
+    "MeSummary",
     "MqttPublishBody",
     "MultiDeviceCommand",
+    "MultiDeviceCommandDeviceTag",
     "MultiFactorAuthDisable",
     "MultiFactorAuthEnable",
     "MultiFactorAuthInfo",
     "Notebook",
     "NotebookDataExportOptions",
+    "NotebookExecutionLog",
+    "NotebookExecutionLogExecutionError",
+    "NotebookExecutionLogInputInfoValue",
+    "NotebookExecutionLogOutputInfoValue",
     "NotebookExecutionLogs",
     "NotebookExecutionOptions",
+    "NotebookInput",
+    "NotebookInputDeviceTag",
     "NotebookMinuteCounts",
+    "NotebookMinuteCountsCount",
+    "NotebookOutput",
     "NotebookPatch",
     "NotebookPost",
+    "NotebookStats",
     "Notebooks",
     "NotificationRule",
+    "NotificationRuleDeliveryLog",
+    "NotificationRuleDeliveryLogEmail",
+    "NotificationRuleDeliveryLogEvaluation",
     "NotificationRuleDeliveryLogs",
+    "NotificationRuleEmailConfig",
     "NotificationRuleEvaluationOptions",
     "NotificationRulePatch",
     "NotificationRulePost",
+    "NotificationRuleRuleConfig",
     "NotificationRules",
+    "OptionsRelativeTo",
     "Org",
+    "OrgBanner",
     "OrgInvite",
     "OrgInviteAction",
     "OrgInviteActionUser",
+    "OrgInviteApplicationRole",
     "OrgInviteCollection",
+    "OrgInviteCollectionItem",
+    "OrgInviteCollectionItemApplicationRole",
+    "OrgInviteCollectionItemDashboardRole",
+    "OrgInviteDashboardRole",
     "OrgInviteInfo",
     "OrgInvitePost",
     "OrgInviteResult",
     "OrgInviteResultUser",
     "OrgInviteUser",
+    "OrgInviteUserInvitedBy",
     "OrgInvites",
     "OrgInvitesUser",
+    "OrgInvitesUserItem",
+    "OrgInvitesUserItemInvitedBy",
+    "OrgLimits",
+    "OrgMember",
+    "OrgMemberApplicationRole",
+    "OrgMemberDashboardRole",
     "OrgMemberPatch",
     "OrgPatch",
     "OrgPost",
     "OrgRoleInfo",
+    "OrgSummary",
     "Orgs",
     "PaletteResponse",
+    "PaletteResponseCustomNode",
+    "PaletteResponseCustomNodeCompatibleFlowClasses",
     "PayloadCountsBreakdown",
+    "PayloadCountsBreakdownCount",
     "PayloadStats",
     "PeriodSummaries",
+    "PeriodSummary",
+    "PeriodSummarySummary",
+    "PeriodSummarySummaryPayloadCounts",
+    "PeriodSummarySummaryPayloadCountsCount",
+    "QueryAggregation",
+    "QueryAncestorId",
+    "QueryCreationDate",
+    "QueryCustomNodeSupports",
+    "QueryDeviceTag",
+    "QueryEnabled",
+    "QueryExperienceGroupId",
+    "QueryExperienceUserId",
+    "QueryFlowClass",
+    "QueryId",
+    "QueryLastUpdated",
+    "QueryName",
+    "QueryNodes",
+    "QueryNodesEq",
+    "QueryNodesNe",
+    "QueryParentId",
+    "QueryStatus",
+    "QueryTriggers",
+    "QueryTriggersEq",
+    "QueryTriggersNe",
     "RecentItem",
     "RecentItemList",
+    "RecentItemListItem",
     "ResourceJob",
+    "ResourceJobExecutionLog",
+    "ResourceJobExecutionLogExecutionSummary",
     "ResourceJobExecutionLogs",
     "ResourceJobExecutionOptions",
     "ResourceJobPatch",
@@ -293,21 +622,41 @@ __all__ = [
     "ResourceTransfer",
     "SamlResponse",
     "SsoRequest",
+    "StateValueTime",
     "Success",
     "SuccessWithExecutionId",
+    "SummaryNotebookStats",
+    "SummaryPayloadCount",
+    "SummaryStorageStats",
+    "SystemChildAttribute",
+    "SystemChildAttributeDeviceTag",
     "TagKeysResponse",
     "TagValuesResponse",
     "TemplateKeywords",
     "TimeSeriesData",
+    "TimeSeriesDataAggregation",
+    "TimeSeriesDataDevicesValue",
+    "TimeSeriesDataDevicesValuePoint",
     "TimeSeriesQuery",
+    "TokenOrgRole",
+    "TokenOrgRoleApplicationRole",
+    "TokenOrgRoleDashboardRole",
+    "TriggerMeta",
     "UserCredentials",
     "UserOauthToken",
+    "UserOauthTokenOauth",
     "UserOauthTokenPatch",
     "UserOauthTokenPost",
+    "UserOauthTokenPostOauth",
     "UserOauthTokens",
     "ValidateContextError",
+    "ValidateContextErrorCtxValue",
+    "ValidateContextErrorDashboard",
     "ValidateContextSuccess",
+    "ValidateContextSuccessCtxValue",
+    "ValidateContextSuccessDashboard",
     "ValidationErrors",
+    "ValidationErrorsValidationError",
     "VirtualButtonPress",
     "Webhook",
     "WebhookPatch",
@@ -505,11 +854,15 @@ class DataTablePatch(Model):
 
 
 class ExperienceEndpointStatsValueItem(Model):
+    """``experienceEndpointStats{}[]``"""
+
     time: datetime | None = None
     count: int | float | None = None
 
 
 class FlowTriggerFilterItem(Model):
+    """``flowTriggerFilter[]``"""
+
     key: str | None = None
     type: str | None = None
 
@@ -535,7 +888,9 @@ class MultiFactorAuthDisable(Model):
     password: str | None = None
 
 
-class FilePatchFileDimensions(Model):
+class FileFileDimensions(Model):
+    """``filePatch.fileDimensions``"""
+
     width: int | float | None = None
     height: int | float | None = None
 
@@ -545,10 +900,12 @@ class FilePatch(Model):
 
     file_size: int | float | None = None
     content_type: str | None = None
-    file_dimensions: FilePatchFileDimensions | None = None
+    file_dimensions: FileFileDimensions | None = None
 
 
 class DeviceTagFilterItem(Model):
+    """``deviceTagFilter[]``"""
+
     key: str | None = None
     value: str | None = None
 
@@ -603,7 +960,9 @@ class AuthedUser(Model):
     org_id: str | None = None
 
 
-class ValidationErrorsValidationErrorsItem(Model):
+class ValidationErrorsValidationError(Model):
+    """``validationErrors.validationErrors[]``"""
+
     type: str | None = None
     name: str | None = None
     id: str | None = None
@@ -615,10 +974,12 @@ class ValidationErrors(Model):
 
     type: str | None = None
     message: str | None = None
-    validation_errors: list[ValidationErrorsValidationErrorsItem] | None = None
+    validation_errors: list[ValidationErrorsValidationError] | None = None
 
 
-class PayloadCountsBreakdownCountsItem(Model):
+class PayloadCountsBreakdownCount(Model):
+    """``payloadCountsBreakdown.counts[]``"""
+
     date: datetime | None = None
     value: int | None = None
 
@@ -628,7 +989,7 @@ class PayloadCountsBreakdown(Model):
 
     start: datetime | None = None
     end: datetime | None = None
-    counts: list[PayloadCountsBreakdownCountsItem] | None = None
+    counts: list[PayloadCountsBreakdownCount] | None = None
 
 
 class ApplicationApplyTemplatePatch(Model):
@@ -640,6 +1001,8 @@ class ApplicationApplyTemplatePatch(Model):
 
 
 class DeviceLogItem(Model):
+    """``deviceLog[]``"""
+
     connected: Any = None
     time: datetime | None = None
     disconnect_reason: str | None = None
@@ -711,6 +1074,8 @@ class InstanceMemberPost(Model):
 
 
 class FlowLogItem(Model):
+    """``flowLog[]``"""
+
     flow_version_id: str | None = None
     time: datetime | None = None
     paths_failed: int | float | None = None
@@ -750,6 +1115,8 @@ class ApplicationReadme(Model):
 
 
 class DeviceCommandTime(Model):
+    """``deviceCommand.time``"""
+
     date: str | None = field(default=None, name="$date")
 
 
@@ -765,7 +1132,9 @@ class ApplicationCertificateAuthorityPost(ApplicationCertificateAuthorityPatch):
     """``applicationCertificateAuthorityPost``"""
 
 
-class DeviceCountsCountsItem(Model):
+class DeviceCountsCount(Model):
+    """``deviceCounts.counts[]``"""
+
     date: datetime | None = None
     created: int | None = None
     deleted: int | None = None
@@ -777,19 +1146,36 @@ class DeviceCounts(Model):
 
     start: datetime | None = None
     end: datetime | None = None
-    counts: list[DeviceCountsCountsItem] | None = None
+    counts: list[DeviceCountsCount] | None = None
 
 
-class ApplicationGlobalPatchItem(Model):
+class ApplicationGlobalItem(Model):
+    """``applicationGlobalPatch[]``"""
+
     key: str | None = None
     json: str | None = None
     cloud_only: bool | None = None
     description: str | None = None
 
 
+class DashboardContextInstanceValue(Model):
+    """``dashboardContextInstance{}``"""
+
+    key: str | None = None
+    value: str | None = None
+
+
+class StateValueTime(Model):
+    """``compositeDeviceState{}.time``"""
+
+    date: str | None = field(default=None, name="$date")
+
+
 class CompositeDeviceStateValue(Model):
+    """``compositeDeviceState{}``"""
+
     value: str | int | float | bool | None = None
-    time: str | int | float | DeviceCommandTime | None = None
+    time: str | int | float | StateValueTime | None = None
 
 
 class OrgInviteInfo(Model):
@@ -804,6 +1190,8 @@ class OrgInviteInfo(Model):
 
 
 class DeviceNamesResponseDeviceSummaryItem(Model):
+    """``deviceNamesResponse.deviceSummary[]``"""
+
     id: str | None = None
     device_class: str | None = None
     name: str | None = None
@@ -825,11 +1213,15 @@ class DataTableColumn(Model):
 
 
 class LastValueDataValue(Model):
+    """``lastValueData{}``"""
+
     time: datetime | None = None
     data: dict[str, str | int | float | bool] | None = None
 
 
-class RecentItemListItemsItem(Model):
+class RecentItemListItem(Model):
+    """``recentItemList.items[]``"""
+
     id: str | None = None
     name: str | None = None
 
@@ -839,7 +1231,7 @@ class RecentItemList(Model):
 
     item_type: str | None = None
     parent_id: str | None = None
-    items: list[RecentItemListItemsItem] | None = None
+    items: list[RecentItemListItem] | None = None
 
 
 class InstanceAuditLogs(Model):
@@ -855,7 +1247,9 @@ class InstanceAuditLogs(Model):
     instance_id: str | None = None
 
 
-class NotebookMinuteCountsCountsItem(Model):
+class NotebookMinuteCountsCount(Model):
+    """``notebookMinuteCounts.counts[]``"""
+
     date: datetime | None = None
     minutes: int | None = None
     completed: int | None = None
@@ -869,14 +1263,20 @@ class NotebookMinuteCounts(Model):
 
     start: datetime | None = None
     end: datetime | None = None
-    counts: list[NotebookMinuteCountsCountsItem] | None = None
+    counts: list[NotebookMinuteCountsCount] | None = None
+
+
+class OptionsRelativeTo(Model):
+    """``notebookDataExportOptions.relativeTo``"""
+
+    date: str | None = field(default=None, name="$date")
 
 
 class NotebookDataExportOptions(Model):
     """``notebookDataExportOptions``"""
 
     email: str | None = None
-    relative_to: str | int | float | DeviceCommandTime | None = None
+    relative_to: str | int | float | OptionsRelativeTo | None = None
     template_context: str | None = None
     callback_url: str | None = None
 
@@ -884,7 +1284,7 @@ class NotebookDataExportOptions(Model):
 class NotebookExecutionOptions(Model):
     """``notebookExecutionOptions``"""
 
-    relative_to: str | int | float | DeviceCommandTime | None = None
+    relative_to: str | int | float | OptionsRelativeTo | None = None
     template_context: str | None = None
     email: str | None = None
     callback_url: str | None = None
@@ -947,10 +1347,16 @@ class OrgPatch(Model):
     mfa_mode: str | None = None
 
 
+class DeviceStateTime(Model):
+    """``deviceState.time``"""
+
+    date: str | None = field(default=None, name="$date")
+
+
 class DeviceState(Model):
     """``deviceState``"""
 
-    time: str | int | float | DeviceCommandTime | None = None
+    time: str | int | float | DeviceStateTime | None = None
     meta: Any = None
     data: dict[str, str | int | float | bool] | None = None
     flow_version: str | None = None
@@ -976,7 +1382,7 @@ class FilePost(Model):
     type: str | None = None
     file_size: int | float | None = None
     content_type: str | None = None
-    file_dimensions: FilePatchFileDimensions | None = None
+    file_dimensions: FileFileDimensions | None = None
 
 
 class OrgPost(OrgPatch):
@@ -1004,6 +1410,8 @@ class ExperienceDomainPatch(Model):
 
 
 class OrgInviteUserInvitedBy(Model):
+    """``orgInviteUser.invitedBy``"""
+
     full_name: str | None = None
     email: str | None = None
 
@@ -1047,6 +1455,8 @@ class InstanceMember(Model):
 
 
 class DeviceDataExportOptions(Model):
+    """``deviceDataExport.options``"""
+
     include_date: bool | None = None
     include_id: bool | None = field(default=None, name="includeID")
     include_blob_data: bool | None = None
@@ -1078,13 +1488,20 @@ class EmbeddedDeploymentExport(Model):
     gzip: bool | None = None
 
 
+class DeploymentReleaseDeviceTag(Model):
+    """``edgeDeploymentRelease.deviceTags[]``"""
+
+    key: str | None = None
+    value: str | None = None
+
+
 class EdgeDeploymentRelease(Model):
     """``edgeDeploymentRelease``"""
 
     flow_id: str | None = None
     version: str | None = None
     device_ids: list[str] | None = None
-    device_tags: list[DeviceTagFilterItem] | None = None
+    device_tags: list[DeploymentReleaseDeviceTag] | None = None
 
 
 class EventPatch(Model):
@@ -1099,7 +1516,9 @@ class EventPatch(Model):
     event_tags: dict[str, str] | None = None
 
 
-class ExperienceViewPatchHeaders(Model):
+class ExperienceViewHeaders(Model):
+    """``experienceViewPatch.headers``"""
+
     content_type: str | None = field(default=None, name="content-type")
 
 
@@ -1111,7 +1530,7 @@ class ExperienceViewPatch(Model):
     layout_id: str | None = None
     body: str | None = None
     view_tags: dict[str, str] | None = None
-    headers: ExperienceViewPatchHeaders | None = None
+    headers: ExperienceViewHeaders | None = None
 
 
 class ExperienceDomain(Model):
@@ -1128,7 +1547,9 @@ class ExperienceDomain(Model):
     version: str | None = None
 
 
-class FlowStatsMetricsItem(Model):
+class FlowStatsMetric(Model):
+    """``flowStats.metrics[]``"""
+
     time: datetime | None = None
     paths_failed: int | float | None = None
     paths_completed: int | float | None = None
@@ -1145,7 +1566,7 @@ class FlowStats(Model):
     start: datetime | None = None
     end: datetime | None = None
     resolution: int | float | None = None
-    metrics: list[FlowStatsMetricsItem] | None = None
+    metrics: list[FlowStatsMetric] | None = None
 
 
 class ExperienceUserPatch(Model):
@@ -1191,7 +1612,7 @@ class EmbeddedDeploymentRelease(Model):
     flow_id: str | None = None
     version: str | None = None
     device_ids: list[str] | None = None
-    device_tags: list[DeviceTagFilterItem] | None = None
+    device_tags: list[DeploymentReleaseDeviceTag] | None = None
     release_tag: str | None = None
 
 
@@ -1213,6 +1634,26 @@ class DeviceRecipeBulkCreatePost(Model):
     callback_url: str | None = None
     gateway_id: str | None = None
     parent_id: str | None = None
+
+
+class OrgInvitesUserItemInvitedBy(Model):
+    """``orgInvitesUser[].invitedBy``"""
+
+    full_name: str | None = None
+    email: str | None = None
+
+
+class OrgInvitesUserItem(Model):
+    """``orgInvitesUser[]``"""
+
+    org_name: str | None = None
+    role: str | None = None
+    requires_mfa: bool | None = field(default=None, name="requiresMFA")
+    invite_date: datetime | None = None
+    ttl: int | float | None = None
+    expired: bool | None = None
+    id: str | None = None
+    invited_by: OrgInvitesUserItemInvitedBy | None = None
 
 
 class ImportNewApplicationOptions(Model):
@@ -1239,7 +1680,9 @@ class ApplicationClonePost(Model):
     force_job: bool | None = None
 
 
-class ApplicationTemplateCategoriesItemsItem(Model):
+class ApplicationTemplateCategoriesItem(Model):
+    """``applicationTemplateCategories.items[]``"""
+
     id: str | None = None
     parent_id: str | None = None
     name: str | None = None
@@ -1250,7 +1693,7 @@ class ApplicationTemplateCategoriesItemsItem(Model):
 class ApplicationTemplateCategories(Model):
     """``applicationTemplateCategories``"""
 
-    items: list[ApplicationTemplateCategoriesItemsItem] | None = None
+    items: list[ApplicationTemplateCategoriesItem] | None = None
     base_id: str | None = None
     count: int | None = None
     total_count: int | None = None
@@ -1265,7 +1708,7 @@ class ExperienceViewPost(Model):
     layout_id: str | None = None
     body: str | None = None
     view_tags: dict[str, str] | None = None
-    headers: ExperienceViewPatchHeaders | None = None
+    headers: ExperienceViewHeaders | None = None
 
 
 class DataTablePost(Model):
@@ -1276,7 +1719,16 @@ class DataTablePost(Model):
     columns: list[DataTableColumn] | None = None
 
 
-class InstanceOrgMemberPatchApplicationRolesItem(Model):
+class OrgMemberApplicationRole(Model):
+    """``instanceOrgMemberPatch.applicationRoles[]``"""
+
+    resource_id: str | None = None
+    role: str | None = None
+
+
+class OrgMemberDashboardRole(Model):
+    """``instanceOrgMemberPatch.dashboardRoles[]``"""
+
     resource_id: str | None = None
     role: str | None = None
 
@@ -1285,8 +1737,8 @@ class InstanceOrgMemberPatch(Model):
     """``instanceOrgMemberPatch``"""
 
     role: str | None = None
-    application_roles: list[InstanceOrgMemberPatchApplicationRolesItem] | None = None
-    dashboard_roles: list[InstanceOrgMemberPatchApplicationRolesItem] | None = None
+    application_roles: list[OrgMemberApplicationRole] | None = None
+    dashboard_roles: list[OrgMemberDashboardRole] | None = None
 
 
 class OrgRoleInfo(InstanceOrgMemberPatch):
@@ -1359,7 +1811,9 @@ class AuthedDevice(Model):
     sub_topics: list[str] | None = None
 
 
-class ApplicationExportPostRepo(Model):
+class ApplicationExportRepo(Model):
+    """``applicationExportPost.repo``"""
+
     branch: str | None = None
     directory: str | None = None
     commit_message: str | None = None
@@ -1377,7 +1831,7 @@ class ApplicationExportPost(Model):
     force_job: bool | None = None
     export_type: str | None = None
     credential_name: str | None = None
-    repo: ApplicationExportPostRepo | None = None
+    repo: ApplicationExportRepo | None = None
 
 
 class OrgMemberPatch(Model):
@@ -1385,8 +1839,8 @@ class OrgMemberPatch(Model):
 
     user_id: str | None = None
     role: str | None = None
-    application_roles: list[InstanceOrgMemberPatchApplicationRolesItem] | None = None
-    dashboard_roles: list[InstanceOrgMemberPatchApplicationRolesItem] | None = None
+    application_roles: list[OrgMemberApplicationRole] | None = None
+    dashboard_roles: list[OrgMemberDashboardRole] | None = None
 
 
 class ResourceJobPatch(Model):
@@ -1421,6 +1875,12 @@ class DataTableRows(Model):
     query: dict[str, Any] | None = None
 
 
+class EventCreationDate(Model):
+    """``eventPost.creationDate``"""
+
+    date: str | None = field(default=None, name="$date")
+
+
 class EventPost(Model):
     """``eventPost``"""
 
@@ -1431,8 +1891,22 @@ class EventPost(Model):
     data: Any = None
     device_id: str | None = None
     event_tags: dict[str, str] | None = None
-    creation_date: str | int | float | DeviceCommandTime | None = None
+    creation_date: str | int | float | EventCreationDate | None = None
     disable_tag_change_tracking: bool | None = None
+
+
+class OrgInviteApplicationRole(Model):
+    """``orgInvitePost.applicationRoles[]``"""
+
+    resource_id: str | None = None
+    role: str | None = None
+
+
+class OrgInviteDashboardRole(Model):
+    """``orgInvitePost.dashboardRoles[]``"""
+
+    resource_id: str | None = None
+    role: str | None = None
 
 
 class OrgInvitePost(Model):
@@ -1440,8 +1914,8 @@ class OrgInvitePost(Model):
 
     email: str | None = None
     role: str | None = None
-    application_roles: list[InstanceOrgMemberPatchApplicationRolesItem] | None = None
-    dashboard_roles: list[InstanceOrgMemberPatchApplicationRolesItem] | None = None
+    application_roles: list[OrgInviteApplicationRole] | None = None
+    dashboard_roles: list[OrgInviteDashboardRole] | None = None
     disallow_transfer: bool | None = None
 
 
@@ -1452,6 +1926,13 @@ class ExperienceDomains(Model):
     count: int | None = None
     total_count: int | None = None
     application_id: str | None = None
+
+
+class MeCurrentCredentials(Model):
+    """``mePatch.currentCredentials``"""
+
+    two_factor_code: str | None = None
+    password: str | None = None
 
 
 class MePatch(Model):
@@ -1467,7 +1948,14 @@ class MePatch(Model):
     url: str | None = None
     password: str | None = None
     token_cutoff: datetime | None = None
-    current_credentials: MultiFactorAuthDisable | None = None
+    current_credentials: MeCurrentCredentials | None = None
+
+
+class ApplicationCertificateDeviceTag(Model):
+    """``applicationCertificatePost.deviceTags[]``"""
+
+    key: str | None = None
+    value: str | None = None
 
 
 class ApplicationCertificatePost(Model):
@@ -1476,7 +1964,7 @@ class ApplicationCertificatePost(Model):
     status: str | None = None
     description: str | None = None
     device_ids: list[str] | None = None
-    device_tags: list[DeviceTagFilterItem] | None = None
+    device_tags: list[ApplicationCertificateDeviceTag] | None = None
     certificate: str | None = None
     filter_type: str | None = None
     pub_topics: list[str] | None = None
@@ -1532,20 +2020,24 @@ class OrgInvite(Model):
     id: str | None = None
     email: str | None = None
     role: str | None = None
-    application_roles: list[InstanceOrgMemberPatchApplicationRolesItem] | None = None
-    dashboard_roles: list[InstanceOrgMemberPatchApplicationRolesItem] | None = None
+    application_roles: list[OrgInviteApplicationRole] | None = None
+    dashboard_roles: list[OrgInviteDashboardRole] | None = None
     invite_date: datetime | None = None
     ttl: int | float | None = None
     has_expired: bool | None = None
     disallow_transfer: bool | None = None
 
 
-class FlowErrorsErrorsItemError(Model):
+class FlowErrorsErrorError(Model):
+    """``flowErrors.errors[].error``"""
+
     name: str | None = None
     message: str | None = None
 
 
-class FlowErrorsErrorsItem(Model):
+class FlowErrorsError(Model):
+    """``flowErrors.errors[]``"""
+
     time: datetime | None = None
     device_id: str | None = None
     device_name: str | None = None
@@ -1553,7 +2045,7 @@ class FlowErrorsErrorsItem(Model):
     flow_version_id: str | None = None
     node_id: str | None = None
     node_label: str | None = None
-    error: FlowErrorsErrorsItemError | None = None
+    error: FlowErrorsErrorError | None = None
 
 
 class FlowErrors(Model):
@@ -1566,16 +2058,20 @@ class FlowErrors(Model):
     end: datetime | None = None
     limit: int | float | None = None
     sort_direction: str | None = None
-    errors: list[FlowErrorsErrorsItem] | None = None
+    errors: list[FlowErrorsError] | None = None
 
 
 class ApplicationSearchResultItemMetadata(Model):
+    """``applicationSearchResult[].metadata``"""
+
     descriptor: str | None = None
     parent_directory: str | None = None
     content_type: str | None = None
 
 
 class ApplicationSearchResultItem(Model):
+    """``applicationSearchResult[]``"""
+
     id: str | None = None
     name: str | None = None
     metadata: ApplicationSearchResultItemMetadata | None = None
@@ -1602,21 +2098,30 @@ class File(Model):
     file_size: int | float | None = None
     s3etag: str | None = None
     content_type: str | None = None
-    file_dimensions: FilePatchFileDimensions | None = None
+    file_dimensions: FileFileDimensions | None = None
     move_into_id: str | None = None
     url: str | None = None
 
 
-class CompositeDevicesStateItemsItem(Model):
+class CompositeDevicesStateItemCompositeStateValue(Model):
+    """``compositeDevicesState.items[].compositeState{}``"""
+
+    value: str | int | float | bool | None = None
+    time: str | int | float | StateValueTime | None = None
+
+
+class CompositeDevicesStateItem(Model):
+    """``compositeDevicesState.items[]``"""
+
     id: str | None = None
     name: str | None = None
-    composite_state: dict[str, CompositeDeviceStateValue] | None = None
+    composite_state: dict[str, CompositeDevicesStateItemCompositeStateValue] | None = None
 
 
 class CompositeDevicesState(Model):
     """``compositeDevicesState``"""
 
-    items: list[CompositeDevicesStateItemsItem] | None = None
+    items: list[CompositeDevicesStateItem] | None = None
     count: int | None = None
     total_count: int | None = None
     per_page: int | None = None
@@ -1627,11 +2132,18 @@ class CompositeDevicesState(Model):
     query: dict[str, Any] | None = None
 
 
+class ApplicationKeyDeviceTag(Model):
+    """``applicationKeyPost.deviceTags[]``"""
+
+    key: str | None = None
+    value: str | None = None
+
+
 class ApplicationKeyPost(Model):
     """``applicationKeyPost``"""
 
     device_ids: list[str] | None = None
-    device_tags: list[DeviceTagFilterItem] | None = None
+    device_tags: list[ApplicationKeyDeviceTag] | None = None
     name: str | None = None
     description: str | None = None
     filter_type: str | None = None
@@ -1642,6 +2154,8 @@ class ApplicationKeyPost(Model):
 
 
 class ApplicationCertificateAuthorityCaInfoItem(Model):
+    """``applicationCertificateAuthority.caInfo[]``"""
+
     serial_number: str | None = None
     fingerprint: str | None = None
     common_name: str | None = None
@@ -1688,6 +2202,13 @@ class Webhook(Model):
     enabled: bool | None = None
 
 
+class DashboardSendReportCtxValue(Model):
+    """``dashboardSendReport.ctx{}``"""
+
+    key: str | None = None
+    value: str | None = None
+
+
 class DashboardSendReport(Model):
     """``dashboardSendReport``"""
 
@@ -1699,8 +2220,15 @@ class DashboardSendReport(Model):
     time: int | float | None = None
     timezone: str | None = None
     locale: str | None = None
-    ctx: dict[str, str | int | float | DeviceTagFilterItem] | None = None
+    ctx: dict[str, str | int | float | DashboardSendReportCtxValue] | None = None
     branded: bool | None = None
+
+
+class ExperienceGroupDeviceTag(Model):
+    """``experienceGroupPatch.deviceTags[]``"""
+
+    key: str | None = None
+    value: str | None = None
 
 
 class ExperienceGroupPatch(Model):
@@ -1712,12 +2240,14 @@ class ExperienceGroupPatch(Model):
     experience_endpoint_ids: list[str] | None = None
     group_tags: dict[str, str] | None = None
     device_ids: list[str] | None = None
-    device_tags: list[DeviceTagFilterItem] | None = None
+    device_tags: list[ExperienceGroupDeviceTag] | None = None
     device_query_json: str | None = None
     parent_id: str | None = None
 
 
 class ImportIntoApplicationOptionsRepo(Model):
+    """``importIntoApplicationOptions.repo``"""
+
     branch: str | None = None
     directory: str | None = None
 
@@ -1740,7 +2270,9 @@ class ExperienceGroupPost(ExperienceGroupPatch):
     """``experienceGroupPost``"""
 
 
-class ExperienceUserExperienceGroupsItem(Model):
+class ExperienceUserExperienceGroup(Model):
+    """``experienceUser.experienceGroups[]``"""
+
     name: str | None = None
     id: str | None = None
     parent_id: str | None = None
@@ -1762,7 +2294,7 @@ class ExperienceUser(Model):
     avatar_url: str | None = None
     token_cutoff: datetime | None = None
     user_tags: dict[str, str] | None = None
-    experience_groups: list[ExperienceUserExperienceGroupsItem] | None = None
+    experience_groups: list[ExperienceUserExperienceGroup] | None = None
 
 
 class AdvancedQuery(Model):
@@ -1773,13 +2305,33 @@ class AdvancedQuery(Model):
     nor: list[AdvancedQuery] | None = field(default=None, name="$nor")
 
 
-class InstanceAuditLogFilterPrimaryTargetItem(Model):
+class AuditLogFilterPrimaryTargetItem(Model):
+    """``instanceAuditLogFilter.primaryTarget[]``"""
+
     id: str | None = None
     type: str | None = None
     name: str | None = None
 
 
-class InstanceAuditLogFilterRequestItem(Model):
+class AuditLogFilterSecondaryTargetItem(Model):
+    """``instanceAuditLogFilter.secondaryTarget[]``"""
+
+    id: str | None = None
+    type: str | None = None
+    name: str | None = None
+
+
+class AuditLogFilterActorItem(Model):
+    """``instanceAuditLogFilter.actor[]``"""
+
+    id: str | None = None
+    type: str | None = None
+    name: str | None = None
+
+
+class AuditLogFilterRequestItem(Model):
+    """``instanceAuditLogFilter.request[]``"""
+
     resource: str | None = None
     action: str | None = None
 
@@ -1787,10 +2339,10 @@ class InstanceAuditLogFilterRequestItem(Model):
 class InstanceAuditLogFilter(Model):
     """``instanceAuditLogFilter``"""
 
-    primary_target: list[InstanceAuditLogFilterPrimaryTargetItem] | None = None
-    secondary_target: list[InstanceAuditLogFilterPrimaryTargetItem] | None = None
-    actor: list[InstanceAuditLogFilterPrimaryTargetItem] | None = None
-    request: list[InstanceAuditLogFilterRequestItem] | None = None
+    primary_target: list[AuditLogFilterPrimaryTargetItem] | None = None
+    secondary_target: list[AuditLogFilterSecondaryTargetItem] | None = None
+    actor: list[AuditLogFilterActorItem] | None = None
+    request: list[AuditLogFilterRequestItem] | None = None
     response_code: list[int] | None = None
 
 
@@ -1819,11 +2371,27 @@ class InstanceAuditLog(Model):
     response_status: int | None = None
 
 
-class ApiTokenPatchOrgRolesItem(Model):
+class TokenOrgRoleApplicationRole(Model):
+    """``apiTokenPatch.orgRoles[].applicationRoles[]``"""
+
+    resource_id: str | None = None
+    role: str | None = None
+
+
+class TokenOrgRoleDashboardRole(Model):
+    """``apiTokenPatch.orgRoles[].dashboardRoles[]``"""
+
+    resource_id: str | None = None
+    role: str | None = None
+
+
+class TokenOrgRole(Model):
+    """``apiTokenPatch.orgRoles[]``"""
+
     org_id: str | None = None
     role: str | None = None
-    application_roles: list[InstanceOrgMemberPatchApplicationRolesItem] | None = None
-    dashboard_roles: list[InstanceOrgMemberPatchApplicationRolesItem] | None = None
+    application_roles: list[TokenOrgRoleApplicationRole] | None = None
+    dashboard_roles: list[TokenOrgRoleDashboardRole] | None = None
 
 
 class ApiTokenPatch(Model):
@@ -1832,7 +2400,7 @@ class ApiTokenPatch(Model):
     name: str | None = None
     description: str | None = None
     default_role: str | None = None
-    org_roles: list[ApiTokenPatchOrgRolesItem] | None = None
+    org_roles: list[TokenOrgRole] | None = None
     status: str | None = None
 
 
@@ -1859,7 +2427,7 @@ class ExperienceView(Model):
     layout_name: str | None = None
     body: str | None = None
     view_tags: dict[str, str] | None = None
-    headers: ExperienceViewPatchHeaders | None = None
+    headers: ExperienceViewHeaders | None = None
 
 
 class ResourceJob(Model):
@@ -1886,7 +2454,17 @@ class ResourceJob(Model):
     retry_delay: int | None = None
 
 
-class ExperienceEndpointPatchStaticReply(Model):
+class ExperienceEndpointStaticReply(Model):
+    """``experienceEndpointPatch.staticReply``"""
+
+    value: str | None = None
+    status_code: int | None = None
+    type: str | None = None
+
+
+class ExperienceEndpointUnauthorizedReply(Model):
+    """``experienceEndpointPatch.unauthorizedReply``"""
+
     value: str | None = None
     status_code: int | None = None
     type: str | None = None
@@ -1903,25 +2481,36 @@ class ExperienceEndpointPatch(Model):
     device_id_template: str | None = None
     endpoint_tags: dict[str, str] | None = None
     experience_group_ids: list[str] | None = None
-    static_reply: ExperienceEndpointPatchStaticReply | None = None
-    unauthorized_reply: ExperienceEndpointPatchStaticReply | None = None
+    static_reply: ExperienceEndpointStaticReply | None = None
+    unauthorized_reply: ExperienceEndpointUnauthorizedReply | None = None
 
 
 class ExperienceEndpointPost(ExperienceEndpointPatch):
     """``experienceEndpointPost``"""
 
 
-class DeviceAttributePatchSystemChildAttributesItem(Model):
+class SystemChildAttributeDeviceTag(Model):
+    """``deviceAttributePatch.system.childAttributes[].deviceTags[]``"""
+
+    key: str | None = None
+    value: str | None = None
+
+
+class SystemChildAttribute(Model):
+    """``deviceAttributePatch.system.childAttributes[]``"""
+
     name: str | None = None
     mode: str | None = None
     device_ids: list[str] | None = None
-    device_tags: list[DeviceTagFilterItem] | None = None
+    device_tags: list[SystemChildAttributeDeviceTag] | None = None
 
 
-class DeviceAttributePatchSystem(Model):
+class AttributeSystem(Model):
+    """``deviceAttributePatch.system``"""
+
     aggregation: str | None = None
     aggregation_options: list[dict[str, Any]] | None = None
-    child_attributes: list[DeviceAttributePatchSystemChildAttributesItem] | None = None
+    child_attributes: list[SystemChildAttribute] | None = None
 
 
 class DeviceAttributePatch(Model):
@@ -1931,17 +2520,28 @@ class DeviceAttributePatch(Model):
     content_type: str | None = None
     description: str | None = None
     attribute_tags: dict[str, str] | None = None
-    system: DeviceAttributePatchSystem | None = None
+    system: AttributeSystem | None = None
 
 
-class FileUploadPostResponseUploadFields(Model):
+class FileUploadFileDimensions(Model):
+    """``fileUploadPostResponse.fileDimensions``"""
+
+    width: int | float | None = None
+    height: int | float | None = None
+
+
+class FileUploadUploadFields(Model):
+    """``fileUploadPostResponse.upload.fields``"""
+
     key: str | None = None
     bucket: str | None = None
 
 
-class FileUploadPostResponseUpload(Model):
+class FileUploadUpload(Model):
+    """``fileUploadPostResponse.upload``"""
+
     url: str | None = None
-    fields: FileUploadPostResponseUploadFields | None = None
+    fields: FileUploadUploadFields | None = None
 
 
 class FileUploadPostResponse(Model):
@@ -1960,13 +2560,15 @@ class FileUploadPostResponse(Model):
     file_size: int | float | None = None
     s3etag: str | None = None
     content_type: str | None = None
-    file_dimensions: FilePatchFileDimensions | None = None
+    file_dimensions: FileUploadFileDimensions | None = None
     move_into_id: str | None = None
     url: str | None = None
-    upload: FileUploadPostResponseUpload | None = None
+    upload: FileUploadUpload | None = None
 
 
-class NotificationRulePatchEmailConfig(Model):
+class NotificationRuleEmailConfig(Model):
+    """``notificationRulePatch.emailConfig``"""
+
     subject_template: str | None = None
     body_template: str | None = None
     send_to_target: str | None = None
@@ -1974,7 +2576,9 @@ class NotificationRulePatchEmailConfig(Model):
     send_to_addresses: list[str] | None = None
 
 
-class NotificationRulePatchRuleConfig(Model):
+class NotificationRuleRuleConfig(Model):
+    """``notificationRulePatch.ruleConfig``"""
+
     rule_type: str | None = None
     threshold_type: str | None = None
     threshold: int | float | None = None
@@ -1989,29 +2593,45 @@ class NotificationRulePatch(Model):
     description: str | None = None
     enabled: bool | None = None
     callback_url: str | None = None
-    email_config: NotificationRulePatchEmailConfig | None = None
-    rule_config: NotificationRulePatchRuleConfig | None = None
+    email_config: NotificationRuleEmailConfig | None = None
+    rule_config: NotificationRuleRuleConfig | None = None
+
+
+class DeviceConnectionStatusConnectedAt(Model):
+    """``deviceConnectionStatus.connectedAt``"""
+
+    date: str | None = field(default=None, name="$date")
+
+
+class DeviceConnectionStatusDisconnectedAt(Model):
+    """``deviceConnectionStatus.disconnectedAt``"""
+
+    date: str | None = field(default=None, name="$date")
 
 
 class DeviceConnectionStatus(Model):
     """``deviceConnectionStatus``"""
 
     status: str | None = None
-    connected_at: str | int | float | DeviceCommandTime | None = None
+    connected_at: str | int | float | DeviceConnectionStatusConnectedAt | None = None
     ip_address: str | None = None
-    disconnected_at: str | int | float | DeviceCommandTime | None = None
+    disconnected_at: str | int | float | DeviceConnectionStatusDisconnectedAt | None = None
     disconnect_reason: str | None = None
     messages_from_client: int | None = None
     messages_to_client: int | None = None
 
 
-class NotificationRuleDeliveryLogsItemEmail(Model):
+class NotificationRuleDeliveryLogEmail(Model):
+    """``notificationRuleDeliveryLogs[].email``"""
+
     subject: str | None = None
     body: str | None = None
     addresses: list[str] | None = None
 
 
-class NotificationRuleDeliveryLogsItemEvaluation(Model):
+class NotificationRuleDeliveryLogEvaluation(Model):
+    """``notificationRuleDeliveryLogs[].evaluation``"""
+
     value: int | float | None = None
     limit: int | float | None = None
     rule_type: str | None = None
@@ -2020,7 +2640,9 @@ class NotificationRuleDeliveryLogsItemEvaluation(Model):
     max_frequency: str | None = None
 
 
-class NotificationRuleDeliveryLogsItem(Model):
+class NotificationRuleDeliveryLog(Model):
+    """``notificationRuleDeliveryLogs[]``"""
+
     id: str | None = None
     notification_rule_delivery_id: str | None = None
     notification_rule_id: str | None = None
@@ -2033,14 +2655,32 @@ class NotificationRuleDeliveryLogsItem(Model):
     target_id: str | None = None
     target_name: str | None = None
     callback_url: str | None = None
-    email: NotificationRuleDeliveryLogsItemEmail | None = None
-    evaluation: NotificationRuleDeliveryLogsItemEvaluation | None = None
+    email: NotificationRuleDeliveryLogEmail | None = None
+    evaluation: NotificationRuleDeliveryLogEvaluation | None = None
 
 
-class ExperienceVersionPatchGlobalsItem(Model):
+class ExperienceVersionGlobal(Model):
+    """``experienceVersionPatch.globals[]``"""
+
     key: str | None = None
     json: str | None = None
     description: str | None = None
+
+
+class ExperienceVersionNotFoundReply(Model):
+    """``experienceVersionPatch.notFoundReply``"""
+
+    value: str | None = None
+    status_code: int | None = None
+    type: str | None = None
+
+
+class ExperienceVersionUnauthorizedReply(Model):
+    """``experienceVersionPatch.unauthorizedReply``"""
+
+    value: str | None = None
+    status_code: int | None = None
+    type: str | None = None
 
 
 class ExperienceVersionPatch(Model):
@@ -2048,9 +2688,9 @@ class ExperienceVersionPatch(Model):
 
     endpoint_default_cors: bool | None = None
     allowed_cors_origins: list[str] | None = None
-    globals: list[ExperienceVersionPatchGlobalsItem] | None = None
-    not_found_reply: ExperienceEndpointPatchStaticReply | None = None
-    unauthorized_reply: ExperienceEndpointPatchStaticReply | None = None
+    globals: list[ExperienceVersionGlobal] | None = None
+    not_found_reply: ExperienceVersionNotFoundReply | None = None
+    unauthorized_reply: ExperienceVersionUnauthorizedReply | None = None
     description: str | None = None
     source_version_id_or_name: str | None = None
     response_headers: dict[str, str] | None = None
@@ -2064,7 +2704,7 @@ class DeviceAttributePost(Model):
     content_type: str | None = None
     description: str | None = None
     attribute_tags: dict[str, str] | None = None
-    system: DeviceAttributePatchSystem | None = None
+    system: AttributeSystem | None = None
 
 
 class DataTables(Model):
@@ -2091,14 +2731,42 @@ class NotificationRulePost(Model):
     description: str | None = None
     enabled: bool | None = None
     callback_url: str | None = None
-    email_config: NotificationRulePatchEmailConfig | None = None
-    rule_config: NotificationRulePatchRuleConfig | None = None
+    email_config: NotificationRuleEmailConfig | None = None
+    rule_config: NotificationRuleRuleConfig | None = None
+
+
+class OrgInviteCollectionItemApplicationRole(Model):
+    """``orgInviteCollection.items[].applicationRoles[]``"""
+
+    resource_id: str | None = None
+    role: str | None = None
+
+
+class OrgInviteCollectionItemDashboardRole(Model):
+    """``orgInviteCollection.items[].dashboardRoles[]``"""
+
+    resource_id: str | None = None
+    role: str | None = None
+
+
+class OrgInviteCollectionItem(Model):
+    """``orgInviteCollection.items[]``"""
+
+    id: str | None = None
+    email: str | None = None
+    role: str | None = None
+    application_roles: list[OrgInviteCollectionItemApplicationRole] | None = None
+    dashboard_roles: list[OrgInviteCollectionItemDashboardRole] | None = None
+    invite_date: datetime | None = None
+    ttl: int | float | None = None
+    has_expired: bool | None = None
+    disallow_transfer: bool | None = None
 
 
 class OrgInviteCollection(Model):
     """``orgInviteCollection``"""
 
-    items: list[OrgInvite] | None = None
+    items: list[OrgInviteCollectionItem] | None = None
     instance_id: str | None = None
     org_id: str | None = None
     count: int | None = None
@@ -2123,23 +2791,29 @@ class Files(Model):
     parent_exists: bool | None = None
 
 
-class ValidateContextSuccessCtxValueAttributesValue(Model):
+class CtxValueAttributesValue(Model):
+    """``validateContextSuccess.ctx{}.attributes{}``"""
+
     data_type: str | None = None
     description: str | None = None
     tags: dict[str, str] | None = None
 
 
 class ValidateContextSuccessCtxValue(Model):
+    """``validateContextSuccess.ctx{}``"""
+
     key: str | None = None
     value: str | None = None
     id: str | None = None
     name: str | None = None
     description: str | None = None
     tags: dict[str, list[str]] | None = None
-    attributes: dict[str, ValidateContextSuccessCtxValueAttributesValue] | None = None
+    attributes: dict[str, CtxValueAttributesValue] | None = None
 
 
 class ValidateContextSuccessDashboard(Model):
+    """``validateContextSuccess.dashboard``"""
+
     name: str | None = None
     id: str | None = None
     duration: int | None = None
@@ -2163,7 +2837,7 @@ class DeviceAttribute(Model):
     content_type: str | None = None
     description: str | None = None
     attribute_tags: dict[str, str] | None = None
-    system: DeviceAttributePatchSystem | None = None
+    system: AttributeSystem | None = None
     application_id: str | None = None
     device_id: str | None = None
 
@@ -2182,7 +2856,7 @@ class ExperienceGroup(Model):
     experience_endpoint_ids: list[str] | None = None
     group_tags: dict[str, str] | None = None
     device_ids: list[str] | None = None
-    device_tags: list[DeviceTagFilterItem] | None = None
+    device_tags: list[ExperienceGroupDeviceTag] | None = None
     device_query_json: str | None = None
     parent_id: str | None = None
     ancestor_ids: list[str] | None = None
@@ -2273,18 +2947,31 @@ class AuditLog(Model):
     response_status: int | None = None
 
 
-class NotebookExecutionLogsItemInputInfoValue(Model):
+class NotebookExecutionLogInputInfoValue(Model):
+    """``notebookExecutionLogs[].inputInfo{}``"""
+
     size: int | float | None = None
     url: str | None = None
 
 
-class NotebookExecutionLogsItemOutputInfoValue(Model):
+class NotebookExecutionLogOutputInfoValue(Model):
+    """``notebookExecutionLogs[].outputInfo{}``"""
+
     size: int | float | None = None
     url: str | None = None
     content_type: str | None = None
 
 
-class NotebookExecutionLogsItem(Model):
+class NotebookExecutionLogExecutionError(Model):
+    """``notebookExecutionLogs[].executionErrors[]``"""
+
+    name: str | None = None
+    message: str | None = None
+
+
+class NotebookExecutionLog(Model):
+    """``notebookExecutionLogs[]``"""
+
     id: str | None = None
     notebook_execution_id: str | None = None
     notebook_id: str | None = None
@@ -2301,9 +2988,31 @@ class NotebookExecutionLogsItem(Model):
     notebook_completed_at: datetime | None = None
     outputs_completed_at: datetime | None = None
     template_context: str | None = None
-    input_info: dict[str, NotebookExecutionLogsItemInputInfoValue] | None = None
-    output_info: dict[str, NotebookExecutionLogsItemOutputInfoValue] | None = None
-    execution_errors: list[FlowErrorsErrorsItemError] | None = None
+    input_info: dict[str, NotebookExecutionLogInputInfoValue] | None = None
+    output_info: dict[str, NotebookExecutionLogOutputInfoValue] | None = None
+    execution_errors: list[NotebookExecutionLogExecutionError] | None = None
+
+
+class ValidateContextErrorCtxValue(Model):
+    """``validateContextError.ctx{}``"""
+
+    key: str | None = None
+    value: str | None = None
+    id: str | None = None
+    name: str | None = None
+    description: str | None = None
+    tags: dict[str, list[str]] | None = None
+    attributes: dict[str, CtxValueAttributesValue] | None = None
+
+
+class ValidateContextErrorDashboard(Model):
+    """``validateContextError.dashboard``"""
+
+    name: str | None = None
+    id: str | None = None
+    duration: int | None = None
+    resolution: int | None = None
+    refresh_rate: int | float | None = None
 
 
 class ValidateContextError(Model):
@@ -2312,8 +3021,19 @@ class ValidateContextError(Model):
     type: str | None = None
     message: str | None = None
     invalid_ctx_name: str | None = None
-    ctx: dict[str, str | int | float | ValidateContextSuccessCtxValue] | None = None
-    dashboard: ValidateContextSuccessDashboard | None = None
+    ctx: dict[str, str | int | float | ValidateContextErrorCtxValue] | None = None
+    dashboard: ValidateContextErrorDashboard | None = None
+
+
+class ApplicationCertificateCertificateInfo(Model):
+    """``applicationCertificate.certificateInfo``"""
+
+    serial_number: str | None = None
+    fingerprint: str | None = None
+    common_name: str | None = None
+    issuer_name: str | None = None
+    not_valid_before: datetime | None = None
+    not_valid_after: datetime | None = None
 
 
 class ApplicationCertificate(Model):
@@ -2327,8 +3047,8 @@ class ApplicationCertificate(Model):
     status: str | None = None
     description: str | None = None
     device_ids: list[str] | None = None
-    device_tags: list[DeviceTagFilterItem] | None = None
-    certificate_info: ApplicationCertificateAuthorityCaInfoItem | None = None
+    device_tags: list[ApplicationCertificateDeviceTag] | None = None
+    certificate_info: ApplicationCertificateCertificateInfo | None = None
     certificate: str | None = None
     filter_type: str | None = None
     pub_topics: list[str] | None = None
@@ -2336,6 +3056,8 @@ class ApplicationCertificate(Model):
 
 
 class ApplicationTemplateSummary(Model):
+    """``applicationTemplate.summary``"""
+
     application_certificate_authority_count: int | None = None
     dashboard_count: int | None = None
     device_count: int | None = None
@@ -2391,7 +3113,7 @@ class ApplicationKey(Model):
     key: str | None = None
     status: str | None = None
     device_ids: list[str] | None = None
-    device_tags: list[DeviceTagFilterItem] | None = None
+    device_tags: list[ApplicationKeyDeviceTag] | None = None
     name: str | None = None
     description: str | None = None
     filter_type: str | None = None
@@ -2409,9 +3131,9 @@ class ExperienceVersionPost(Model):
     domain_ids: list[str] | None = None
     slug_ids: list[str] | None = None
     endpoint_default_cors: bool | None = None
-    globals: list[ExperienceVersionPatchGlobalsItem] | None = None
-    not_found_reply: ExperienceEndpointPatchStaticReply | None = None
-    unauthorized_reply: ExperienceEndpointPatchStaticReply | None = None
+    globals: list[ExperienceVersionGlobal] | None = None
+    not_found_reply: ExperienceVersionNotFoundReply | None = None
+    unauthorized_reply: ExperienceVersionUnauthorizedReply | None = None
     allowed_cors_origins: list[str] | None = None
     response_headers: dict[str, str] | None = None
 
@@ -2432,7 +3154,7 @@ class ApplicationKeyPostResponse(Model):
     status: str | None = None
     secret: str | None = None
     device_ids: list[str] | None = None
-    device_tags: list[DeviceTagFilterItem] | None = None
+    device_tags: list[ApplicationKeyDeviceTag] | None = None
     name: str | None = None
     description: str | None = None
     filter_type: str | None = None
@@ -2447,13 +3169,15 @@ class InstanceOrgMemberPost(Model):
 
     user_id: str | None = None
     role: str | None = None
-    application_roles: list[InstanceOrgMemberPatchApplicationRolesItem] | None = None
-    dashboard_roles: list[InstanceOrgMemberPatchApplicationRolesItem] | None = None
+    application_roles: list[OrgMemberApplicationRole] | None = None
+    dashboard_roles: list[OrgMemberDashboardRole] | None = None
     email: str | None = None
     disallow_transfer: bool | None = None
 
 
 class DataTableRowsExportQueryOptions(Model):
+    """``dataTableRowsExport.queryOptions``"""
+
     sort_direction: str | None = None
     limit: int | float | None = None
     sort_column: str | None = None
@@ -2469,7 +3193,9 @@ class DataTableRowsExport(Model):
     query_options: DataTableRowsExportQueryOptions | None = None
 
 
-class ResourceJobExecutionLogsItemExecutionSummary(Model):
+class ResourceJobExecutionLogExecutionSummary(Model):
+    """``resourceJobExecutionLogs[].executionSummary``"""
+
     succeeded: int | float | None = None
     failed: int | float | None = None
     timed_out: int | float | None = None
@@ -2477,7 +3203,9 @@ class ResourceJobExecutionLogsItemExecutionSummary(Model):
     remaining: int | float | None = None
 
 
-class ResourceJobExecutionLogsItem(Model):
+class ResourceJobExecutionLog(Model):
+    """``resourceJobExecutionLogs[]``"""
+
     id: str | None = None
     application_id: str | None = None
     resource_job_execution_id: str | None = None
@@ -2497,7 +3225,7 @@ class ResourceJobExecutionLogsItem(Model):
     iteration_delay: int | None = None
     iteration_timeout: int | None = None
     max_iteration_concurrency: int | None = None
-    execution_summary: ResourceJobExecutionLogsItemExecutionSummary | None = None
+    execution_summary: ResourceJobExecutionLogExecutionSummary | None = None
 
 
 class ExperienceUsers(Model):
@@ -2566,11 +3294,13 @@ class NotificationRule(Model):
     description: str | None = None
     enabled: bool | None = None
     callback_url: str | None = None
-    email_config: NotificationRulePatchEmailConfig | None = None
-    rule_config: NotificationRulePatchRuleConfig | None = None
+    email_config: NotificationRuleEmailConfig | None = None
+    rule_config: NotificationRuleRuleConfig | None = None
 
 
-class ExperienceEndpointExperienceGroupsItem(Model):
+class ExperienceEndpointExperienceGroup(Model):
+    """``experienceEndpoint.experienceGroups[]``"""
+
     name: str | None = None
     id: str | None = None
 
@@ -2594,9 +3324,9 @@ class ExperienceEndpoint(Model):
     access: str | None = None
     device_id_template: str | None = None
     endpoint_tags: dict[str, str] | None = None
-    static_reply: ExperienceEndpointPatchStaticReply | None = None
-    unauthorized_reply: ExperienceEndpointPatchStaticReply | None = None
-    experience_groups: list[ExperienceEndpointExperienceGroupsItem] | None = None
+    static_reply: ExperienceEndpointStaticReply | None = None
+    unauthorized_reply: ExperienceEndpointUnauthorizedReply | None = None
+    experience_groups: list[ExperienceEndpointExperienceGroup] | None = None
 
 
 class ApiToken(Model):
@@ -2615,18 +3345,22 @@ class ApiToken(Model):
     last_updated: datetime | None = None
     expiration_date: datetime | None = None
     default_role: str | None = None
-    org_roles: list[ApiTokenPatchOrgRolesItem] | None = None
+    org_roles: list[TokenOrgRole] | None = None
     scope: list[str] | None = None
     status: str | None = None
     token: str | None = None
 
 
-class EdgeDeploymentDeviceConnectionInfo(Model):
+class DeploymentDeviceConnectionInfo(Model):
+    """``edgeDeployment.deviceConnectionInfo``"""
+
     time: datetime | None = None
     connected: Any = None
 
 
-class EdgeDeploymentLogsItem(Model):
+class EdgeDeploymentLog(Model):
+    """``edgeDeployment.logs[]``"""
+
     source_type: str | None = None
     source_id: str | None = None
     date: datetime | None = None
@@ -2648,7 +3382,7 @@ class EdgeDeployment(Model):
     application_id: str | None = None
     device_id: str | None = None
     device_name: str | None = None
-    device_connection_info: EdgeDeploymentDeviceConnectionInfo | None = None
+    device_connection_info: DeploymentDeviceConnectionInfo | None = None
     flow_id: str | None = None
     flow_name: str | None = None
     flow_class: str | None = None
@@ -2659,16 +3393,20 @@ class EdgeDeployment(Model):
     desired_version: str | None = None
     current_etag: str | None = None
     desired_etag: str | None = None
-    logs: list[EdgeDeploymentLogsItem] | None = None
+    logs: list[EdgeDeploymentLog] | None = None
 
 
 class EmbeddedDeploymentFlowsValue(Model):
+    """``embeddedDeployment.flows{}``"""
+
     flow_name: str | None = None
     current_version: str | None = None
     desired_version: str | None = None
 
 
-class EmbeddedDeploymentLogsItem(Model):
+class EmbeddedDeploymentLog(Model):
+    """``embeddedDeployment.logs[]``"""
+
     source_type: str | None = None
     source_id: str | None = None
     date: datetime | None = None
@@ -2691,23 +3429,34 @@ class EmbeddedDeployment(Model):
     last_updated: datetime | None = None
     device_id: str | None = None
     device_name: str | None = None
-    device_connection_info: EdgeDeploymentDeviceConnectionInfo | None = None
+    device_connection_info: DeploymentDeviceConnectionInfo | None = None
     flows: dict[str, EmbeddedDeploymentFlowsValue] | None = None
     current_bundle_version: str | None = None
     desired_bundle_version: str | None = None
     unknown_bundle: bool | None = None
-    logs: list[EmbeddedDeploymentLogsItem] | None = None
+    logs: list[EmbeddedDeploymentLog] | None = None
 
 
 class TimeSeriesDataAggregation(Model):
+    """``timeSeriesData.aggregation``"""
+
     type: str | None = None
     options: dict[str, Any] | None = None
 
 
+class TimeSeriesDataDevicesValuePoint(Model):
+    """``timeSeriesData.devices{}.points[]``"""
+
+    time: datetime | None = None
+    data: dict[str, str | int | float | bool] | None = None
+
+
 class TimeSeriesDataDevicesValue(Model):
+    """``timeSeriesData.devices{}``"""
+
     name: str | None = None
     tags: dict[str, list[str]] | None = None
-    points: list[LastValueDataValue] | None = None
+    points: list[TimeSeriesDataDevicesValuePoint] | None = None
 
 
 class TimeSeriesData(Model):
@@ -2764,23 +3513,42 @@ class ExperienceGroups(Model):
     application_id: str | None = None
 
 
-class PeriodSummariesItemsItemSummary(Model):
+class PeriodSummarySummaryPayloadCountsCount(Model):
+    """``periodSummaries.items[].summary.payloadCounts.counts[]``"""
+
+    date: datetime | None = None
+    value: int | None = None
+
+
+class PeriodSummarySummaryPayloadCounts(Model):
+    """``periodSummaries.items[].summary.payloadCounts``"""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    counts: list[PeriodSummarySummaryPayloadCountsCount] | None = None
+
+
+class PeriodSummarySummary(Model):
+    """``periodSummaries.items[].summary``"""
+
     device_counts: DeviceCounts | None = None
     notebook_minute_counts: NotebookMinuteCounts | None = None
-    payload_counts: PayloadCountsBreakdown | None = None
+    payload_counts: PeriodSummarySummaryPayloadCounts | None = None
 
 
-class PeriodSummariesItemsItem(Model):
+class PeriodSummary(Model):
+    """``periodSummaries.items[]``"""
+
     name: str | None = None
     id: str | None = None
     application_id: str | None = None
-    summary: PeriodSummariesItemsItemSummary | None = None
+    summary: PeriodSummarySummary | None = None
 
 
 class PeriodSummaries(Model):
     """``periodSummaries``"""
 
-    items: list[PeriodSummariesItemsItem] | None = None
+    items: list[PeriodSummary] | None = None
     count: int | None = None
     total_count: int | None = None
     per_page: int | None = None
@@ -2837,12 +3605,16 @@ class ApplicationTemplates(Model):
     sort_direction: str | None = None
 
 
-class ExperienceVersionAttachedDomainsItem(Model):
+class ExperienceVersionAttachedDomain(Model):
+    """``experienceVersion.attachedDomains[]``"""
+
     domain_name: str | None = None
     id: str | None = None
 
 
-class ExperienceVersionAttachedSlugsItem(Model):
+class ExperienceVersionAttachedSlug(Model):
+    """``experienceVersion.attachedSlugs[]``"""
+
     slug: str | None = None
     id: str | None = None
 
@@ -2863,12 +3635,38 @@ class ExperienceVersion(Model):
     allowed_cors_origins: list[str] | None = None
     version: str | None = None
     description: str | None = None
-    globals: list[ExperienceVersionPatchGlobalsItem] | None = None
-    not_found_reply: ExperienceEndpointPatchStaticReply | None = None
-    unauthorized_reply: ExperienceEndpointPatchStaticReply | None = None
+    globals: list[ExperienceVersionGlobal] | None = None
+    not_found_reply: ExperienceVersionNotFoundReply | None = None
+    unauthorized_reply: ExperienceVersionUnauthorizedReply | None = None
     response_headers: dict[str, str] | None = None
-    attached_domains: list[ExperienceVersionAttachedDomainsItem] | None = None
-    attached_slugs: list[ExperienceVersionAttachedSlugsItem] | None = None
+    attached_domains: list[ExperienceVersionAttachedDomain] | None = None
+    attached_slugs: list[ExperienceVersionAttachedSlug] | None = None
+
+
+class DeviceTag(Model):
+    """``devicePatch.tags[]``"""
+
+    key: str | None = None
+    value: str | None = None
+
+
+class DeviceAttributesItemSystem(Model):
+    """``devicePatch.attributes[].system``"""
+
+    aggregation: str | None = None
+    aggregation_options: list[dict[str, Any]] | None = None
+    child_attributes: list[SystemChildAttribute] | None = None
+
+
+class DeviceAttributesItem(Model):
+    """``devicePatch.attributes[]``"""
+
+    name: str | None = None
+    data_type: str | None = None
+    content_type: str | None = None
+    description: str | None = None
+    attribute_tags: dict[str, str] | None = None
+    system: DeviceAttributesItemSystem | None = None
 
 
 class DevicePatch(Model):
@@ -2876,8 +3674,8 @@ class DevicePatch(Model):
 
     name: str | None = None
     description: str | None = None
-    tags: list[DeviceTagFilterItem] | None = None
-    attributes: list[DeviceAttributePost] | None = None
+    tags: list[DeviceTag] | None = None
+    attributes: list[DeviceAttributesItem] | None = None
     device_class: str | None = None
     gateway_id: str | None = None
     parent_id: str | None = None
@@ -2929,6 +3727,24 @@ class EmbeddedDeployments(Model):
     version: str | None = None
 
 
+class DeviceRecipeTag(Model):
+    """``deviceRecipePost.tags[]``"""
+
+    key: str | None = None
+    value: str | None = None
+
+
+class DeviceRecipeAttribute(Model):
+    """``deviceRecipePost.attributes[]``"""
+
+    name: str | None = None
+    data_type: str | None = None
+    content_type: str | None = None
+    description: str | None = None
+    attribute_tags: dict[str, str] | None = None
+    system: AttributeSystem | None = None
+
+
 class DeviceRecipePost(Model):
     """``deviceRecipePost``"""
 
@@ -2936,8 +3752,8 @@ class DeviceRecipePost(Model):
     device_name: str | None = None
     description: str | None = None
     device_description: str | None = None
-    tags: list[DeviceTagFilterItem] | None = None
-    attributes: list[DeviceAttributePost] | None = None
+    tags: list[DeviceRecipeTag] | None = None
+    attributes: list[DeviceRecipeAttribute] | None = None
     device_class: str | None = None
     gateway_id: str | None = None
     parent_id: str | None = None
@@ -2945,8 +3761,20 @@ class DeviceRecipePost(Model):
     keep_duplicates: bool | None = None
 
 
-class DeviceRecipePatch(DeviceRecipePost):
+class DeviceRecipePatch(Model):
     """``deviceRecipePatch``"""
+
+    name: str | None = None
+    device_name: str | None = None
+    description: str | None = None
+    device_description: str | None = None
+    tags: list[DeviceRecipeTag] | None = None
+    attributes: list[DeviceRecipeAttribute] | None = None
+    device_class: str | None = None
+    gateway_id: str | None = None
+    parent_id: str | None = None
+    system_interval: int | None = None
+    keep_duplicates: bool | None = None
 
 
 class ApiTokens(Model):
@@ -2989,7 +3817,9 @@ class ExperienceVersions(Model):
     application_id: str | None = None
 
 
-class InstancePatchReportConfigsItem(Model):
+class InstanceReportConfig(Model):
+    """``instancePatch.reportConfigs[]``"""
+
     id: str | None = None
     cron: str | None = None
     timezone: str | None = None
@@ -3001,7 +3831,9 @@ class InstancePatchReportConfigsItem(Model):
     include_sandbox: bool | None = None
 
 
-class InstancePatchOrgDefaultLimitConfig(Model):
+class InstanceOrgDefaultLimitConfig(Model):
+    """``instancePatch.orgDefaultLimitConfig``"""
+
     apitoken: int | None = None
     application: int | None = None
     applicationcertificate: int | None = None
@@ -3041,17 +3873,44 @@ class InstancePatchOrgDefaultLimitConfig(Model):
 class InstancePatch(Model):
     """``instancePatch``"""
 
-    report_configs: list[InstancePatchReportConfigsItem] | None = None
-    org_default_limit_config: InstancePatchOrgDefaultLimitConfig | None = None
+    report_configs: list[InstanceReportConfig] | None = None
+    org_default_limit_config: InstanceOrgDefaultLimitConfig | None = None
     mfa_mode: str | None = None
 
 
-class ApplicationImportExecutionsItemDryRunResults(Model):
+class ApplicationImportExecutionError(Model):
+    """``applicationImportExecutions[].error``"""
+
+    name: str | None = None
+    message: str | None = None
+
+
+class ApplicationImportExecutionDryRunResults(Model):
+    """``applicationImportExecutions[].dryRunResults``"""
+
     limit_errors: list[Any] | None = None
     url: str | None = None
 
 
-class ApplicationImportExecutionsItem(Model):
+class ApplicationImportExecutionValidationError(Model):
+    """``applicationImportExecutions[].validationErrors[]``"""
+
+    type: str | None = None
+    name: str | None = None
+    id: str | None = None
+    message: str | None = None
+
+
+class ApplicationImportExecutionRepo(Model):
+    """``applicationImportExecutions[].repo``"""
+
+    branch: str | None = None
+    directory: str | None = None
+
+
+class ApplicationImportExecution(Model):
+    """``applicationImportExecutions[]``"""
+
     id: str | None = None
     import_source_type: str | None = None
     import_execution_id: str | None = None
@@ -3069,13 +3928,13 @@ class ApplicationImportExecutionsItem(Model):
     job_id: str | None = None
     source_id: str | None = None
     source_type: str | None = None
-    error: FlowErrorsErrorsItemError | None = None
-    dry_run_results: ApplicationImportExecutionsItemDryRunResults | None = None
-    validation_errors: list[ValidationErrorsValidationErrorsItem] | None = None
+    error: ApplicationImportExecutionError | None = None
+    dry_run_results: ApplicationImportExecutionDryRunResults | None = None
+    validation_errors: list[ApplicationImportExecutionValidationError] | None = None
     imported_file_url: str | None = None
     import_url: str | None = None
     credential_name: str | None = None
-    repo: ImportIntoApplicationOptionsRepo | None = None
+    repo: ApplicationImportExecutionRepo | None = None
 
 
 class DeviceRecipe(Model):
@@ -3090,8 +3949,8 @@ class DeviceRecipe(Model):
     device_name: str | None = None
     description: str | None = None
     device_description: str | None = None
-    tags: list[DeviceTagFilterItem] | None = None
-    attributes: list[DeviceAttributePost] | None = None
+    tags: list[DeviceRecipeTag] | None = None
+    attributes: list[DeviceRecipeAttribute] | None = None
     device_class: str | None = None
     gateway_id: str | None = None
     parent_id: str | None = None
@@ -3099,19 +3958,46 @@ class DeviceRecipe(Model):
     keep_duplicates: bool | None = None
 
 
-class EventUpdatesItemStateChange(Model):
+class EventUpdateStateChange(Model):
+    """``event.updates[].stateChange``"""
+
     old: str | None = None
     new: str | None = None
 
 
-class EventUpdatesItemDeviceIdChange(Model):
+class EventUpdateLevelChange(Model):
+    """``event.updates[].levelChange``"""
+
+    old: str | None = None
+    new: str | None = None
+
+
+class EventUpdateSubjectChange(Model):
+    """``event.updates[].subjectChange``"""
+
+    old: str | None = None
+    new: str | None = None
+
+
+class EventUpdateDeviceIdChange(Model):
+    """``event.updates[].deviceIdChange``"""
+
     old: str | None = None
     old_device_name: str | None = None
     new: str | None = None
     new_device_name: str | None = None
 
 
-class EventUpdatesItem(Model):
+class EventUpdateTagsChangeValue(Model):
+    """``event.updates[].tagsChange{}``"""
+
+    old: str | None = None
+    new: str | None = None
+
+
+class EventUpdate(Model):
+    """``event.updates[]``"""
+
     source_type: str | None = None
     source_id: str | None = None
     source_name: str | None = None
@@ -3119,11 +4005,11 @@ class EventUpdatesItem(Model):
     comment: str | None = None
     data: Any = None
     state: str | None = None
-    state_change: EventUpdatesItemStateChange | None = None
-    level_change: EventUpdatesItemStateChange | None = None
-    subject_change: EventUpdatesItemStateChange | None = None
-    device_id_change: EventUpdatesItemDeviceIdChange | None = None
-    tags_change: dict[str, EventUpdatesItemStateChange] | None = None
+    state_change: EventUpdateStateChange | None = None
+    level_change: EventUpdateLevelChange | None = None
+    subject_change: EventUpdateSubjectChange | None = None
+    device_id_change: EventUpdateDeviceIdChange | None = None
+    tags_change: dict[str, EventUpdateTagsChangeValue] | None = None
 
 
 class Event(Model):
@@ -3146,10 +4032,12 @@ class Event(Model):
     device_name: str | None = None
     disable_tag_change_tracking: bool | None = None
     event_tags: dict[str, str] | None = None
-    updates: list[EventUpdatesItem] | None = None
+    updates: list[EventUpdate] | None = None
 
 
 class UserOauthTokenPostOauth(Model):
+    """``userOauthTokenPost.oauth``"""
+
     client_id: str | None = field(default=None, name="client_id")
     redirect_uri: str | None = field(default=None, name="redirect_uri")
     resource: list[str] | None = None
@@ -3165,11 +4053,59 @@ class UserOauthTokenPost(Model):
     expiration_date: datetime | None = None
     oauth: UserOauthTokenPostOauth | None = None
     default_role: str | None = None
-    org_roles: list[ApiTokenPatchOrgRolesItem] | None = None
+    org_roles: list[TokenOrgRole] | None = None
     scope: list[str] | None = None
 
 
-class InstanceOrgPatchBanner(Model):
+class OrgLimits(Model):
+    """``instanceOrgPatch.limits``"""
+
+    apitoken: int | None = None
+    application: int | None = None
+    applicationcertificate: int | None = None
+    applicationcertificateauthority: int | None = None
+    applicationkey: int | None = None
+    credential: int | None = None
+    dashboard: int | None = None
+    datatable: int | None = None
+    device: int | None = None
+    devicerecipe: int | None = None
+    experiencedomain: int | None = None
+    experienceendpoint: int | None = None
+    experiencegroup: int | None = None
+    experienceslug: int | None = None
+    experienceuser: int | None = None
+    experienceversion: int | None = None
+    experienceview: int | None = None
+    file: int | None = None
+    flow: int | None = None
+    integration: int | None = None
+    notebook: int | None = None
+    privatefile: int | None = None
+    resourcejob: int | None = None
+    webhook: int | None = None
+    data_ttl: int | None = field(default=None, name="dataTTL")
+    member: int | None = None
+    payload: int | None = None
+    storage: int | None = None
+    notebook_minutes_per_run: int | None = None
+    notebook_minutes_per_month: int | None = None
+    notebook_in_parallel: int | None = None
+    experience_flow_slots: int | None = None
+    application_flow_slots: int | None = None
+    system_interval: int | None = None
+
+
+class InstanceOrgTag(Model):
+    """``instanceOrgPatch.tags[]``"""
+
+    key: str | None = None
+    value: str | None = None
+
+
+class OrgBanner(Model):
+    """``instanceOrgPatch.banner``"""
+
     message: str | None = None
     level: str | None = None
 
@@ -3180,21 +4116,30 @@ class InstanceOrgPatch(Model):
     name: str | None = None
     description: str | None = None
     icon_color: str | None = None
-    limits: InstancePatchOrgDefaultLimitConfig | None = None
+    limits: OrgLimits | None = None
     whitelisted_email_domains: list[str] | None = None
     audit_log_enabled: bool | None = None
     disabled_at: datetime | bool | None = None
     is_read_only: bool | None = None
-    tags: list[DeviceTagFilterItem] | None = None
+    tags: list[InstanceOrgTag] | None = None
     referral_id: str | None = None
     mfa_mode: str | None = None
-    banner: InstanceOrgPatchBanner | None = None
+    banner: OrgBanner | None = None
 
 
 class ApplicationJobLogProgress(Model):
+    """``applicationJobLog.progress``"""
+
     completed: int | float | None = None
     total: int | float | None = None
     status: str | None = None
+
+
+class ApplicationJobLogError(Model):
+    """``applicationJobLog.error``"""
+
+    name: str | None = None
+    message: str | None = None
 
 
 class ApplicationJobLog(Model):
@@ -3216,7 +4161,7 @@ class ApplicationJobLog(Model):
     resource_type: str | None = None
     resource_id: str | None = None
     progress: ApplicationJobLogProgress | None = None
-    error: FlowErrorsErrorsItemError | None = None
+    error: ApplicationJobLogError | None = None
     input: Any = None
     output: Any = None
 
@@ -3229,6 +4174,8 @@ class EventPlusNewCount(Model):
 
 
 class UserOauthTokenOauth(Model):
+    """``userOauthToken.oauth``"""
+
     client_id: str | None = field(default=None, name="client_id")
     client_name: str | None = field(default=None, name="client_name")
     client_uri: str | None = field(default=None, name="client_uri")
@@ -3249,10 +4196,17 @@ class UserOauthToken(Model):
     last_updated: datetime | None = None
     expiration_date: datetime | None = None
     default_role: str | None = None
-    org_roles: list[ApiTokenPatchOrgRolesItem] | None = None
+    org_roles: list[TokenOrgRole] | None = None
     scope: list[str] | None = None
     status: str | None = None
     oauth: UserOauthTokenOauth | None = None
+
+
+class DeviceConnectionInfo(Model):
+    """``device.connectionInfo``"""
+
+    time: datetime | None = None
+    connected: Any = None
 
 
 class Device(Model):
@@ -3266,12 +4220,12 @@ class Device(Model):
     deleted_at: datetime | None = None
     name: str | None = None
     description: str | None = None
-    tags: list[DeviceTagFilterItem] | None = None
-    attributes: list[DeviceAttributePost] | None = None
+    tags: list[DeviceTag] | None = None
+    attributes: list[DeviceAttributesItem] | None = None
     device_class: str | None = None
     gateway_id: str | None = None
     edge_agent_version: str | None = None
-    connection_info: EdgeDeploymentDeviceConnectionInfo | None = None
+    connection_info: DeviceConnectionInfo | None = None
     parent_id: str | None = None
     ancestor_ids: list[str] | None = None
     system_interval: int | None = None
@@ -3338,19 +4292,25 @@ class UserOauthTokens(Model):
     sort_direction: str | None = None
 
 
-class IntegrationPatchAzureEventHubConfig(Model):
+class IntegrationAzureEventHubConfig(Model):
+    """``integrationPatch.azureEventHubConfig``"""
+
     hub_name: str | None = None
     host_name: str | None = None
     consumer_group: str | None = None
     connection_string: str | None = None
 
 
-class IntegrationPatchGooglePubSubConfig(Model):
+class IntegrationGooglePubSubConfig(Model):
+    """``integrationPatch.googlePubSubConfig``"""
+
     project_id: str | None = None
     key_json: str | None = None
 
 
-class IntegrationPatchMqttConfig(Model):
+class IntegrationMqttConfig(Model):
+    """``integrationPatch.mqttConfig``"""
+
     client_id: str | None = None
     username: str | None = None
     password: str | None = None
@@ -3365,26 +4325,34 @@ class IntegrationPatchMqttConfig(Model):
     protocol_version: str | None = None
 
 
-class IntegrationPatchParticleConfig(Model):
+class IntegrationParticleConfig(Model):
+    """``integrationPatch.particleConfig``"""
+
     access_token: str | None = None
     product_slug_or_id: str | None = None
     org_slug_or_id: str | None = None
     device_name_or_id: str | None = None
 
 
-class IntegrationPatchSqsConfig(Model):
+class IntegrationSqsConfig(Model):
+    """``integrationPatch.sqsConfig``"""
+
     access_key_id: str | None = None
     secret_access_key: str | None = None
     region: str | None = None
     queue_url: str | None = None
 
 
-class IntegrationPatchWebsocketConfigHeadersItem(Model):
+class IntegrationWebsocketConfigHeader(Model):
+    """``integrationPatch.websocketConfig.headers[]``"""
+
     header_key: str | None = None
     header_value: str | None = None
 
 
-class IntegrationPatchWebsocketConfig(Model):
+class IntegrationWebsocketConfig(Model):
+    """``integrationPatch.websocketConfig``"""
+
     url: str | None = None
     disable_ssl_verification: bool | None = field(default=None, name="disableSSLVerification")
     username: str | None = None
@@ -3392,7 +4360,7 @@ class IntegrationPatchWebsocketConfig(Model):
     private_key: str | None = None
     certificate: str | None = None
     ca_certificate: str | None = None
-    headers: list[IntegrationPatchWebsocketConfigHeadersItem] | None = None
+    headers: list[IntegrationWebsocketConfigHeader] | None = None
 
 
 class IntegrationPatch(Model):
@@ -3402,12 +4370,12 @@ class IntegrationPatch(Model):
     enabled: bool | None = None
     topics: list[str] | None = None
     credential_name: str | None = None
-    azure_event_hub_config: IntegrationPatchAzureEventHubConfig | None = None
-    google_pub_sub_config: IntegrationPatchGooglePubSubConfig | None = None
-    mqtt_config: IntegrationPatchMqttConfig | None = None
-    particle_config: IntegrationPatchParticleConfig | None = None
-    sqs_config: IntegrationPatchSqsConfig | None = None
-    websocket_config: IntegrationPatchWebsocketConfig | None = None
+    azure_event_hub_config: IntegrationAzureEventHubConfig | None = None
+    google_pub_sub_config: IntegrationGooglePubSubConfig | None = None
+    mqtt_config: IntegrationMqttConfig | None = None
+    particle_config: IntegrationParticleConfig | None = None
+    sqs_config: IntegrationSqsConfig | None = None
+    websocket_config: IntegrationWebsocketConfig | None = None
 
 
 class IntegrationPost(Model):
@@ -3418,60 +4386,94 @@ class IntegrationPost(Model):
     enabled: bool | None = None
     credential_name: str | None = None
     topics: list[str] | None = None
-    azure_event_hub_config: IntegrationPatchAzureEventHubConfig | None = None
-    google_pub_sub_config: IntegrationPatchGooglePubSubConfig | None = None
-    mqtt_config: IntegrationPatchMqttConfig | None = None
-    particle_config: IntegrationPatchParticleConfig | None = None
-    sqs_config: IntegrationPatchSqsConfig | None = None
-    websocket_config: IntegrationPatchWebsocketConfig | None = None
+    azure_event_hub_config: IntegrationAzureEventHubConfig | None = None
+    google_pub_sub_config: IntegrationGooglePubSubConfig | None = None
+    mqtt_config: IntegrationMqttConfig | None = None
+    particle_config: IntegrationParticleConfig | None = None
+    sqs_config: IntegrationSqsConfig | None = None
+    websocket_config: IntegrationWebsocketConfig | None = None
 
 
-class ApplicationPostArchiveConfigApplicationExportOptions(Model):
+class ApplicationGlobal(Model):
+    """``applicationPost.globals[]``"""
+
+    key: str | None = None
+    json: str | None = None
+    cloud_only: bool | None = None
+    description: str | None = None
+
+
+class ConfigDeviceTag(Model):
+    """``applicationPost.archiveConfig.deviceTags[]``"""
+
+    key: str | None = None
+    value: str | None = None
+
+
+class ApplicationArchiveConfigApplicationExportOptionsRepo(Model):
+    """``applicationPost.archiveConfig.applicationExportOptions.repo``"""
+
+    branch: str | None = None
+    directory: str | None = None
+    commit_message: str | None = None
+
+
+class ApplicationArchiveConfigApplicationExportOptions(Model):
+    """``applicationPost.archiveConfig.applicationExportOptions``"""
+
     include_files: bool | None = None
     include_private_files: bool | None = None
     include_data_table_rows: bool | None = None
     include_devices: bool | None = None
     export_type: str | None = None
     credential_name: str | None = None
-    repo: ApplicationExportPostRepo | None = None
+    repo: ApplicationArchiveConfigApplicationExportOptionsRepo | None = None
 
 
-class ApplicationPostArchiveConfigS3(Model):
+class ApplicationArchiveConfigS3(Model):
+    """``applicationPost.archiveConfig.s3``"""
+
     bucket: str | None = None
     access_key_id: str | None = None
     secret_access_key: str | None = None
     region: str | None = None
 
 
-class ApplicationPostArchiveConfigGcs(Model):
+class ApplicationArchiveConfigGcs(Model):
+    """``applicationPost.archiveConfig.gcs``"""
+
     project_id: str | None = None
     key_json: str | None = None
     bucket: str | None = None
 
 
-class ApplicationPostArchiveConfigAzure(Model):
+class ApplicationArchiveConfigAzure(Model):
+    """``applicationPost.archiveConfig.azure``"""
+
     account: str | None = None
     account_key: str | None = None
     bucket: str | None = None
 
 
-class ApplicationPostArchiveConfig(Model):
+class ApplicationArchiveConfig(Model):
+    """``applicationPost.archiveConfig``"""
+
     directory: str | None = None
     mode: str | None = None
     device_ids: list[str] | None = None
-    device_tags: list[DeviceTagFilterItem] | None = None
+    device_tags: list[ConfigDeviceTag] | None = None
     include_devices: bool | None = None
     include_events: bool | None = None
     include_data_tables: bool | None = None
     data_tables_mode: str | None = None
     data_table_ids: list[str] | None = None
     include_application_export: bool | None = None
-    application_export_options: ApplicationPostArchiveConfigApplicationExportOptions | None = None
+    application_export_options: ApplicationArchiveConfigApplicationExportOptions | None = None
     delay_days: int | None = None
-    s3: ApplicationPostArchiveConfigS3 | None = None
+    s3: ApplicationArchiveConfigS3 | None = None
     credential_name: str | None = None
-    gcs: ApplicationPostArchiveConfigGcs | None = None
-    azure: ApplicationPostArchiveConfigAzure | None = None
+    gcs: ApplicationArchiveConfigGcs | None = None
+    azure: ApplicationArchiveConfigAzure | None = None
 
 
 class ApplicationPost(Model):
@@ -3485,12 +4487,14 @@ class ApplicationPost(Model):
     endpoint_slug: str | None = None
     exp_user_token_cutoff: datetime | None = None
     endpoint_default_cors: bool | None = None
-    globals: list[ApplicationGlobalPatchItem] | None = None
-    archive_config: ApplicationPostArchiveConfig | None = None
+    globals: list[ApplicationGlobal] | None = None
+    archive_config: ApplicationArchiveConfig | None = None
     blob_url_ttl: int | float | None = field(default=None, name="blobUrlTTL")
 
 
-class ApplicationPatchFtueTrackingItem(Model):
+class ApplicationFtueTrackingItem(Model):
+    """``applicationPatch.ftueTracking[]``"""
+
     name: str | None = None
     version: int | float | None = None
     status: str | None = None
@@ -3504,9 +4508,9 @@ class ApplicationPatch(Model):
     endpoint_slug: str | None = None
     exp_user_token_cutoff: datetime | None = None
     endpoint_default_cors: bool | None = None
-    globals: list[ApplicationGlobalPatchItem] | None = None
-    ftue_tracking: list[ApplicationPatchFtueTrackingItem] | None = None
-    archive_config: ApplicationPostArchiveConfig | None = None
+    globals: list[ApplicationGlobal] | None = None
+    ftue_tracking: list[ApplicationFtueTrackingItem] | None = None
+    archive_config: ApplicationArchiveConfig | None = None
     blob_url_ttl: int | float | None = field(default=None, name="blobUrlTTL")
 
 
@@ -3523,13 +4527,20 @@ class Integration(Model):
     integration_type: str | None = None
     enabled: bool | None = None
     topics: list[str] | None = None
-    azure_event_hub_config: IntegrationPatchAzureEventHubConfig | None = None
-    google_pub_sub_config: IntegrationPatchGooglePubSubConfig | None = None
-    mqtt_config: IntegrationPatchMqttConfig | None = None
-    particle_config: IntegrationPatchParticleConfig | None = None
-    sqs_config: IntegrationPatchSqsConfig | None = None
-    websocket_config: IntegrationPatchWebsocketConfig | None = None
+    azure_event_hub_config: IntegrationAzureEventHubConfig | None = None
+    google_pub_sub_config: IntegrationGooglePubSubConfig | None = None
+    mqtt_config: IntegrationMqttConfig | None = None
+    particle_config: IntegrationParticleConfig | None = None
+    sqs_config: IntegrationSqsConfig | None = None
+    websocket_config: IntegrationWebsocketConfig | None = None
     status: Any = None
+
+
+class DevicesTagFilterItem(Model):
+    """``devices.tagFilter[]``"""
+
+    key: str | None = None
+    value: str | None = None
 
 
 class Devices(Model):
@@ -3546,59 +4557,79 @@ class Devices(Model):
     sort_direction: str | None = None
     application_id: str | None = None
     device_class: str | None = None
-    tag_filter: list[DeviceTagFilterItem] | None = None
+    tag_filter: list[DevicesTagFilterItem] | None = None
     parent_id: str | None = None
     query: dict[str, Any] | None = None
 
 
 class CredentialPatchAwsConfig(Model):
+    """``credentialPatch.awsConfig``"""
+
     access_key_id: str | None = None
     secret_access_key: str | None = None
     region: str | None = None
 
 
 class CredentialPatchAzureConfig(Model):
+    """``credentialPatch.azureConfig``"""
+
     account: str | None = None
     account_key: str | None = None
 
 
 class CredentialPatchGcpConfig(Model):
+    """``credentialPatch.gcpConfig``"""
+
     key_json: str | None = None
 
 
 class CredentialPatchHttpConfig(Model):
+    """``credentialPatch.httpConfig``"""
+
     uri_match: str | None = None
     auth_method: str | None = None
     public_value: str | None = None
     secret_value: str | None = None
 
 
-class CredentialPatchSendgridConfig(Model):
+class CredentialSendgridConfig(Model):
+    """``credentialPatch.sendgridConfig``"""
+
     api_key: str | None = None
 
 
 class CredentialPatchTwilioConfig(Model):
+    """``credentialPatch.twilioConfig``"""
+
     account_sid: str | None = None
     api_key_sid: str | None = None
     api_key_secret: str | None = None
 
 
-class CredentialPatchLogglyConfig(Model):
+class CredentialLogglyConfig(Model):
+    """``credentialPatch.logglyConfig``"""
+
     customer_token: str | None = None
 
 
 class CredentialPatchJwtConfig(Model):
+    """``credentialPatch.jwtConfig``"""
+
     issuer: str | None = None
     algorithm: str | None = None
     secret: str | None = None
 
 
 class CredentialPatchWhatsappConfig(Model):
+    """``credentialPatch.whatsappConfig``"""
+
     access_token: str | None = None
     from_number_id: str | None = None
 
 
 class CredentialPatchSqlConfig(Model):
+    """``credentialPatch.sqlConfig``"""
+
     system: str | None = None
     host: str | None = None
     port: int | None = None
@@ -3609,11 +4640,21 @@ class CredentialPatchSqlConfig(Model):
     disable_ssl_verification: bool | None = field(default=None, name="disableSSLVerification")
 
 
-class CredentialPatchMongodbConfig(Model):
+class CredentialMongodbConfig(Model):
+    """``credentialPatch.mongodbConfig``"""
+
     connection_uri: str | None = None
 
 
+class CredentialMailgunConfig(Model):
+    """``credentialPatch.mailgunConfig``"""
+
+    api_key: str | None = None
+
+
 class CredentialPatchSnowflakeConfig(Model):
+    """``credentialPatch.snowflakeConfig``"""
+
     host: str | None = None
     username: str | None = None
     private_key: str | None = None
@@ -3621,6 +4662,8 @@ class CredentialPatchSnowflakeConfig(Model):
 
 
 class CredentialPatchGitConfig(Model):
+    """``credentialPatch.gitConfig``"""
+
     type: str | None = None
     clone_url: str | None = None
     username: str | None = None
@@ -3631,11 +4674,15 @@ class CredentialPatchGitConfig(Model):
 
 
 class CredentialPatchDatadogConfig(Model):
+    """``credentialPatch.datadogConfig``"""
+
     secret_value: str | None = None
     site: str | None = None
 
 
 class CredentialPatchCertificateKeyPairConfig(Model):
+    """``credentialPatch.certificateKeyPairConfig``"""
+
     certificate: str | None = None
     private_key: str | None = None
 
@@ -3650,14 +4697,14 @@ class CredentialPatch(Model):
     azure_config: CredentialPatchAzureConfig | None = None
     gcp_config: CredentialPatchGcpConfig | None = None
     http_config: CredentialPatchHttpConfig | None = None
-    sendgrid_config: CredentialPatchSendgridConfig | None = None
+    sendgrid_config: CredentialSendgridConfig | None = None
     twilio_config: CredentialPatchTwilioConfig | None = None
-    loggly_config: CredentialPatchLogglyConfig | None = None
+    loggly_config: CredentialLogglyConfig | None = None
     jwt_config: CredentialPatchJwtConfig | None = None
     whatsapp_config: CredentialPatchWhatsappConfig | None = None
     sql_config: CredentialPatchSqlConfig | None = None
-    mongodb_config: CredentialPatchMongodbConfig | None = None
-    mailgun_config: CredentialPatchSendgridConfig | None = None
+    mongodb_config: CredentialMongodbConfig | None = None
+    mailgun_config: CredentialMailgunConfig | None = None
     snowflake_config: CredentialPatchSnowflakeConfig | None = None
     git_config: CredentialPatchGitConfig | None = None
     datadog_config: CredentialPatchDatadogConfig | None = None
@@ -3680,6 +4727,8 @@ class Integrations(Model):
 
 
 class InstanceLimits(Model):
+    """``instance.limits``"""
+
     organization: int | None = None
     instance_api_token: int | None = None
     instance_notification_rule: int | None = None
@@ -3721,6 +4770,8 @@ class InstanceLimits(Model):
 
 
 class InstanceMembersItem(Model):
+    """``instance.members[]``"""
+
     user_id: str | None = None
     role: str | None = None
 
@@ -3734,11 +4785,36 @@ class Instance(Model):
     creation_date: datetime | None = None
     last_updated: datetime | None = None
     allow_audit_logging: bool | None = None
-    report_configs: list[InstancePatchReportConfigsItem] | None = None
+    report_configs: list[InstanceReportConfig] | None = None
     limits: InstanceLimits | None = None
-    org_default_limit_config: InstancePatchOrgDefaultLimitConfig | None = None
+    org_default_limit_config: InstanceOrgDefaultLimitConfig | None = None
     members: list[InstanceMembersItem] | None = None
     mfa_mode: str | None = None
+
+
+class InstanceOrgMembersItemApplicationRole(Model):
+    """``instanceOrgPost.members[].applicationRoles[]``"""
+
+    resource_id: str | None = None
+    role: str | None = None
+
+
+class InstanceOrgMembersItemDashboardRole(Model):
+    """``instanceOrgPost.members[].dashboardRoles[]``"""
+
+    resource_id: str | None = None
+    role: str | None = None
+
+
+class InstanceOrgMembersItem(Model):
+    """``instanceOrgPost.members[]``"""
+
+    user_id: str | None = None
+    role: str | None = None
+    application_roles: list[InstanceOrgMembersItemApplicationRole] | None = None
+    dashboard_roles: list[InstanceOrgMembersItemDashboardRole] | None = None
+    email: str | None = None
+    disallow_transfer: bool | None = None
 
 
 class InstanceOrgPost(Model):
@@ -3747,52 +4823,68 @@ class InstanceOrgPost(Model):
     name: str | None = None
     description: str | None = None
     icon_color: str | None = None
-    limits: InstancePatchOrgDefaultLimitConfig | None = None
-    members: list[InstanceOrgMemberPost] | None = None
+    limits: OrgLimits | None = None
+    members: list[InstanceOrgMembersItem] | None = None
     whitelisted_email_domains: list[str] | None = None
     audit_log_enabled: bool | None = None
     disabled_at: datetime | bool | None = None
     is_read_only: bool | None = None
-    tags: list[DeviceTagFilterItem] | None = None
+    tags: list[InstanceOrgTag] | None = None
     referral_id: str | None = None
     mfa_mode: str | None = None
-    banner: InstanceOrgPatchBanner | None = None
+    banner: OrgBanner | None = None
 
 
 class CredentialAwsConfig(Model):
+    """``credential.awsConfig``"""
+
     access_key_id: str | None = None
     region: str | None = None
 
 
 class CredentialAzureConfig(Model):
+    """``credential.azureConfig``"""
+
     account: str | None = None
 
 
 class CredentialGcpConfig(Model):
+    """``credential.gcpConfig``"""
+
     key_meta_json: str | None = None
 
 
 class CredentialHttpConfig(Model):
+    """``credential.httpConfig``"""
+
     uri_match: str | None = None
     auth_method: str | None = None
     public_value: str | None = None
 
 
 class CredentialTwilioConfig(Model):
+    """``credential.twilioConfig``"""
+
     account_sid: str | None = None
     api_key_sid: str | None = None
 
 
 class CredentialJwtConfig(Model):
+    """``credential.jwtConfig``"""
+
     issuer: str | None = None
     algorithm: str | None = None
 
 
 class CredentialWhatsappConfig(Model):
+    """``credential.whatsappConfig``"""
+
     from_number_id: str | None = None
 
 
 class CredentialSqlConfig(Model):
+    """``credential.sqlConfig``"""
+
     system: str | None = None
     host: str | None = None
     port: int | None = None
@@ -3803,12 +4895,16 @@ class CredentialSqlConfig(Model):
 
 
 class CredentialSnowflakeConfig(Model):
+    """``credential.snowflakeConfig``"""
+
     host: str | None = None
     username: str | None = None
     public_key: str | None = None
 
 
 class CredentialGitConfig(Model):
+    """``credential.gitConfig``"""
+
     type: str | None = None
     clone_url: str | None = None
     public_key: str | None = None
@@ -3818,12 +4914,27 @@ class CredentialGitConfig(Model):
 
 
 class CredentialDatadogConfig(Model):
+    """``credential.datadogConfig``"""
+
     site: str | None = None
 
 
+class CredentialCertificateKeyPairConfigInfo(Model):
+    """``credential.certificateKeyPairConfig.info``"""
+
+    serial_number: str | None = None
+    fingerprint: str | None = None
+    common_name: str | None = None
+    issuer_name: str | None = None
+    not_valid_before: datetime | None = None
+    not_valid_after: datetime | None = None
+
+
 class CredentialCertificateKeyPairConfig(Model):
+    """``credential.certificateKeyPairConfig``"""
+
     certificate: str | None = None
-    info: ApplicationCertificateAuthorityCaInfoItem | None = None
+    info: CredentialCertificateKeyPairConfigInfo | None = None
 
 
 class Credential(Model):
@@ -3873,6 +4984,107 @@ class Instances(Model):
     sort_direction: str | None = None
 
 
+class CredentialPostAwsConfig(Model):
+    """``credentialPost.awsConfig``"""
+
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    region: str | None = None
+
+
+class CredentialPostAzureConfig(Model):
+    """``credentialPost.azureConfig``"""
+
+    account: str | None = None
+    account_key: str | None = None
+
+
+class CredentialPostGcpConfig(Model):
+    """``credentialPost.gcpConfig``"""
+
+    key_json: str | None = None
+
+
+class CredentialPostHttpConfig(Model):
+    """``credentialPost.httpConfig``"""
+
+    uri_match: str | None = None
+    auth_method: str | None = None
+    public_value: str | None = None
+    secret_value: str | None = None
+
+
+class CredentialPostTwilioConfig(Model):
+    """``credentialPost.twilioConfig``"""
+
+    account_sid: str | None = None
+    api_key_sid: str | None = None
+    api_key_secret: str | None = None
+
+
+class CredentialPostJwtConfig(Model):
+    """``credentialPost.jwtConfig``"""
+
+    issuer: str | None = None
+    algorithm: str | None = None
+    secret: str | None = None
+
+
+class CredentialPostWhatsappConfig(Model):
+    """``credentialPost.whatsappConfig``"""
+
+    access_token: str | None = None
+    from_number_id: str | None = None
+
+
+class CredentialPostSqlConfig(Model):
+    """``credentialPost.sqlConfig``"""
+
+    system: str | None = None
+    host: str | None = None
+    port: int | None = None
+    username: str | None = None
+    password: str | None = None
+    secure_connection: bool | None = None
+    ca_certificate: str | None = None
+    disable_ssl_verification: bool | None = field(default=None, name="disableSSLVerification")
+
+
+class CredentialPostSnowflakeConfig(Model):
+    """``credentialPost.snowflakeConfig``"""
+
+    host: str | None = None
+    username: str | None = None
+    private_key: str | None = None
+    generate_private_key: bool | None = None
+
+
+class CredentialPostGitConfig(Model):
+    """``credentialPost.gitConfig``"""
+
+    type: str | None = None
+    clone_url: str | None = None
+    username: str | None = None
+    committer_name: str | None = None
+    committer_email: str | None = None
+    generate_private_key: bool | None = None
+    secret_value: str | None = None
+
+
+class CredentialPostDatadogConfig(Model):
+    """``credentialPost.datadogConfig``"""
+
+    secret_value: str | None = None
+    site: str | None = None
+
+
+class CredentialPostCertificateKeyPairConfig(Model):
+    """``credentialPost.certificateKeyPairConfig``"""
+
+    certificate: str | None = None
+    private_key: str | None = None
+
+
 class CredentialPost(Model):
     """``credentialPost``"""
 
@@ -3880,22 +5092,22 @@ class CredentialPost(Model):
     description: str | None = None
     enabled: bool | None = None
     type: str | None = None
-    aws_config: CredentialPatchAwsConfig | None = None
-    azure_config: CredentialPatchAzureConfig | None = None
-    gcp_config: CredentialPatchGcpConfig | None = None
-    http_config: CredentialPatchHttpConfig | None = None
-    sendgrid_config: CredentialPatchSendgridConfig | None = None
-    twilio_config: CredentialPatchTwilioConfig | None = None
-    loggly_config: CredentialPatchLogglyConfig | None = None
-    jwt_config: CredentialPatchJwtConfig | None = None
-    whatsapp_config: CredentialPatchWhatsappConfig | None = None
-    sql_config: CredentialPatchSqlConfig | None = None
-    mongodb_config: CredentialPatchMongodbConfig | None = None
-    mailgun_config: CredentialPatchSendgridConfig | None = None
-    snowflake_config: CredentialPatchSnowflakeConfig | None = None
-    git_config: CredentialPatchGitConfig | None = None
-    datadog_config: CredentialPatchDatadogConfig | None = None
-    certificate_key_pair_config: CredentialPatchCertificateKeyPairConfig | None = None
+    aws_config: CredentialPostAwsConfig | None = None
+    azure_config: CredentialPostAzureConfig | None = None
+    gcp_config: CredentialPostGcpConfig | None = None
+    http_config: CredentialPostHttpConfig | None = None
+    sendgrid_config: CredentialSendgridConfig | None = None
+    twilio_config: CredentialPostTwilioConfig | None = None
+    loggly_config: CredentialLogglyConfig | None = None
+    jwt_config: CredentialPostJwtConfig | None = None
+    whatsapp_config: CredentialPostWhatsappConfig | None = None
+    sql_config: CredentialPostSqlConfig | None = None
+    mongodb_config: CredentialMongodbConfig | None = None
+    mailgun_config: CredentialMailgunConfig | None = None
+    snowflake_config: CredentialPostSnowflakeConfig | None = None
+    git_config: CredentialPostGitConfig | None = None
+    datadog_config: CredentialPostDatadogConfig | None = None
+    certificate_key_pair_config: CredentialPostCertificateKeyPairConfig | None = None
 
 
 class Credentials(Model):
@@ -3914,6 +5126,8 @@ class Credentials(Model):
 
 
 class InstanceSandboxLimits(Model):
+    """``instanceSandbox.limits``"""
+
     apitoken: int | None = None
     application: int | None = None
     applicationcertificate: int | None = None
@@ -3949,18 +5163,48 @@ class InstanceSandboxLimits(Model):
     system_interval: int | None = None
 
 
-class InstanceSandboxSummaryStorageStats(Model):
+class SummaryPayloadCount(Model):
+    """``instanceSandbox.summary.payloadCount``"""
+
+    app_file: dict[str, int | float] | None = None
+    data_table: dict[str, int | float] | None = None
+    device_create: dict[str, int | float] | None = None
+    device_command: dict[str, int | float] | None = None
+    device_connect: dict[str, int | float] | None = None
+    device_disconnect: dict[str, int | float] | None = None
+    device_state: dict[str, int | float] | None = None
+    endpoint: dict[str, int | float] | None = None
+    event: dict[str, int | float] | None = None
+    flow_error: dict[str, int | float] | None = None
+    inbound_email: dict[str, int | float] | None = None
+    integration: dict[str, int | float] | None = None
+    mqtt_in: dict[str, int | float] | None = None
+    mqtt_out: dict[str, int | float] | None = None
+    notebook: dict[str, int | float] | None = None
+    resource_job: dict[str, int | float] | None = None
+    timer: dict[str, int | float] | None = None
+    virtual_button: dict[str, int | float] | None = None
+    webhook: dict[str, int | float] | None = None
+
+
+class SummaryStorageStats(Model):
+    """``instanceSandbox.summary.storageStats``"""
+
     count: int | None = None
     size: int | None = None
 
 
-class InstanceSandboxSummaryNotebookStats(Model):
+class SummaryNotebookStats(Model):
+    """``instanceSandbox.summary.notebookStats``"""
+
     awaiting_completion: int | None = None
     minutes_this_period: int | None = None
     runs_this_period: int | None = None
 
 
 class InstanceSandboxSummary(Model):
+    """``instanceSandbox.summary``"""
+
     api_token_count: int | None = None
     app_count: int | None = None
     certificate_count: int | None = None
@@ -3988,12 +5232,14 @@ class InstanceSandboxSummary(Model):
     webhook_count: int | None = None
     org_count: int | None = None
     instance_count: int | None = None
-    payload_count: PayloadStats | None = None
-    storage_stats: InstanceSandboxSummaryStorageStats | None = None
-    notebook_stats: InstanceSandboxSummaryNotebookStats | None = None
+    payload_count: SummaryPayloadCount | None = None
+    storage_stats: SummaryStorageStats | None = None
+    notebook_stats: SummaryNotebookStats | None = None
 
 
-class InstanceSandboxOrgsItem(Model):
+class InstanceSandboxOrg(Model):
+    """``instanceSandbox.orgs[]``"""
+
     id: str | None = None
     icon_color: str | None = None
     name: str | None = None
@@ -4033,10 +5279,12 @@ class InstanceSandbox(Model):
     current_period_start: datetime | None = None
     current_period_end: datetime | None = None
     sso_linked: bool | None = None
-    orgs: list[InstanceSandboxOrgsItem] | None = None
+    orgs: list[InstanceSandboxOrg] | None = None
 
 
-class AdvancedFlowByVersionQueryName(Model):
+class QueryName(Model):
+    """``advancedFlowByVersionQuery.name``"""
+
     eq: str | int | float | bool | None = field(default=None, name="$eq")
     ne: str | int | float | bool | None = field(default=None, name="$ne")
     gt: str | int | float | bool | None = field(default=None, name="$gt")
@@ -4051,7 +5299,90 @@ class AdvancedFlowByVersionQueryName(Model):
     nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
 
 
-class AdvancedFlowByVersionQueryId(Model):
+class QueryId(Model):
+    """``advancedFlowByVersionQuery.id``"""
+
+    eq: str | None = field(default=None, name="$eq")
+    ne: str | None = field(default=None, name="$ne")
+    gt: str | None = field(default=None, name="$gt")
+    lt: str | None = field(default=None, name="$lt")
+    gte: str | None = field(default=None, name="$gte")
+    lte: str | None = field(default=None, name="$lte")
+    in_: list[str] | None = field(default=None, name="$in")
+    nin: list[str] | None = field(default=None, name="$nin")
+
+
+class QueryCreationDate(Model):
+    """``advancedFlowByVersionQuery.creationDate``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class QueryLastUpdated(Model):
+    """``advancedFlowByVersionQuery.lastUpdated``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class QueryFlowClass(Model):
+    """``advancedFlowByVersionQuery.flowClass``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class QueryEnabled(Model):
+    """``advancedFlowByVersionQuery.enabled``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedFlowByVersionQueryFlowId(Model):
+    """``advancedFlowByVersionQuery.flowId``"""
+
     eq: str | None = field(default=None, name="$eq")
     ne: str | None = field(default=None, name="$ne")
     gt: str | None = field(default=None, name="$gt")
@@ -4068,16 +5399,18 @@ class AdvancedFlowByVersionQuery(Model):
     and_: list[AdvancedFlowByVersionQuery] | None = field(default=None, name="$and")
     or_: list[AdvancedFlowByVersionQuery] | None = field(default=None, name="$or")
     nor: list[AdvancedFlowByVersionQuery] | None = field(default=None, name="$nor")
-    name: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    id: str | AdvancedFlowByVersionQueryId | None = None
-    creation_date: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    last_updated: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    flow_class: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    enabled: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    flow_id: str | AdvancedFlowByVersionQueryId | None = None
+    name: str | int | float | bool | QueryName | None = None
+    id: str | QueryId | None = None
+    creation_date: str | int | float | bool | QueryCreationDate | None = None
+    last_updated: str | int | float | bool | QueryLastUpdated | None = None
+    flow_class: str | int | float | bool | QueryFlowClass | None = None
+    enabled: str | int | float | bool | QueryEnabled | None = None
+    flow_id: str | AdvancedFlowByVersionQueryFlowId | None = None
 
 
-class InstanceOrgSummary(Model):
+class OrgSummary(Model):
+    """``instanceOrg.summary``"""
+
     api_token_count: int | None = None
     app_count: int | None = None
     certificate_count: int | None = None
@@ -4105,9 +5438,9 @@ class InstanceOrgSummary(Model):
     webhook_count: int | None = None
     member_count: int | None = None
     pending_invite_count: int | None = None
-    payload_count: PayloadStats | None = None
-    storage_stats: InstanceSandboxSummaryStorageStats | None = None
-    notebook_stats: InstanceSandboxSummaryNotebookStats | None = None
+    payload_count: SummaryPayloadCount | None = None
+    storage_stats: SummaryStorageStats | None = None
+    notebook_stats: SummaryNotebookStats | None = None
 
 
 class InstanceOrg(Model):
@@ -4121,16 +5454,16 @@ class InstanceOrg(Model):
     instance_id: str | None = None
     description: str | None = None
     icon_color: str | None = None
-    limits: InstancePatchOrgDefaultLimitConfig | None = None
-    summary: InstanceOrgSummary | None = None
+    limits: OrgLimits | None = None
+    summary: OrgSummary | None = None
     whitelisted_email_domains: list[str] | None = None
     audit_log_enabled: bool | None = None
     disabled_at: datetime | bool | None = None
     is_read_only: bool | None = None
-    tags: list[DeviceTagFilterItem] | None = None
+    tags: list[InstanceOrgTag] | None = None
     referral_id: str | None = None
     mfa_mode: str | None = None
-    banner: InstanceOrgPatchBanner | None = None
+    banner: OrgBanner | None = None
     plan_id: str | None = None
     customer_id: str | None = None
     subscription_id: str | None = None
@@ -4155,7 +5488,9 @@ class InstanceSandboxes(Model):
     has_more: bool | None = None
 
 
-class InstanceCustomNodeTriggersItemMeta(Model):
+class InstanceCustomNodeTriggerMeta(Model):
+    """``instanceCustomNode.triggers[].meta``"""
+
     category: str | None = None
     name: str | None = None
     label: str | None = None
@@ -4165,15 +5500,19 @@ class InstanceCustomNodeTriggersItemMeta(Model):
     description: str | None = None
 
 
-class InstanceCustomNodeTriggersItem(Model):
+class InstanceCustomNodeTrigger(Model):
+    """``instanceCustomNode.triggers[]``"""
+
     key: str | None = None
     type: str | None = None
     config: dict[str, Any] | None = None
-    meta: InstanceCustomNodeTriggersItemMeta | None = None
+    meta: InstanceCustomNodeTriggerMeta | None = None
     output_ids: list[list[str]] | None = None
 
 
-class InstanceCustomNodeNodesItem(Model):
+class InstanceCustomNodeNode(Model):
+    """``instanceCustomNode.nodes[]``"""
+
     id: str | None = None
     type: str | None = None
     config: dict[str, Any] | None = None
@@ -4181,42 +5520,54 @@ class InstanceCustomNodeNodesItem(Model):
     output_ids: list[list[str]] | None = None
 
 
-class InstanceCustomNodeCustomNodeConfigFieldsItemOptionsItem(Model):
+class CustomNodeConfigFieldOption(Model):
+    """``instanceCustomNode.customNodeConfig.fields[].options[]``"""
+
     label: str | None = None
     value: str | None = None
 
 
-class InstanceCustomNodeCustomNodeConfigFieldsItem(Model):
+class CustomNodeConfigField(Model):
+    """``instanceCustomNode.customNodeConfig.fields[]``"""
+
     type: str | None = None
     label: str | None = None
     id: str | None = None
     description: str | None = None
     default_value: str | int | float | bool | None = None
-    options: list[InstanceCustomNodeCustomNodeConfigFieldsItemOptionsItem] | None = None
+    options: list[CustomNodeConfigFieldOption] | None = None
     required: bool | None = None
     valid_reg_exp: str | None = None
     valid_min: int | float | None = None
     valid_max: int | float | None = None
 
 
-class InstanceCustomNodeCustomNodeConfig(Model):
+class CustomNodeCustomNodeConfig(Model):
+    """``instanceCustomNode.customNodeConfig``"""
+
     output_count: int | float | None = None
     result_mode: str | None = None
     result_description: str | None = None
-    fields: list[InstanceCustomNodeCustomNodeConfigFieldsItem] | None = None
+    fields: list[CustomNodeConfigField] | None = None
 
 
 class InstanceCustomNodeStats(Model):
+    """``instanceCustomNode.stats``"""
+
     error_count: int | None = None
     run_count: int | None = None
 
 
 class InstanceCustomNodeUsageSandbox(Model):
+    """``instanceCustomNode.usage.sandbox``"""
+
     app_count: int | None = None
     flow_count: int | None = None
 
 
 class InstanceCustomNodeUsage(Model):
+    """``instanceCustomNode.usage``"""
+
     sandbox: InstanceCustomNodeUsageSandbox | None = None
 
 
@@ -4239,15 +5590,133 @@ class InstanceCustomNode(Model):
     docs_url: str | None = None
     category: str | None = None
     minimum_agent_version: str | None = None
-    triggers: list[InstanceCustomNodeTriggersItem] | None = None
-    nodes: list[InstanceCustomNodeNodesItem] | None = None
-    custom_node_config: InstanceCustomNodeCustomNodeConfig | None = None
+    triggers: list[InstanceCustomNodeTrigger] | None = None
+    nodes: list[InstanceCustomNodeNode] | None = None
+    custom_node_config: CustomNodeCustomNodeConfig | None = None
     custom_node_supports: list[str] | None = None
     source_application_id: str | None = None
     source_flow_id: str | None = None
     source_flow_version: str | None = None
     stats: InstanceCustomNodeStats | None = None
     usage: InstanceCustomNodeUsage | None = None
+
+
+class MeLimits(Model):
+    """``me.limits``"""
+
+    apitoken: int | None = None
+    application: int | None = None
+    applicationcertificate: int | None = None
+    applicationcertificateauthority: int | None = None
+    applicationkey: int | None = None
+    credential: int | None = None
+    dashboard: int | None = None
+    datatable: int | None = None
+    device: int | None = None
+    devicerecipe: int | None = None
+    experiencedomain: int | None = None
+    experienceendpoint: int | None = None
+    experiencegroup: int | None = None
+    experienceslug: int | None = None
+    experienceuser: int | None = None
+    experienceversion: int | None = None
+    experienceview: int | None = None
+    file: int | None = None
+    flow: int | None = None
+    integration: int | None = None
+    notebook: int | None = None
+    privatefile: int | None = None
+    resourcejob: int | None = None
+    webhook: int | None = None
+    data_ttl: int | None = field(default=None, name="dataTTL")
+    payload: int | None = None
+    storage: int | None = None
+    notebook_minutes_per_run: int | None = None
+    notebook_minutes_per_month: int | None = None
+    notebook_in_parallel: int | None = None
+    experience_flow_slots: int | None = None
+    application_flow_slots: int | None = None
+    system_interval: int | None = None
+
+
+class MeRecentDashboard(Model):
+    """``me.recentDashboards.items[]``"""
+
+    id: str | None = None
+    name: str | None = None
+
+
+class MeRecentDashboards(Model):
+    """``me.recentDashboards``"""
+
+    item_type: str | None = None
+    parent_id: str | None = None
+    items: list[MeRecentDashboard] | None = None
+
+
+class MeRecentApplication(Model):
+    """``me.recentApplications.items[]``"""
+
+    id: str | None = None
+    name: str | None = None
+
+
+class MeRecentApplications(Model):
+    """``me.recentApplications``"""
+
+    item_type: str | None = None
+    parent_id: str | None = None
+    items: list[MeRecentApplication] | None = None
+
+
+class MeRecentOrganization(Model):
+    """``me.recentOrganizations.items[]``"""
+
+    id: str | None = None
+    name: str | None = None
+
+
+class MeRecentOrganizations(Model):
+    """``me.recentOrganizations``"""
+
+    item_type: str | None = None
+    parent_id: str | None = None
+    items: list[MeRecentOrganization] | None = None
+
+
+class MeSummary(Model):
+    """``me.summary``"""
+
+    api_token_count: int | None = None
+    app_count: int | None = None
+    certificate_count: int | None = None
+    certificate_authority_count: int | None = None
+    credential_count: int | None = None
+    dash_count: int | None = None
+    data_table_count: int | None = None
+    device_count: int | None = None
+    device_recipe_count: int | None = None
+    event_count: int | None = None
+    experience_domain_count: int | None = None
+    experience_endpoint_count: int | None = None
+    experience_group_count: int | None = None
+    experience_slug_count: int | None = None
+    experience_user_count: int | None = None
+    experience_version_count: int | None = None
+    experience_view_count: int | None = None
+    file_count: int | None = None
+    flow_count: int | None = None
+    integration_count: int | None = None
+    key_count: int | None = None
+    notebook_count: int | None = None
+    resource_job_count: int | None = None
+    private_file_count: int | None = None
+    webhook_count: int | None = None
+    org_count: int | None = None
+    instance_count: int | None = None
+    payload_count: SummaryPayloadCount | None = None
+    storage_stats: SummaryStorageStats | None = None
+    notebook_stats: SummaryNotebookStats | None = None
 
 
 class Me(Model):
@@ -4274,14 +5743,112 @@ class Me(Model):
     full_name: str | None = None
     github_name: str | None = None
     avatar_url: str | None = None
-    limits: InstanceSandboxLimits | None = None
-    recent_dashboards: RecentItemList | None = None
-    recent_applications: RecentItemList | None = None
-    recent_organizations: RecentItemList | None = None
-    summary: InstanceSandboxSummary | None = None
+    limits: MeLimits | None = None
+    recent_dashboards: MeRecentDashboards | None = None
+    recent_applications: MeRecentApplications | None = None
+    recent_organizations: MeRecentOrganizations | None = None
+    summary: MeSummary | None = None
     current_period_start: datetime | None = None
     current_period_end: datetime | None = None
     sso_linked: bool | None = None
+
+
+class AdvancedApplicationJobLogQueryRunQueuedAt(Model):
+    """``advancedApplicationJobLogQuery.runQueuedAt``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedApplicationJobLogQueryRunStartedAt(Model):
+    """``advancedApplicationJobLogQuery.runStartedAt``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedApplicationJobLogQueryRunCompletedAt(Model):
+    """``advancedApplicationJobLogQuery.runCompletedAt``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class QueryStatus(Model):
+    """``advancedApplicationJobLogQuery.status``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedApplicationJobLogQueryResourceId(Model):
+    """``advancedApplicationJobLogQuery.resourceId``"""
+
+    eq: str | None = field(default=None, name="$eq")
+    ne: str | None = field(default=None, name="$ne")
+    gt: str | None = field(default=None, name="$gt")
+    lt: str | None = field(default=None, name="$lt")
+    gte: str | None = field(default=None, name="$gte")
+    lte: str | None = field(default=None, name="$lte")
+    in_: list[str] | None = field(default=None, name="$in")
+    nin: list[str] | None = field(default=None, name="$nin")
+
+
+class AdvancedApplicationJobLogQueryResourceType(Model):
+    """``advancedApplicationJobLogQuery.resourceType``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
 
 
 class AdvancedApplicationJobLogQuery(Model):
@@ -4290,14 +5857,22 @@ class AdvancedApplicationJobLogQuery(Model):
     and_: list[AdvancedApplicationJobLogQuery] | None = field(default=None, name="$and")
     or_: list[AdvancedApplicationJobLogQuery] | None = field(default=None, name="$or")
     nor: list[AdvancedApplicationJobLogQuery] | None = field(default=None, name="$nor")
-    id: str | AdvancedFlowByVersionQueryId | None = None
-    run_queued_at: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    run_started_at: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    run_completed_at: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    status: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    name: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    resource_id: str | AdvancedFlowByVersionQueryId | None = None
-    resource_type: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
+    id: str | QueryId | None = None
+    run_queued_at: str | int | float | bool | AdvancedApplicationJobLogQueryRunQueuedAt | None = (
+        None
+    )
+    run_started_at: str | int | float | bool | AdvancedApplicationJobLogQueryRunStartedAt | None = (
+        None
+    )
+    run_completed_at: (
+        str | int | float | bool | AdvancedApplicationJobLogQueryRunCompletedAt | None
+    ) = None
+    status: str | int | float | bool | QueryStatus | None = None
+    name: str | int | float | bool | QueryName | None = None
+    resource_id: str | AdvancedApplicationJobLogQueryResourceId | None = None
+    resource_type: str | int | float | bool | AdvancedApplicationJobLogQueryResourceType | None = (
+        None
+    )
 
 
 class InstanceOrgs(Model):
@@ -4316,6 +5891,8 @@ class InstanceOrgs(Model):
 
 
 class ApplicationSummary(Model):
+    """``application.summary``"""
+
     api_token_count: int | None = None
     certificate_count: int | None = None
     certificate_authority_count: int | None = None
@@ -4340,9 +5917,9 @@ class ApplicationSummary(Model):
     private_file_count: int | None = None
     resource_job_count: int | None = None
     webhook_count: int | None = None
-    payload_count: PayloadStats | None = None
-    storage_stats: InstanceSandboxSummaryStorageStats | None = None
-    notebook_stats: InstanceSandboxSummaryNotebookStats | None = None
+    payload_count: SummaryPayloadCount | None = None
+    storage_stats: SummaryStorageStats | None = None
+    notebook_stats: SummaryNotebookStats | None = None
 
 
 class Application(Model):
@@ -4362,22 +5939,24 @@ class Application(Model):
     endpoint_slug: str | None = None
     exp_user_token_cutoff: datetime | None = None
     endpoint_default_cors: bool | None = None
-    globals: list[ApplicationGlobalPatchItem] | None = None
+    globals: list[ApplicationGlobal] | None = None
     blob_url_ttl: int | float | None = field(default=None, name="blobUrlTTL")
     summary: ApplicationSummary | None = None
-    ftue_tracking: list[ApplicationPatchFtueTrackingItem] | None = None
-    archive_config: ApplicationPostArchiveConfig | None = None
+    ftue_tracking: list[ApplicationFtueTrackingItem] | None = None
+    archive_config: ApplicationArchiveConfig | None = None
 
 
-class OrgMembersItem(Model):
+class OrgMember(Model):
+    """``org.members[]``"""
+
     user_id: str | None = None
     first_name: str | None = None
     last_name: str | None = None
     email: str | None = None
     avatar_url: str | None = None
     role: str | None = None
-    application_roles: list[InstanceOrgMemberPatchApplicationRolesItem] | None = None
-    dashboard_roles: list[InstanceOrgMemberPatchApplicationRolesItem] | None = None
+    application_roles: list[OrgMemberApplicationRole] | None = None
+    dashboard_roles: list[OrgMemberDashboardRole] | None = None
     two_factor_auth_enabled: bool | None = None
     sso_linked: bool | None = None
 
@@ -4391,9 +5970,9 @@ class Org(Model):
     last_updated: datetime | None = None
     name: str | None = None
     description: str | None = None
-    members: list[OrgMembersItem] | None = None
-    limits: InstancePatchOrgDefaultLimitConfig | None = None
-    summary: InstanceOrgSummary | None = None
+    members: list[OrgMember] | None = None
+    limits: OrgLimits | None = None
+    summary: OrgSummary | None = None
     plan_id: str | None = None
     billing_email: str | None = None
     subscription_status: str | None = None
@@ -4405,7 +5984,7 @@ class Org(Model):
     disabled_at: datetime | bool | None = None
     is_read_only: bool | None = None
     mfa_mode: str | None = None
-    banner: InstanceOrgPatchBanner | None = None
+    banner: OrgBanner | None = None
 
 
 class InstanceCustomNodes(Model):
@@ -4423,7 +6002,9 @@ class InstanceCustomNodes(Model):
     sort_direction: str | None = None
 
 
-class InstanceCustomNodePatchTriggersItemMeta(Model):
+class InstanceCustomNodePatchTriggerMeta(Model):
+    """``instanceCustomNodePatch.triggers[].meta``"""
+
     category: str | None = None
     name: str | None = None
     label: str | None = None
@@ -4442,11 +6023,13 @@ class InstanceCustomNodePatchTriggersItemMeta(Model):
     device_id: str | None = None
 
 
-class InstanceCustomNodePatchTriggersItem(Model):
+class InstanceCustomNodePatchTrigger(Model):
+    """``instanceCustomNodePatch.triggers[]``"""
+
     key: str | None = None
     type: str | None = None
     config: dict[str, Any] | None = None
-    meta: InstanceCustomNodePatchTriggersItemMeta | None = None
+    meta: InstanceCustomNodePatchTriggerMeta | None = None
     output_ids: list[list[str]] | None = None
 
 
@@ -4460,9 +6043,9 @@ class InstanceCustomNodePatch(Model):
     docs_url: str | None = None
     category: str | None = None
     minimum_agent_version: str | None = None
-    triggers: list[InstanceCustomNodePatchTriggersItem] | None = None
-    nodes: list[InstanceCustomNodeNodesItem] | None = None
-    custom_node_config: InstanceCustomNodeCustomNodeConfig | None = None
+    triggers: list[InstanceCustomNodePatchTrigger] | None = None
+    nodes: list[InstanceCustomNodeNode] | None = None
+    custom_node_config: CustomNodeCustomNodeConfig | None = None
     custom_node_supports: list[str] | None = None
 
 
@@ -4470,11 +6053,20 @@ class InstanceCustomNodePost(InstanceCustomNodePatch):
     """``instanceCustomNodePost``"""
 
 
+class ApplicationCreationByTemplateResultValidationError(Model):
+    """``applicationCreationByTemplateResult.validationErrors[]``"""
+
+    type: str | None = None
+    name: str | None = None
+    id: str | None = None
+    message: str | None = None
+
+
 class ApplicationCreationByTemplateResult(Model):
     """``applicationCreationByTemplateResult``"""
 
     application: Application | None = None
-    validation_errors: list[ValidationErrorsValidationErrorsItem] | None = None
+    validation_errors: list[ApplicationCreationByTemplateResultValidationError] | None = None
 
 
 class Applications(Model):
@@ -4505,10 +6097,19 @@ class Orgs(Model):
     sort_direction: str | None = None
 
 
-class NotebookPatchInputsItem(Model):
+class NotebookInputDeviceTag(Model):
+    """``notebookPatch.inputs[].deviceTags[]``"""
+
+    key: str | None = None
+    value: str | None = None
+
+
+class NotebookInput(Model):
+    """``notebookPatch.inputs[]``"""
+
     input_type: str | None = None
     file_name: str | None = None
-    device_tags: list[DeviceTagFilterItem] | None = None
+    device_tags: list[NotebookInputDeviceTag] | None = None
     device_ids: list[str] | None = None
     query_json: str | None = None
     attributes: list[str] | None = None
@@ -4521,7 +6122,9 @@ class NotebookPatchInputsItem(Model):
     private: bool | None = None
 
 
-class NotebookPatchOutputsItem(Model):
+class NotebookOutput(Model):
+    """``notebookPatch.outputs[]``"""
+
     output_type: str | None = None
     file_name: str | None = None
     data_table_id: str | None = None
@@ -4538,8 +6141,8 @@ class NotebookPatch(Model):
 
     name: str | None = None
     description: str | None = None
-    inputs: list[NotebookPatchInputsItem] | None = None
-    outputs: list[NotebookPatchOutputsItem] | None = None
+    inputs: list[NotebookInput] | None = None
+    outputs: list[NotebookOutput] | None = None
     image_version: str | None = None
 
 
@@ -4549,11 +6152,100 @@ class NotebookPost(Model):
     name: str | None = None
     description: str | None = None
     image_version: str | None = None
-    inputs: list[NotebookPatchInputsItem] | None = None
-    outputs: list[NotebookPatchOutputsItem] | None = None
+    inputs: list[NotebookInput] | None = None
+    outputs: list[NotebookOutput] | None = None
 
 
-class HistoricalSummariesItemsItem(Model):
+class HistoricalSummariesItemLimits(Model):
+    """``historicalSummaries.items[].limits``"""
+
+    apitoken: int | None = None
+    application: int | None = None
+    applicationcertificate: int | None = None
+    applicationcertificateauthority: int | None = None
+    applicationkey: int | None = None
+    credential: int | None = None
+    dashboard: int | None = None
+    datatable: int | None = None
+    device: int | None = None
+    devicerecipe: int | None = None
+    experiencedomain: int | None = None
+    experienceendpoint: int | None = None
+    experiencegroup: int | None = None
+    experienceslug: int | None = None
+    experienceuser: int | None = None
+    experienceversion: int | None = None
+    experienceview: int | None = None
+    file: int | None = None
+    flow: int | None = None
+    integration: int | None = None
+    notebook: int | None = None
+    privatefile: int | None = None
+    resourcejob: int | None = None
+    webhook: int | None = None
+    data_ttl: int | None = field(default=None, name="dataTTL")
+    member: int | None = None
+    payload: int | None = None
+    storage: int | None = None
+    notebook_minutes_per_run: int | None = None
+    notebook_minutes_per_month: int | None = None
+    notebook_in_parallel: int | None = None
+    experience_flow_slots: int | None = None
+    application_flow_slots: int | None = None
+    system_interval: int | None = None
+
+
+class HistoricalSummariesItemPayloadCountDetails(Model):
+    """``historicalSummaries.items[].payloadCountDetails``"""
+
+    app_file: dict[str, int | float] | None = None
+    data_table: dict[str, int | float] | None = None
+    device_create: dict[str, int | float] | None = None
+    device_command: dict[str, int | float] | None = None
+    device_connect: dict[str, int | float] | None = None
+    device_disconnect: dict[str, int | float] | None = None
+    device_state: dict[str, int | float] | None = None
+    endpoint: dict[str, int | float] | None = None
+    event: dict[str, int | float] | None = None
+    flow_error: dict[str, int | float] | None = None
+    inbound_email: dict[str, int | float] | None = None
+    integration: dict[str, int | float] | None = None
+    mqtt_in: dict[str, int | float] | None = None
+    mqtt_out: dict[str, int | float] | None = None
+    notebook: dict[str, int | float] | None = None
+    resource_job: dict[str, int | float] | None = None
+    timer: dict[str, int | float] | None = None
+    virtual_button: dict[str, int | float] | None = None
+    webhook: dict[str, int | float] | None = None
+
+
+class HistoricalSummariesItemPayloadSizeDetails(Model):
+    """``historicalSummaries.items[].payloadSizeDetails``"""
+
+    app_file: dict[str, int | float] | None = None
+    data_table: dict[str, int | float] | None = None
+    device_create: dict[str, int | float] | None = None
+    device_command: dict[str, int | float] | None = None
+    device_connect: dict[str, int | float] | None = None
+    device_disconnect: dict[str, int | float] | None = None
+    device_state: dict[str, int | float] | None = None
+    endpoint: dict[str, int | float] | None = None
+    event: dict[str, int | float] | None = None
+    flow_error: dict[str, int | float] | None = None
+    inbound_email: dict[str, int | float] | None = None
+    integration: dict[str, int | float] | None = None
+    mqtt_in: dict[str, int | float] | None = None
+    mqtt_out: dict[str, int | float] | None = None
+    notebook: dict[str, int | float] | None = None
+    resource_job: dict[str, int | float] | None = None
+    timer: dict[str, int | float] | None = None
+    virtual_button: dict[str, int | float] | None = None
+    webhook: dict[str, int | float] | None = None
+
+
+class HistoricalSummariesItem(Model):
+    """``historicalSummaries.items[]``"""
+
     resource_type: str | None = None
     resource_id: str | None = None
     resource_name: str | None = None
@@ -4561,7 +6253,7 @@ class HistoricalSummariesItemsItem(Model):
     owner_type: str | None = None
     owner_id: str | None = None
     owner_name: str | None = None
-    limits: InstancePatchOrgDefaultLimitConfig | None = None
+    limits: HistoricalSummariesItemLimits | None = None
     current_period_start: datetime | None = None
     current_period_end: datetime | None = None
     application_count: int | float | None = None
@@ -4604,14 +6296,14 @@ class HistoricalSummariesItemsItem(Model):
     payload_nonbillable_count: int | float | None = None
     payload_billable_size_mb: int | float | None = None
     payload_nonbillable_size_mb: int | float | None = None
-    payload_count_details: PayloadStats | None = None
-    payload_size_details: PayloadStats | None = None
+    payload_count_details: HistoricalSummariesItemPayloadCountDetails | None = None
+    payload_size_details: HistoricalSummariesItemPayloadSizeDetails | None = None
 
 
 class HistoricalSummaries(Model):
     """``historicalSummaries``"""
 
-    items: list[HistoricalSummariesItemsItem] | None = None
+    items: list[HistoricalSummariesItem] | None = None
     count: int | None = None
     total_count: int | None = None
     per_page: int | None = None
@@ -4623,6 +6315,8 @@ class HistoricalSummaries(Model):
 
 
 class NotebookStats(Model):
+    """``notebook.stats``"""
+
     minutes_this_period: int | float | None = None
     runs_this_period: int | float | None = None
     errors_this_period: int | float | None = None
@@ -4641,12 +6335,14 @@ class Notebook(Model):
     jupyter_file_name: str | None = None
     jupyter_file_url: str | None = None
     image_version: str | None = None
-    inputs: list[NotebookPatchInputsItem] | None = None
-    outputs: list[NotebookPatchOutputsItem] | None = None
+    inputs: list[NotebookInput] | None = None
+    outputs: list[NotebookOutput] | None = None
     stats: NotebookStats | None = None
 
 
-class PaletteResponseCustomNodesItemCompatibleFlowClasses(Model):
+class PaletteResponseCustomNodeCompatibleFlowClasses(Model):
+    """``paletteResponse.customNodes[].compatibleFlowClasses``"""
+
     cloud: bool | None = None
     experience: bool | None = None
     custom_node: bool | None = None
@@ -4654,7 +6350,9 @@ class PaletteResponseCustomNodesItemCompatibleFlowClasses(Model):
     embedded: str | bool | None = None
 
 
-class PaletteResponseCustomNodesItem(Model):
+class PaletteResponseCustomNode(Model):
+    """``paletteResponse.customNodes[]``"""
+
     id: str | None = None
     name: str | None = None
     description: str | None = None
@@ -4662,16 +6360,16 @@ class PaletteResponseCustomNodesItem(Model):
     icon_data: str | None = None
     docs_url: str | None = None
     category: str | None = None
-    custom_node_config: InstanceCustomNodeCustomNodeConfig | None = None
+    custom_node_config: CustomNodeCustomNodeConfig | None = None
     flow_version_id: str | None = None
     version: str | None = None
-    compatible_flow_classes: PaletteResponseCustomNodesItemCompatibleFlowClasses | None = None
+    compatible_flow_classes: PaletteResponseCustomNodeCompatibleFlowClasses | None = None
 
 
 class PaletteResponse(Model):
     """``paletteResponse``"""
 
-    custom_nodes: list[PaletteResponseCustomNodesItem] | None = None
+    custom_nodes: list[PaletteResponseCustomNode] | None = None
     application_id: str | None = None
 
 
@@ -4690,30 +6388,87 @@ class Notebooks(Model):
     application_id: str | None = None
 
 
-class AdvancedFlowVersionQueryTriggersEq(Model):
+class AdvancedFlowVersionQueryVersion(Model):
+    """``advancedFlowVersionQuery.version``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class QueryTriggersEq(Model):
+    """``advancedFlowVersionQuery.triggers.$eq``"""
+
     type: str | None = None
     key: str | None = None
     config: dict[str, str | int | float | bool | None] | None = None
 
 
-class AdvancedFlowVersionQueryTriggers(Model):
+class QueryTriggersNe(Model):
+    """``advancedFlowVersionQuery.triggers.$ne``"""
+
     type: str | None = None
     key: str | None = None
     config: dict[str, str | int | float | bool | None] | None = None
-    eq: AdvancedFlowVersionQueryTriggersEq | None = field(default=None, name="$eq")
-    ne: AdvancedFlowVersionQueryTriggersEq | None = field(default=None, name="$ne")
 
 
-class AdvancedFlowVersionQueryNodesEq(Model):
+class QueryTriggers(Model):
+    """``advancedFlowVersionQuery.triggers``"""
+
+    type: str | None = None
+    key: str | None = None
+    config: dict[str, str | int | float | bool | None] | None = None
+    eq: QueryTriggersEq | None = field(default=None, name="$eq")
+    ne: QueryTriggersNe | None = field(default=None, name="$ne")
+
+
+class QueryNodesEq(Model):
+    """``advancedFlowVersionQuery.nodes.$eq``"""
+
     type: str | None = None
     config: dict[str, str | int | float | bool | None] | None = None
 
 
-class AdvancedFlowVersionQueryNodes(Model):
+class QueryNodesNe(Model):
+    """``advancedFlowVersionQuery.nodes.$ne``"""
+
     type: str | None = None
     config: dict[str, str | int | float | bool | None] | None = None
-    eq: AdvancedFlowVersionQueryNodesEq | None = field(default=None, name="$eq")
-    ne: AdvancedFlowVersionQueryNodesEq | None = field(default=None, name="$ne")
+
+
+class QueryNodes(Model):
+    """``advancedFlowVersionQuery.nodes``"""
+
+    type: str | None = None
+    config: dict[str, str | int | float | bool | None] | None = None
+    eq: QueryNodesEq | None = field(default=None, name="$eq")
+    ne: QueryNodesNe | None = field(default=None, name="$ne")
+
+
+class QueryCustomNodeSupports(Model):
+    """``advancedFlowVersionQuery.customNodeSupports``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
 
 
 class AdvancedFlowVersionQuery(Model):
@@ -4722,16 +6477,29 @@ class AdvancedFlowVersionQuery(Model):
     and_: list[AdvancedFlowVersionQuery] | None = field(default=None, name="$and")
     or_: list[AdvancedFlowVersionQuery] | None = field(default=None, name="$or")
     nor: list[AdvancedFlowVersionQuery] | None = field(default=None, name="$nor")
-    name: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    id: str | AdvancedFlowByVersionQueryId | None = None
-    creation_date: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    last_updated: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    flow_class: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    enabled: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    version: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    triggers: AdvancedFlowVersionQueryTriggers | None = None
-    nodes: AdvancedFlowVersionQueryNodes | None = None
-    custom_node_supports: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
+    name: str | int | float | bool | QueryName | None = None
+    id: str | QueryId | None = None
+    creation_date: str | int | float | bool | QueryCreationDate | None = None
+    last_updated: str | int | float | bool | QueryLastUpdated | None = None
+    flow_class: str | int | float | bool | QueryFlowClass | None = None
+    enabled: str | int | float | bool | QueryEnabled | None = None
+    version: str | int | float | bool | AdvancedFlowVersionQueryVersion | None = None
+    triggers: QueryTriggers | None = None
+    nodes: QueryNodes | None = None
+    custom_node_supports: str | int | float | bool | QueryCustomNodeSupports | None = None
+
+
+class AdvancedFlowQueryDefaultVersion(Model):
+    """``advancedFlowQuery.defaultVersion``"""
+
+    eq: str | None = field(default=None, name="$eq")
+    ne: str | None = field(default=None, name="$ne")
+    gt: str | None = field(default=None, name="$gt")
+    lt: str | None = field(default=None, name="$lt")
+    gte: str | None = field(default=None, name="$gte")
+    lte: str | None = field(default=None, name="$lte")
+    in_: list[str] | None = field(default=None, name="$in")
+    nin: list[str] | None = field(default=None, name="$nin")
 
 
 class AdvancedFlowQuery(Model):
@@ -4740,16 +6508,16 @@ class AdvancedFlowQuery(Model):
     and_: list[AdvancedFlowQuery] | None = field(default=None, name="$and")
     or_: list[AdvancedFlowQuery] | None = field(default=None, name="$or")
     nor: list[AdvancedFlowQuery] | None = field(default=None, name="$nor")
-    name: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    id: str | AdvancedFlowByVersionQueryId | None = None
-    creation_date: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    last_updated: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    flow_class: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    enabled: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    default_version: str | AdvancedFlowByVersionQueryId | None = None
-    triggers: AdvancedFlowVersionQueryTriggers | None = None
-    nodes: AdvancedFlowVersionQueryNodes | None = None
-    custom_node_supports: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
+    name: str | int | float | bool | QueryName | None = None
+    id: str | QueryId | None = None
+    creation_date: str | int | float | bool | QueryCreationDate | None = None
+    last_updated: str | int | float | bool | QueryLastUpdated | None = None
+    flow_class: str | int | float | bool | QueryFlowClass | None = None
+    enabled: str | int | float | bool | QueryEnabled | None = None
+    default_version: str | AdvancedFlowQueryDefaultVersion | None = None
+    triggers: QueryTriggers | None = None
+    nodes: QueryNodes | None = None
+    custom_node_supports: str | int | float | bool | QueryCustomNodeSupports | None = None
 
 
 class FlowVersionsDeletePost(Model):
@@ -4787,21 +6555,73 @@ class UserCredentials(Model):
     token_ttl: int | None = field(default=None, name="tokenTTL")
 
 
+class QueryParentId(Model):
+    """``advancedExperienceGroupQuery.parentId``"""
+
+    eq: str | None = field(default=None, name="$eq")
+    ne: str | None = field(default=None, name="$ne")
+    gt: str | None = field(default=None, name="$gt")
+    lt: str | None = field(default=None, name="$lt")
+    gte: str | None = field(default=None, name="$gte")
+    lte: str | None = field(default=None, name="$lte")
+    in_: list[str] | None = field(default=None, name="$in")
+    nin: list[str] | None = field(default=None, name="$nin")
+
+
+class QueryAncestorId(Model):
+    """``advancedExperienceGroupQuery.ancestorId``"""
+
+    eq: str | None = field(default=None, name="$eq")
+    ne: str | None = field(default=None, name="$ne")
+    gt: str | None = field(default=None, name="$gt")
+    lt: str | None = field(default=None, name="$lt")
+    gte: str | None = field(default=None, name="$gte")
+    lte: str | None = field(default=None, name="$lte")
+    in_: list[str] | None = field(default=None, name="$in")
+    nin: list[str] | None = field(default=None, name="$nin")
+
+
+class QueryExperienceUserId(Model):
+    """``advancedExperienceGroupQuery.experienceUserId``"""
+
+    eq: str | None = field(default=None, name="$eq")
+    ne: str | None = field(default=None, name="$ne")
+    gt: str | None = field(default=None, name="$gt")
+    lt: str | None = field(default=None, name="$lt")
+    gte: str | None = field(default=None, name="$gte")
+    lte: str | None = field(default=None, name="$lte")
+    in_: list[str] | None = field(default=None, name="$in")
+    nin: list[str] | None = field(default=None, name="$nin")
+
+
+class AdvancedExperienceGroupQueryExperienceEndpointId(Model):
+    """``advancedExperienceGroupQuery.experienceEndpointId``"""
+
+    eq: str | None = field(default=None, name="$eq")
+    ne: str | None = field(default=None, name="$ne")
+    gt: str | None = field(default=None, name="$gt")
+    lt: str | None = field(default=None, name="$lt")
+    gte: str | None = field(default=None, name="$gte")
+    lte: str | None = field(default=None, name="$lte")
+    in_: list[str] | None = field(default=None, name="$in")
+    nin: list[str] | None = field(default=None, name="$nin")
+
+
 class AdvancedExperienceGroupQuery(Model):
     """``advancedExperienceGroupQuery``"""
 
     and_: list[AdvancedExperienceGroupQuery] | None = field(default=None, name="$and")
     or_: list[AdvancedExperienceGroupQuery] | None = field(default=None, name="$or")
     nor: list[AdvancedExperienceGroupQuery] | None = field(default=None, name="$nor")
-    id: str | AdvancedFlowByVersionQueryId | None = None
-    creation_date: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    last_updated: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    name: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    parent_id: str | AdvancedFlowByVersionQueryId | None = None
-    ancestor_id: str | AdvancedFlowByVersionQueryId | None = None
+    id: str | QueryId | None = None
+    creation_date: str | int | float | bool | QueryCreationDate | None = None
+    last_updated: str | int | float | bool | QueryLastUpdated | None = None
+    name: str | int | float | bool | QueryName | None = None
+    parent_id: str | QueryParentId | None = None
+    ancestor_id: str | QueryAncestorId | None = None
     group_tags: dict[str, Any] | None = None
-    experience_user_id: str | AdvancedFlowByVersionQueryId | None = None
-    experience_endpoint_id: str | AdvancedFlowByVersionQueryId | None = None
+    experience_user_id: str | QueryExperienceUserId | None = None
+    experience_endpoint_id: str | AdvancedExperienceGroupQueryExperienceEndpointId | None = None
 
 
 class ApiTokenPost(Model):
@@ -4811,9 +6631,107 @@ class ApiTokenPost(Model):
     description: str | None = None
     expiration_date: datetime | None = None
     default_role: str | None = None
-    org_roles: list[ApiTokenPatchOrgRolesItem] | None = None
+    org_roles: list[TokenOrgRole] | None = None
     scope: list[str] | None = None
     status: str | None = None
+
+
+class AdvancedExperienceUserQueryFirstName(Model):
+    """``advancedExperienceUserQuery.firstName``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedExperienceUserQueryLastName(Model):
+    """``advancedExperienceUserQuery.lastName``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedExperienceUserQueryEmail(Model):
+    """``advancedExperienceUserQuery.email``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedExperienceUserQueryLastLogin(Model):
+    """``advancedExperienceUserQuery.lastLogin``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedExperienceUserQueryPasswordLastUpdated(Model):
+    """``advancedExperienceUserQuery.passwordLastUpdated``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class QueryExperienceGroupId(Model):
+    """``advancedExperienceUserQuery.experienceGroupId``"""
+
+    eq: str | None = field(default=None, name="$eq")
+    ne: str | None = field(default=None, name="$ne")
+    gt: str | None = field(default=None, name="$gt")
+    lt: str | None = field(default=None, name="$lt")
+    gte: str | None = field(default=None, name="$gte")
+    lte: str | None = field(default=None, name="$lte")
+    in_: list[str] | None = field(default=None, name="$in")
+    nin: list[str] | None = field(default=None, name="$nin")
 
 
 class AdvancedExperienceUserQuery(Model):
@@ -4822,16 +6740,116 @@ class AdvancedExperienceUserQuery(Model):
     and_: list[AdvancedExperienceUserQuery] | None = field(default=None, name="$and")
     or_: list[AdvancedExperienceUserQuery] | None = field(default=None, name="$or")
     nor: list[AdvancedExperienceUserQuery] | None = field(default=None, name="$nor")
-    id: str | AdvancedFlowByVersionQueryId | None = None
-    creation_date: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    last_updated: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    first_name: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    last_name: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    email: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    last_login: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    password_last_updated: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
+    id: str | QueryId | None = None
+    creation_date: str | int | float | bool | QueryCreationDate | None = None
+    last_updated: str | int | float | bool | QueryLastUpdated | None = None
+    first_name: str | int | float | bool | AdvancedExperienceUserQueryFirstName | None = None
+    last_name: str | int | float | bool | AdvancedExperienceUserQueryLastName | None = None
+    email: str | int | float | bool | AdvancedExperienceUserQueryEmail | None = None
+    last_login: str | int | float | bool | AdvancedExperienceUserQueryLastLogin | None = None
+    password_last_updated: (
+        str | int | float | bool | AdvancedExperienceUserQueryPasswordLastUpdated | None
+    ) = None
     user_tags: dict[str, Any] | None = None
-    experience_group_id: str | AdvancedFlowByVersionQueryId | None = None
+    experience_group_id: str | QueryExperienceGroupId | None = None
+
+
+class AdvancedInstanceOrgQueryMfaMode(Model):
+    """``advancedInstanceOrgQuery.mfaMode``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedInstanceOrgQueryIsReadOnly(Model):
+    """``advancedInstanceOrgQuery.isReadOnly``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedInstanceOrgQueryAuditLogEnabled(Model):
+    """``advancedInstanceOrgQuery.auditLogEnabled``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedInstanceOrgQueryDisabledAt(Model):
+    """``advancedInstanceOrgQuery.disabledAt``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedInstanceOrgQueryReferralId(Model):
+    """``advancedInstanceOrgQuery.referralId``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedInstanceOrgQueryMemberId(Model):
+    """``advancedInstanceOrgQuery.memberId``"""
+
+    eq: str | None = field(default=None, name="$eq")
+    ne: str | None = field(default=None, name="$ne")
+    gt: str | None = field(default=None, name="$gt")
+    lt: str | None = field(default=None, name="$lt")
+    gte: str | None = field(default=None, name="$gte")
+    lte: str | None = field(default=None, name="$lte")
+    in_: list[str] | None = field(default=None, name="$in")
+    nin: list[str] | None = field(default=None, name="$nin")
 
 
 class AdvancedInstanceOrgQuery(Model):
@@ -4840,17 +6858,138 @@ class AdvancedInstanceOrgQuery(Model):
     and_: list[AdvancedInstanceOrgQuery] | None = field(default=None, name="$and")
     or_: list[AdvancedInstanceOrgQuery] | None = field(default=None, name="$or")
     nor: list[AdvancedInstanceOrgQuery] | None = field(default=None, name="$nor")
-    id: str | AdvancedFlowByVersionQueryId | None = None
-    creation_date: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    last_updated: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    name: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    mfa_mode: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    is_read_only: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    audit_log_enabled: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    disabled_at: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    referral_id: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
+    id: str | QueryId | None = None
+    creation_date: str | int | float | bool | QueryCreationDate | None = None
+    last_updated: str | int | float | bool | QueryLastUpdated | None = None
+    name: str | int | float | bool | QueryName | None = None
+    mfa_mode: str | int | float | bool | AdvancedInstanceOrgQueryMfaMode | None = None
+    is_read_only: str | int | float | bool | AdvancedInstanceOrgQueryIsReadOnly | None = None
+    audit_log_enabled: str | int | float | bool | AdvancedInstanceOrgQueryAuditLogEnabled | None = (
+        None
+    )
+    disabled_at: str | int | float | bool | AdvancedInstanceOrgQueryDisabledAt | None = None
+    referral_id: str | int | float | bool | AdvancedInstanceOrgQueryReferralId | None = None
     tags: dict[str, Any] | None = None
-    member_id: str | AdvancedFlowByVersionQueryId | None = None
+    member_id: str | AdvancedInstanceOrgQueryMemberId | None = None
+
+
+class AdvancedEventQueryId(Model):
+    """``advancedEventQuery.id``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedEventQuerySourceId(Model):
+    """``advancedEventQuery.sourceId``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedEventQuerySourceType(Model):
+    """``advancedEventQuery.sourceType``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedEventQueryLevel(Model):
+    """``advancedEventQuery.level``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedEventQueryState(Model):
+    """``advancedEventQuery.state``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedEventQuerySubject(Model):
+    """``advancedEventQuery.subject``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedEventQueryDeviceId(Model):
+    """``advancedEventQuery.deviceId``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
 
 
 class AdvancedEventQuery(Model):
@@ -4859,17 +6998,17 @@ class AdvancedEventQuery(Model):
     and_: list[AdvancedEventQuery] | None = field(default=None, name="$and")
     or_: list[AdvancedEventQuery] | None = field(default=None, name="$or")
     nor: list[AdvancedEventQuery] | None = field(default=None, name="$nor")
-    id: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    creation_date: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    last_updated: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    source_id: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    source_type: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    level: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    state: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    subject: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    device_id: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    experience_user_id: str | AdvancedFlowByVersionQueryId | None = None
-    experience_group_id: str | AdvancedFlowByVersionQueryId | None = None
+    id: str | int | float | bool | AdvancedEventQueryId | None = None
+    creation_date: str | int | float | bool | QueryCreationDate | None = None
+    last_updated: str | int | float | bool | QueryLastUpdated | None = None
+    source_id: str | int | float | bool | AdvancedEventQuerySourceId | None = None
+    source_type: str | int | float | bool | AdvancedEventQuerySourceType | None = None
+    level: str | int | float | bool | AdvancedEventQueryLevel | None = None
+    state: str | int | float | bool | AdvancedEventQueryState | None = None
+    subject: str | int | float | bool | AdvancedEventQuerySubject | None = None
+    device_id: str | int | float | bool | AdvancedEventQueryDeviceId | None = None
+    experience_user_id: str | QueryExperienceUserId | None = None
+    experience_group_id: str | QueryExperienceGroupId | None = None
     event_tags: dict[str, Any] | None = None
 
 
@@ -4883,26 +7022,275 @@ class EventsExport(Model):
     exclude_updates: bool | None = None
 
 
+class AdvancedApplicationKeyQueryDeviceIds(Model):
+    """``advancedApplicationKeyQuery.deviceIds``"""
+
+    eq: str | None = field(default=None, name="$eq")
+    ne: str | None = field(default=None, name="$ne")
+    gt: str | None = field(default=None, name="$gt")
+    lt: str | None = field(default=None, name="$lt")
+    gte: str | None = field(default=None, name="$gte")
+    lte: str | None = field(default=None, name="$lte")
+    in_: list[str] | None = field(default=None, name="$in")
+    nin: list[str] | None = field(default=None, name="$nin")
+
+
+class AdvancedApplicationKeyQueryKey(Model):
+    """``advancedApplicationKeyQuery.key``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedApplicationKeyQueryDescription(Model):
+    """``advancedApplicationKeyQuery.description``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedApplicationKeyQueryFilterType(Model):
+    """``advancedApplicationKeyQuery.filterType``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedApplicationKeyQueryPubTopics(Model):
+    """``advancedApplicationKeyQuery.pubTopics``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedApplicationKeyQuerySubTopics(Model):
+    """``advancedApplicationKeyQuery.subTopics``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedApplicationKeyQueryAddressFilterType(Model):
+    """``advancedApplicationKeyQuery.addressFilterType``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedApplicationKeyQueryAddresses(Model):
+    """``advancedApplicationKeyQuery.addresses``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
 class AdvancedApplicationKeyQuery(Model):
     """``advancedApplicationKeyQuery``"""
 
     and_: list[AdvancedApplicationKeyQuery] | None = field(default=None, name="$and")
     or_: list[AdvancedApplicationKeyQuery] | None = field(default=None, name="$or")
     nor: list[AdvancedApplicationKeyQuery] | None = field(default=None, name="$nor")
-    id: str | AdvancedFlowByVersionQueryId | None = None
-    creation_date: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    last_updated: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    status: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    device_ids: str | AdvancedFlowByVersionQueryId | None = None
+    id: str | QueryId | None = None
+    creation_date: str | int | float | bool | QueryCreationDate | None = None
+    last_updated: str | int | float | bool | QueryLastUpdated | None = None
+    status: str | int | float | bool | QueryStatus | None = None
+    device_ids: str | AdvancedApplicationKeyQueryDeviceIds | None = None
     device_tags: dict[str, Any] | None = None
-    key: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    name: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    description: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    filter_type: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    pub_topics: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    sub_topics: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    address_filter_type: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    addresses: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
+    key: str | int | float | bool | AdvancedApplicationKeyQueryKey | None = None
+    name: str | int | float | bool | QueryName | None = None
+    description: str | int | float | bool | AdvancedApplicationKeyQueryDescription | None = None
+    filter_type: str | int | float | bool | AdvancedApplicationKeyQueryFilterType | None = None
+    pub_topics: str | int | float | bool | AdvancedApplicationKeyQueryPubTopics | None = None
+    sub_topics: str | int | float | bool | AdvancedApplicationKeyQuerySubTopics | None = None
+    address_filter_type: (
+        str | int | float | bool | AdvancedApplicationKeyQueryAddressFilterType | None
+    ) = None
+    addresses: str | int | float | bool | AdvancedApplicationKeyQueryAddresses | None = None
+
+
+class AdvancedDeviceQueryDeletedAt(Model):
+    """``advancedDeviceQuery.deletedAt``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedDeviceQueryDeviceClass(Model):
+    """``advancedDeviceQuery.deviceClass``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedDeviceQueryGatewayId(Model):
+    """``advancedDeviceQuery.gatewayId``"""
+
+    eq: str | None = field(default=None, name="$eq")
+    ne: str | None = field(default=None, name="$ne")
+    gt: str | None = field(default=None, name="$gt")
+    lt: str | None = field(default=None, name="$lt")
+    gte: str | None = field(default=None, name="$gte")
+    lte: str | None = field(default=None, name="$lte")
+    in_: list[str] | None = field(default=None, name="$in")
+    nin: list[str] | None = field(default=None, name="$nin")
+
+
+class AdvancedDeviceQueryAttributeName(Model):
+    """``advancedDeviceQuery.attributeName``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedDeviceQueryDisconnectedAt(Model):
+    """``advancedDeviceQuery.disconnectedAt``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedDeviceQueryConnectedAt(Model):
+    """``advancedDeviceQuery.connectedAt``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
+
+
+class AdvancedDeviceQueryConnectionStatus(Model):
+    """``advancedDeviceQuery.connectionStatus``"""
+
+    eq: str | int | float | bool | None = field(default=None, name="$eq")
+    ne: str | int | float | bool | None = field(default=None, name="$ne")
+    gt: str | int | float | bool | None = field(default=None, name="$gt")
+    lt: str | int | float | bool | None = field(default=None, name="$lt")
+    gte: str | int | float | bool | None = field(default=None, name="$gte")
+    lte: str | int | float | bool | None = field(default=None, name="$lte")
+    starts_with: str | None = field(default=None, name="$startsWith")
+    ends_with: str | None = field(default=None, name="$endsWith")
+    contains: str | None = field(default=None, name="$contains")
+    ci: bool | None = field(default=None, name="$ci")
+    in_: list[str | int | float | bool] | None = field(default=None, name="$in")
+    nin: list[str | int | float | bool] | None = field(default=None, name="$nin")
 
 
 class AdvancedDeviceQuery(Model):
@@ -4911,22 +7299,22 @@ class AdvancedDeviceQuery(Model):
     and_: list[AdvancedDeviceQuery] | None = field(default=None, name="$and")
     or_: list[AdvancedDeviceQuery] | None = field(default=None, name="$or")
     nor: list[AdvancedDeviceQuery] | None = field(default=None, name="$nor")
-    id: str | AdvancedFlowByVersionQueryId | None = None
-    creation_date: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    last_updated: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    deleted_at: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    name: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    device_class: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    gateway_id: str | AdvancedFlowByVersionQueryId | None = None
-    parent_id: str | AdvancedFlowByVersionQueryId | None = None
-    ancestor_id: str | AdvancedFlowByVersionQueryId | None = None
-    attribute_name: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    experience_user_id: str | AdvancedFlowByVersionQueryId | None = None
-    experience_group_id: str | AdvancedFlowByVersionQueryId | None = None
+    id: str | QueryId | None = None
+    creation_date: str | int | float | bool | QueryCreationDate | None = None
+    last_updated: str | int | float | bool | QueryLastUpdated | None = None
+    deleted_at: str | int | float | bool | AdvancedDeviceQueryDeletedAt | None = None
+    name: str | int | float | bool | QueryName | None = None
+    device_class: str | int | float | bool | AdvancedDeviceQueryDeviceClass | None = None
+    gateway_id: str | AdvancedDeviceQueryGatewayId | None = None
+    parent_id: str | QueryParentId | None = None
+    ancestor_id: str | QueryAncestorId | None = None
+    attribute_name: str | int | float | bool | AdvancedDeviceQueryAttributeName | None = None
+    experience_user_id: str | QueryExperienceUserId | None = None
+    experience_group_id: str | QueryExperienceGroupId | None = None
     tags: dict[str, Any] | None = None
-    disconnected_at: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    connected_at: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
-    connection_status: str | int | float | bool | AdvancedFlowByVersionQueryName | None = None
+    disconnected_at: str | int | float | bool | AdvancedDeviceQueryDisconnectedAt | None = None
+    connected_at: str | int | float | bool | AdvancedDeviceQueryConnectedAt | None = None
+    connection_status: str | int | float | bool | AdvancedDeviceQueryConnectionStatus | None = None
 
 
 class DevicesExportPayloadCountPost(Model):
@@ -4970,14 +7358,28 @@ class DevicesRemoveDataPost(Model):
     callback_url: str | None = None
 
 
+class QueryDeviceTag(Model):
+    """``lastValueQuery.deviceTags[]``"""
+
+    key: str | None = None
+    value: str | None = None
+
+
 class LastValueQuery(Model):
     """``lastValueQuery``"""
 
     attribute: str | None = None
     device_ids: list[str] | None = None
-    device_tags: list[DeviceTagFilterItem] | None = None
+    device_tags: list[QueryDeviceTag] | None = None
     device_query: AdvancedDeviceQuery | None = None
     end: int | float | None = None
+
+
+class MultiDeviceCommandDeviceTag(Model):
+    """``multiDeviceCommand.deviceTags[]``"""
+
+    key: str | None = None
+    value: str | None = None
 
 
 class MultiDeviceCommand(Model):
@@ -4986,12 +7388,21 @@ class MultiDeviceCommand(Model):
     time: str | int | float | DeviceCommandTime | None = None
     name: str | None = None
     payload: Any = None
-    device_tags: list[DeviceTagFilterItem] | None = None
+    device_tags: list[MultiDeviceCommandDeviceTag] | None = None
     device_ids: list[str] | None = None
     device_query: AdvancedDeviceQuery | None = None
 
 
+class DevicesDataExportDeviceTag(Model):
+    """``devicesDataExport.deviceTags[]``"""
+
+    key: str | None = None
+    value: str | None = None
+
+
 class DevicesDataExportOptions(Model):
+    """``devicesDataExport.options``"""
+
     include_date: bool | None = None
     include_id: bool | None = field(default=None, name="includeID")
     include_blob_data: bool | None = None
@@ -5004,12 +7415,19 @@ class DevicesDataExport(Model):
     email: str | None = None
     callback_url: str | None = None
     device_ids: list[str] | None = None
-    device_tags: list[DeviceTagFilterItem] | None = None
+    device_tags: list[DevicesDataExportDeviceTag] | None = None
     device_query: AdvancedDeviceQuery | None = None
     attributes: list[str] | None = None
     start: int | float | None = None
     end: int | float | None = None
     options: DevicesDataExportOptions | None = None
+
+
+class QueryAggregation(Model):
+    """``timeSeriesQuery.aggregation``"""
+
+    type: str | None = None
+    options: dict[str, Any] | None = None
 
 
 class TimeSeriesQuery(Model):
@@ -5019,16 +7437,58 @@ class TimeSeriesQuery(Model):
     end: int | float | None = None
     duration: int | float | None = None
     resolution: int | float | None = None
-    aggregation: str | TimeSeriesDataAggregation | None = None
+    aggregation: str | QueryAggregation | None = None
     attributes: list[str] | None = None
     device_ids: list[str] | None = None
-    device_tags: list[DeviceTagFilterItem] | None = None
+    device_tags: list[QueryDeviceTag] | None = None
     device_query: AdvancedDeviceQuery | None = None
     limit: int | float | None = None
     order: str | None = None
 
 
-class DevicesPatchUpdateOperationsItemValue(Model):
+class DevicesUpdateFieldsTag(Model):
+    """``devicesPatch.updateFields.tags[]``"""
+
+    key: str | None = None
+    value: str | None = None
+
+
+class DevicesUpdateFieldsAttribute(Model):
+    """``devicesPatch.updateFields.attributes[]``"""
+
+    name: str | None = None
+    data_type: str | None = None
+    content_type: str | None = None
+    description: str | None = None
+    attribute_tags: dict[str, str] | None = None
+    system: AttributeSystem | None = None
+
+
+class DevicesUpdateFields(Model):
+    """``devicesPatch.updateFields``"""
+
+    name: str | None = None
+    description: str | None = None
+    tags: list[DevicesUpdateFieldsTag] | None = None
+    attributes: list[DevicesUpdateFieldsAttribute] | None = None
+    device_class: str | None = None
+    gateway_id: str | None = None
+    parent_id: str | None = None
+    system_interval: int | None = None
+    keep_duplicates: bool | None = None
+
+
+class DevicesUpdateOperationValueSystem(Model):
+    """``devicesPatch.updateOperations[].value.system``"""
+
+    aggregation: str | None = None
+    aggregation_options: list[dict[str, Any]] | None = None
+    child_attributes: list[SystemChildAttribute] | None = None
+
+
+class DevicesUpdateOperationValue(Model):
+    """``devicesPatch.updateOperations[].value``"""
+
     key: str | None = None
     value: str | None = None
     name: str | None = None
@@ -5036,13 +7496,15 @@ class DevicesPatchUpdateOperationsItemValue(Model):
     content_type: str | None = None
     description: str | None = None
     attribute_tags: dict[str, str] | None = None
-    system: DeviceAttributePatchSystem | None = None
+    system: DevicesUpdateOperationValueSystem | None = None
 
 
-class DevicesPatchUpdateOperationsItem(Model):
+class DevicesUpdateOperation(Model):
+    """``devicesPatch.updateOperations[]``"""
+
     operation: str | None = None
     target: str | None = None
-    value: str | int | bool | DevicesPatchUpdateOperationsItemValue | None = None
+    value: str | int | bool | DevicesUpdateOperationValue | None = None
     attribute_name: str | None = None
     tag_key: str | None = None
 
@@ -5050,15 +7512,17 @@ class DevicesPatchUpdateOperationsItem(Model):
 class DevicesPatch(Model):
     """``devicesPatch``"""
 
-    update_fields: DevicePatch | None = None
+    update_fields: DevicesUpdateFields | None = None
     device_ids: list[str] | None = None
     query: AdvancedDeviceQuery | None = None
-    update_operations: list[DevicesPatchUpdateOperationsItem] | None = None
+    update_operations: list[DevicesUpdateOperation] | None = None
     email: str | None = None
     callback_url: str | None = None
 
 
-class FlowVersionPostTriggersItemMeta(Model):
+class TriggerMeta(Model):
+    """``flowVersionPost.triggers[].meta``"""
+
     category: str | None = None
     name: str | None = None
     label: str | None = None
@@ -5085,17 +7549,40 @@ class FlowVersionPostTriggersItemMeta(Model):
     device_id: str | None = None
 
 
-class FlowVersionPostTriggersItem(Model):
+class FlowVersionTrigger(Model):
+    """``flowVersionPost.triggers[]``"""
+
     key: str | None = None
     type: str | None = None
     config: dict[str, Any] | None = None
-    meta: FlowVersionPostTriggersItemMeta | None = None
+    meta: TriggerMeta | None = None
     output_ids: list[list[str]] | None = None
 
 
-class FlowVersionPostGlobalsItem(Model):
+class FlowVersionNode(Model):
+    """``flowVersionPost.nodes[]``"""
+
+    id: str | None = None
+    type: str | None = None
+    config: dict[str, Any] | None = None
+    meta: dict[str, Any] | None = None
+    output_ids: list[list[str]] | None = None
+
+
+class FlowVersionGlobal(Model):
+    """``flowVersionPost.globals[]``"""
+
     key: str | None = None
     json: str | None = None
+
+
+class FlowVersionCustomNodeConfig(Model):
+    """``flowVersionPost.customNodeConfig``"""
+
+    output_count: int | float | None = None
+    result_mode: str | None = None
+    result_description: str | None = None
+    fields: list[CustomNodeConfigField] | None = None
 
 
 class FlowVersionPost(Model):
@@ -5104,11 +7591,47 @@ class FlowVersionPost(Model):
     version: str | None = None
     notes: str | None = None
     enabled: bool | None = None
-    triggers: list[FlowVersionPostTriggersItem] | None = None
-    nodes: list[InstanceCustomNodeNodesItem] | None = None
-    globals: list[FlowVersionPostGlobalsItem] | None = None
+    triggers: list[FlowVersionTrigger] | None = None
+    nodes: list[FlowVersionNode] | None = None
+    globals: list[FlowVersionGlobal] | None = None
     minimum_agent_version: str | None = None
-    custom_node_config: InstanceCustomNodeCustomNodeConfig | None = None
+    custom_node_config: FlowVersionCustomNodeConfig | None = None
+
+
+class FlowTrigger(Model):
+    """``flowPatch.triggers[]``"""
+
+    key: str | None = None
+    type: str | None = None
+    config: dict[str, Any] | None = None
+    meta: TriggerMeta | None = None
+    output_ids: list[list[str]] | None = None
+
+
+class FlowNode(Model):
+    """``flowPatch.nodes[]``"""
+
+    id: str | None = None
+    type: str | None = None
+    config: dict[str, Any] | None = None
+    meta: dict[str, Any] | None = None
+    output_ids: list[list[str]] | None = None
+
+
+class FlowGlobal(Model):
+    """``flowPatch.globals[]``"""
+
+    key: str | None = None
+    json: str | None = None
+
+
+class FlowCustomNodeConfig(Model):
+    """``flowPatch.customNodeConfig``"""
+
+    output_count: int | float | None = None
+    result_mode: str | None = None
+    result_description: str | None = None
+    fields: list[CustomNodeConfigField] | None = None
 
 
 class FlowPatch(Model):
@@ -5122,11 +7645,11 @@ class FlowPatch(Model):
     category: str | None = None
     enabled: bool | None = None
     default_version_id: str | None = None
-    triggers: list[FlowVersionPostTriggersItem] | None = None
-    nodes: list[InstanceCustomNodeNodesItem] | None = None
-    globals: list[FlowVersionPostGlobalsItem] | None = None
+    triggers: list[FlowTrigger] | None = None
+    nodes: list[FlowNode] | None = None
+    globals: list[FlowGlobal] | None = None
     minimum_agent_version: str | None = None
-    custom_node_config: InstanceCustomNodeCustomNodeConfig | None = None
+    custom_node_config: FlowCustomNodeConfig | None = None
 
 
 class FlowPost(Model):
@@ -5139,24 +7662,28 @@ class FlowPost(Model):
     docs_url: str | None = None
     category: str | None = None
     enabled: bool | None = None
-    triggers: list[FlowVersionPostTriggersItem] | None = None
-    nodes: list[InstanceCustomNodeNodesItem] | None = None
-    globals: list[FlowVersionPostGlobalsItem] | None = None
+    triggers: list[FlowTrigger] | None = None
+    nodes: list[FlowNode] | None = None
+    globals: list[FlowGlobal] | None = None
     flow_class: str | None = None
     minimum_agent_version: str | None = None
-    custom_node_config: InstanceCustomNodeCustomNodeConfig | None = None
+    custom_node_config: FlowCustomNodeConfig | None = None
     custom_node_supports: list[str] | None = None
 
 
-class FlowStatsByVersionValue(Model):
+class FlowStatsObjectByVersionValue(Model):
+    """``flow.stats.byVersion{}``"""
+
     run_count: int | float | None = None
     error_count: int | float | None = None
 
 
-class FlowStats2(Model):
+class FlowStatsObject(Model):
+    """``flow.stats``"""
+
     run_count: int | float | None = None
     error_count: int | float | None = None
-    by_version: dict[str, FlowStatsByVersionValue] | None = None
+    by_version: dict[str, FlowStatsObjectByVersionValue] | None = None
 
 
 class Flow(Model):
@@ -5181,14 +7708,14 @@ class Flow(Model):
     default_version_id: str | None = None
     minimum_agent_version: str | None = None
     flow_class: str | None = None
-    triggers: list[FlowVersionPostTriggersItem] | None = None
-    nodes: list[InstanceCustomNodeNodesItem] | None = None
-    custom_node_config: InstanceCustomNodeCustomNodeConfig | None = None
+    triggers: list[FlowTrigger] | None = None
+    nodes: list[FlowNode] | None = None
+    custom_node_config: FlowCustomNodeConfig | None = None
     custom_node_supports: list[str] | None = None
     custom_node_use_count: int | float | None = None
-    globals: list[FlowVersionPostGlobalsItem] | None = None
+    globals: list[FlowGlobal] | None = None
     deleted_in_develop: bool | None = None
-    stats: FlowStats2 | None = None
+    stats: FlowStatsObject | None = None
 
 
 class Flows(Model):
@@ -5205,6 +7732,21 @@ class Flows(Model):
     sort_direction: str | None = None
     application_id: str | None = None
     flow_class: str | None = None
+
+
+class FlowVersionStatsByVersionValue(Model):
+    """``flowVersion.stats.byVersion{}``"""
+
+    run_count: int | float | None = None
+    error_count: int | float | None = None
+
+
+class FlowVersionStats(Model):
+    """``flowVersion.stats``"""
+
+    run_count: int | float | None = None
+    error_count: int | float | None = None
+    by_version: dict[str, FlowVersionStatsByVersionValue] | None = None
 
 
 class FlowVersion(Model):
@@ -5224,12 +7766,12 @@ class FlowVersion(Model):
     flow_class: str | None = None
     notes: str | None = None
     enabled: bool | None = None
-    triggers: list[FlowVersionPostTriggersItem] | None = None
-    nodes: list[InstanceCustomNodeNodesItem] | None = None
-    globals: list[FlowVersionPostGlobalsItem] | None = None
+    triggers: list[FlowVersionTrigger] | None = None
+    nodes: list[FlowVersionNode] | None = None
+    globals: list[FlowVersionGlobal] | None = None
     minimum_agent_version: str | None = None
-    custom_node_config: InstanceCustomNodeCustomNodeConfig | None = None
-    stats: FlowStats2 | None = None
+    custom_node_config: FlowVersionCustomNodeConfig | None = None
+    stats: FlowVersionStats | None = None
     name: str | None = None
     description: str | None = None
     versions: list[str] | None = None
@@ -5251,7 +7793,9 @@ class FlowVersions(Model):
     flow_id: str | None = None
 
 
-class FlowsImportPostFlowsItem(Model):
+class FlowsImportFlow(Model):
+    """``flowsImportPost.flows[]``"""
+
     id: str | None = None
     application_id: str | None = None
     name: str | None = None
@@ -5261,55 +7805,78 @@ class FlowsImportPostFlowsItem(Model):
     docs_url: str | None = None
     category: str | None = None
     enabled: bool | None = None
-    triggers: list[FlowVersionPostTriggersItem] | None = None
-    nodes: list[InstanceCustomNodeNodesItem] | None = None
-    globals: list[FlowVersionPostGlobalsItem] | None = None
+    triggers: list[FlowTrigger] | None = None
+    nodes: list[FlowNode] | None = None
+    globals: list[FlowGlobal] | None = None
     flow_class: str | None = None
     default_version_id: str | None = None
     minimum_agent_version: str | None = None
-    custom_node_config: InstanceCustomNodeCustomNodeConfig | None = None
+    custom_node_config: FlowCustomNodeConfig | None = None
     custom_node_supports: list[str] | None = None
 
 
-class FlowsImportPostFlowVersionsItem(Model):
+class FlowsImportFlowVersion(Model):
+    """``flowsImportPost.flowVersions[]``"""
+
     id: str | None = None
     flow_id: str | None = None
     application_id: str | None = None
     version: str | None = None
     notes: str | None = None
     enabled: bool | None = None
-    triggers: list[FlowVersionPostTriggersItem] | None = None
-    nodes: list[InstanceCustomNodeNodesItem] | None = None
-    globals: list[FlowVersionPostGlobalsItem] | None = None
+    triggers: list[FlowVersionTrigger] | None = None
+    nodes: list[FlowVersionNode] | None = None
+    globals: list[FlowVersionGlobal] | None = None
     minimum_agent_version: str | None = None
-    custom_node_config: InstanceCustomNodeCustomNodeConfig | None = None
+    custom_node_config: FlowVersionCustomNodeConfig | None = None
 
 
 class FlowsImportPost(Model):
     """``flowsImportPost``"""
 
-    flows: list[FlowsImportPostFlowsItem] | None = None
-    flow_versions: list[FlowsImportPostFlowVersionsItem] | None = None
+    flows: list[FlowsImportFlow] | None = None
+    flow_versions: list[FlowsImportFlowVersion] | None = None
 
 
-class ApplicationDashboardPostBlocksItemConfigFilterTagsItem(Model):
+class DashboardBlockConfigFilterTag(Model):
+    """``applicationDashboardPost.blocks[].config.filter.tags[]``"""
+
     key: str | None = None
     value: str | None = None
     from_ctx: str | None = None
 
 
-class ApplicationDashboardPostBlocksItemConfigFilter(Model):
+class DashboardBlockConfigFilter(Model):
+    """``applicationDashboardPost.blocks[].config.filter``"""
+
     ids: list[str] | None = None
-    tags: list[ApplicationDashboardPostBlocksItemConfigFilterTagsItem] | None = None
+    tags: list[DashboardBlockConfigFilterTag] | None = None
     search_param: str | None = None
 
 
-class ApplicationDashboardPostBlocksItemConfigSegmentsItem(Model):
+class DashboardBlockConfigSegmentsItemAggregation(Model):
+    """``applicationDashboardPost.blocks[].config.segments[].aggregation``"""
+
+    type: str | None = None
+    options: dict[str, Any] | None = None
+
+
+class DashboardBlockConfigSegmentsItemDeviceTag(Model):
+    """``applicationDashboardPost.blocks[].config.segments[].deviceTags[]``"""
+
+    key: str | None = None
+    value: str | None = None
+    from_ctx: str | None = None
+
+
+class DashboardBlockConfigSegmentsItem(Model):
+    """``applicationDashboardPost.blocks[].config.segments[]``"""
+
     attribute: str | None = None
-    aggregation: str | TimeSeriesDataAggregation | None = None
+    aggregation: str | DashboardBlockConfigSegmentsItemAggregation | None = None
     color: str | None = None
     device_ids: list[str] | None = None
-    device_tags: list[ApplicationDashboardPostBlocksItemConfigFilterTagsItem] | None = None
+    device_tags: list[DashboardBlockConfigSegmentsItemDeviceTag] | None = None
     query: str | None = None
     label: str | None = None
     expression: str | None = None
@@ -5343,12 +7910,16 @@ class ApplicationDashboardPostBlocksItemConfigSegmentsItem(Model):
     dot_weight: int | None = None
 
 
-class ApplicationDashboardPostBlocksItemConfigConfiguration(Model):
+class DashboardBlockConfigConfiguration(Model):
+    """``applicationDashboardPost.blocks[].config.configuration``"""
+
     head_content: str | None = None
     body_content: str | None = None
 
 
-class ApplicationDashboardPostBlocksItemConfigColumnsItem(Model):
+class DashboardBlockConfigColumn(Model):
+    """``applicationDashboardPost.blocks[].config.columns[]``"""
+
     id: str | None = None
     type: str | None = None
     header_template: str | None = None
@@ -5358,7 +7929,9 @@ class ApplicationDashboardPostBlocksItemConfigColumnsItem(Model):
     selected_tag: str | None = None
 
 
-class ApplicationDashboardPostBlocksItemConfigConditionsItem(Model):
+class DashboardBlockConfigCondition(Model):
+    """``applicationDashboardPost.blocks[].config.conditions[]``"""
+
     color: str | None = None
     id: str | None = None
     label: str | None = None
@@ -5367,7 +7940,9 @@ class ApplicationDashboardPostBlocksItemConfigConditionsItem(Model):
     shape: str | None = None
 
 
-class ApplicationDashboardPostBlocksItemConfigDefaultCondition(Model):
+class DashboardBlockConfigDefaultCondition(Model):
+    """``applicationDashboardPost.blocks[].config.defaultCondition``"""
+
     color: str | None = None
     label: str | None = None
     value: str | None = None
@@ -5377,12 +7952,37 @@ class ApplicationDashboardPostBlocksItemConfigDefaultCondition(Model):
     shape: str | None = None
 
 
-class ApplicationDashboardPostBlocksItemConfigSegment(Model):
+class DashboardBlockConfigDeviceTag(Model):
+    """``applicationDashboardPost.blocks[].config.deviceTags[]``"""
+
+    key: str | None = None
+    value: str | None = None
+    from_ctx: str | None = None
+
+
+class DashboardBlockConfigSegmentAggregation(Model):
+    """``applicationDashboardPost.blocks[].config.segment.aggregation``"""
+
+    type: str | None = None
+    options: dict[str, Any] | None = None
+
+
+class DashboardBlockConfigSegmentDeviceTag(Model):
+    """``applicationDashboardPost.blocks[].config.segment.deviceTags[]``"""
+
+    key: str | None = None
+    value: str | None = None
+    from_ctx: str | None = None
+
+
+class DashboardBlockConfigSegment(Model):
+    """``applicationDashboardPost.blocks[].config.segment``"""
+
     attribute: str | None = None
-    aggregation: str | TimeSeriesDataAggregation | None = None
+    aggregation: str | DashboardBlockConfigSegmentAggregation | None = None
     color: str | None = None
     device_ids: list[str] | None = None
-    device_tags: list[ApplicationDashboardPostBlocksItemConfigFilterTagsItem] | None = None
+    device_tags: list[DashboardBlockConfigSegmentDeviceTag] | None = None
     query: str | None = None
     label: str | None = None
     expression: str | None = None
@@ -5392,7 +7992,9 @@ class ApplicationDashboardPostBlocksItemConfigSegment(Model):
     graph_type: str | None = None
 
 
-class ApplicationDashboardPostBlocksItemConfigYAxesItem(Model):
+class DashboardBlockConfigYAxis(Model):
+    """``applicationDashboardPost.blocks[].config.yAxes[]``"""
+
     id: str | None = None
     label: str | None = None
     position: str | None = None
@@ -5403,7 +8005,9 @@ class ApplicationDashboardPostBlocksItemConfigYAxesItem(Model):
     stacked: bool | None = None
 
 
-class ApplicationDashboardPostBlocksItemConfigDecoratorsItem(Model):
+class DashboardBlockConfigDecorator(Model):
+    """``applicationDashboardPost.blocks[].config.decorators[]``"""
+
     type: str | None = None
     y_axis_id: str | None = None
     label: str | None = None
@@ -5414,13 +8018,37 @@ class ApplicationDashboardPostBlocksItemConfigDecoratorsItem(Model):
     y2: str | int | float | None = None
 
 
-class ApplicationDashboardPostBlocksItemConfigOverlaysItem(Model):
+class DashboardBlockConfigOverlayCondition(Model):
+    """``applicationDashboardPost.blocks[].config.overlays[].conditions[]``"""
+
+    color: str | None = None
+    id: str | None = None
+    label: str | None = None
+    condition: str | None = None
+    image_url: str | None = None
+    shape: str | None = None
+
+
+class DashboardBlockConfigOverlayDefaultCondition(Model):
+    """``applicationDashboardPost.blocks[].config.overlays[].defaultCondition``"""
+
+    color: str | None = None
+    id: str | None = None
+    label: str | None = None
+    condition: str | None = None
+    image_url: str | None = None
+    shape: str | None = None
+
+
+class DashboardBlockConfigOverlay(Model):
+    """``applicationDashboardPost.blocks[].config.overlays[]``"""
+
     type: str | None = None
     size: str | None = None
     position: str | None = None
     popup_template: str | None = None
-    conditions: list[ApplicationDashboardPostBlocksItemConfigConditionsItem] | None = None
-    default_condition: ApplicationDashboardPostBlocksItemConfigConditionsItem | None = None
+    conditions: list[DashboardBlockConfigOverlayCondition] | None = None
+    default_condition: DashboardBlockConfigOverlayDefaultCondition | None = None
     value_template: str | None = None
     min: str | int | float | None = None
     max: str | int | float | None = None
@@ -5429,61 +8057,87 @@ class ApplicationDashboardPostBlocksItemConfigOverlaysItem(Model):
     orientation: str | None = None
 
 
-class ApplicationDashboardPostBlocksItemConfigControlsItemGrid(Model):
+class DashboardBlockConfigControlGrid(Model):
+    """``applicationDashboardPost.blocks[].config.controls[].grid``"""
+
     h: int | float | None = None
     w: int | float | None = None
     x: int | float | None = None
     y: int | float | None = None
 
 
-class ApplicationDashboardPostBlocksItemConfigControlsItemDefaultQuery(Model):
+class DashboardBlockConfigControlDefaultQueryDeviceTag(Model):
+    """``applicationDashboardPost.blocks[].config.controls[].defaultQuery.deviceTags[]``"""
+
+    key: str | None = None
+    value: str | None = None
+    from_ctx: str | None = None
+
+
+class DashboardBlockConfigControlDefaultQuery(Model):
+    """``applicationDashboardPost.blocks[].config.controls[].defaultQuery``"""
+
     attribute: str | None = None
-    aggregation: str | TimeSeriesDataAggregation | None = None
+    aggregation: str | QueryAggregation | None = None
     device_ids: list[str] | None = None
-    device_tags: list[ApplicationDashboardPostBlocksItemConfigFilterTagsItem] | None = None
+    device_tags: list[DashboardBlockConfigControlDefaultQueryDeviceTag] | None = None
     query: str | None = None
 
 
-class ApplicationDashboardPostBlocksItemConfigControlsItemOptionsItem(Model):
+class DashboardBlockConfigControlOption(Model):
+    """``applicationDashboardPost.blocks[].config.controls[].options[]``"""
+
     value: str | None = None
     label: str | None = None
 
 
-class ApplicationDashboardPostBlocksItemConfigControlsItem(Model):
+class DashboardBlockConfigControlDeviceTag(Model):
+    """``applicationDashboardPost.blocks[].config.controls[].deviceTags[]``"""
+
+    key: str | None = None
+    value: str | None = None
+    from_ctx: str | None = None
+
+
+class DashboardBlockConfigControl(Model):
+    """``applicationDashboardPost.blocks[].config.controls[]``"""
+
     type: str | None = None
     id: str | None = None
     template_id: str | None = None
     label: str | None = None
     color: str | None = None
-    grid: ApplicationDashboardPostBlocksItemConfigControlsItemGrid | None = None
-    default_query: ApplicationDashboardPostBlocksItemConfigControlsItemDefaultQuery | None = None
+    grid: DashboardBlockConfigControlGrid | None = None
+    default_query: DashboardBlockConfigControlDefaultQuery | None = None
     max: str | int | float | None = None
     min: str | int | float | None = None
     step: str | int | float | None = None
     default_value: str | int | float | bool | None = None
     include_label: bool | None = None
-    options: list[ApplicationDashboardPostBlocksItemConfigControlsItemOptionsItem] | None = None
+    options: list[DashboardBlockConfigControlOption] | None = None
     help: str | None = None
     action: str | None = None
     payload: str | None = None
     button_id: str | None = None
     workflow_id: str | None = None
     device_ids: list[str] | None = None
-    device_tags: list[ApplicationDashboardPostBlocksItemConfigFilterTagsItem] | None = None
+    device_tags: list[DashboardBlockConfigControlDeviceTag] | None = None
     query: str | None = None
     command_name: str | None = None
 
 
-class ApplicationDashboardPostBlocksItemConfig(Model):
-    filter: str | ApplicationDashboardPostBlocksItemConfigFilter | None = None
+class DashboardBlockConfig(Model):
+    """``applicationDashboardPost.blocks[].config``"""
+
+    filter: str | DashboardBlockConfigFilter | None = None
     real_time: bool | None = None
     duration: str | int | None = None
     x_axis_format: str | None = None
     x_axis_label: str | None = None
     x_axis_max: str | int | float | None = None
     x_axis_min: str | int | float | None = None
-    segments: list[ApplicationDashboardPostBlocksItemConfigSegmentsItem] | None = None
-    configuration: str | ApplicationDashboardPostBlocksItemConfigConfiguration | None = None
+    segments: list[DashboardBlockConfigSegmentsItem] | None = None
+    configuration: str | DashboardBlockConfigConfiguration | None = None
     vega_version: str | None = None
     tooltip_event_subscribe: bool | None = None
     data_table_id: str | None = None
@@ -5493,9 +8147,9 @@ class ApplicationDashboardPostBlocksItemConfig(Model):
     default_offset: str | None = None
     query: str | None = None
     query_mode: str | None = None
-    columns: list[ApplicationDashboardPostBlocksItemConfigColumnsItem] | None = None
-    conditions: list[ApplicationDashboardPostBlocksItemConfigConditionsItem] | None = None
-    default_condition: ApplicationDashboardPostBlocksItemConfigDefaultCondition | None = None
+    columns: list[DashboardBlockConfigColumn] | None = None
+    conditions: list[DashboardBlockConfigCondition] | None = None
+    default_condition: DashboardBlockConfigDefaultCondition | None = None
     additional_attributes: list[str] | None = None
     exclude_connection_info: bool | None = None
     device_link_new_window: bool | None = None
@@ -5506,7 +8160,7 @@ class ApplicationDashboardPostBlocksItemConfig(Model):
     sort_field: str | None = None
     sort_direction: str | int | None = None
     device_ids: list[str] | None = None
-    device_tags: list[ApplicationDashboardPostBlocksItemConfigFilterTagsItem] | None = None
+    device_tags: list[DashboardBlockConfigDeviceTag] | None = None
     include_device_info: bool | None = None
     max_results_per_device: str | None = None
     attributes: list[str] | None = None
@@ -5520,14 +8174,14 @@ class ApplicationDashboardPostBlocksItemConfig(Model):
     gauge_type: str | None = None
     precision: str | int | float | None = None
     precision_type: str | None = None
-    segment: ApplicationDashboardPostBlocksItemConfigSegment | None = None
+    segment: DashboardBlockConfigSegment | None = None
     hide_legend: bool | None = None
     disallow_user_selected_duration: bool | None = None
     resolution: str | int | None = None
     recharts: bool | None = None
     display_type: str | None = None
-    y_axes: list[ApplicationDashboardPostBlocksItemConfigYAxesItem] | None = None
-    decorators: list[ApplicationDashboardPostBlocksItemConfigDecoratorsItem] | None = None
+    y_axes: list[DashboardBlockConfigYAxis] | None = None
+    decorators: list[DashboardBlockConfigDecorator] | None = None
     attribute: str | None = None
     center_on_data_points: bool | None = None
     default_bearing: int | float | None = None
@@ -5545,9 +8199,9 @@ class ApplicationDashboardPostBlocksItemConfig(Model):
     device_id: str | None = None
     background_color: str | None = None
     disable_zoom: bool | None = None
-    overlays: list[ApplicationDashboardPostBlocksItemConfigOverlaysItem] | None = None
+    overlays: list[DashboardBlockConfigOverlay] | None = None
     default_mode: str | None = None
-    controls: list[ApplicationDashboardPostBlocksItemConfigControlsItem] | None = None
+    controls: list[DashboardBlockConfigControl] | None = None
     cluster_points: bool | None = None
     composite_result: bool | None = None
     end_color: str | None = None
@@ -5575,7 +8229,9 @@ class ApplicationDashboardPostBlocksItemConfig(Model):
     experience_version: str | None = None
 
 
-class ApplicationDashboardPostBlocksItem(Model):
+class DashboardBlock(Model):
+    """``applicationDashboardPost.blocks[]``"""
+
     id: str | None = None
     title: str | None = None
     description: str | None = None
@@ -5585,10 +8241,19 @@ class ApplicationDashboardPostBlocksItem(Model):
     width: int | float | None = None
     height: int | float | None = None
     block_type: str | None = None
-    config: ApplicationDashboardPostBlocksItemConfig | None = None
+    config: DashboardBlockConfig | None = None
 
 
-class ApplicationDashboardPostReportConfigsItem(Model):
+class DashboardReportConfigCtxValue(Model):
+    """``applicationDashboardPost.reportConfigs[].ctx{}``"""
+
+    key: str | None = None
+    value: str | None = None
+
+
+class DashboardReportConfig(Model):
+    """``applicationDashboardPost.reportConfigs[]``"""
+
     id: str | None = None
     cron: str | None = None
     to_email: list[str] | None = None
@@ -5598,14 +8263,23 @@ class ApplicationDashboardPostReportConfigsItem(Model):
     theme: str | None = None
     timezone: str | None = None
     locale: str | None = None
-    ctx: dict[str, str | int | float | DeviceTagFilterItem] | None = None
+    ctx: dict[str, str | int | float | DashboardReportConfigCtxValue] | None = None
     branded: bool | None = None
 
 
-class ApplicationDashboardPostContextConfigurationItemValidationConfig(Model):
+class DashboardContextConfigurationItemDefaultValue(Model):
+    """``applicationDashboardPost.contextConfiguration[].defaultValue``"""
+
+    key: str | None = None
+    value: str | None = None
+
+
+class DashboardContextConfigurationItemValidationConfig(Model):
+    """``applicationDashboardPost.contextConfiguration[].validationConfig``"""
+
     attributes: list[str] | None = None
     device_ids: list[str] | None = None
-    device_tags: list[DeviceTagFilterItem] | None = None
+    device_tags: list[ConfigDeviceTag] | None = None
     query: str | None = None
     include_full_device: bool | None = None
     min: int | float | None = None
@@ -5614,39 +8288,39 @@ class ApplicationDashboardPostContextConfigurationItemValidationConfig(Model):
     experience_group_ids: list[str] | None = None
 
 
-class ApplicationDashboardPostContextConfigurationItem(Model):
+class DashboardContextConfigurationItem(Model):
+    """``applicationDashboardPost.contextConfiguration[]``"""
+
     name: str | None = None
     type: str | None = None
     application_id: str | None = None
-    default_value: str | int | float | DeviceTagFilterItem | None = None
+    default_value: str | int | float | DashboardContextConfigurationItemDefaultValue | None = None
     validation_enabled: bool | None = None
-    validation_config: ApplicationDashboardPostContextConfigurationItemValidationConfig | None = (
-        None
-    )
+    validation_config: DashboardContextConfigurationItemValidationConfig | None = None
 
 
 class ApplicationDashboardPost(Model):
     """``applicationDashboardPost``"""
 
     name: str | None = None
-    blocks: list[ApplicationDashboardPostBlocksItem] | None = None
+    blocks: list[DashboardBlock] | None = None
     description: str | None = None
     refresh_rate: int | float | None = None
     duration: int | None = None
     resolution: int | None = None
     default_theme: str | None = None
-    report_configs: list[ApplicationDashboardPostReportConfigsItem] | None = None
+    report_configs: list[DashboardReportConfig] | None = None
     public: bool | None = None
     password: str | None = None
-    context_configuration: list[ApplicationDashboardPostContextConfigurationItem] | None = None
+    context_configuration: list[DashboardContextConfigurationItem] | None = None
 
 
 class DashboardPatch(Model):
     """``dashboardPatch``"""
 
     name: str | None = None
-    blocks: list[ApplicationDashboardPostBlocksItem] | None = None
-    report_configs: list[ApplicationDashboardPostReportConfigsItem] | None = None
+    blocks: list[DashboardBlock] | None = None
+    report_configs: list[DashboardReportConfig] | None = None
     description: str | None = None
     refresh_rate: int | float | None = None
     duration: int | None = None
@@ -5654,7 +8328,7 @@ class DashboardPatch(Model):
     default_theme: str | None = None
     public: bool | None = None
     password: str | None = None
-    context_configuration: list[ApplicationDashboardPostContextConfigurationItem] | None = None
+    context_configuration: list[DashboardContextConfigurationItem] | None = None
 
 
 class DashboardPost(Model):
@@ -5663,16 +8337,16 @@ class DashboardPost(Model):
     org_id: str | None = None
     application_id: str | None = None
     name: str | None = None
-    blocks: list[ApplicationDashboardPostBlocksItem] | None = None
+    blocks: list[DashboardBlock] | None = None
     description: str | None = None
     refresh_rate: int | float | None = None
     duration: int | None = None
     resolution: int | None = None
     default_theme: str | None = None
-    report_configs: list[ApplicationDashboardPostReportConfigsItem] | None = None
+    report_configs: list[DashboardReportConfig] | None = None
     public: bool | None = None
     password: str | None = None
-    context_configuration: list[ApplicationDashboardPostContextConfigurationItem] | None = None
+    context_configuration: list[DashboardContextConfigurationItem] | None = None
 
 
 class Dashboard(Model):
@@ -5700,9 +8374,9 @@ class Dashboard(Model):
     default_theme: str | None = None
     is_password_protected: bool | None = None
     public: bool | None = None
-    report_configs: list[ApplicationDashboardPostReportConfigsItem] | None = None
-    blocks: list[ApplicationDashboardPostBlocksItem] | None = None
-    context_configuration: list[ApplicationDashboardPostContextConfigurationItem] | None = None
+    report_configs: list[DashboardReportConfig] | None = None
+    blocks: list[DashboardBlock] | None = None
+    context_configuration: list[DashboardContextConfigurationItem] | None = None
 
 
 class Dashboards(Model):
@@ -5747,11 +8421,11 @@ class CredentialLinkedResources(Model):
     flow_versions: FlowVersions | None = None
 
 
-ApplicationGlobalPatch = list[ApplicationGlobalPatchItem]
-ApplicationImportExecutions = list[ApplicationImportExecutionsItem]
+ApplicationGlobalPatch = list[ApplicationGlobalItem]
+ApplicationImportExecutions = list[ApplicationImportExecution]
 ApplicationSearchResult = list[ApplicationSearchResultItem]
 CompositeDeviceState = dict[str, CompositeDeviceStateValue]
-DashboardContextInstance = dict[str, str | int | float | DeviceTagFilterItem]
+DashboardContextInstance = dict[str, str | int | float | DashboardContextInstanceValue]
 DataTableRowInsert = (
     dict[str, str | int | float | bool | None] | list[dict[str, str | int | float | bool | None]]
 )
@@ -5768,8 +8442,8 @@ FlowLog = list[FlowLogItem]
 FlowStorageEntries = dict[str, Any]
 FlowTriggerFilter = list[FlowTriggerFilterItem]
 LastValueData = dict[str, LastValueDataValue]
-NotebookExecutionLogs = list[NotebookExecutionLogsItem]
-NotificationRuleDeliveryLogs = list[NotificationRuleDeliveryLogsItem]
+NotebookExecutionLogs = list[NotebookExecutionLog]
+NotificationRuleDeliveryLogs = list[NotificationRuleDeliveryLog]
 OrgInvites = list[OrgInvite]
-OrgInvitesUser = list[OrgInviteUser]
-ResourceJobExecutionLogs = list[ResourceJobExecutionLogsItem]
+OrgInvitesUser = list[OrgInvitesUserItem]
+ResourceJobExecutionLogs = list[ResourceJobExecutionLog]
