@@ -17,9 +17,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import msgspec
+
+if __package__ in (None, ""):  # run as a script from a checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._results import Result
 
 
 def body(days: int) -> bytes:
@@ -41,10 +47,10 @@ def best(fn: Callable[[], Any], repeat: int) -> float:
     return min(times)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[Result]:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     repeat = 3 if args.quick else 15
 
     out = subprocess.run(
@@ -70,6 +76,19 @@ def main() -> None:
     print(f"json.loads (dicts)      {plain * 1000:8.2f} ms  {mb / plain:7.1f} MB/s")
     print(f"json.loads + convert    {converted * 1000:8.2f} ms  {mb / converted:7.1f} MB/s")
     print(f"ratio json.loads / client typed: {plain / ours:.2f}x")
+    return [
+        Result(
+            f"decode: json.loads time / client typed decode time ({mb:.2f} MB, in memory)",
+            plain / ours,
+            "x",
+            notes=f"best of {repeat} each",
+        )
+    ]
+
+
+def results(quick: bool, callgrind: bool = False) -> list[Result]:
+    """The figures for ``python -m benchmarks``."""
+    return main(["--quick"] if quick else [])
 
 
 if __name__ == "__main__":
