@@ -19,8 +19,8 @@ Figures (every ratio is the median of per-round ratios, rounds alternating A B /
   aiohttp + msgspec (goal within 1.05x) and raw aiohttp + ``json.loads`` against the
   client's (goal >= 2x).
 - the client's own CPU per call: aiohttp replaced, in this benchmark only, by an instant
-  in-process session object answering the 31-row body; the client's time per call less
-  the time of the same decode through the same object.
+  in-process session object answering the 31-row body; the client's CPU time per call
+  less that of the same decode through the same object, paired rounds.
 - with ``--callgrind`` (valgrind on PATH): instructions per call, from whole processes
   counted by callgrind at two call counts (the difference cancels start-up): through the
   instant session (client less raw), and against the peer server (raw / client: the
@@ -197,14 +197,20 @@ async def sequential(one: One, calls: int) -> None:
         await one()
 
 
-Timed = tuple[float, float]  # wall, CPU seconds
+Timed = tuple[float, float, int]  # wall and CPU seconds, garbage-collector passes
+
+
+def gc_passes() -> int:
+    """Garbage-collector passes so far, all generations."""
+    return sum(s["collections"] for s in gc.get_stats())
 
 
 async def timed(run: Callable[[], Awaitable[None]]) -> Timed:
     gc.collect()
+    passes = gc_passes()
     wall, cpu = time.perf_counter(), time.process_time()
     await run()
-    return time.perf_counter() - wall, time.process_time() - cpu
+    return time.perf_counter() - wall, time.process_time() - cpu, gc_passes() - passes
 
 
 # --- an instant in-process session (aiohttp replaced, here only) -------------------------------
@@ -375,10 +381,12 @@ async def measure(url: str, bodies: Bodies, plan: Plan) -> list[Result]:
 
         n = plan.throughput_calls
         cpu: dict[str, list[float]] = {"ours": [], "raw": []}
+        passes = {"ours": 0, "raw": 0}
 
         def throughput(name: str, one: One) -> Callable[[], Awaitable[float]]:
             async def run() -> float:
-                wall, used = await timed(lambda: concurrent(one, n))
+                wall, used, collections = await timed(lambda: concurrent(one, n))
+                passes[name] += collections
                 cpu[name].append(used)
                 return wall
 
@@ -390,6 +398,7 @@ async def measure(url: str, bodies: Bodies, plan: Plan) -> list[Result]:
         # Throughput ratio = raw time / client time, round by round.
         cpu_ours = statistics.median(cpu["ours"]) / n * 1e6
         cpu_raw = statistics.median(cpu["raw"]) / n * 1e6
+        gc_ours, gc_raw = (passes[k] / (n * plan.rounds) * 1000 for k in ("ours", "raw"))
         results.append(
             Result(
                 "calls: client throughput / raw aiohttp + msgspec (31 rows, 64 in flight)",
@@ -398,7 +407,8 @@ async def measure(url: str, bodies: Bodies, plan: Plan) -> list[Result]:
                 0.95,
                 "higher",
                 f"{n} calls a round, {spread(walls['raw'], walls['ours'])}; client process CPU "
-                f"{cpu_ours:.0f} us/call vs raw {cpu_raw:.0f} us/call",
+                f"{cpu_ours:.0f} us/call vs raw {cpu_raw:.0f} us/call; garbage-collector passes "
+                f"per 1000 calls {gc_ours:.1f} vs {gc_raw:.1f}",
             )
         )
         results.append(
@@ -470,7 +480,7 @@ async def own_cost(bodies: Bodies, plan: Plan) -> Result:
 
         def seq(one: One) -> Callable[[], Awaitable[float]]:
             async def run() -> float:
-                return (await timed(lambda: sequential(one, k)))[0]
+                return (await timed(lambda: sequential(one, k)))[1]  # CPU time
 
             return run
 
@@ -483,8 +493,9 @@ async def own_cost(bodies: Bodies, plan: Plan) -> Result:
         "us/call",
         None,
         "lower",
-        f"client less the same decode through the same session ({raw_us:.0f} us/call), "
-        f"{k} sequential calls a round, {len(extra)} rounds, {min(extra):.0f}-{max(extra):.0f}",
+        f"CPU time of the client less the same decode through the same session "
+        f"({raw_us:.0f} us/call), {k} sequential calls a round, {len(extra)} rounds, "
+        f"{min(extra):.0f}-{max(extra):.0f}",
     )
 
 
