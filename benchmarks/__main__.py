@@ -26,6 +26,7 @@ from benchmarks._results import (
     ROOT,
     Result,
     callgrind_available,
+    child_env,
     machine,
     render_markdown,
     render_text,
@@ -55,7 +56,7 @@ def run_one(name: str, quick: bool, callgrind: bool, timeout: float) -> list[Res
         out = Path(tmp, "results.json")
         argv = [sys.executable, "-m", "benchmarks", "--child", name, "--json", str(out)]
         argv += ["--quick"] * quick + ["--callgrind"] * callgrind
-        done = subprocess.run(argv, cwd=ROOT, timeout=timeout, check=False)
+        done = subprocess.run(argv, cwd=ROOT, env=child_env(), timeout=timeout, check=False)
         if done.returncode != 0 or not out.exists():
             raise RuntimeError(f"exit status {done.returncode}")
         return [Result.from_dict(d) for d in json.loads(out.read_text())]

@@ -116,6 +116,15 @@ def spread(top: Sequence[float], bottom: Sequence[float]) -> str:
     return f"{len(ratios)} rounds, {min(ratios):.2f}-{max(ratios):.2f}"
 
 
+def child_env() -> dict[str, str]:
+    """The environment for measured child processes: bytecode caching on, as users have it
+    (with ``PYTHONDONTWRITEBYTECODE`` set, every fresh process would compile the package
+    from source, and import and first-call figures would measure the compiler)."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 # --- instruction counts ----------------------------------------------------------------------
 
 
@@ -129,6 +138,7 @@ def instructions(argv: Sequence[str], *, cwd: Path = ROOT, timeout: float = 1800
         done = subprocess.run(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", *argv],
             cwd=cwd,
+            env=child_env(),
             capture_output=True,
             text=True,
             timeout=timeout,

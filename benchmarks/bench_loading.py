@@ -38,6 +38,7 @@ from benchmarks._results import (
     ROOT,
     Result,
     callgrind_available,
+    child_env,
     instructions,
     median_ratio,
     paired,
@@ -126,6 +127,7 @@ def python(code: str, *args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-c", code, *args],
         cwd=ROOT,
+        env=child_env(),
         capture_output=True,
         text=True,
         timeout=300,

@@ -24,7 +24,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._results import ROOT, Result, script_main
+from benchmarks._results import ROOT, Result, child_env, script_main
 
 CHILD = """
 import time
@@ -68,6 +68,7 @@ def run_once() -> dict[str, float]:
     done = subprocess.run(
         [sys.executable, "-c", CHILD],
         cwd=ROOT,
+        env=child_env(),
         capture_output=True,
         text=True,
         timeout=120,
@@ -80,6 +81,7 @@ def run_once() -> dict[str, float]:
 
 def results(quick: bool, callgrind: bool = False) -> list[Result]:
     runs = 3 if quick else 15
+    run_once()  # writes the bytecode caches, as any first run does
     found = [run_once() for _ in range(runs)]
     print(f"Python {sys.version.split()[0]}, {runs} fresh processes")
     print(f"{'phase':<24}{'median ms':>12}{'worst ms':>12}")
