@@ -13,8 +13,10 @@ Figures (every ratio is the median of per-round ratios, rounds alternating A B /
 
 - throughput, ``instanceOrg.payloadCountsBreakdown`` with a 31-row daily breakdown,
   64 calls in flight, 0 ms latency: the client (``max_concurrency=64``) against one
-  ``aiohttp.ClientSession`` sending the same query and headers and decoding with
-  ``msgspec.json.Decoder(models.PayloadCountsBreakdown)``; goal >= 0.95x.
+  ``aiohttp.ClientSession`` sending the same query (``params=``, as aiohttp code usually
+  does) and headers and decoding with ``msgspec.json.Decoder(models.PayloadCountsBreakdown)``;
+  goal >= 0.95x. For information, also against raw aiohttp given the whole URL as one
+  prebuilt string (no query building: the strictest peer), in the same rounds.
 - the 1 MB call (hourly, 900 days), one at a time: the client's time against raw
   aiohttp + msgspec (goal within 1.05x) and raw aiohttp + ``json.loads`` against the
   client's (goal >= 2x).
@@ -40,6 +42,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
+from urllib.parse import urlencode
 
 import aiohttp
 import msgspec
@@ -170,6 +173,21 @@ def raw_one(
 
     async def one() -> object:
         async with session.get(target, params=query) as resp:
+            if resp.status != 200:
+                raise RuntimeError(f"status {resp.status}")
+            return loads(await resp.read())
+
+    return one
+
+
+def raw_url_one(session: aiohttp.ClientSession, url: str, call: Call) -> One:
+    """Raw aiohttp given the whole URL as one string: no query building at all (the
+    strictest peer; a typed client must build the query from the arguments)."""
+    target = url + call.path + "?" + urlencode(call.query)
+    loads = typed_loads()
+
+    async def one() -> object:
+        async with session.get(target) as resp:
             if resp.status != 200:
                 raise RuntimeError(f"status {resp.status}")
             return loads(await resp.read())
@@ -373,15 +391,16 @@ async def measure(url: str, bodies: Bodies, plan: Plan) -> list[Result]:
     ):
         ours = client_one(client, daily)
         raw = raw_one(session, url, daily, typed_loads())
-        # Warm: connections open, models loaded, caches filled; and both agree.
-        first_ours, first_raw = await ours(), await raw()
-        assert first_ours == first_raw, "the client and raw aiohttp decode differently"
-        await concurrent(ours, CONCURRENCY * 2)
-        await concurrent(raw, CONCURRENCY * 2)
+        raw_url = raw_url_one(session, url, daily)
+        # Warm: connections open, models loaded, caches filled; and all agree.
+        first = await ours()
+        assert first == await raw() == await raw_url(), "the contenders decode differently"
+        for one in (ours, raw, raw_url):
+            await concurrent(one, CONCURRENCY * 2)
 
         n = plan.throughput_calls
-        cpu: dict[str, list[float]] = {"ours": [], "raw": []}
-        passes = {"ours": 0, "raw": 0}
+        cpu: dict[str, list[float]] = {"ours": [], "raw": [], "raw_url": []}
+        passes = {"ours": 0, "raw": 0, "raw_url": 0}
 
         def throughput(name: str, one: One) -> Callable[[], Awaitable[float]]:
             async def run() -> float:
@@ -392,8 +411,9 @@ async def measure(url: str, bodies: Bodies, plan: Plan) -> list[Result]:
 
             return run
 
+        contenders = {"ours": ours, "raw": raw, "raw_url": raw_url}
         walls = await paired_async(
-            {"ours": throughput("ours", ours), "raw": throughput("raw", raw)}, plan.rounds
+            {name: throughput(name, one) for name, one in contenders.items()}, plan.rounds
         )
         # Throughput ratio = raw time / client time, round by round.
         cpu_ours = statistics.median(cpu["ours"]) / n * 1e6
@@ -421,6 +441,17 @@ async def measure(url: str, bodies: Bodies, plan: Plan) -> list[Result]:
                 "this process's CPU time: the client side alone",
             )
         )
+        results.append(
+            Result(
+                "calls: client throughput / raw aiohttp + msgspec given a prebuilt URL string",
+                median_ratio(walls["raw_url"], walls["ours"]),
+                "x",
+                None,
+                "higher",
+                f"same rounds; raw without building the query (params=) at all: CPU "
+                f"{statistics.median(cpu['raw_url']) / n * 1e6:.0f} us/call",
+            )
+        )
 
         # The 1 MB call, one at a time, three contenders.
         big_ours = client_one(client, hourly)
@@ -429,15 +460,23 @@ async def measure(url: str, bodies: Bodies, plan: Plan) -> list[Result]:
         assert await big_ours() == await big_raw()
         await big_json()
         m = plan.big_calls
+        big_cpu: dict[str, list[float]] = {"ours": [], "raw": [], "json": []}
 
-        def seq(one: One) -> Callable[[], Awaitable[float]]:
+        def seq(name: str, one: One) -> Callable[[], Awaitable[float]]:
             async def run() -> float:
-                return (await timed(lambda: sequential(one, m)))[0]
+                wall, used, _ = await timed(lambda: sequential(one, m))
+                big_cpu[name].append(used)
+                return wall
 
             return run
 
         big = await paired_async(
-            {"ours": seq(big_ours), "raw": seq(big_raw), "json": seq(big_json)}, plan.rounds
+            {
+                "ours": seq("ours", big_ours),
+                "raw": seq("raw", big_raw),
+                "json": seq("json", big_json),
+            },
+            plan.rounds,
         )
         mb = len(bodies.hourly_body) / 1e6
         per_call = statistics.median(big["ours"]) / m * 1e3
@@ -449,7 +488,8 @@ async def measure(url: str, bodies: Bodies, plan: Plan) -> list[Result]:
                 1.05,
                 "lower",
                 f"{m} calls a round, one at a time, {spread(big['ours'], big['raw'])}; "
-                f"client {per_call:.1f} ms/call",
+                f"client {per_call:.1f} ms/call; by this process's CPU time "
+                f"{median_ratio(big_cpu['ours'], big_cpu['raw']):.2f}x",
             )
         )
         results.append(
@@ -459,7 +499,8 @@ async def measure(url: str, bodies: Bodies, plan: Plan) -> list[Result]:
                 "x",
                 2.0,
                 "higher",
-                spread(big["json"], big["ours"]),
+                f"{spread(big['json'], big['ours'])}; by this process's CPU time "
+                f"{median_ratio(big_cpu['json'], big_cpu['ours']):.2f}x",
             )
         )
 
