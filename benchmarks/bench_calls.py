@@ -2,12 +2,15 @@
 
 ``python benchmarks/bench_calls.py [--quick] [--callgrind]``
 
-The server is ``benchmarks/_peer_server.py`` in its own process, answering with bodies
-captured once from the local Losant server (``losant_async.testing.FakeLosant``, run in
-this process for that only). Not the local server itself: it validates every request
-against the API description and builds its answer, about 1.5 ms of CPU a call against
-the client's quarter of that, so with it the server's core is the bottleneck and every
-client looks the same. The peer server answers from memory.
+The server is ``benchmarks/_peer_server.py`` in its own process: a bare asyncio HTTP/1.1
+server answering with bodies captured once from the local Losant server
+(``losant_async.testing.FakeLosant``, run in this process for that only), about 25 us of
+CPU a request against 90 us and more for any aiohttp client, so the client's process is
+the bottleneck and its cost shows in the throughput. Not the local server itself: it
+validates every request against the API description and builds its answer, about 1.5 ms
+of CPU a call; nor a minimal aiohttp web server, which costs about as much per request
+as the client it serves: with either, the server's core is the bottleneck and every
+client measures alike.
 
 Figures (every ratio is the median of per-round ratios, rounds alternating A B / B A):
 
