@@ -29,9 +29,15 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import msgspec
+
+if __package__ in (None, ""):  # run as a script from a checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._results import Result
 
 
 def body(days: int, bad_rows: range = range(0)) -> bytes:
@@ -76,10 +82,10 @@ def paired(a: Callable[[], Any], b: Callable[[], Any], rounds: int) -> tuple[flo
     return statistics.median(ta), statistics.median(tb), ratio
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[Result]:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     repeat = 3 if args.quick else 15
     rounds = 5 if args.quick else 101
 
@@ -127,11 +133,13 @@ def main() -> None:
     )
     print(f"good body, bare Decoder.decode        {bare * 1000:8.2f} ms")
     print(f"good body, through the hook           {hooked * 1000:8.2f} ms  ratio {ratio:.3f}x")
+    hook_ratio = ratio
     loads, lenient, ratio = paired(
         lambda: json.loads(bad_data), lambda: transport._decode_model(action, request, bad), rounds
     )
     print(f"one bad value, json.loads (dicts)     {loads * 1000:8.2f} ms")
     print(f"one bad value, lenient typed decode   {lenient * 1000:8.2f} ms  ratio {ratio:.2f}x")
+    one_bad_ratio = ratio
     all_bad = Response(200, {}, all_bad_data)
     loads, lenient, ratio = paired(
         lambda: json.loads(all_bad_data),
@@ -140,6 +148,31 @@ def main() -> None:
     )
     print(f"every row bad, json.loads (dicts)     {loads * 1000:8.2f} ms")
     print(f"every row bad, lenient typed decode   {lenient * 1000:8.2f} ms  ratio {ratio:.2f}x")
+    return [
+        Result(
+            f"decode: json.loads time / client typed decode time ({mb:.2f} MB, in memory)",
+            plain / ours,
+            "x",
+            notes=f"best of {repeat} each",
+        ),
+        Result(
+            "decode: a good body through the lenient hook / bare Decoder.decode",
+            hook_ratio,
+            "x",
+            notes=f"median of {rounds} paired alternating rounds",
+        ),
+        Result(
+            "decode: one bad value repaired, time / json.loads",
+            one_bad_ratio,
+            "x",
+            notes=f"median of {rounds} paired alternating rounds",
+        ),
+    ]
+
+
+def results(quick: bool, callgrind: bool = False) -> list[Result]:
+    """The figures for ``python -m benchmarks``."""
+    return main(["--quick"] if quick else [])
 
 
 if __name__ == "__main__":

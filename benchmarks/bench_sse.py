@@ -70,6 +70,7 @@ if __package__ in (None, ""):  # run as a script from a checkout
 
 from aiohttp_sse_client.client import EventSource
 
+from benchmarks._results import Result
 from losant_async._sse_decoder import SSEDecoder
 
 CHUNK = 4096
@@ -381,7 +382,7 @@ def memory(chunks: list[bytes], total: int, checkpoint: int) -> tuple[int, int, 
     return early_peak, late_peak, count
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> list[Result]:
     parser = argparse.ArgumentParser(description="SSE decoding benchmark (see the docstring)")
     parser.add_argument("--quick", action="store_true", help="a small run (~50k events)")
     parser.add_argument("--events", type=int, help="events in the memory run (default 1M)")
@@ -432,6 +433,28 @@ def main(argv: list[str] | None = None) -> None:
         f"{early / 1024:.1f} KiB over the first {checkpoint:,}, "
         f"{late / 1024:.1f} KiB over the rest"
     )
+    return [
+        Result(
+            "SSE end to end: client typed stream / aiohttp-sse-client EventSource",
+            tcp_ratio,
+            "x",
+            8.0,
+            "higher",
+            f"{tcp_events:,} events over TCP, medians of {rounds} paired rounds; "
+            f"{ours_tcp:,.0f} vs {theirs_tcp:,.0f} events/s",
+        ),
+        Result(
+            "SSE parse + typed decode / aiohttp-sse-client parse, in memory",
+            typed,
+            "x",
+            notes=f"medians of {rounds} paired rounds",
+        ),
+    ]
+
+
+def results(quick: bool, callgrind: bool = False) -> list[Result]:
+    """The figures for ``python -m benchmarks``."""
+    return main(["--quick"] if quick else [])
 
 
 if __name__ == "__main__":
