@@ -29,6 +29,7 @@ import csv
 import io
 import os
 import re
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,8 @@ __all__ = [
     "UsageScrape",
     "export_usage",
     "scrape_usage",
+    "write_csv",
+    "write_jsonl",
 ]
 
 Metric = Literal[
@@ -731,6 +734,7 @@ class _Jsonl(_Format):
 
 Format = Literal["csv", "jsonl"]
 _FORMATS: dict[str, Callable[[], _Format]] = {"csv": _Csv, "jsonl": _Jsonl}
+Output = IO[bytes] | str | os.PathLike[str] | None
 
 
 def _format(name: str) -> _Format:
@@ -738,6 +742,56 @@ def _format(name: str) -> _Format:
         return _FORMATS[name]()
     except KeyError:
         raise ValueError(f"format: {name!r}; choose csv or jsonl") from None
+
+
+class _Sink:
+    """Where rows go: a file opened (and closed) here, a binary stream, or stdout. Local
+    writes are small and buffered, so they are made in place."""
+
+    def __init__(self, out: Output, fmt: _Format) -> None:
+        self.fmt = fmt
+        self._owned = isinstance(out, str | os.PathLike)
+        if isinstance(out, str | os.PathLike):
+            self.stream: IO[bytes] = open(out, "wb")
+        elif out is None:
+            self.stream = sys.stdout.buffer
+        else:
+            self.stream = out
+        self.stream.write(fmt.header())
+
+    def write(self, rows: Sequence[UsageRow]) -> None:
+        if rows:
+            self.stream.write(self.fmt.encode(rows))
+
+    def close(self) -> None:
+        self.stream.flush()
+        if self._owned:
+            self.stream.close()
+
+
+async def _write(rows: AsyncIterator[UsageRow] | UsageScrape, out: Output, fmt: _Format) -> int:
+    sink = _Sink(out, fmt)
+    count = 0
+    try:
+        async for row in rows:
+            sink.write((row,))
+            count += 1
+    finally:
+        sink.close()
+    return count
+
+
+async def write_csv(rows: AsyncIterator[UsageRow] | UsageScrape, out: Output = None) -> int:
+    """Write ``rows`` (an async iterator of :class:`UsageRow`, or an entered scrape) as
+    CSV with a header line to ``out``: a path, a binary file, or stdout (None). Returns
+    the number of rows."""
+    return await _write(rows, out, _Csv())
+
+
+async def write_jsonl(rows: AsyncIterator[UsageRow] | UsageScrape, out: Output = None) -> int:
+    """Write ``rows`` as JSON Lines (one object per row) to ``out``: a path, a binary
+    file, or stdout (None). Returns the number of rows."""
+    return await _write(rows, out, _Jsonl())
 
 
 # -- export with a checkpoint ----------------------------------------------------------
@@ -881,7 +935,7 @@ def _epoch_clock() -> datetime:
 
 async def export_usage(
     client: LosantClient,
-    out: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None,
     *,
     instance_id: str,
     start: TimeArg,
@@ -898,7 +952,7 @@ async def export_usage(
     progress: Callable[[ScrapeSummary], object] | None = None,
     now: Callable[[], datetime] | None = None,
 ) -> ScrapeSummary:
-    """Scrape usage (as :func:`scrape_usage`) into the file ``out`` as CSV
+    """Scrape usage (as :func:`scrape_usage`) into ``out`` (a path; None: stdout) as CSV
     or JSON Lines, each entity's rows written together.
 
     With ``checkpoint`` (a path), each entity is recorded once its rows are flushed, and
@@ -907,6 +961,8 @@ async def export_usage(
     export keeps the window of the first run (relative ``start``/``end`` included).
     """
     fmt = _format(format)
+    if checkpoint is not None and out is None:
+        raise ValueError("a checkpoint needs an output file: stdout cannot be resumed")
     options: dict[str, Any] = {
         "instance_id": instance_id,
         "metrics": metrics,
@@ -920,6 +976,11 @@ async def export_usage(
         "now": now,
     }
     scrape = scrape_usage(client, start=start, end=end, **options)
+    if out is None:
+        async with scrape:
+            await _write(scrape, None, fmt)
+        return scrape.summary
+
     params = {
         "instance_id": scrape.instance_id,
         "metrics": list(scrape.metrics),

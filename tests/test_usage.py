@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import pytest
@@ -39,6 +39,8 @@ from losant_async.usage import (
     UsageRow,
     export_usage,
     scrape_usage,
+    write_csv,
+    write_jsonl,
 )
 
 pytestmark = pytest.mark.anyio
@@ -389,7 +391,9 @@ async def test_arguments_are_checked_before_any_request(
         with pytest.raises(error, match=message):
             scrape_usage(client, **args)
     with pytest.raises(ValueError, match="format"):
-        await export_usage(client, "x", instance_id=inst, start=START, end=END, format="xml")  # type: ignore[arg-type]
+        await export_usage(client, None, instance_id=inst, start=START, end=END, format="xml")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="stdout cannot be resumed"):
+        await export_usage(client, None, instance_id=inst, start=START, end=END, checkpoint="x")
     assert len(server.journal) == 0
 
 
@@ -450,6 +454,9 @@ async def test_a_window_of_part_of_a_month_is_not_taken_from_the_bulk_endpoint(
     assert not server.journal.for_action("instance.historicalSummaries")
 
 
+# -- writers ----------------------------------------------------------------------------
+
+
 def read_csv(data: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(data.decode())))
 
@@ -460,6 +467,86 @@ def as_csv(row: UsageRow) -> dict[str, str]:
     if row.date is not None:
         out["date"] = row.date.isoformat().replace("+00:00", "Z")
     return out
+
+
+async def test_csv_and_json_lines_writers(
+    server: FakeLosant,
+    client: LosantClient,
+    tmp_path: Path,
+    capfdbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    rows, _ = await scrape_all(client, instance_id=server.ids.instance_id, include=("sandbox",))
+    assert rows
+
+    async def replay() -> AsyncIterator[UsageRow]:
+        for row in rows:
+            yield row
+
+    buffer = io.BytesIO()
+    assert await write_csv(replay(), buffer) == len(rows)
+    parsed = read_csv(buffer.getvalue())
+    assert tuple(parsed[0]) == COLUMNS
+    assert parsed == [as_csv(r) for r in rows]
+
+    path = tmp_path / "rows.jsonl"
+    assert await write_jsonl(replay(), path) == len(rows)
+    decoded = msgspec.json.Decoder(UsageRow)
+    assert [decoded.decode(line) for line in path.read_bytes().splitlines()] == rows
+
+    capfdbinary.readouterr()
+    await write_jsonl(replay())  # stdout
+    out = capfdbinary.readouterr().out
+    assert [decoded.decode(line) for line in out.splitlines()] == rows
+
+    # Straight from a running scrape.
+    async with scrape_usage(
+        client, instance_id=server.ids.instance_id, start=START, end=END, include=("sandbox",)
+    ) as scrape:
+        await write_csv(scrape, tmp_path / "rows.csv")
+    assert read_csv((tmp_path / "rows.csv").read_bytes()) == [as_csv(r) for r in rows]
+
+
+async def test_rows_are_written_as_entities_finish(
+    server: FakeLosant, client: LosantClient
+) -> None:
+    """Each write happens while the scrape runs: nothing waits for the whole scrape."""
+    seen: list[int] = []
+
+    class Recording(io.BytesIO):
+        def write(self, data: Any) -> int:
+            seen.append(scrape.summary.entities_done)
+            return super().write(data)
+
+    out = Recording()
+    async with scrape_usage(
+        client, instance_id=server.ids.instance_id, start=START, end=END, concurrency=2
+    ) as scrape:
+        await write_jsonl(scrape, out)
+    assert seen[0] == 0  # the header (none for JSON Lines) and the first entity's rows
+    assert sorted(seen) == seen and seen[-1] == scrape.summary.entities_done - 1
+    assert len(set(seen)) == scrape.summary.entities_done == 16
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+async def test_export_to_stdout(
+    server: FakeLosant,
+    client: LosantClient,
+    capfdbinary: pytest.CaptureFixture[bytes],
+    fmt: Literal["csv", "jsonl"],
+) -> None:
+    capfdbinary.readouterr()
+    summary = await export_usage(
+        client, None, instance_id=server.ids.instance_id, start=START, end=END, format=fmt
+    )
+    data = capfdbinary.readouterr().out
+    if fmt == "jsonl":
+        decoder = msgspec.json.Decoder(UsageRow)
+        got = Counter(msgspec.structs.astuple(decoder.decode(x)) for x in data.splitlines())
+    else:
+        assert data.count(b"resource_type,") == 1
+        got = Counter(tuple(r.values()) for r in read_csv(data))
+    assert got == expected_rows(server, fmt)
+    assert summary.rows == sum(got.values())
 
 
 # -- export, interrupted and resumed ----------------------------------------------------
