@@ -416,11 +416,16 @@ class UsageScrape:
         limiter = anyio.CapacityLimiter(self.concurrency)
         async with send, anyio.create_task_group() as tg:
 
-            async def submit(job: Callable[[], Awaitable[EntityUsage | None]], key: str) -> None:
-                if key in self.skip:
-                    self.summary.entities_skipped += 1
-                    return
-                self.summary.entities_found += 1
+            async def submit(
+                job: Callable[[], Awaitable[EntityUsage | None]], key: str | None
+            ) -> None:
+                """Run ``job`` once there is room; ``key`` None: a job that sends the
+                units it finds itself (and counts them)."""
+                if key is not None:
+                    if key in self.skip:
+                        self.summary.entities_skipped += 1
+                        return
+                    self.summary.entities_found += 1
                 borrower = object()
                 await limiter.acquire_on_behalf_of(borrower)
                 tg.start_soon(self._job, job, send, limiter, borrower)
@@ -450,7 +455,7 @@ class UsageScrape:
             entity = _Entity("instance", inst, None, None)
             await submit(lambda: self._usage(entity, named=True), entity.key)
         for month in self.bulk_months:
-            await submit(lambda month=month: self._bulk_month(month), f"bulk:{month}")
+            await submit(lambda month=month: self._bulk_month(month), None)
         if "organization" in want or "application" in want:
             await self._walk_orgs(submit, want)
         if self.sandboxes and ("sandbox" in want or "application" in want):
@@ -462,16 +467,25 @@ class UsageScrape:
             async for item in walk:
                 yield item
         except LosantError as exc:
-            self.summary.entities_found += 1
-            usage = EntityUsage(
-                f"list:{what}:{parent.key}", [_error_row(parent, f"list {what}", exc)], [exc]
-            )
-            assert self._send is not None
-            await self._send.send(usage)
+            await self._failed(f"list:{what}:{parent.key}", parent, f"list {what}", exc)
+
+    async def _failed(self, key: str, entity: _Entity, what: str, exc: LosantError) -> None:
+        """An error row for a failure outside an entity's own usage calls (a listing, an
+        org asked for by ID), unless a resumed scrape already has it."""
+        if key in self.skip:
+            self.summary.entities_skipped += 1
+            return
+        self.summary.entities_found += 1
+        assert self._send is not None
+        await self._send.send(EntityUsage(key, [_error_row(entity, what, exc)], [exc]))
 
     async def _walk_orgs(self, submit: Callable[..., Awaitable[None]], want: set[str]) -> None:
         client = self.client
         inst = self.instance_id
+        if self.bulk_months and self.metrics == (PCB,):
+            want = want - {"organization", "application"}  # the bulk jobs cover them
+            if not want:
+                return
         instance = _Entity("instance", inst, None, None)
         orgs: AsyncIterator[Any]
         if self.orgs is None:
@@ -495,14 +509,12 @@ class UsageScrape:
         get = self._counted(self.client.instance_org.get)
         for org_id in org_ids:
             try:
-                yield await get(instance_id=self.instance_id, org_id=org_id)
+                org = await get(instance_id=self.instance_id, org_id=org_id)
             except LosantError as exc:
                 entity = _Entity("organization", org_id, None, self.instance_id)
-                self.summary.entities_found += 1
-                assert self._send is not None
-                await self._send.send(
-                    EntityUsage(entity.key, [_error_row(entity, "get", exc)], [exc])
-                )
+                await self._failed(entity.key, entity, "get", exc)
+            else:
+                yield org
 
     async def _walk_sandboxes(self, submit: Callable[..., Awaitable[None]], want: set[str]) -> None:
         client = self.client

@@ -324,6 +324,19 @@ async def test_an_unknown_org_in_a_split_is_an_error_row(
     assert summary.errors == 1
 
 
+async def test_a_failing_list_gives_an_error_row_and_the_rest_goes_on(
+    server: FakeLosant, client: LosantClient
+) -> None:
+    server.faults.add("status", action="instanceOrgs.get", times=1, status=403)
+    rows, summary = await scrape_all(client, instance_id=server.ids.instance_id)
+    (error,) = [r for r in rows if r.error]
+    assert (error.resource_type, error.metric) == ("instance", "list organizations")
+    assert str(error.error).startswith("PermissionDeniedError: GET ")
+    # No org was reached; the sandboxes and their applications were.
+    assert keyed(r for r in rows if not r.error) == truth(server, orgs=[])
+    assert summary.errors == 1
+
+
 async def test_memory_is_bounded_by_concurrency(server: FakeLosant, client: LosantClient) -> None:
     """At most ``concurrency`` entities are being fetched at once (the listing adds one
     request), and progress is reported after each entity."""
@@ -439,6 +452,7 @@ async def test_monthly_numbers_from_the_bulk_endpoint_equal_per_entity_calls() -
     assert single_calls["instanceOrg.payloadCountsBreakdown"] == 5
     assert single_calls["application.payloadCountsBreakdown"] == 5 * 3 + 2
     assert bulk_summary.requests < single_summary.requests
+    assert bulk_summary.entities_found == bulk_summary.entities_done == 5 + 5 * 3 + 2 + 2
 
 
 async def test_a_window_of_part_of_a_month_is_not_taken_from_the_bulk_endpoint(
