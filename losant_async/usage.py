@@ -85,6 +85,7 @@ DAY_MS = 24 * HOUR_MS
 _RESOLUTION_MS = {"hour": HOUR_MS, "day": DAY_MS, "month": DAY_MS}
 _ID = re.compile(r"^[A-Fa-f\d]{24}$")
 PCB: Metric = "payload_counts_breakdown"
+ORG_LISTINGS = 4  # orgs whose applications are listed at once
 
 
 class UsageRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -164,6 +165,26 @@ class _Entity:
     def key(self) -> str:
         return f"{self.resource_type}:{self.resource_id}"
 
+    def row(
+        self,
+        metric: str,
+        when: datetime | None,
+        name: str,
+        value: int | float | None,
+        error: str | None = None,
+    ) -> UsageRow:
+        return UsageRow(
+            resource_type=self.resource_type,
+            resource_id=self.resource_id,
+            resource_name=self.name,
+            parent_id=self.parent_id,
+            metric=metric,
+            date=when,
+            field=name,
+            value=value,
+            error=error,
+        )
+
 
 # -- retries seen by the client --------------------------------------------------------
 
@@ -206,23 +227,11 @@ def _month_start(when: datetime) -> datetime:
 
 
 def _rows(entity: _Entity, metric: str, answer: Any, monthly: bool) -> list[UsageRow]:
-    def row(when: datetime | None, name: str, value: int | float) -> UsageRow:
-        return UsageRow(
-            resource_type=entity.resource_type,
-            resource_id=entity.resource_id,
-            resource_name=entity.name,
-            parent_id=entity.parent_id,
-            metric=metric,
-            date=when,
-            field=name,
-            value=value,
-        )
-
     out: list[UsageRow] = []
     if metric == "payload_counts":  # {type: {source: count}}, with the API's names
         for kind, sources in msgspec.to_builtins(answer).items():
             for source, count in (sources or {}).items():
-                out.append(row(None, f"{kind}.{source}", count))
+                out.append(entity.row(metric, None, f"{kind}.{source}", count))
         return out
     counts = answer.counts or ()
     if monthly and metric == PCB:
@@ -231,29 +240,19 @@ def _rows(entity: _Entity, metric: str, answer: Any, monthly: bool) -> list[Usag
             if entry.date is not None and entry.value is not None:
                 month = _month_start(entry.date)
                 months[month] = months.get(month, 0) + entry.value
-        return [row(month, "value", value) for month, value in months.items()]
+        return [entity.row(metric, month, "value", value) for month, value in months.items()]
     for entry in counts:
         for info in msgspec.structs.fields(type(entry)):
             if info.name == "date":
                 continue
             value = getattr(entry, info.name)
             if value is not None:
-                out.append(row(entry.date, info.encode_name, value))
+                out.append(entity.row(metric, entry.date, info.encode_name, value))
     return out
 
 
 def _error_row(entity: _Entity, metric: str, exc: BaseException) -> UsageRow:
-    return UsageRow(
-        resource_type=entity.resource_type,
-        resource_id=entity.resource_id,
-        resource_name=entity.name,
-        parent_id=entity.parent_id,
-        metric=metric,
-        date=None,
-        field="error",
-        value=None,
-        error=f"{type(exc).__name__}: {exc}",
-    )
+    return entity.row(metric, None, "error", None, error=f"{type(exc).__name__}: {exc}")
 
 
 # -- the scrape ------------------------------------------------------------------------
@@ -493,16 +492,30 @@ class UsageScrape:
             orgs = self._listing("organizations", instance, items(pages))
         else:
             orgs = self._named_orgs(self.orgs)
-        async for org in orgs:
-            org_id = str(org.id)
-            entity = _Entity("organization", org_id, org.name, inst)
-            if "organization" in want:
-                await submit(lambda entity=entity: self._usage(entity), entity.key)
-            if "application" in want:
-                apps = numbered_pages(self._counted(client.applications.get), {"org_id": org_id})
-                async for app in self._listing("applications", entity, items(apps)):
-                    app_entity = _Entity("application", str(app.id), app.name, org_id)
-                    await submit(lambda e=app_entity: self._usage(e, in_org=True), app_entity.key)
+        # Orgs' application lists are walked a few at a time, each in its own task, so
+        # that one org's listing does not hold up the next (they wait for room in the
+        # entity limiter, which never waits for them: no deadlock).
+        listings = anyio.CapacityLimiter(ORG_LISTINGS)
+
+        async def list_apps(org: _Entity, borrower: object) -> None:
+            try:
+                args = {"org_id": org.resource_id}
+                apps = numbered_pages(self._counted(client.applications.get), args)
+                async for app in self._listing("applications", org, items(apps)):
+                    entity = _Entity("application", str(app.id), app.name, org.resource_id)
+                    await submit(lambda e=entity: self._usage(e, in_org=True), entity.key)
+            finally:
+                listings.release_on_behalf_of(borrower)
+
+        async with anyio.create_task_group() as tg:
+            async for org in orgs:
+                entity = _Entity("organization", str(org.id), org.name, inst)
+                if "organization" in want:
+                    await submit(lambda entity=entity: self._usage(entity), entity.key)
+                if "application" in want:
+                    borrower = object()
+                    await listings.acquire_on_behalf_of(borrower)
+                    tg.start_soon(list_apps, entity, borrower)
 
     async def _named_orgs(self, org_ids: tuple[str, ...]) -> AsyncIterator[Any]:
         """The orgs asked for, each read for its name; one not found is an error row."""
@@ -566,19 +579,31 @@ class UsageScrape:
                 rows.append(_error_row(entity, "get", exc))
                 errors.append(exc)
         bulk_covered = bool(self.bulk_months) and (entity.resource_type == "organization" or in_org)
-        for metric in self.metrics:
-            if metric == PCB and bulk_covered:
-                continue
+        metrics = [m for m in self.metrics if not (m == PCB and bulk_covered)]
+        # An entity's metrics are fetched at once (the client's max_concurrency still caps
+        # what is in flight); their rows keep the order of ``metrics``.
+        answers: list[list[UsageRow] | LosantError] = [[] for _ in metrics]
+
+        async def fetch(slot: int, metric: str) -> None:
             args = dict(ids, start=self.start, end=self.end)
             if metric == PCB:
                 args["resolution"] = _RESOLUTION_MS[self.resolution]
             try:
                 answer = await self._counted(getattr(resource, metric))(**args)
             except LosantError as exc:
-                rows.append(_error_row(entity, metric, exc))
-                errors.append(exc)
+                answers[slot] = exc
             else:
-                rows += _rows(entity, metric, answer, self.resolution == "month")
+                answers[slot] = _rows(entity, metric, answer, self.resolution == "month")
+
+        async with anyio.create_task_group() as tg:
+            for slot, metric in enumerate(metrics):
+                tg.start_soon(fetch, slot, metric)
+        for metric, answer in zip(metrics, answers, strict=True):
+            if isinstance(answer, LosantError):
+                rows.append(_error_row(entity, metric, answer))
+                errors.append(answer)
+            else:
+                rows += answer
         return EntityUsage(entity.key, rows, errors)
 
     async def _bulk_month(self, month: int) -> EntityUsage | None:
@@ -603,16 +628,7 @@ class UsageScrape:
                 self.summary.entities_skipped += 1
                 continue
             self.summary.entities_found += 1
-            row = UsageRow(
-                resource_type=kind,
-                resource_id=entity.resource_id,
-                resource_name=entity.name,
-                parent_id=parent,
-                metric=PCB,
-                date=when,
-                field="value",
-                value=item.payload_billable_count or 0,
-            )
+            row = entity.row(PCB, when, "value", item.payload_billable_count or 0)
             await self._send.send(EntityUsage(key, [row]))
         return None
 
@@ -640,9 +656,10 @@ def scrape_usage(
     relative ones are resolved once, with ``now`` (the system clock by default), so every
     entity shares one window. ``metrics`` and ``include`` choose the columns and levels;
     ``resolution`` ("hour", "day" or "month") applies to payload_counts_breakdown.
-    ``concurrency`` entities are fetched at once. ``orgs`` limits the scrape to those orgs
-    and their applications; ``sandboxes`` (default: only when ``orgs`` is None) adds the
-    sandboxes, their applications and the instance level. ``skip`` holds keys of
+    ``concurrency`` entities are fetched at once, each with its metrics in parallel (the
+    client's ``max_concurrency`` caps the requests in flight). ``orgs`` limits the scrape
+    to those orgs and their applications; ``sandboxes`` (default: only when ``orgs`` is
+    None) adds the sandboxes, their applications and the instance level. ``skip`` holds keys of
     :class:`EntityUsage` already done. ``progress`` is called after each entity.
     Arguments are checked here, before any request.
     """

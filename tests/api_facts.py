@@ -20,15 +20,20 @@ ROOT = Path(__file__).resolve().parent.parent
 API_DIRS = (ROOT / "codegen" / "losant-api", ROOT.parent / "shared" / "losant-api")
 
 
-@cache
-def api_info() -> dict[str, Any]:
-    """``apiInfo.json``, from the first place that has it."""
+def _read(name: str) -> dict[str, Any]:
+    """A file of the API description, from the first place that has it."""
     for folder in API_DIRS:
-        path = folder / "apiInfo.json"
+        path = folder / name
         if path.is_file():
             data: dict[str, Any] = json.loads(path.read_text())
             return data
-    raise FileNotFoundError(f"apiInfo.json not found in any of {[str(d) for d in API_DIRS]}")
+    raise FileNotFoundError(f"{name} not found in any of {[str(d) for d in API_DIRS]}")
+
+
+@cache
+def api_info() -> dict[str, Any]:
+    """``apiInfo.json``."""
+    return _read("apiInfo.json")
 
 
 def query_params(resource: dict[str, Any], action: dict[str, Any]) -> list[dict[str, Any]]:
@@ -214,12 +219,7 @@ NOT_PAGINATED: dict[str, str] = {
 
 
 def _schema(name: str) -> dict[str, Any]:
-    for folder in API_DIRS:
-        path = folder / "schemas" / f"{name}.json"
-        if path.is_file():
-            data: dict[str, Any] = json.loads(path.read_text())
-            return data
-    raise FileNotFoundError(f"schema {name} not found")
+    return _read(f"schemas/{name}.json")
 
 
 def _generated_action(resource: str, action: str) -> Any:

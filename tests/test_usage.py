@@ -33,6 +33,7 @@ from losant_async.testing._state import (
 from losant_async.usage import (
     COLUMNS,
     METRICS,
+    ORG_LISTINGS,
     RESOURCE_TYPES,
     EntityUsage,
     ScrapeSummary,
@@ -338,8 +339,9 @@ async def test_a_failing_list_gives_an_error_row_and_the_rest_goes_on(
 
 
 async def test_memory_is_bounded_by_concurrency(server: FakeLosant, client: LosantClient) -> None:
-    """At most ``concurrency`` entities are being fetched at once (the listing adds one
-    request), and progress is reported after each entity."""
+    """At most ``concurrency`` entities are being fetched at once, each with its four
+    metrics, besides the lists being walked (the orgs, and the applications of up to
+    ORG_LISTINGS orgs); progress is reported after each entity."""
     server.faults.add("latency", delay=0.002)
     seen: list[int] = []
     rows, summary = await scrape_all(
@@ -349,7 +351,7 @@ async def test_memory_is_bounded_by_concurrency(server: FakeLosant, client: Losa
         progress=lambda s: seen.append(s.entities_done),
     )
     assert keyed(rows) == truth(server)
-    assert server.stats.peak_in_flight <= 3
+    assert server.stats.peak_in_flight <= 2 * 4 + 1 + ORG_LISTINGS
     assert seen == list(range(1, summary.entities_done + 1))
 
 
