@@ -438,14 +438,16 @@ class UsageScrape:
         limiter: anyio.CapacityLimiter,
         borrower: object,
     ) -> None:
-        # The stream stays open until every job is done: _run closes it after its task
-        # group, which waits for them.
+        # The entity's place is given up only once its rows are in the stream: rows
+        # waiting for a slow reader count against ``concurrency``, so memory stays bounded
+        # however fast the walk finds entities. (The stream stays open until every job is
+        # done: _run closes it after its task group, which waits for them.)
         try:
             result = await job()
+            if result is not None:
+                await send.send(result)
         finally:
             limiter.release_on_behalf_of(borrower)
-        if result is not None:
-            await send.send(result)
 
     async def _walk(self, submit: Callable[..., Awaitable[None]]) -> None:
         inst = self.instance_id

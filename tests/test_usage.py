@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+import anyio
 import msgspec
 import pytest
 
@@ -353,6 +354,32 @@ async def test_memory_is_bounded_by_concurrency(server: FakeLosant, client: Losa
     assert keyed(rows) == truth(server)
     assert server.stats.peak_in_flight <= 2 * 4 + 1 + ORG_LISTINGS
     assert seen == list(range(1, summary.entities_done + 1))
+
+
+async def test_a_slow_reader_holds_the_scrape_back(
+    server: FakeLosant, client: LosantClient
+) -> None:
+    """Rows waiting to be read count against ``concurrency``: while the reader dawdles,
+    no more than ``concurrency`` entities are fetched beyond the ``concurrency`` waiting
+    in the stream."""
+    concurrency = 2
+
+    def usage_requests() -> int:
+        return sum(1 for e in server.journal if e.action and "Counts" in e.action)
+
+    async with scrape_usage(
+        client,
+        instance_id=server.ids.instance_id,
+        start=START,
+        end=END,
+        concurrency=concurrency,
+    ) as scrape:
+        k = 0
+        async for _entity in scrape.entities():
+            k += 1
+            await anyio.sleep(0.01)  # a slow writer
+            assert usage_requests() <= 4 * (k + 2 * concurrency)
+    assert k == 16
 
 
 async def test_leaving_early_stops_the_scrape(server: FakeLosant, client: LosantClient) -> None:
