@@ -1,0 +1,137 @@
+"""The usage scrape end to end: throughput against a sequential scrape, and memory flat in
+the number of entities.
+
+The local Losant server runs in a child process. Two measures:
+
+- throughput: ``scrape_usage`` of some orgs (every metric, daily, 7 days) on an
+  in-process server answering after 20 ms (an API across a network), 16 entities at a
+  time (with their metrics in parallel, up to the client's 32 requests in flight) against
+  one request at a time (``max_concurrency=1``), alternating, best of N;
+- memory: the peak of Python allocations (``tracemalloc``) over a whole scrape of a small
+  and a ten times larger instance (200 orgs of 5 applications and 50 sandboxes, against
+  2,000 orgs and 500 sandboxes); rows are counted and dropped, as a writer would.
+
+``python benchmarks/bench_usage.py [--quick]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+import tracemalloc
+from typing import Any
+
+import anyio
+
+from losant_async import LosantClient
+from losant_async.testing import FakeLosant
+from losant_async.usage import ScrapeSummary, scrape_usage
+
+TOKEN = "bench-token"
+DAY = 86_400_000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(orgs: int, sandboxes: int, apps: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "losant_async.testing", "--port", str(port), "--token", TOKEN]
+    cmd += ["--orgs", str(orgs), "--sandboxes", str(sandboxes), "--apps-per-org", str(apps)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("the local server did not start")
+
+
+def window() -> tuple[int, int]:
+    end = int(time.time() * 1000) // DAY * DAY - 1
+    return end + 1 - 7 * DAY, end
+
+
+async def scrape(url: str, max_concurrency: int = 32, **options: Any) -> tuple[int, ScrapeSummary]:
+    instance_id = FakeLosant(TOKEN).ids.instance_id  # same seed, same ids
+    start, end = window()
+    async with (
+        LosantClient(TOKEN, base_url=url, max_concurrency=max_concurrency) as client,
+        scrape_usage(client, instance_id=instance_id, start=start, end=end, **options) as running,
+    ):
+        rows = 0
+        async for _row in running:
+            rows += 1
+    return rows, running.summary
+
+
+async def throughput(orgs: int, repeat: int) -> None:
+    async with FakeLosant(TOKEN, orgs=orgs, sandboxes=0, apps_per_org=5) as server:
+        server.faults.add("latency", delay=0.02)
+        best: dict[int, float] = {}
+        rows_seen: set[int] = set()
+        for i in range(repeat):
+            for concurrency in (16, 1) if i % 2 == 0 else (1, 16):
+                started = time.perf_counter()
+                # 1: one request at a time, as a plain loop over the API would make them.
+                rows, summary = await scrape(
+                    server.url,
+                    max_concurrency=32 if concurrency > 1 else 1,
+                    concurrency=concurrency,
+                )
+                elapsed = time.perf_counter() - started
+                rows_seen.add(rows)
+                best[concurrency] = min(best.get(concurrency, float("inf")), elapsed)
+    assert len(rows_seen) == 1, "the runs disagree"
+    print(f"throughput: {orgs} orgs of 5 applications, {summary.requests} requests, 20 ms each")
+    for concurrency, elapsed in best.items():
+        print(f"  {'16 entities at a time' if concurrency > 1 else 'one request at a time':<22}"
+              f"{elapsed * 1e3:8.0f} ms  "
+              f"{summary.requests / elapsed:8.0f} requests/s")  # fmt: skip
+    print(f"  ratio: {best[1] / best[16]:.1f}x")
+
+
+async def memory(url: str) -> tuple[int, int, float]:
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    rows, summary = await scrape(url, concurrency=16)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return summary.entities_done, peak, rows / summary.elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small instances, one round")
+    args = parser.parse_args()
+    sizes = [(10, 2, 2), (100, 20, 2)] if args.quick else [(200, 50, 5), (2000, 500, 5)]
+    throughput_orgs, repeat = (2, 2) if args.quick else (20, 4)
+    anyio.run(throughput, throughput_orgs, repeat)
+    results = []
+    for orgs, sandboxes, apps in sizes:
+        proc, url = start_server(orgs, sandboxes, apps)
+        try:
+            results.append(anyio.run(memory, url))
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    print("memory: tracemalloc peak over a whole scrape, 16 entities at a time")
+    for entities, peak, rate in results:
+        print(f"  {entities:>6} entities: peak {peak / 1024:8.0f} KiB  ({rate:,.0f} rows/s traced)")
+    print(f"  peak ratio, {results[1][0] / results[0][0]:.0f}x the entities: "
+          f"{results[1][1] / results[0][1]:.2f}x")  # fmt: skip
+
+
+if __name__ == "__main__":
+    os.environ.pop("LOSANT_API_TOKEN", None)
+    main()

@@ -1,0 +1,1047 @@
+"""Usage of a whole Losant instance as tidy rows: one value per row, streamed.
+
+:func:`scrape_usage` walks an instance (its orgs, their applications, its sandboxes and
+theirs) and fetches each entity's usage concurrently through the client, so the client's
+rate limit, concurrency cap and retries apply::
+
+    async with scrape_usage(client, instance_id=inst, start=date(2026, 10, 1),
+                            end=date(2026, 11, 1)) as scrape:
+        async for row in scrape:
+            print(row.resource_type, row.resource_name, row.metric, row.field, row.value)
+    print(scrape.summary)
+
+Rows come as entities finish, so memory stays proportional to ``concurrency`` whatever
+the size of the instance. An entity whose call fails gives an error row (its ``error``
+set, the typed exception in :attr:`EntityUsage.errors`) and the scrape goes on. A scrape
+can cover some orgs only (``orgs=[...]``, ``sandboxes=False``), so parts can run on many
+machines; :func:`export_usage` writes CSV or JSON Lines and resumes from a checkpoint.
+
+The API's ``end`` is inclusive: ``end=date(2026, 11, 1)`` includes the first hour (or day)
+of November. ``resolution="month"`` sums the daily payload breakdown per calendar month;
+when the window is whole months (``end`` the last millisecond of a month) the numbers of
+orgs and their applications come from ``instance.historicalSummaries``, a page per 100
+entities, instead of one call per entity.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any, Literal, Self
+
+import anyio
+import msgspec
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._retry import RetryPolicy
+from ._times import TimeArg, resolve_epoch_ms
+from .errors import LosantError
+from .pagination import cursor_pages, items, numbered_pages
+
+if TYPE_CHECKING:
+    from ._client import LosantClient
+
+__all__ = [
+    "METRICS",
+    "RESOURCE_TYPES",
+    "EntityUsage",
+    "ScrapeSummary",
+    "UsageRow",
+    "UsageScrape",
+    "export_usage",
+    "scrape_usage",
+    "write_csv",
+    "write_jsonl",
+]
+
+Metric = Literal[
+    "payload_counts", "payload_counts_breakdown", "device_counts", "notebook_minute_counts"
+]
+ResourceType = Literal["instance", "organization", "sandbox", "application"]
+Resolution = Literal["hour", "day", "month"]
+
+METRICS: tuple[Metric, ...] = (
+    "payload_counts",
+    "payload_counts_breakdown",
+    "device_counts",
+    "notebook_minute_counts",
+)
+"""Every metric: the usage actions each level of the instance has."""
+RESOURCE_TYPES: tuple[ResourceType, ...] = ("instance", "organization", "sandbox", "application")
+DEFAULT_INCLUDE: tuple[ResourceType, ...] = ("organization", "sandbox", "application")
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+_RESOLUTION_MS = {"hour": HOUR_MS, "day": DAY_MS, "month": DAY_MS}
+_ID = re.compile(r"^[A-Fa-f\d]{24}$")
+PCB: Metric = "payload_counts_breakdown"
+ORG_LISTINGS = 4  # orgs whose applications are listed at once
+
+
+class UsageRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One value of one metric of one entity (``date`` is None for totals over the window).
+
+    ``field`` names the value within the metric (``"deviceState.mqtt"`` for
+    payload_counts, ``"value"`` for payload_counts_breakdown, ``"created"`` for
+    device_counts, ...). An error row has ``field="error"``, ``value=None`` and ``error``
+    set to the failure.
+    """
+
+    resource_type: str
+    resource_id: str
+    resource_name: str | None
+    parent_id: str | None
+    metric: str
+    date: datetime | None
+    field: str
+    value: int | float | None
+    error: str | None = None
+
+
+COLUMNS = tuple(UsageRow.__struct_fields__)
+
+
+@dataclass(frozen=True, slots=True)
+class EntityUsage:
+    """Every row of one entity (or, from a bulk endpoint, of one entity-month): the unit a
+    checkpoint commits. ``errors`` holds the typed exceptions behind its error rows."""
+
+    key: str
+    rows: list[UsageRow]
+    errors: list[LosantError] = field(default_factory=list)
+
+
+@dataclass
+class ScrapeSummary:
+    """Live counters of a scrape: read them for a progress bar while it runs.
+
+    ``entities_found`` grows as the walk discovers entities; ``entities_done`` counts
+    those whose rows were handed out; ``entities_skipped`` those a resumed scrape had
+    already done. ``requests`` are API calls the scrape made, ``retries`` the retries the
+    client made meanwhile.
+    """
+
+    entities_found: int = 0
+    entities_done: int = 0
+    entities_skipped: int = 0
+    rows: int = 0
+    errors: int = 0
+    requests: int = 0
+    retries: int = 0
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the scrape started (until it finished)."""
+        return (self.finished if self.finished is not None else time.monotonic()) - self.started
+
+    def __str__(self) -> str:
+        return (
+            f"{self.entities_done} entities ({self.entities_skipped} skipped), "
+            f"{self.rows} rows, {self.errors} errors, {self.requests} requests, "
+            f"{self.retries} retries in {self.elapsed:.1f}s"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Entity:
+    resource_type: str
+    resource_id: str
+    name: str | None
+    parent_id: str | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.resource_type}:{self.resource_id}"
+
+    def row(
+        self,
+        metric: str,
+        when: datetime | None,
+        name: str,
+        value: int | float | None,
+        error: str | None = None,
+    ) -> UsageRow:
+        return UsageRow(
+            resource_type=self.resource_type,
+            resource_id=self.resource_id,
+            resource_name=self.name,
+            parent_id=self.parent_id,
+            metric=metric,
+            date=when,
+            field=name,
+            value=value,
+            error=error,
+        )
+
+
+# -- retries seen by the client --------------------------------------------------------
+
+# Scrapes counting the retries of a client's policy: RetryPolicy.delay() is called once
+# per retry, so a wrapper on the policy object counts them for every scrape using it.
+# Keyed by id(): the policy is a dataclass, so not hashable; entries go when scrapes end.
+_COUNTING: dict[int, list[ScrapeSummary]] = {}
+
+
+def _count_retries(policy: RetryPolicy, summary: ScrapeSummary) -> None:
+    watchers = _COUNTING.get(id(policy))
+    if watchers is None:
+        watchers = _COUNTING[id(policy)] = []
+        delay = policy.delay
+
+        def counted(attempt: int, retry_after: str | None = None) -> float:
+            for watcher in _COUNTING.get(id(policy), ()):
+                watcher.retries += 1
+            return delay(attempt, retry_after)
+
+        policy.delay = counted  # type: ignore[method-assign]
+    watchers.append(summary)
+
+
+def _uncount_retries(policy: RetryPolicy, summary: ScrapeSummary) -> None:
+    watchers = _COUNTING.get(id(policy))
+    if watchers is None or summary not in watchers:
+        return
+    watchers.remove(summary)
+    if not watchers:
+        del _COUNTING[id(policy)]
+        del policy.delay  # back to the class's method
+
+
+# -- flattening answers into rows ------------------------------------------------------
+
+
+def _month_start(when: datetime) -> datetime:
+    return datetime(when.year, when.month, 1, tzinfo=UTC)
+
+
+def _rows(entity: _Entity, metric: str, answer: Any, monthly: bool) -> list[UsageRow]:
+    out: list[UsageRow] = []
+    if metric == "payload_counts":  # {type: {source: count}}, with the API's names
+        for kind, sources in msgspec.to_builtins(answer).items():
+            for source, count in (sources or {}).items():
+                out.append(entity.row(metric, None, f"{kind}.{source}", count))
+        return out
+    counts = answer.counts or ()
+    if monthly and metric == PCB:
+        months: dict[datetime, int | float] = {}
+        for entry in counts:
+            if entry.date is not None and entry.value is not None:
+                month = _month_start(entry.date)
+                months[month] = months.get(month, 0) + entry.value
+        return [entity.row(metric, month, "value", value) for month, value in months.items()]
+    for entry in counts:
+        for info in msgspec.structs.fields(type(entry)):
+            if info.name == "date":
+                continue
+            value = getattr(entry, info.name)
+            if value is not None:
+                out.append(entity.row(metric, entry.date, info.encode_name, value))
+    return out
+
+
+def _error_row(entity: _Entity, metric: str, exc: BaseException) -> UsageRow:
+    return entity.row(metric, None, "error", None, error=f"{type(exc).__name__}: {exc}")
+
+
+# -- the scrape ------------------------------------------------------------------------
+
+
+def _month_aligned(ms: int) -> bool:
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return ms % DAY_MS == 0 and moment.day == 1
+
+
+def _months(start: int, end: int) -> list[int]:
+    """Month starts (ms) of the whole months in [start, end]."""
+    out: list[int] = []
+    moment = datetime.fromtimestamp(start / 1000, tz=UTC)
+    while True:
+        ms = int(moment.timestamp() * 1000)
+        nxt = datetime(moment.year + moment.month // 12, moment.month % 12 + 1, 1, tzinfo=UTC)
+        if int(nxt.timestamp() * 1000) - 1 > end:
+            return out
+        out.append(ms)
+        moment = nxt
+
+
+def _check_ids(name: str, values: Sequence[str] | None) -> tuple[str, ...] | None:
+    if values is None:
+        return None
+    if isinstance(values, str):
+        raise TypeError(f"{name} takes a list of IDs, not a single string")
+    out = tuple(values)
+    for value in out:
+        if not isinstance(value, str) or not _ID.match(value):
+            raise ValueError(f"{name}: {value!r} is not a Losant ID (24 hex digits)")
+    return out
+
+
+class UsageScrape:
+    """A running scrape: ``async with`` it, then iterate its rows (or :meth:`entities`);
+    :attr:`summary` counts as it goes. Leaving the ``async with`` early cancels the rest.
+    """
+
+    def __init__(
+        self,
+        client: LosantClient,
+        *,
+        instance_id: str,
+        start: int,
+        end: int,
+        metrics: tuple[Metric, ...],
+        include: tuple[ResourceType, ...],
+        resolution: Resolution,
+        concurrency: int,
+        orgs: tuple[str, ...] | None,
+        sandboxes: bool,
+        bulk: bool,
+        skip: frozenset[str],
+        progress: Callable[[ScrapeSummary], object] | None,
+    ) -> None:
+        self.client = client
+        self.instance_id = instance_id
+        self.start = start
+        self.end = end
+        self.metrics = metrics
+        self.include = include
+        self.resolution = resolution
+        self.concurrency = concurrency
+        self.orgs = orgs
+        self.sandboxes = sandboxes
+        self.skip = skip
+        self.progress = progress
+        self.summary = ScrapeSummary()
+        self.bulk_months = (
+            _months(start, end)
+            if bulk
+            and resolution == "month"
+            and PCB in metrics
+            and orgs is None
+            and _month_aligned(start)
+            and _month_aligned(end + 1)
+            else []
+        )
+        self._tg: TaskGroup | None = None
+        self._send: MemoryObjectSendStream[EntityUsage] | None = None
+        self._receive: MemoryObjectReceiveStream[EntityUsage] | None = None
+        self._iterating = False
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """(start, end) in epoch ms, as sent to the API (relative times resolved once)."""
+        return self.start, self.end
+
+    # -- lifetime ---------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        if self._tg is not None:
+            raise RuntimeError("a scrape runs once")
+        self.summary = ScrapeSummary()
+        _count_retries(self.client._transport.retry, self.summary)
+        self._send, self._receive = anyio.create_memory_object_stream[EntityUsage](self.concurrency)
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        self._tg.start_soon(self._run, self._send)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._tg is not None and self._receive is not None
+        self._tg.cancel_scope.cancel()  # a no-op once the walk and every job are done
+        try:
+            if exc is not None and not isinstance(exc, anyio.get_cancelled_exc_class()):
+                # The caller's own error: stop the scrape and let it through unwrapped
+                # (the task group would raise it inside an exception group).
+                await self._tg.__aexit__(None, None, None)
+                return None
+            return await self._tg.__aexit__(exc_type, exc, tb)
+        finally:
+            self._receive.close()
+            self.summary.finished = time.monotonic()
+            _uncount_retries(self.client._transport.retry, self.summary)
+
+    # -- consuming --------------------------------------------------------------------
+
+    async def entities(self) -> AsyncIterator[EntityUsage]:
+        """Each entity's rows together, as entities finish."""
+        if self._receive is None:
+            raise RuntimeError("use `async with scrape_usage(...) as scrape:` first")
+        if self._iterating:
+            raise RuntimeError("a scrape can be iterated once")
+        self._iterating = True
+        summary = self.summary
+        async for entity in self._receive:
+            yield entity
+            summary.entities_done += 1
+            summary.rows += len(entity.rows)
+            summary.errors += len(entity.errors)
+            if self.progress is not None:
+                self.progress(summary)
+
+    async def _rows(self) -> AsyncIterator[UsageRow]:
+        async for entity in self.entities():
+            for row in entity.rows:
+                yield row
+
+    def __aiter__(self) -> AsyncIterator[UsageRow]:
+        return self._rows()
+
+    # -- producing --------------------------------------------------------------------
+
+    def _counted(self, fetch: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def call(**kwargs: Any) -> Any:
+            self.summary.requests += 1
+            return await fetch(**kwargs)
+
+        return call
+
+    async def _run(self, send: MemoryObjectSendStream[EntityUsage]) -> None:
+        limiter = anyio.CapacityLimiter(self.concurrency)
+        async with send, anyio.create_task_group() as tg:
+
+            async def submit(
+                job: Callable[[], Awaitable[EntityUsage | None]], key: str | None
+            ) -> None:
+                """Run ``job`` once there is room; ``key`` None: a job that sends the
+                units it finds itself (and counts them)."""
+                if key is not None:
+                    if key in self.skip:
+                        self.summary.entities_skipped += 1
+                        return
+                    self.summary.entities_found += 1
+                borrower = object()
+                await limiter.acquire_on_behalf_of(borrower)
+                tg.start_soon(self._job, job, send, limiter, borrower)
+
+            await self._walk(submit)
+
+    async def _job(
+        self,
+        job: Callable[[], Awaitable[EntityUsage | None]],
+        send: MemoryObjectSendStream[EntityUsage],
+        limiter: anyio.CapacityLimiter,
+        borrower: object,
+    ) -> None:
+        # The entity's place is given up only once its rows are in the stream: rows
+        # waiting for a slow reader count against ``concurrency``, so memory stays bounded
+        # however fast the walk finds entities. (The stream stays open until every job is
+        # done: _run closes it after its task group, which waits for them.)
+        try:
+            result = await job()
+            if result is not None:
+                await send.send(result)
+        finally:
+            limiter.release_on_behalf_of(borrower)
+
+    async def _walk(self, submit: Callable[..., Awaitable[None]]) -> None:
+        inst = self.instance_id
+        want: set[str] = set(self.include)
+        if self.sandboxes and "instance" in want:  # the part with the rest of the instance
+            entity = _Entity("instance", inst, None, None)
+            await submit(lambda: self._usage(entity, named=True), entity.key)
+        for month in self.bulk_months:
+            await submit(lambda month=month: self._bulk_month(month), None)
+        if "organization" in want or "application" in want:
+            await self._walk_orgs(submit, want)
+        if self.sandboxes and ("sandbox" in want or "application" in want):
+            await self._walk_sandboxes(submit, want)
+
+    async def _listing(self, what: str, parent: _Entity, walk: AsyncIterator[Any]) -> Any:
+        """Items of a list walk; a failure becomes an error row of the parent's listing."""
+        try:
+            async for item in walk:
+                yield item
+        except LosantError as exc:
+            await self._failed(f"list:{what}:{parent.key}", parent, f"list {what}", exc)
+
+    async def _failed(self, key: str, entity: _Entity, what: str, exc: LosantError) -> None:
+        """An error row for a failure outside an entity's own usage calls (a listing, an
+        org asked for by ID), unless a resumed scrape already has it."""
+        if key in self.skip:
+            self.summary.entities_skipped += 1
+            return
+        self.summary.entities_found += 1
+        assert self._send is not None
+        await self._send.send(EntityUsage(key, [_error_row(entity, what, exc)], [exc]))
+
+    async def _walk_orgs(self, submit: Callable[..., Awaitable[None]], want: set[str]) -> None:
+        client = self.client
+        inst = self.instance_id
+        if self.bulk_months and self.metrics == (PCB,):
+            want = want - {"organization", "application"}  # the bulk jobs cover them
+            if not want:
+                return
+        instance = _Entity("instance", inst, None, None)
+        orgs: AsyncIterator[Any]
+        if self.orgs is None:
+            pages = numbered_pages(self._counted(client.instance_orgs.get), {"instance_id": inst})
+            orgs = self._listing("organizations", instance, items(pages))
+        else:
+            orgs = self._named_orgs(self.orgs)
+        # Orgs' application lists are walked a few at a time, each in its own task, so
+        # that one org's listing does not hold up the next (they wait for room in the
+        # entity limiter, which never waits for them: no deadlock).
+        listings = anyio.CapacityLimiter(ORG_LISTINGS)
+
+        async def list_apps(org: _Entity, borrower: object) -> None:
+            try:
+                args = {"org_id": org.resource_id}
+                apps = numbered_pages(self._counted(client.applications.get), args)
+                async for app in self._listing("applications", org, items(apps)):
+                    entity = _Entity("application", str(app.id), app.name, org.resource_id)
+                    await submit(lambda e=entity: self._usage(e, in_org=True), entity.key)
+            finally:
+                listings.release_on_behalf_of(borrower)
+
+        async with anyio.create_task_group() as tg:
+            async for org in orgs:
+                entity = _Entity("organization", str(org.id), org.name, inst)
+                if "organization" in want:
+                    await submit(lambda entity=entity: self._usage(entity), entity.key)
+                if "application" in want:
+                    borrower = object()
+                    await listings.acquire_on_behalf_of(borrower)
+                    tg.start_soon(list_apps, entity, borrower)
+
+    async def _named_orgs(self, org_ids: tuple[str, ...]) -> AsyncIterator[Any]:
+        """The orgs asked for, each read for its name; one not found is an error row."""
+        get = self._counted(self.client.instance_org.get)
+        for org_id in org_ids:
+            try:
+                org = await get(instance_id=self.instance_id, org_id=org_id)
+            except LosantError as exc:
+                entity = _Entity("organization", org_id, None, self.instance_id)
+                await self._failed(entity.key, entity, "get", exc)
+            else:
+                yield org
+
+    async def _walk_sandboxes(self, submit: Callable[..., Awaitable[None]], want: set[str]) -> None:
+        client = self.client
+        inst = self.instance_id
+        instance = _Entity("instance", inst, None, None)
+        boxes = cursor_pages(self._counted(client.instance_sandboxes.get), {"instance_id": inst})
+        box_ids: set[str] = set()
+        async for box in self._listing("sandboxes", instance, items(boxes)):
+            box_ids.add(str(box.id))
+            if "sandbox" in want:
+                name = box.full_name or box.email
+                entity = _Entity("sandbox", str(box.id), name, inst)
+                await submit(lambda entity=entity: self._usage(entity), entity.key)
+        if "application" not in want or not box_ids:
+            return
+        # Sandbox applications are listed with every application the token sees, and
+        # told apart by their owner.
+        apps = numbered_pages(self._counted(client.applications.get), {})
+        async for app in self._listing("applications", instance, items(apps)):
+            if app.owner_id in box_ids:
+                entity = _Entity("application", str(app.id), app.name, app.owner_id)
+                await submit(lambda entity=entity: self._usage(entity), entity.key)
+
+    def _calls(self, entity: _Entity) -> tuple[Any, dict[str, Any]]:
+        client = self.client
+        if entity.resource_type == "instance":
+            return client.instance, {"instance_id": entity.resource_id}
+        if entity.resource_type == "organization":
+            return client.instance_org, {
+                "instance_id": self.instance_id,
+                "org_id": entity.resource_id,
+            }
+        if entity.resource_type == "sandbox":
+            args = {"instance_id": self.instance_id, "instance_sandbox_id": entity.resource_id}
+            return client.instance_sandbox, args
+        return client.application, {"application_id": entity.resource_id}
+
+    async def _usage(
+        self, entity: _Entity, *, named: bool = False, in_org: bool = False
+    ) -> EntityUsage:
+        resource, ids = self._calls(entity)
+        rows: list[UsageRow] = []
+        errors: list[LosantError] = []
+        if named:  # the instance: its name is one more call
+            try:
+                got = await self._counted(resource.get)(**ids)
+                entity = _Entity(entity.resource_type, entity.resource_id, got.name, None)
+            except LosantError as exc:
+                rows.append(_error_row(entity, "get", exc))
+                errors.append(exc)
+        bulk_covered = bool(self.bulk_months) and (entity.resource_type == "organization" or in_org)
+        metrics = [m for m in self.metrics if not (m == PCB and bulk_covered)]
+        # An entity's metrics are fetched at once (the client's max_concurrency still caps
+        # what is in flight); their rows keep the order of ``metrics``.
+        answers: list[list[UsageRow] | LosantError] = [[] for _ in metrics]
+
+        async def fetch(slot: int, metric: str) -> None:
+            args = dict(ids, start=self.start, end=self.end)
+            if metric == PCB:
+                args["resolution"] = _RESOLUTION_MS[self.resolution]
+            try:
+                answer = await self._counted(getattr(resource, metric))(**args)
+            except LosantError as exc:
+                answers[slot] = exc
+            else:
+                answers[slot] = _rows(entity, metric, answer, self.resolution == "month")
+
+        async with anyio.create_task_group() as tg:
+            for slot, metric in enumerate(metrics):
+                tg.start_soon(fetch, slot, metric)
+        for metric, answer in zip(metrics, answers, strict=True):
+            if isinstance(answer, LosantError):
+                rows.append(_error_row(entity, metric, answer))
+                errors.append(answer)
+            else:
+                rows += answer
+        return EntityUsage(entity.key, rows, errors)
+
+    async def _bulk_month(self, month: int) -> EntityUsage | None:
+        """The month's payloads of every org and org application from the instance's
+        historical summaries, each entity-month sent as its own unit."""
+        assert self._send is not None
+        want: set[str] = set(self.include)
+        fetch = self._counted(self.client.instance.historical_summaries)
+        pages = numbered_pages(fetch, {"instance_id": self.instance_id, "month": month})
+        when = datetime.fromtimestamp(month / 1000, tz=UTC)
+        instance = _Entity("instance", self.instance_id, None, None)
+        async for item in self._listing("historical summaries", instance, items(pages)):
+            kind = item.resource_type
+            if kind not in ("organization", "application") or kind not in want:
+                continue
+            if kind == "application" and item.owner_type != "organization":
+                continue
+            parent = self.instance_id if kind == "organization" else item.owner_id
+            entity = _Entity(kind, str(item.resource_id), item.resource_name, parent)
+            key = f"{entity.key}:{PCB}:{when:%Y-%m}"
+            if key in self.skip:
+                self.summary.entities_skipped += 1
+                continue
+            self.summary.entities_found += 1
+            row = entity.row(PCB, when, "value", item.payload_billable_count or 0)
+            await self._send.send(EntityUsage(key, [row]))
+        return None
+
+
+def scrape_usage(
+    client: LosantClient,
+    *,
+    instance_id: str,
+    start: TimeArg,
+    end: TimeArg,
+    metrics: Iterable[Metric] = METRICS,
+    include: Iterable[ResourceType] = DEFAULT_INCLUDE,
+    resolution: Resolution = "day",
+    concurrency: int = 16,
+    orgs: Sequence[str] | None = None,
+    sandboxes: bool | None = None,
+    bulk: bool = True,
+    skip: Iterable[str] = (),
+    progress: Callable[[ScrapeSummary], object] | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> UsageScrape:
+    """A usage scrape of instance ``instance_id`` over [``start``, ``end``] (see the module).
+
+    ``start``/``end`` take what time parameters take (datetime, date, timedelta, int ms);
+    relative ones are resolved once, with ``now`` (the system clock by default), so every
+    entity shares one window. ``metrics`` and ``include`` choose the columns and levels;
+    ``resolution`` ("hour", "day" or "month") applies to payload_counts_breakdown.
+    ``concurrency`` entities are fetched at once, each with its metrics in parallel (the
+    client's ``max_concurrency`` caps the requests in flight). ``orgs`` limits the scrape
+    to those orgs and their applications; ``sandboxes`` (default: only when ``orgs`` is
+    None) adds the sandboxes, their applications and the instance level. ``skip`` holds keys of
+    :class:`EntityUsage` already done. ``progress`` is called after each entity.
+    Arguments are checked here, before any request.
+    """
+    if not isinstance(instance_id, str) or not _ID.match(instance_id):
+        raise ValueError(f"instance_id: {instance_id!r} is not a Losant ID (24 hex digits)")
+    start_ms = resolve_epoch_ms(start, "start", now=now)
+    end_ms = resolve_epoch_ms(end, "end", now=now)
+    if start_ms > end_ms:
+        raise ValueError(f"start ({start_ms}) is after end ({end_ms})")
+    chosen_metrics = tuple(dict.fromkeys(metrics))
+    unknown: list[str] = [m for m in chosen_metrics if m not in METRICS]
+    if unknown or not chosen_metrics:
+        raise ValueError(f"metrics: {unknown or 'none'}; choose from {', '.join(METRICS)}")
+    if isinstance(include, str):
+        raise TypeError("include takes a list of resource types, not a single string")
+    levels = tuple(dict.fromkeys(include))
+    unknown = [str(t) for t in levels if t not in RESOURCE_TYPES]
+    if unknown or not levels:
+        raise ValueError(f"include: {unknown or 'none'}; choose from {', '.join(RESOURCE_TYPES)}")
+    if resolution not in _RESOLUTION_MS:
+        raise ValueError(f"resolution: {resolution!r}; choose hour, day or month")
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"concurrency must be an int of at least 1, not {concurrency!r}")
+    org_ids = _check_ids("orgs", orgs)
+    return UsageScrape(
+        client,
+        instance_id=instance_id,
+        start=start_ms,
+        end=end_ms,
+        metrics=chosen_metrics,
+        include=levels,
+        resolution=resolution,
+        concurrency=concurrency,
+        orgs=org_ids,
+        sandboxes=org_ids is None if sandboxes is None else bool(sandboxes),
+        bulk=bulk,
+        skip=frozenset(skip),
+        progress=progress,
+    )
+
+
+# -- writers ---------------------------------------------------------------------------
+
+
+def _iso(when: datetime | None) -> str:
+    if when is None:
+        return ""
+    return when.isoformat().replace("+00:00", "Z")
+
+
+class _Format:
+    """Rows as bytes in one output format."""
+
+    def header(self) -> bytes:
+        return b""
+
+    def encode(self, rows: Sequence[UsageRow]) -> bytes:
+        raise NotImplementedError
+
+
+class _Csv(_Format):
+    def __init__(self) -> None:
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\n")
+
+    def _take(self) -> bytes:
+        text = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return text.encode()
+
+    def header(self) -> bytes:
+        self._writer.writerow(COLUMNS)
+        return self._take()
+
+    def encode(self, rows: Sequence[UsageRow]) -> bytes:
+        for r in rows:
+            self._writer.writerow(
+                (
+                    r.resource_type,
+                    r.resource_id,
+                    "" if r.resource_name is None else r.resource_name,
+                    "" if r.parent_id is None else r.parent_id,
+                    r.metric,
+                    _iso(r.date),
+                    r.field,
+                    "" if r.value is None else r.value,
+                    "" if r.error is None else r.error,
+                )
+            )
+        return self._take()
+
+
+class _Jsonl(_Format):
+    def __init__(self) -> None:
+        self._encoder = msgspec.json.Encoder()
+
+    def encode(self, rows: Sequence[UsageRow]) -> bytes:
+        return self._encoder.encode_lines(rows)
+
+
+Format = Literal["csv", "jsonl"]
+_FORMATS: dict[str, Callable[[], _Format]] = {"csv": _Csv, "jsonl": _Jsonl}
+Output = IO[bytes] | str | os.PathLike[str] | None
+
+
+def _format(name: str) -> _Format:
+    try:
+        return _FORMATS[name]()
+    except KeyError:
+        raise ValueError(f"format: {name!r}; choose csv or jsonl") from None
+
+
+class _Sink:
+    """Where rows go: a file opened (and closed) here, a binary stream, or stdout. Local
+    writes are small and buffered, so they are made in place."""
+
+    def __init__(self, out: Output, fmt: _Format) -> None:
+        self.fmt = fmt
+        self._owned = isinstance(out, str | os.PathLike)
+        if isinstance(out, str | os.PathLike):
+            self.stream: IO[bytes] = open(out, "wb")
+        elif out is None:
+            self.stream = sys.stdout.buffer
+        else:
+            self.stream = out
+        self.stream.write(fmt.header())
+
+    def write(self, rows: Sequence[UsageRow]) -> None:
+        if rows:
+            self.stream.write(self.fmt.encode(rows))
+
+    def close(self) -> None:
+        self.stream.flush()
+        if self._owned:
+            self.stream.close()
+
+
+async def _write(rows: AsyncIterator[UsageRow] | UsageScrape, out: Output, fmt: _Format) -> int:
+    sink = _Sink(out, fmt)
+    count = 0
+    try:
+        async for row in rows:
+            sink.write((row,))
+            count += 1
+    finally:
+        sink.close()
+    return count
+
+
+async def write_csv(rows: AsyncIterator[UsageRow] | UsageScrape, out: Output = None) -> int:
+    """Write ``rows`` (an async iterator of :class:`UsageRow`, or an entered scrape) as
+    CSV with a header line to ``out``: a path, a binary file, or stdout (None). Returns
+    the number of rows."""
+    return await _write(rows, out, _Csv())
+
+
+async def write_jsonl(rows: AsyncIterator[UsageRow] | UsageScrape, out: Output = None) -> int:
+    """Write ``rows`` as JSON Lines (one object per row) to ``out``: a path, a binary
+    file, or stdout (None). Returns the number of rows."""
+    return await _write(rows, out, _Jsonl())
+
+
+# -- export with a checkpoint ----------------------------------------------------------
+
+
+class _Checkpoint:
+    """A JSON Lines file beside the output: a first line with the export's parameters,
+    its window and where the output's header ends, then one line per entity whose rows
+    are in the output, with the output's size once they were written and flushed.
+
+    A resumed export keeps the entities whose recorded size the output still has, cuts
+    the output back to the last of them (dropping rows written but never recorded, as
+    after a crash between the two), and skips them: nothing recorded is fetched again,
+    and no row is written twice.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[bytes] | None = None
+
+    def load(self) -> tuple[dict[str, Any], list[tuple[str, int]]] | None:
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return None
+        lines = self.path.read_bytes().split(b"\n")
+        try:
+            head = msgspec.json.decode(lines[0])
+        except msgspec.DecodeError:
+            head = None
+        if not isinstance(head, dict) or head.get("checkpoint") != 1:
+            raise ValueError(f"{self.path} is not a usage checkpoint")
+        commits: list[tuple[str, int]] = []
+        for line in lines[1:]:
+            if not line:
+                continue
+            try:
+                entry = msgspec.json.decode(line)
+            except msgspec.DecodeError:
+                break  # a line cut short by a crash: nothing after it was recorded
+            commits.append((str(entry["key"]), int(entry["offset"])))
+        return head, commits
+
+    def start(self, head: dict[str, Any], commits: list[tuple[str, int]]) -> None:
+        """Replace the file with these lines (atomically), then append from there."""
+        temp = self.path.with_name(self.path.name + ".tmp")
+        with open(temp, "wb") as f:
+            f.write(msgspec.json.encode(head) + b"\n")
+            for key, offset in commits:
+                f.write(msgspec.json.encode({"key": key, "offset": offset}) + b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, self.path)
+        self._file = open(self.path, "ab")
+
+    def commit(self, key: str, offset: int) -> None:
+        assert self._file is not None
+        self._file.write(msgspec.json.encode({"key": key, "offset": offset}) + b"\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
+
+
+class _Export:
+    """The output file and its checkpoint, opened fresh or for a resume."""
+
+    def __init__(self, path: Path, fmt: _Format, store: _Checkpoint | None) -> None:
+        self.path = path
+        self.fmt = fmt
+        self.store = store
+        self.stream: IO[bytes] | None = None
+        self._head: dict[str, Any] = {}
+
+    def resumable(
+        self, params: dict[str, Any]
+    ) -> tuple[tuple[int, int], list[tuple[str, int]], int] | None:
+        """(window, kept commits, size to keep) of an export to resume, if there is one."""
+        loaded = self.store.load() if self.store is not None else None
+        if loaded is None or not self.path.exists():
+            return None
+        head, commits = loaded
+        if head.get("params") != params:
+            raise ValueError(
+                f"the checkpoint records another export ({head.get('params')}); "
+                "give the same arguments, or a new checkpoint file"
+            )
+        size = self.path.stat().st_size
+        # Offsets grow; any past the output's end were recorded but not kept on disk.
+        kept = [(k, o) for k, o in commits if o <= size]
+        keep_to = kept[-1][1] if kept else int(head["header_end"])
+        start, end = head["window"]
+        self._head = head
+        return (int(start), int(end)), kept, keep_to
+
+    def open_resumed(self, kept: list[tuple[str, int]], keep_to: int) -> None:
+        stream = open(self.path, "r+b")
+        stream.truncate(keep_to)
+        stream.seek(keep_to)
+        self.stream = stream
+        if self.store is not None:
+            self.store.start(self._head, kept)
+
+    def open_fresh(self, params: dict[str, Any], window: tuple[int, int]) -> None:
+        stream = open(self.path, "wb")
+        stream.write(self.fmt.header())
+        stream.flush()
+        self.stream = stream
+        if self.store is not None:
+            head = {
+                "checkpoint": 1,
+                "params": params,
+                "window": list(window),
+                "header_end": stream.tell(),
+            }
+            self.store.start(head, [])
+
+    def write(self, entity: EntityUsage) -> None:
+        assert self.stream is not None
+        if entity.rows:
+            self.stream.write(self.fmt.encode(entity.rows))
+            self.stream.flush()  # before the commit: a commit never runs ahead of its rows
+        if self.store is not None:
+            self.store.commit(entity.key, self.stream.tell())
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self.stream.flush()
+            os.fsync(self.stream.fileno())
+            self.stream.close()
+        if self.store is not None:
+            self.store.close()
+
+
+def _epoch_clock() -> datetime:
+    """A clock at the epoch: relative times resolve to 0 or less, absolute ones stay."""
+    return datetime(1970, 1, 1, tzinfo=UTC)
+
+
+async def export_usage(
+    client: LosantClient,
+    out: str | os.PathLike[str] | None,
+    *,
+    instance_id: str,
+    start: TimeArg,
+    end: TimeArg,
+    format: Format = "csv",
+    checkpoint: str | os.PathLike[str] | None = None,
+    metrics: Iterable[Metric] = METRICS,
+    include: Iterable[ResourceType] = DEFAULT_INCLUDE,
+    resolution: Resolution = "day",
+    concurrency: int = 16,
+    orgs: Sequence[str] | None = None,
+    sandboxes: bool | None = None,
+    bulk: bool = True,
+    progress: Callable[[ScrapeSummary], object] | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> ScrapeSummary:
+    """Scrape usage (as :func:`scrape_usage`) into ``out`` (a path; None: stdout) as CSV
+    or JSON Lines, each entity's rows written together.
+
+    With ``checkpoint`` (a path), each entity is recorded once its rows are flushed, and
+    an export started again with the same arguments resumes: the output keeps what was
+    recorded, nothing recorded is fetched again, no row is written twice. A resumed
+    export keeps the window of the first run (relative ``start``/``end`` included).
+    """
+    fmt = _format(format)
+    if checkpoint is not None and out is None:
+        raise ValueError("a checkpoint needs an output file: stdout cannot be resumed")
+    options: dict[str, Any] = {
+        "instance_id": instance_id,
+        "metrics": metrics,
+        "include": include,
+        "resolution": resolution,
+        "concurrency": concurrency,
+        "orgs": orgs,
+        "sandboxes": sandboxes,
+        "bulk": bulk,
+        "progress": progress,
+        "now": now,
+    }
+    scrape = scrape_usage(client, start=start, end=end, **options)
+    if out is None:
+        async with scrape:
+            await _write(scrape, None, fmt)
+        return scrape.summary
+
+    params = {
+        "instance_id": scrape.instance_id,
+        "metrics": list(scrape.metrics),
+        "include": list(scrape.include),
+        "resolution": scrape.resolution,
+        "orgs": None if scrape.orgs is None else list(scrape.orgs),
+        "sandboxes": scrape.sandboxes,
+        "bulk": bulk,
+        "format": format,
+    }
+    store = _Checkpoint(Path(checkpoint)) if checkpoint is not None else None
+    export = _Export(Path(out), fmt, store)
+    resume = export.resumable(params)
+    if resume is not None:
+        (first, last), kept, keep_to = resume
+        given = {"start": start, "end": end}
+        for name, stored in (("start", first), ("end", last)):
+            # An absolute time must match the first run's; a relative one takes it.
+            mine = resolve_epoch_ms(given[name], name, now=_epoch_clock)
+            if mine > 0 and mine != stored:
+                raise ValueError(f"{name} ({mine}) differs from the checkpoint's ({stored})")
+        skip = [key for key, _ in kept]
+        scrape = scrape_usage(client, start=first, end=last, skip=skip, **options)
+        export.open_resumed(kept, keep_to)
+    else:
+        export.open_fresh(params, scrape.window)
+    try:
+        async with scrape:
+            async for entity in scrape.entities():
+                export.write(entity)
+    finally:
+        export.close()
+    return scrape.summary
