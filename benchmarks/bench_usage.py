@@ -23,12 +23,17 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from pathlib import Path
 from typing import Any
 
 import anyio
 
+if __package__ in (None, ""):  # run as a script from a checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._results import Result
 from losant_async import LosantClient
-from losant_async.testing import FakeLosant
+from losant_async.testing import FakeLosant, Latency
 from losant_async.usage import ScrapeSummary, scrape_usage
 
 TOKEN = "bench-token"
@@ -75,9 +80,9 @@ async def scrape(url: str, max_concurrency: int = 32, **options: Any) -> tuple[i
     return rows, running.summary
 
 
-async def throughput(orgs: int, repeat: int) -> None:
+async def throughput(orgs: int, repeat: int) -> float:
     async with FakeLosant(TOKEN, orgs=orgs, sandboxes=0, apps_per_org=5) as server:
-        server.faults.add("latency", delay=0.02)
+        server.faults.add(Latency(0.02))
         best: dict[int, float] = {}
         rows_seen: set[int] = set()
         for i in range(repeat):
@@ -99,6 +104,7 @@ async def throughput(orgs: int, repeat: int) -> None:
               f"{elapsed * 1e3:8.0f} ms  "
               f"{summary.requests / elapsed:8.0f} requests/s")  # fmt: skip
     print(f"  ratio: {best[1] / best[16]:.1f}x")
+    return best[1] / best[16]
 
 
 async def memory(url: str) -> tuple[int, int, float]:
@@ -110,13 +116,13 @@ async def memory(url: str) -> tuple[int, int, float]:
     return summary.entities_done, peak, rows / summary.elapsed
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[Result]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small instances, one round")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     sizes = [(10, 2, 2), (100, 20, 2)] if args.quick else [(200, 50, 5), (2000, 500, 5)]
     throughput_orgs, repeat = (2, 2) if args.quick else (20, 4)
-    anyio.run(throughput, throughput_orgs, repeat)
+    speedup = anyio.run(throughput, throughput_orgs, repeat)
     results = []
     for orgs, sandboxes, apps in sizes:
         proc, url = start_server(orgs, sandboxes, apps)
@@ -130,6 +136,28 @@ def main() -> None:
         print(f"  {entities:>6} entities: peak {peak / 1024:8.0f} KiB  ({rate:,.0f} rows/s traced)")
     print(f"  peak ratio, {results[1][0] / results[0][0]:.0f}x the entities: "
           f"{results[1][1] / results[0][1]:.2f}x")  # fmt: skip
+    (small, small_peak, _), (large, large_peak, _) = results
+    return [
+        Result(
+            "usage scrape: sequential time / 16 entities at a time (20 ms latency)",
+            speedup,
+            "x",
+            notes=f"{throughput_orgs} orgs of 5 applications, best of {repeat} alternating runs",
+        ),
+        Result(
+            f"usage scrape: memory peak over {large:,} entities / over {small:,}",
+            large_peak / small_peak,
+            "x",
+            1.5,
+            "lower",
+            f"tracemalloc peaks {small_peak / 1024:,.0f} and {large_peak / 1024:,.0f} KiB",
+        ),
+    ]
+
+
+def results(quick: bool, callgrind: bool = False) -> list[Result]:
+    """The figures for ``python -m benchmarks``."""
+    return main(["--quick"] if quick else [])
 
 
 if __name__ == "__main__":

@@ -219,7 +219,7 @@ async def test_wrong_types_at_depth_default_only_the_bad_value(
     assert result.count == 5 and result.total_count == 5
     assert repaired(record) == {
         "$.items[1].attributes[0].description": "number does not fit str | None; default kept",
-        "$.items[2].tags": "string does not fit list[DeviceTagFilterItem] | None; default kept",
+        "$.items[2].tags": "string does not fit list[DeviceTag] | None; default kept",
         "$.items[3].name": "object does not fit str | None; default kept",
         "$.items[4].keepDuplicates": "string coerced to bool",
         "$.items[4].systemInterval": "number coerced to int",

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from losant_async import LosantClient, NotFoundError, RetryPolicy, models
 from losant_async.pagination import cursor_pages, items, numbered_pages
-from losant_async.testing import FakeLosant
+from losant_async.testing import FakeLosant, Latency, ResetBefore, Status
 from tests.api_facts import LIST_ACTIONS, NOT_PAGINATED, derive_list_actions
 from tests.conftest import Scripted
 
@@ -50,7 +50,7 @@ async def test_every_org_in_order_with_pages_fetched_concurrently(
     expected = [str(o.id) for o in everything.items or ()]
     assert sorted(expected) == sorted(server.ids.org_ids)
     server.journal.clear()
-    server.faults.add("latency", delay=0.01, jitter=0.02)  # replies in any order
+    server.faults.add(Latency(delay=0.01, jitter=0.02))  # replies in any order
 
     seen: list[str] = []
     pages = numbered_pages(
@@ -173,7 +173,7 @@ async def test_a_failing_page_raises_its_own_error_after_the_pages_before_it(
         async for page in pages:
             got.append(page)
             if len(got) == 2:  # the next page fails (404 is not retried)
-                server.faults.add("status", action="instanceOrgs.get", times=1, status=404)
+                server.faults.add(Status(status=404), action="instanceOrgs.get", times=1)
     assert [p.page for p in got] == [0, 1]
 
 
@@ -181,8 +181,8 @@ async def test_page_errors_are_retried_by_the_client(
     server: FakeLosant, client: LosantClient
 ) -> None:
     inst = server.ids.instance_id
-    server.faults.add("status", action="instanceOrgs.get", rate=0.3, status=503)
-    server.faults.add("reset_before", action="instanceOrgs.get", rate=0.2)
+    server.faults.add(Status(status=503), action="instanceOrgs.get", rate=0.3)
+    server.faults.add(ResetBefore(), action="instanceOrgs.get", rate=0.2)
     retry = RetryPolicy(max_retries=20, backoff_base=0.001, budget=None)
     async with LosantClient(server.token, base_url=server.url, retry=retry) as patient:
         pages = numbered_pages(
@@ -242,7 +242,7 @@ async def test_a_failing_cursor_page_raises(server: FakeLosant, client: LosantCl
             client.instance_sandboxes.get, {"instance_id": inst}, limit=3
         ):
             got.append(page)
-            server.faults.add("status", action="instanceSandboxes.get", times=1, status=404)
+            server.faults.add(Status(status=404), action="instanceSandboxes.get", times=1)
     assert len(got) == 1
 
 

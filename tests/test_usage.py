@@ -19,7 +19,7 @@ import msgspec
 import pytest
 
 from losant_async import LosantClient, NotFoundError, RetryPolicy
-from losant_async.testing import FakeLosant
+from losant_async.testing import FakeLosant, Latency, ResetAfter, ResetBefore, Status
 from losant_async.testing._state import (
     DAY,
     HOUR,
@@ -251,9 +251,9 @@ async def test_dates_and_relative_windows(server: FakeLosant, client: LosantClie
 async def test_with_injected_503s_and_dropped_connections(
     server: FakeLosant, client: LosantClient
 ) -> None:
-    status = server.faults.add("status", rate=0.1, status=503)
-    server.faults.add("reset_before", rate=0.05)
-    server.faults.add("reset_after", rate=0.05)
+    status = server.faults.add(Status(status=503), rate=0.1)
+    server.faults.add(ResetBefore(), rate=0.05)
+    server.faults.add(ResetAfter(), rate=0.05)
     rows, summary = await scrape_all(client, instance_id=server.ids.instance_id)
     assert keyed(rows) == truth(server)
     injected = sum(rule.hits for rule in server.faults.rules)
@@ -268,7 +268,7 @@ async def test_with_injected_503s_and_dropped_connections(
 async def test_a_failing_entity_gives_an_error_row_and_the_scrape_goes_on(
     server: FakeLosant, client: LosantClient
 ) -> None:
-    server.faults.add("status", action="application.deviceCounts", times=1, status=404)
+    server.faults.add(Status(status=404), action="application.deviceCounts", times=1)
     async with scrape_usage(
         client, instance_id=server.ids.instance_id, start=START, end=END
     ) as scrape:
@@ -329,7 +329,7 @@ async def test_an_unknown_org_in_a_split_is_an_error_row(
 async def test_a_failing_list_gives_an_error_row_and_the_rest_goes_on(
     server: FakeLosant, client: LosantClient
 ) -> None:
-    server.faults.add("status", action="instanceOrgs.get", times=1, status=403)
+    server.faults.add(Status(status=403), action="instanceOrgs.get", times=1)
     rows, summary = await scrape_all(client, instance_id=server.ids.instance_id)
     (error,) = [r for r in rows if r.error]
     assert (error.resource_type, error.metric) == ("instance", "list organizations")
@@ -343,7 +343,7 @@ async def test_memory_is_bounded_by_concurrency(server: FakeLosant, client: Losa
     """At most ``concurrency`` entities are being fetched at once, each with its four
     metrics, besides the lists being walked (the orgs, and the applications of up to
     ORG_LISTINGS orgs); progress is reported after each entity."""
-    server.faults.add("latency", delay=0.002)
+    server.faults.add(Latency(delay=0.002))
     seen: list[int] = []
     rows, summary = await scrape_all(
         client,
