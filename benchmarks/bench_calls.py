@@ -336,6 +336,7 @@ class InstantSession:
             CIMultiDict({"Content-Type": "application/json", "Content-Length": str(len(body))})
         )
         self.closed = False
+        self.auth = None  # as a session made without auth=: the client checks it
         self.headers: CIMultiDict[str] = CIMultiDict()
 
     def request(self, method: str, url: Any, **kwargs: Any) -> _InstantRequest:
