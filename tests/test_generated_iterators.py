@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, assert_type
 
@@ -263,3 +264,43 @@ async def test_a_default_of_now_sends_nothing(server: FakeLosant, client: Losant
         instance_id=server.ids.instance_id, month=date(2026, 10, 1)
     )
     assert server.journal.last().query_dict()["month"] == "1790812800000"
+
+
+@pytest.mark.fake_losant(orgs=2, apps_per_org=5)
+async def test_a_list_with_time_params_walks_with_times_on_every_page(
+    server: FakeLosant, client: LosantClient
+) -> None:
+    org = server.ids.org_id
+    summaries = client.applications.iterate_period_summaries(
+        org_id=org, start=date(2026, 10, 1), end=datetime(2026, 11, 1, tzinfo=UTC), per_page=2
+    )
+    assert_type(summaries, AsyncIterator[models.PeriodSummary])
+    got = [s.application_id async for s in summaries]
+    assert sorted(str(i) for i in got) == sorted(server.ids.org_application_ids[org])
+    asked = server.journal.for_action("applications.periodSummaries")
+    assert len(asked) == 3
+    assert {(e.query_dict()["start"], e.query_dict()["end"]) for e in asked} == {
+        ("1790812800000", "1793491200000")
+    }
+
+
+def test_item_and_page_types_are_inferred_for_other_lists() -> None:
+    """Checked by mypy; the iterators are made but never started (no request)."""
+    client = LosantClient("t")
+    app = "0" * 24
+    assert_type(
+        client.devices.iterate_get_composite_state(application_id=app, attributes="t"),
+        AsyncIterator[models.CompositeDevicesStateItem],
+    )
+    assert_type(
+        client.instance.iterate_historical_summaries_pages(instance_id=app),
+        AsyncIterator[models.HistoricalSummaries],
+    )
+    assert_type(
+        client.flows.iterate_get_by_version(application_id=app, version="v1"),
+        AsyncIterator[models.FlowVersion],
+    )
+    assert_type(
+        client.instance_sandboxes.iterate_pages(instance_id=app),
+        AsyncIterator[models.InstanceSandboxes],
+    )
