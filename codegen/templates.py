@@ -192,15 +192,14 @@ def iterators(action: ActionView) -> list[str]:
     assert paging is not None
     forward = [p.attr for p in paging.params] + [name for name, _, _ in GLOBAL_ARGS]
     call = "{" + ", ".join(f'"{a}": {a}' for a in [*forward, "timeout"]) + "}"
+    size = paging.size_attr  # per_page | limit
+    options = [f"{size}: int = {paging.size}"]
+    walk = f"{size}={size}"
     if paging.style == "page":
-        options = [f"per_page: int = {paging.size}", "concurrency: int = 4"]
-        walk = (
-            f"numbered_pages(self.{action.attr}, {call}, "
-            "per_page=per_page, concurrency=concurrency)"
-        )
+        options.append("concurrency: int = 4")
+        walk = f"numbered_pages(self.{action.attr}, {call}, {walk}, concurrency=concurrency)"
     else:
-        options = [f"limit: int = {paging.size}"]
-        walk = f"cursor_pages(self.{action.attr}, {call}, limit=limit)"
+        walk = f"cursor_pages(self.{action.attr}, {call}, {walk})"
     args = _arguments(paging.params, options, GLOBAL_ARGS)
     return [
         ITERATE.substitute(
