@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from . import __version__, templates
-from .actions import ActionBuilder
+from .actions import ActionBuilder, ResourceView
 from .models import ModelBuilder
 from .serverdata import server_data
 from .spec import DEFAULT_API, ApiSpec, load
@@ -31,13 +31,25 @@ def header(spec: ApiSpec) -> str:
     )
 
 
-def generate(spec: ApiSpec, out: Path) -> None:
-    """Write the whole generated package for ``spec`` into ``out`` (not yet tidied)."""
+def build(spec: ApiSpec) -> tuple[list[str], ModelBuilder, list[ResourceView]]:
+    """The referenced schemas, the models and the resources of ``spec``."""
     referenced = sorted(set(re.findall(r"#/definitions/(\w+)", json.dumps(spec.api))))
     builder = ModelBuilder(spec)
     builder.build(referenced)
     names = {n: builder.top_names[n] for n in referenced}
-    resources = ActionBuilder(spec, names).resources()
+    # What each model's ``items`` holds: the item type of a list answer.
+    item_types = {
+        cls: annotation
+        for cls, _, fields, _ in builder.classes
+        for attr, _, annotation in fields
+        if attr == "items"
+    }
+    return referenced, builder, ActionBuilder(spec, names, item_types).resources()
+
+
+def generate(spec: ApiSpec, out: Path) -> None:
+    """Write the whole generated package for ``spec`` into ``out`` (not yet tidied)."""
+    referenced, builder, resources = build(spec)
     head = header(spec)
     # api.json cannot hold a comment: its first key carries the header's text.
     data = {"//": head.removeprefix("# "), **server_data(spec, referenced)}

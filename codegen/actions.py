@@ -7,7 +7,9 @@ text, decided here once; ``templates`` only lays them out as source.
 
 from __future__ import annotations
 
+import re
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +27,19 @@ GLOBAL_ARGS = (
     ("_embedded", "bool", "True"),
     ("losantdomain", "str | None", "None"),
 )
+
+# A query param is a time when its description says so: "ms since epoch", "milliseconds
+# since epoch", or (historicalSummaries' month) "Timestamp ...".
+TIME_DESCRIPTION = re.compile(r"\b(ms|milliseconds) since (the )?epoch\b|^timestamp\b", re.I)
+
+# The params each pagination style drives itself, and the one giving the page size.
+# A cursor walk keeps ``startingAfterId`` as its start point; it only walks forward.
+PAGING_STYLES = {
+    "page": ({"page", "perPage"}, {"items", "totalCount"}, "perPage"),
+    "cursor": ({"startingAfterId", "limit"}, {"items", "hasMore"}, "limit"),
+}
+DRIVEN = {"page": {"page", "perPage"}, "cursor": {"limit", "endingBeforeId"}}
+DEFAULT_PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -44,6 +59,22 @@ class ParamView:
 
 
 @dataclass(frozen=True)
+class PagingView:
+    """How a list action is walked: its style, models and the iterators' own options."""
+
+    style: str  # "page" (page/perPage, totalCount) | "cursor" (startingAfterId/limit, hasMore)
+    page: str  # the page model
+    item: str  # the item model
+    size_attr: str  # the page size option: per_page | limit
+    size: int  # the list's own default page size
+    params: list[ParamView]  # the list call's params the iterators take
+    items_attr: str  # ``iterate`` / ``iterate_<action>``
+    pages_attr: str  # ``iterate_pages`` / ``iterate_<action>_pages``
+    items_doc: list[str]
+    pages_doc: list[str]
+
+
+@dataclass(frozen=True)
 class ActionView:
     """One action: a coroutine (or a stream opener) and the ``Action`` constant it passes."""
 
@@ -58,6 +89,7 @@ class ActionView:
     statuses: dict[int, str | None]  # success status -> model class (None: no body)
     events: dict[str, str] | None  # SSE event name -> model class; None if not a stream
     doc: list[str]  # docstring lines, unindented and not yet fitted to the line length
+    paging: PagingView | None = None  # set for a list action either pagination style walks
 
     @property
     def stream(self) -> bool:
@@ -76,11 +108,18 @@ class ResourceView:
 
 
 class ActionBuilder:
-    """Builds the views; ``model_names`` maps schema names to model classes."""
+    """Builds the views; ``model_names`` maps schema names to model classes and
+    ``item_types`` model classes to the annotation of their ``items`` field."""
 
-    def __init__(self, spec: ApiSpec, model_names: dict[str, str]) -> None:
+    def __init__(
+        self,
+        spec: ApiSpec,
+        model_names: dict[str, str],
+        item_types: Mapping[str, str] | None = None,
+    ) -> None:
         self.spec = spec
         self.model_names = model_names
+        self.item_types = dict(item_types or {})
 
     def resources(self) -> list[ResourceView]:
         return [self.resource(name) for name in sorted(self.spec.api)]
@@ -104,6 +143,7 @@ class ActionBuilder:
             returns, statuses = f"models.{next(iter(events.values()))}", {200: None}
         else:
             returns, statuses = self._returns(action)
+        paging = None if events else self.paging(resource, name, action, params, statuses.get(200))
         return ActionView(
             resource=resource,
             name=name,
@@ -116,6 +156,83 @@ class ActionBuilder:
             statuses=statuses,
             events=events,
             doc=self.doc(resource, name, action, params),
+            paging=paging,
+        )
+
+    def paging(
+        self, resource: str, name: str, action: JSON, params: list[ParamView], page: str | None
+    ) -> PagingView | None:
+        """The pagination of a list action: by its query params and its answer's fields."""
+        ref = (action["responses"].get("200", {}).get("schema") or {}).get("$ref")
+        if page is None or ref is None:
+            return None
+        fields = set(self.spec.schemas[resolve_ref(ref)].get("properties", {}))
+        query = {p.spec["name"]: p for p in params if p.spec["in"] == "query"}
+        styles = [
+            (style, size_name)
+            for style, (names, answer, size_name) in PAGING_STYLES.items()
+            if names <= set(query) and answer <= fields
+        ]
+        if not styles:
+            return None
+        ((style, size_name),) = styles
+        found = re.fullmatch(r"list\[(\w+)\] \| None", self.item_types.get(page, ""))
+        if found is None:
+            raise ValueError(f"{page}.items is not a list of models")
+        size = query[size_name].spec.get("default")
+        base = "iterate" if name == "get" else f"iterate_{snake(name)}"
+        size_attr = snake(size_name)
+        size = int(size) if size is not None else DEFAULT_PAGE_SIZE
+        call = f":meth:`{snake(name)}`"
+        if style == "page":
+            how = (
+                "Pages of ``per_page`` items; once the first gives the total, the next are "
+                "fetched ``concurrency`` at a time, and still come out in order. Takes the "
+                f"arguments of {call} but ``page`` (the walk drives it), and:"
+            )
+            options = [
+                *_item(f"per_page: Items per request. Default: {size}."),
+                *_item("concurrency: Pages fetched at once. Default: 4."),
+            ]
+        else:
+            how = (
+                "Pages of ``limit`` items, each fetched after the one before it, from "
+                "``starting_after_id`` (exclusive) on, or from the start. Takes the arguments "
+                f"of {call} but ``ending_before_id`` (the walk goes forward), and:"
+            )
+            options = _item(f"limit: Items per request. Default: {size}.")
+        common = ["", *textwrap.wrap(how, 80), "", "Args:", *options]
+        items_doc = [
+            f"Every {found[1]} of ``{resource}.{name}``, over all its pages, in order.",
+            *common,
+            "",
+            "Yields:",
+            *_item(f"{found[1]}: each item, as the pages arrive."),
+            "",
+            "Raises:",
+            *_item(f"What {call} raises, when the page that fails is reached."),
+        ]
+        pages_doc = [
+            f"Every page of ``{resource}.{name}``, in order.",
+            *common,
+            "",
+            "Yields:",
+            *_item(f"{page}: each page, as {call} returns it."),
+            "",
+            "Raises:",
+            *_item(f"What {call} raises, after the pages before the failing one."),
+        ]
+        return PagingView(
+            style=style,
+            page=page,
+            item=found[1],
+            size_attr=size_attr,
+            size=size,
+            params=[p for p in params if p.spec["name"] not in DRIVEN[style]],
+            items_attr=base,
+            pages_attr=f"{base}_pages",
+            items_doc=items_doc,
+            pages_doc=pages_doc,
         )
 
     def _model(self, ref: str) -> str:
@@ -138,7 +255,13 @@ class ActionBuilder:
         where, declared = p["in"], p.get("type")
         default = p.get("default")
         hint = default if default is not None else p.get("example")
-        if "schema" in p:
+        if where == "query" and TIME_DESCRIPTION.search(p.get("description") or ""):
+            # Converted by ``to_epoch_ms`` before the request. A default that is not a
+            # number of ms (month's "now") is left to the server: nothing is sent.
+            annotation, kind = "TimeArg", "time"
+            if not isinstance(default, int) or isinstance(default, bool):
+                default = None
+        elif "schema" in p:
             annotation, kind = self._schema_type(p["schema"]["$ref"]), "object"
             if where == "body":
                 kind = "json"
@@ -212,6 +335,8 @@ class ActionBuilder:
             lines += ["", "Args:"]
             for p in params:
                 text = clean(p.spec.get("description", ""))
+                if p.kind == "time":
+                    text += " (a datetime, date, timedelta or int ms)."
                 if p.spec.get("default") is not None:
                     text += f" Default: {p.spec['default']!r}."
                 lines += _item(f"{p.attr}: {text}")

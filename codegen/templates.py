@@ -11,7 +11,7 @@ import textwrap
 from collections.abc import Iterable
 from string import Template
 
-from .actions import GLOBAL_ARGS, ActionView, ResourceView
+from .actions import GLOBAL_ARGS, ActionView, ParamView, ResourceView
 from .naming import camel
 
 PACKAGE = Template('''\
@@ -42,12 +42,14 @@ $header
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
+from ..._times import TimeArg
 from ..._types import FileInput, TimeoutArg
+from ...pagination import cursor_pages, items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
@@ -76,6 +78,14 @@ STREAM = Template("""\
 $args    ) -> EventStream[$returns]:
 $doc
         return self._stream($const, locals())""")
+
+# The iterators hand the list call's own arguments, by name, to the page walk of
+# ``losant_async.pagination``, which adds the page (or cursor) and page size it drives.
+ITERATE = Template("""\
+    def $attr(
+$args    ) -> AsyncIterator[$returns]:
+$doc
+        return $walk""")
 
 ACTION = Template("""\
 $const: Action[$returns] = Action(
@@ -162,24 +172,64 @@ def resource_module(header: str, res: ResourceView) -> str:
 
 
 def method(action: ActionView) -> str:
-    required = [p for p in action.params if p.default is None]
-    optional = [p for p in action.params if p.default is not None]
-    args = ["self", "*"]
-    args += [f"{p.attr}: {p.annotation}" for p in required]
-    args += [f"{p.attr}: {p.annotation} = {p.default}" for p in optional]
     # Streams take no _actions/_links/_embedded (the official clients send none), but a
     # white-label domain needs its losantdomain header on streams too.
     extra = GLOBAL_ARGS[-1:] if action.stream else GLOBAL_ARGS
-    args += [f"{name}: {ann} = {default}" for name, ann, default in extra]
-    args.append("timeout: TimeoutArg = None")
     template = STREAM if action.stream else CALL
-    return template.substitute(
+    source = template.substitute(
         attr=action.attr,
-        args="".join(f"        {a},\n" for a in args),
+        args=_arguments(action.params, [], extra),
         returns=action.returns,
         doc=long_doc(action.doc, 8),
         const=action.const,
     )
+    return source if action.paging is None else "\n\n".join([source, *iterators(action)])
+
+
+def iterators(action: ActionView) -> list[str]:
+    """The item and page iterators of a list action."""
+    paging = action.paging
+    assert paging is not None
+    forward = [p.attr for p in paging.params] + [name for name, _, _ in GLOBAL_ARGS]
+    call = "{" + ", ".join(f'"{a}": {a}' for a in [*forward, "timeout"]) + "}"
+    size = paging.size_attr  # per_page | limit
+    options = [f"{size}: int = {paging.size}"]
+    walk = f"{size}={size}"
+    if paging.style == "page":
+        options.append("concurrency: int = 4")
+        walk = f"numbered_pages(self.{action.attr}, {call}, {walk}, concurrency=concurrency)"
+    else:
+        walk = f"cursor_pages(self.{action.attr}, {call}, {walk})"
+    args = _arguments(paging.params, options, GLOBAL_ARGS)
+    return [
+        ITERATE.substitute(
+            attr=paging.items_attr,
+            args=args,
+            returns=f"models.{paging.item}",
+            doc=long_doc(paging.items_doc, 8),
+            walk=f"items({walk})",
+        ),
+        ITERATE.substitute(
+            attr=paging.pages_attr,
+            args=args,
+            returns=f"models.{paging.page}",
+            doc=long_doc(paging.pages_doc, 8),
+            walk=walk,
+        ),
+    ]
+
+
+def _arguments(
+    params: list[ParamView], options: list[str], extra: tuple[tuple[str, str, str], ...]
+) -> str:
+    """The keyword-only parameters of a method: required, optional, its own, the global."""
+    args = ["self", "*"]
+    args += [f"{p.attr}: {p.annotation}" for p in params if p.default is None]
+    args += [f"{p.attr}: {p.annotation} = {p.default}" for p in params if p.default is not None]
+    args += options
+    args += [f"{name}: {ann} = {default}" for name, ann, default in extra]
+    args.append("timeout: TimeoutArg = None")
+    return "".join(f"        {a},\n" for a in args)
 
 
 def action_constant(action: ActionView) -> str:

@@ -15,7 +15,7 @@ class Param(NamedTuple):
     name: str  # the API's name: ``applicationId``
     attr: str  # the Python keyword: ``application_id``
     location: str  # path | query | body | multipart
-    kind: str = "string"  # string | boolean | object | flatten | array | json | file
+    kind: str = "string"  # string | boolean | object | flatten | array | json | file | time
     pattern: str | None = None
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
+from ..._times import TimeArg
 from ..._types import FileInput, TimeoutArg
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ class Application(Resource):
         self,
         *,
         application_id: str,
-        date: int | str,
+        date: TimeArg,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -73,7 +74,7 @@ class Application(Resource):
             application_id: ID of the associated application
             date: The date to archive data (ms since epoch), it must be within the
                 archive time range older than 31 days and newer than the organizations
-                dataTTL
+                dataTTL (a datetime, date, timedelta or int ms).
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -190,8 +191,8 @@ class Application(Resource):
         self,
         *,
         application_id: str,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -206,8 +207,10 @@ class Application(Resource):
 
         Args:
             application_id: ID of the associated application
-            start: Start of range for device count query (ms since epoch)
-            end: End of range for device count query (ms since epoch)
+            start: Start of range for device count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
+            end: End of range for device count query (ms since epoch) (a datetime, date,
+                timedelta or int ms).
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -422,7 +425,7 @@ class Application(Resource):
         *,
         application_id: str,
         limit: int | str = 1,
-        since: int | str | None = None,
+        since: TimeArg | None = None,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -438,7 +441,8 @@ class Application(Resource):
         Args:
             application_id: ID of the associated application
             limit: Max log entries to return (ordered by time descending) Default: 1.
-            since: Look for log entries since this time (ms since epoch)
+            since: Look for log entries since this time (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -518,8 +522,8 @@ class Application(Resource):
         self,
         *,
         application_id: str,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -535,8 +539,10 @@ class Application(Resource):
 
         Args:
             application_id: ID of the associated application
-            start: Start of range for notebook execution query (ms since epoch)
-            end: End of range for notebook execution query (ms since epoch)
+            start: Start of range for notebook execution query (ms since epoch) (a
+                datetime, date, timedelta or int ms).
+            end: End of range for notebook execution query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -589,8 +595,8 @@ class Application(Resource):
         self,
         *,
         application_id: str,
-        start: int | str = -2592000000,
-        end: int | str = 0,
+        start: TimeArg = -2592000000,
+        end: TimeArg = 0,
         as_bytes: bool | str = False,
         _actions: bool = False,
         _links: bool = True,
@@ -606,9 +612,10 @@ class Application(Resource):
 
         Args:
             application_id: ID of the associated application
-            start: Start of range for payload count query (ms since epoch) Default:
-                -2592000000.
-            end: End of range for payload count query (ms since epoch) Default: 0.
+            start: Start of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms). Default: -2592000000.
+            end: End of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms). Default: 0.
             as_bytes: If the resulting stats should be returned as bytes Default: False.
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
@@ -625,8 +632,8 @@ class Application(Resource):
         self,
         *,
         application_id: str,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         resolution: Literal["86400000", "3600000", 86400000, 3600000] = "86400000",
         as_bytes: bool | str = False,
         include_non_billable: bool | str = False,
@@ -644,8 +651,10 @@ class Application(Resource):
 
         Args:
             application_id: ID of the associated application
-            start: Start of range for payload count query (ms since epoch)
-            end: End of range for payload count query (ms since epoch)
+            start: Start of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
+            end: End of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             resolution: Resolution in milliseconds Default: 86400000.
             as_bytes: If the resulting stats should be returned as bytes Default: False.
             include_non_billable: If non-billable payloads should be included in the
@@ -773,7 +782,7 @@ _ARCHIVE_DATA: Action[models.JobEnqueuedResult] = Action(
     "/applications/{applicationId}/archiveData",
     (
         Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("date", "date", "query"),
+        Param("date", "date", "query", "time"),
     ),
     {202: "JobEnqueuedResult"},
 )
@@ -823,8 +832,8 @@ _DEVICE_COUNTS: Action[models.DeviceCounts] = Action(
     "/applications/{applicationId}/deviceCounts",
     (
         Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
     ),
     {200: "DeviceCounts"},
 )
@@ -906,7 +915,7 @@ _IMPORT_LOGS: Action[models.ApplicationImportExecutions] = Action(
     (
         Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("limit", "limit", "query"),
-        Param("since", "since", "query"),
+        Param("since", "since", "query", "time"),
     ),
     {200: "ApplicationImportExecutions"},
 )
@@ -944,8 +953,8 @@ _NOTEBOOK_MINUTE_COUNTS: Action[models.NotebookMinuteCounts] = Action(
     "/applications/{applicationId}/notebookMinuteCounts",
     (
         Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
     ),
     {200: "NotebookMinuteCounts"},
 )
@@ -971,8 +980,8 @@ _PAYLOAD_COUNTS: Action[models.PayloadStats] = Action(
     "/applications/{applicationId}/payloadCounts",
     (
         Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
         Param("asBytes", "as_bytes", "query"),
     ),
     {200: "PayloadStats"},
@@ -985,8 +994,8 @@ _PAYLOAD_COUNTS_BREAKDOWN: Action[models.PayloadCountsBreakdown] = Action(
     "/applications/{applicationId}/payloadCountsBreakdown",
     (
         Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
         Param("resolution", "resolution", "query"),
         Param("asBytes", "as_bytes", "query"),
         Param("includeNonBillable", "include_non_billable", "query"),

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
+from ..._times import TimeArg
 from ..._types import FileInput, TimeoutArg
+from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
@@ -67,6 +69,116 @@ class Applications(Resource):
         """
         return await self._call(_GET, locals())
 
+    def iterate(
+        self,
+        *,
+        sort_field: Literal["name", "id", "creationDate", "ownerId", "lastUpdated"] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        filter_field: Literal["name"] | None = None,
+        filter: str | None = None,
+        org_id: str | None = None,
+        summary_exclude: str | None = None,
+        summary_include: str | None = None,
+        per_page: int = 100,
+        concurrency: int = 4,
+        _actions: bool = False,
+        _links: bool = True,
+        _embedded: bool = True,
+        losantdomain: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncIterator[models.Application]:
+        """Every Application of ``applications.get``, over all its pages, in order.
+
+        Pages of ``per_page`` items; once the first gives the total, the next are
+        fetched ``concurrency`` at a time, and still come out in order. Takes the
+        arguments of :meth:`get` but ``page`` (the walk drives it), and:
+
+        Args:
+            per_page: Items per request. Default: 100.
+            concurrency: Pages fetched at once. Default: 4.
+
+        Yields:
+            Application: each item, as the pages arrive.
+
+        Raises:
+            What :meth:`get` raises, when the page that fails is reached.
+        """
+        return items(
+            numbered_pages(
+                self.get,
+                {
+                    "sort_field": sort_field,
+                    "sort_direction": sort_direction,
+                    "filter_field": filter_field,
+                    "filter": filter,
+                    "org_id": org_id,
+                    "summary_exclude": summary_exclude,
+                    "summary_include": summary_include,
+                    "_actions": _actions,
+                    "_links": _links,
+                    "_embedded": _embedded,
+                    "losantdomain": losantdomain,
+                    "timeout": timeout,
+                },
+                per_page=per_page,
+                concurrency=concurrency,
+            )
+        )
+
+    def iterate_pages(
+        self,
+        *,
+        sort_field: Literal["name", "id", "creationDate", "ownerId", "lastUpdated"] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        filter_field: Literal["name"] | None = None,
+        filter: str | None = None,
+        org_id: str | None = None,
+        summary_exclude: str | None = None,
+        summary_include: str | None = None,
+        per_page: int = 100,
+        concurrency: int = 4,
+        _actions: bool = False,
+        _links: bool = True,
+        _embedded: bool = True,
+        losantdomain: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncIterator[models.Applications]:
+        """Every page of ``applications.get``, in order.
+
+        Pages of ``per_page`` items; once the first gives the total, the next are
+        fetched ``concurrency`` at a time, and still come out in order. Takes the
+        arguments of :meth:`get` but ``page`` (the walk drives it), and:
+
+        Args:
+            per_page: Items per request. Default: 100.
+            concurrency: Pages fetched at once. Default: 4.
+
+        Yields:
+            Applications: each page, as :meth:`get` returns it.
+
+        Raises:
+            What :meth:`get` raises, after the pages before the failing one.
+        """
+        return numbered_pages(
+            self.get,
+            {
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "filter_field": filter_field,
+                "filter": filter,
+                "org_id": org_id,
+                "summary_exclude": summary_exclude,
+                "summary_include": summary_include,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+            per_page=per_page,
+            concurrency=concurrency,
+        )
+
     async def import_(
         self,
         *,
@@ -120,8 +232,8 @@ class Applications(Resource):
     async def period_summaries(
         self,
         *,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         as_bytes: bool | str = False,
         include_non_billable: bool | str = False,
         sort_field: Literal["name", "id", "creationDate", "ownerId", "lastUpdated"] = "name",
@@ -146,8 +258,10 @@ class Applications(Resource):
         Scopes: applications.periodSummaries (or a broader scope).
 
         Args:
-            start: Start of range for resource count queries (ms since epoch)
-            end: End of range for resource count queries (ms since epoch)
+            start: Start of range for resource count queries (ms since epoch) (a
+                datetime, date, timedelta or int ms).
+            end: End of range for resource count queries (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             as_bytes: If the resulting payload counts should be returned as bytes
                 Default: False.
             include_non_billable: If non-billable payloads should be included in the
@@ -175,6 +289,133 @@ class Applications(Resource):
             BadRequestError: 400, Error if malformed request
         """
         return await self._call(_PERIOD_SUMMARIES, locals())
+
+    def iterate_period_summaries(
+        self,
+        *,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
+        as_bytes: bool | str = False,
+        include_non_billable: bool | str = False,
+        sort_field: Literal["name", "id", "creationDate", "ownerId", "lastUpdated"] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        filter_field: Literal["name"] | None = None,
+        filter: str | None = None,
+        org_id: str | None = None,
+        exclude: str | None = None,
+        include: str | None = None,
+        per_page: int = 100,
+        concurrency: int = 4,
+        _actions: bool = False,
+        _links: bool = True,
+        _embedded: bool = True,
+        losantdomain: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncIterator[models.PeriodSummary]:
+        """Every PeriodSummary of ``applications.periodSummaries``, over all its pages, in order.
+
+        Pages of ``per_page`` items; once the first gives the total, the next are
+        fetched ``concurrency`` at a time, and still come out in order. Takes the
+        arguments of :meth:`period_summaries` but ``page`` (the walk drives it), and:
+
+        Args:
+            per_page: Items per request. Default: 100.
+            concurrency: Pages fetched at once. Default: 4.
+
+        Yields:
+            PeriodSummary: each item, as the pages arrive.
+
+        Raises:
+            What :meth:`period_summaries` raises, when the page that fails is reached.
+        """
+        return items(
+            numbered_pages(
+                self.period_summaries,
+                {
+                    "start": start,
+                    "end": end,
+                    "as_bytes": as_bytes,
+                    "include_non_billable": include_non_billable,
+                    "sort_field": sort_field,
+                    "sort_direction": sort_direction,
+                    "filter_field": filter_field,
+                    "filter": filter,
+                    "org_id": org_id,
+                    "exclude": exclude,
+                    "include": include,
+                    "_actions": _actions,
+                    "_links": _links,
+                    "_embedded": _embedded,
+                    "losantdomain": losantdomain,
+                    "timeout": timeout,
+                },
+                per_page=per_page,
+                concurrency=concurrency,
+            )
+        )
+
+    def iterate_period_summaries_pages(
+        self,
+        *,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
+        as_bytes: bool | str = False,
+        include_non_billable: bool | str = False,
+        sort_field: Literal["name", "id", "creationDate", "ownerId", "lastUpdated"] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        filter_field: Literal["name"] | None = None,
+        filter: str | None = None,
+        org_id: str | None = None,
+        exclude: str | None = None,
+        include: str | None = None,
+        per_page: int = 100,
+        concurrency: int = 4,
+        _actions: bool = False,
+        _links: bool = True,
+        _embedded: bool = True,
+        losantdomain: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncIterator[models.PeriodSummaries]:
+        """Every page of ``applications.periodSummaries``, in order.
+
+        Pages of ``per_page`` items; once the first gives the total, the next are
+        fetched ``concurrency`` at a time, and still come out in order. Takes the
+        arguments of :meth:`period_summaries` but ``page`` (the walk drives it), and:
+
+        Args:
+            per_page: Items per request. Default: 100.
+            concurrency: Pages fetched at once. Default: 4.
+
+        Yields:
+            PeriodSummaries: each page, as :meth:`period_summaries` returns it.
+
+        Raises:
+            What :meth:`period_summaries` raises, after the pages before the failing
+                one.
+        """
+        return numbered_pages(
+            self.period_summaries,
+            {
+                "start": start,
+                "end": end,
+                "as_bytes": as_bytes,
+                "include_non_billable": include_non_billable,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "filter_field": filter_field,
+                "filter": filter,
+                "org_id": org_id,
+                "exclude": exclude,
+                "include": include,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+            per_page=per_page,
+            concurrency=concurrency,
+        )
 
     async def post(
         self,
@@ -254,8 +495,8 @@ _PERIOD_SUMMARIES: Action[models.PeriodSummaries] = Action(
     "GET",
     "/applications/periodSummaries",
     (
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
         Param("asBytes", "as_bytes", "query"),
         Param("includeNonBillable", "include_non_billable", "query"),
         Param("sortField", "sort_field", "query"),

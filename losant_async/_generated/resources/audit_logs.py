@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._types import TimeoutArg
+from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
@@ -59,6 +60,112 @@ class AuditLogs(Resource):
             NotFoundError: 404, Error if organization was not found
         """
         return await self._call(_GET, locals())
+
+    def iterate(
+        self,
+        *,
+        org_id: str,
+        sort_field: Literal["creationDate", "responseStatus", "actorName"] = "creationDate",
+        sort_direction: Literal["asc", "desc"] = "desc",
+        start: int | str | None = None,
+        end: int | str | None = None,
+        audit_log_filter: models.AuditLogFilter | Mapping[str, Any] | None = None,
+        per_page: int = 100,
+        concurrency: int = 4,
+        _actions: bool = False,
+        _links: bool = True,
+        _embedded: bool = True,
+        losantdomain: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncIterator[models.AuditLog]:
+        """Every AuditLog of ``auditLogs.get``, over all its pages, in order.
+
+        Pages of ``per_page`` items; once the first gives the total, the next are
+        fetched ``concurrency`` at a time, and still come out in order. Takes the
+        arguments of :meth:`get` but ``page`` (the walk drives it), and:
+
+        Args:
+            per_page: Items per request. Default: 100.
+            concurrency: Pages fetched at once. Default: 4.
+
+        Yields:
+            AuditLog: each item, as the pages arrive.
+
+        Raises:
+            What :meth:`get` raises, when the page that fails is reached.
+        """
+        return items(
+            numbered_pages(
+                self.get,
+                {
+                    "org_id": org_id,
+                    "sort_field": sort_field,
+                    "sort_direction": sort_direction,
+                    "start": start,
+                    "end": end,
+                    "audit_log_filter": audit_log_filter,
+                    "_actions": _actions,
+                    "_links": _links,
+                    "_embedded": _embedded,
+                    "losantdomain": losantdomain,
+                    "timeout": timeout,
+                },
+                per_page=per_page,
+                concurrency=concurrency,
+            )
+        )
+
+    def iterate_pages(
+        self,
+        *,
+        org_id: str,
+        sort_field: Literal["creationDate", "responseStatus", "actorName"] = "creationDate",
+        sort_direction: Literal["asc", "desc"] = "desc",
+        start: int | str | None = None,
+        end: int | str | None = None,
+        audit_log_filter: models.AuditLogFilter | Mapping[str, Any] | None = None,
+        per_page: int = 100,
+        concurrency: int = 4,
+        _actions: bool = False,
+        _links: bool = True,
+        _embedded: bool = True,
+        losantdomain: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncIterator[models.AuditLogs]:
+        """Every page of ``auditLogs.get``, in order.
+
+        Pages of ``per_page`` items; once the first gives the total, the next are
+        fetched ``concurrency`` at a time, and still come out in order. Takes the
+        arguments of :meth:`get` but ``page`` (the walk drives it), and:
+
+        Args:
+            per_page: Items per request. Default: 100.
+            concurrency: Pages fetched at once. Default: 4.
+
+        Yields:
+            AuditLogs: each page, as :meth:`get` returns it.
+
+        Raises:
+            What :meth:`get` raises, after the pages before the failing one.
+        """
+        return numbered_pages(
+            self.get,
+            {
+                "org_id": org_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "start": start,
+                "end": end,
+                "audit_log_filter": audit_log_filter,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+            per_page=per_page,
+            concurrency=concurrency,
+        )
 
 
 _GET: Action[models.AuditLogs] = Action(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
+from ..._times import TimeArg
 from ..._types import TimeoutArg
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ class Dashboard(Resource):
         password: str | None = None,
         duration: int | str | None = None,
         resolution: int | str | None = None,
-        end: int | str | None = None,
+        end: TimeArg | None = None,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -162,7 +163,8 @@ class Dashboard(Resource):
             password: Password for password-protected dashboards
             duration: Duration of data to fetch in milliseconds
             resolution: Resolution in milliseconds
-            end: End timestamp of the data, in ms since epoch
+            end: End timestamp of the data, in ms since epoch (a datetime, date,
+                timedelta or int ms).
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -231,7 +233,7 @@ _VALIDATE_CONTEXT: Action[models.ValidateContextSuccess] = Action(
         Param("password", "password", "query"),
         Param("duration", "duration", "query"),
         Param("resolution", "resolution", "query"),
-        Param("end", "end", "query"),
+        Param("end", "end", "query", "time"),
     ),
     {200: "ValidateContextSuccess"},
 )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
+from ..._times import TimeArg
 from ..._types import TimeoutArg
 
 if TYPE_CHECKING:
@@ -87,8 +88,8 @@ class Device(Resource):
         *,
         application_id: str,
         device_id: str,
-        start: int | str = 1,
-        end: int | str = 0,
+        start: TimeArg = 1,
+        end: TimeArg = 0,
         email: str | None = None,
         callback_url: str | None = None,
         include_blob_data: str | None = None,
@@ -109,9 +110,9 @@ class Device(Resource):
             application_id: ID associated with the application
             device_id: ID associated with the device
             start: Start time of export (ms since epoch - 0 means now, negative is
-                relative to now) Default: 1.
+                relative to now) (a datetime, date, timedelta or int ms). Default: 1.
             end: End time of export (ms since epoch - 0 means now, negative is relative
-                to now) Default: 0.
+                to now) (a datetime, date, timedelta or int ms). Default: 0.
             email: Email address to send export to. Defaults to current user's email.
             callback_url: Callback URL to call with export result
             include_blob_data: If set will export any blob attributes in base64 form,
@@ -172,11 +173,11 @@ class Device(Resource):
         application_id: str,
         device_id: str,
         limit: int | str = 1,
-        since: int | str | None = None,
+        since: TimeArg | None = None,
         sort_direction: Literal["asc", "desc"] = "desc",
         duration: int | str | None = None,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -194,12 +195,14 @@ class Device(Resource):
             device_id: ID associated with the device
             limit: Maximum number of command entries to return Default: 1.
             since: (deprecated) Look for command entries since this time (ms since
-                epoch)
+                epoch) (a datetime, date, timedelta or int ms).
             sort_direction: Direction to sort the command entries (by time) Default:
                 'desc'.
             duration: Duration of time range to query in milliseconds
-            start: Start of time range to query in milliseconds since epoch
-            end: End of time range to query in milliseconds since epoch
+            start: Start of time range to query in milliseconds since epoch (a datetime,
+                date, timedelta or int ms).
+            end: End of time range to query in milliseconds since epoch (a datetime,
+                date, timedelta or int ms).
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -255,11 +258,11 @@ class Device(Resource):
         application_id: str,
         device_id: str,
         limit: int | str = 1,
-        since: int | str | None = None,
+        since: TimeArg | None = None,
         sort_direction: Literal["asc", "desc"] = "desc",
         duration: int | str | None = None,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -276,11 +279,14 @@ class Device(Resource):
             application_id: ID associated with the application
             device_id: ID associated with the device
             limit: Maximum number of log entries to return Default: 1.
-            since: (deprecated) Look for log entries since this time (ms since epoch)
+            since: (deprecated) Look for log entries since this time (ms since epoch) (a
+                datetime, date, timedelta or int ms).
             sort_direction: Direction to sort the log entries (by time) Default: 'desc'.
             duration: Duration of time range to query in milliseconds
-            start: Start of time range to query in milliseconds since epoch
-            end: End of time range to query in milliseconds since epoch
+            start: Start of time range to query in milliseconds since epoch (a datetime,
+                date, timedelta or int ms).
+            end: End of time range to query in milliseconds since epoch (a datetime,
+                date, timedelta or int ms).
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -298,11 +304,11 @@ class Device(Resource):
         application_id: str,
         device_id: str,
         limit: int | str = 1,
-        since: int | str | None = None,
+        since: TimeArg | None = None,
         sort_direction: Literal["asc", "desc"] = "desc",
         duration: int | str | None = None,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -320,11 +326,14 @@ class Device(Resource):
             device_id: ID associated with the device
             limit: Maximum number of state entries to return Default: 1.
             since: (deprecated) Look for state entries since this time (ms since epoch)
+                (a datetime, date, timedelta or int ms).
             sort_direction: Direction to sort the state entries (by time) Default:
                 'desc'.
             duration: Duration of time range to query in milliseconds
-            start: Start of time range to query in milliseconds since epoch
-            end: End of time range to query in milliseconds since epoch
+            start: Start of time range to query in milliseconds since epoch (a datetime,
+                date, timedelta or int ms).
+            end: End of time range to query in milliseconds since epoch (a datetime,
+                date, timedelta or int ms).
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -378,8 +387,8 @@ class Device(Resource):
         *,
         application_id: str,
         device_id: str,
-        start: int | str = -2592000000,
-        end: int | str = 0,
+        start: TimeArg = -2592000000,
+        end: TimeArg = 0,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -395,9 +404,10 @@ class Device(Resource):
         Args:
             application_id: ID associated with the application
             device_id: ID associated with the device
-            start: Start of range for payload count query (ms since epoch) Default:
-                -2592000000.
-            end: End of range for payload count query (ms since epoch) Default: 0.
+            start: Start of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms). Default: -2592000000.
+            end: End of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms). Default: 0.
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -414,8 +424,8 @@ class Device(Resource):
         *,
         application_id: str,
         device_id: str,
-        start: int | str = -2592000000,
-        end: int | str = 0,
+        start: TimeArg = -2592000000,
+        end: TimeArg = 0,
         resolution: Literal["86400000", "3600000", 86400000, 3600000] = "86400000",
         _actions: bool = False,
         _links: bool = True,
@@ -432,9 +442,10 @@ class Device(Resource):
         Args:
             application_id: ID associated with the application
             device_id: ID associated with the device
-            start: Start of range for payload count query (ms since epoch) Default:
-                -2592000000.
-            end: End of range for payload count query (ms since epoch) Default: 0.
+            start: Start of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms). Default: -2592000000.
+            end: End of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms). Default: 0.
             resolution: Resolution in milliseconds Default: 86400000.
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
@@ -452,8 +463,8 @@ class Device(Resource):
         *,
         application_id: str,
         device_id: str,
-        start: int | str = 1,
-        end: int | str = 0,
+        start: TimeArg = 1,
+        end: TimeArg = 0,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -470,9 +481,9 @@ class Device(Resource):
             application_id: ID associated with the application
             device_id: ID associated with the device
             start: Start time of export (ms since epoch - 0 means now, negative is
-                relative to now) Default: 1.
+                relative to now) (a datetime, date, timedelta or int ms). Default: 1.
             end: End time of export (ms since epoch - 0 means now, negative is relative
-                to now) Default: 0.
+                to now) (a datetime, date, timedelta or int ms). Default: 0.
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -652,8 +663,8 @@ _EXPORT: Action[models.JobEnqueuedResult] = Action(
     (
         Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
         Param("email", "email", "query"),
         Param("callbackUrl", "callback_url", "query"),
         Param("includeBlobData", "include_blob_data", "query"),
@@ -686,11 +697,11 @@ _GET_COMMAND: Action[models.DeviceCommands] = Action(
         Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("limit", "limit", "query"),
-        Param("since", "since", "query"),
+        Param("since", "since", "query", "time"),
         Param("sortDirection", "sort_direction", "query"),
         Param("duration", "duration", "query"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
     ),
     {200: "DeviceCommands"},
 )
@@ -719,11 +730,11 @@ _GET_LOG_ENTRIES: Action[models.DeviceLog] = Action(
         Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("limit", "limit", "query"),
-        Param("since", "since", "query"),
+        Param("since", "since", "query", "time"),
         Param("sortDirection", "sort_direction", "query"),
         Param("duration", "duration", "query"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
     ),
     {200: "DeviceLog"},
 )
@@ -737,11 +748,11 @@ _GET_STATE: Action[models.DeviceStates] = Action(
         Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("limit", "limit", "query"),
-        Param("since", "since", "query"),
+        Param("since", "since", "query", "time"),
         Param("sortDirection", "sort_direction", "query"),
         Param("duration", "duration", "query"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
     ),
     {200: "DeviceStates"},
 )
@@ -769,8 +780,8 @@ _PAYLOAD_COUNTS: Action[models.DevicePayloadCounts] = Action(
     (
         Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
     ),
     {200: "DevicePayloadCounts"},
 )
@@ -783,8 +794,8 @@ _PAYLOAD_COUNTS_BREAKDOWN: Action[models.PayloadCountsBreakdown] = Action(
     (
         Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
         Param("resolution", "resolution", "query"),
     ),
     {200: "PayloadCountsBreakdown"},
@@ -798,8 +809,8 @@ _REMOVE_DATA: Action[models.JobEnqueuedResult] = Action(
     (
         Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("deviceId", "device_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
     ),
     {202: "JobEnqueuedResult"},
 )

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._types import TimeoutArg
+from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
@@ -218,6 +219,144 @@ class Devices(Resource):
         """
         return await self._call(_GET, locals())
 
+    def iterate(
+        self,
+        *,
+        application_id: str,
+        sort_field: Literal[
+            "name", "id", "creationDate", "lastUpdated", "connectionStatus", "deletedAt"
+        ] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        filter_field: Literal["name"] | None = None,
+        filter: str | None = None,
+        device_class: Any = None,
+        tag_filter: models.DeviceTagFilter | Sequence[Any] | None = None,
+        exclude_connection_info: bool | str | None = None,
+        parent_id: str | None = None,
+        query: models.AdvancedDeviceQuery | Mapping[str, Any] | None = None,
+        tags_as_object: bool | str | None = None,
+        attributes_as_object: bool | str | None = None,
+        query_deleted: bool | str | None = None,
+        per_page: int = 100,
+        concurrency: int = 4,
+        _actions: bool = False,
+        _links: bool = True,
+        _embedded: bool = True,
+        losantdomain: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncIterator[models.Device]:
+        """Every Device of ``devices.get``, over all its pages, in order.
+
+        Pages of ``per_page`` items; once the first gives the total, the next are
+        fetched ``concurrency`` at a time, and still come out in order. Takes the
+        arguments of :meth:`get` but ``page`` (the walk drives it), and:
+
+        Args:
+            per_page: Items per request. Default: 100.
+            concurrency: Pages fetched at once. Default: 4.
+
+        Yields:
+            Device: each item, as the pages arrive.
+
+        Raises:
+            What :meth:`get` raises, when the page that fails is reached.
+        """
+        return items(
+            numbered_pages(
+                self.get,
+                {
+                    "application_id": application_id,
+                    "sort_field": sort_field,
+                    "sort_direction": sort_direction,
+                    "filter_field": filter_field,
+                    "filter": filter,
+                    "device_class": device_class,
+                    "tag_filter": tag_filter,
+                    "exclude_connection_info": exclude_connection_info,
+                    "parent_id": parent_id,
+                    "query": query,
+                    "tags_as_object": tags_as_object,
+                    "attributes_as_object": attributes_as_object,
+                    "query_deleted": query_deleted,
+                    "_actions": _actions,
+                    "_links": _links,
+                    "_embedded": _embedded,
+                    "losantdomain": losantdomain,
+                    "timeout": timeout,
+                },
+                per_page=per_page,
+                concurrency=concurrency,
+            )
+        )
+
+    def iterate_pages(
+        self,
+        *,
+        application_id: str,
+        sort_field: Literal[
+            "name", "id", "creationDate", "lastUpdated", "connectionStatus", "deletedAt"
+        ] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        filter_field: Literal["name"] | None = None,
+        filter: str | None = None,
+        device_class: Any = None,
+        tag_filter: models.DeviceTagFilter | Sequence[Any] | None = None,
+        exclude_connection_info: bool | str | None = None,
+        parent_id: str | None = None,
+        query: models.AdvancedDeviceQuery | Mapping[str, Any] | None = None,
+        tags_as_object: bool | str | None = None,
+        attributes_as_object: bool | str | None = None,
+        query_deleted: bool | str | None = None,
+        per_page: int = 100,
+        concurrency: int = 4,
+        _actions: bool = False,
+        _links: bool = True,
+        _embedded: bool = True,
+        losantdomain: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncIterator[models.Devices]:
+        """Every page of ``devices.get``, in order.
+
+        Pages of ``per_page`` items; once the first gives the total, the next are
+        fetched ``concurrency`` at a time, and still come out in order. Takes the
+        arguments of :meth:`get` but ``page`` (the walk drives it), and:
+
+        Args:
+            per_page: Items per request. Default: 100.
+            concurrency: Pages fetched at once. Default: 4.
+
+        Yields:
+            Devices: each page, as :meth:`get` returns it.
+
+        Raises:
+            What :meth:`get` raises, after the pages before the failing one.
+        """
+        return numbered_pages(
+            self.get,
+            {
+                "application_id": application_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "filter_field": filter_field,
+                "filter": filter,
+                "device_class": device_class,
+                "tag_filter": tag_filter,
+                "exclude_connection_info": exclude_connection_info,
+                "parent_id": parent_id,
+                "query": query,
+                "tags_as_object": tags_as_object,
+                "attributes_as_object": attributes_as_object,
+                "query_deleted": query_deleted,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+            per_page=per_page,
+            concurrency=concurrency,
+        )
+
     async def get_composite_state(
         self,
         *,
@@ -265,6 +404,123 @@ class Devices(Resource):
             NotFoundError: 404, Error if application was not found
         """
         return await self._call(_GET_COMPOSITE_STATE, locals())
+
+    def iterate_get_composite_state(
+        self,
+        *,
+        application_id: str,
+        start: int | str = 1,
+        end: int | str = 0,
+        attributes: str | None = None,
+        sort_field: Literal[
+            "name", "id", "creationDate", "lastUpdated", "connectionStatus"
+        ] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        query: models.AdvancedDeviceQuery | Mapping[str, Any] | None = None,
+        per_page: int = 100,
+        concurrency: int = 4,
+        _actions: bool = False,
+        _links: bool = True,
+        _embedded: bool = True,
+        losantdomain: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncIterator[models.CompositeDevicesStateItem]:
+        """Every CompositeDevicesStateItem of ``devices.getCompositeState``, over all its pages, in
+        order.
+
+        Pages of ``per_page`` items; once the first gives the total, the next are
+        fetched ``concurrency`` at a time, and still come out in order. Takes the
+        arguments of :meth:`get_composite_state` but ``page`` (the walk drives it), and:
+
+        Args:
+            per_page: Items per request. Default: 100.
+            concurrency: Pages fetched at once. Default: 4.
+
+        Yields:
+            CompositeDevicesStateItem: each item, as the pages arrive.
+
+        Raises:
+            What :meth:`get_composite_state` raises, when the page that fails is
+                reached.
+        """
+        return items(
+            numbered_pages(
+                self.get_composite_state,
+                {
+                    "application_id": application_id,
+                    "start": start,
+                    "end": end,
+                    "attributes": attributes,
+                    "sort_field": sort_field,
+                    "sort_direction": sort_direction,
+                    "query": query,
+                    "_actions": _actions,
+                    "_links": _links,
+                    "_embedded": _embedded,
+                    "losantdomain": losantdomain,
+                    "timeout": timeout,
+                },
+                per_page=per_page,
+                concurrency=concurrency,
+            )
+        )
+
+    def iterate_get_composite_state_pages(
+        self,
+        *,
+        application_id: str,
+        start: int | str = 1,
+        end: int | str = 0,
+        attributes: str | None = None,
+        sort_field: Literal[
+            "name", "id", "creationDate", "lastUpdated", "connectionStatus"
+        ] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        query: models.AdvancedDeviceQuery | Mapping[str, Any] | None = None,
+        per_page: int = 100,
+        concurrency: int = 4,
+        _actions: bool = False,
+        _links: bool = True,
+        _embedded: bool = True,
+        losantdomain: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncIterator[models.CompositeDevicesState]:
+        """Every page of ``devices.getCompositeState``, in order.
+
+        Pages of ``per_page`` items; once the first gives the total, the next are
+        fetched ``concurrency`` at a time, and still come out in order. Takes the
+        arguments of :meth:`get_composite_state` but ``page`` (the walk drives it), and:
+
+        Args:
+            per_page: Items per request. Default: 100.
+            concurrency: Pages fetched at once. Default: 4.
+
+        Yields:
+            CompositeDevicesState: each page, as :meth:`get_composite_state` returns it.
+
+        Raises:
+            What :meth:`get_composite_state` raises, after the pages before the failing
+                one.
+        """
+        return numbered_pages(
+            self.get_composite_state,
+            {
+                "application_id": application_id,
+                "start": start,
+                "end": end,
+                "attributes": attributes,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "query": query,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+            per_page=per_page,
+            concurrency=concurrency,
+        )
 
     async def patch(
         self,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
+from ..._times import TimeArg
 from ..._types import TimeoutArg
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ class ExperienceEndpoints(Resource):
         application_id: str,
         stat_grouping: Literal["statusCode", "endpointId", "version", "domain"] = "statusCode",
         duration: int | str = 86400000,
-        end: int | str = 0,
+        end: TimeArg = 0,
         resolution: int | str = 3600000,
         version_filter: str | None = None,
         domain_filter: str | None = None,
@@ -127,7 +128,8 @@ class ExperienceEndpoints(Resource):
             application_id: ID associated with the application
             stat_grouping: Field to group the statistics by Default: 'statusCode'.
             duration: Duration in milliseconds Default: 86400000.
-            end: End of time range in milliseconds since epoch Default: 0.
+            end: End of time range in milliseconds since epoch (a datetime, date,
+                timedelta or int ms). Default: 0.
             resolution: Resolution in milliseconds Default: 3600000.
             version_filter: Filters the stats to a particular experience version
             domain_filter: Filters the stats to a particular experience domain or slug
@@ -184,7 +186,7 @@ _STATS: Action[models.ExperienceEndpointStats] = Action(
         Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("statGrouping", "stat_grouping", "query"),
         Param("duration", "duration", "query"),
-        Param("end", "end", "query"),
+        Param("end", "end", "query", "time"),
         Param("resolution", "resolution", "query"),
         Param("versionFilter", "version_filter", "query"),
         Param("domainFilter", "domain_filter", "query"),

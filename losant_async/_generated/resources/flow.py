@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
+from ..._times import TimeArg
 from ..._types import TimeoutArg
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ class Flow(Resource):
         application_id: str,
         flow_id: str,
         duration: int | str = 86400000,
-        end: int | str = 0,
+        end: TimeArg = 0,
         limit: int | str = 25,
         sort_direction: Literal["asc", "desc"] = "desc",
         flow_version: str | None = None,
@@ -106,7 +107,8 @@ class Flow(Resource):
             application_id: ID associated with the application
             flow_id: ID associated with the flow
             duration: Duration of time range in milliseconds Default: 86400000.
-            end: End of time range in milliseconds since epoch Default: 0.
+            end: End of time range in milliseconds since epoch (a datetime, date,
+                timedelta or int ms). Default: 0.
             limit: Maximum number of errors to return Default: 25.
             sort_direction: Direction to sort the results by Default: 'desc'.
             flow_version: Flow version name or ID. When not included, will be errors for
@@ -165,7 +167,7 @@ class Flow(Resource):
         application_id: str,
         flow_id: str,
         limit: int | str = 1,
-        since: int | str | None = None,
+        since: TimeArg | None = None,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -182,7 +184,8 @@ class Flow(Resource):
             application_id: ID associated with the application
             flow_id: ID associated with the flow
             limit: Max log entries to return (ordered by time descending) Default: 1.
-            since: Look for log entries since this time (ms since epoch)
+            since: Look for log entries since this time (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -365,7 +368,7 @@ class Flow(Resource):
         application_id: str,
         flow_id: str,
         duration: int | str = 86400000,
-        end: int | str = 0,
+        end: TimeArg = 0,
         resolution: int | str = 3600000,
         flow_version: str | None = None,
         device_id: str | None = None,
@@ -385,7 +388,8 @@ class Flow(Resource):
             application_id: ID associated with the application
             flow_id: ID associated with the flow
             duration: Duration of time range in milliseconds Default: 86400000.
-            end: End of time range in milliseconds since epoch Default: 0.
+            end: End of time range in milliseconds since epoch (a datetime, date,
+                timedelta or int ms). Default: 0.
             resolution: Resolution in milliseconds Default: 3600000.
             flow_version: Flow version name or ID. When not included, will be aggregate
                 for all versions. Pass develop for just the develop version.
@@ -436,7 +440,7 @@ _ERRORS: Action[models.FlowErrors] = Action(
         Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("flowId", "flow_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("duration", "duration", "query"),
-        Param("end", "end", "query"),
+        Param("end", "end", "query", "time"),
         Param("limit", "limit", "query"),
         Param("sortDirection", "sort_direction", "query"),
         Param("flowVersion", "flow_version", "query"),
@@ -467,7 +471,7 @@ _GET_LOG_ENTRIES: Action[models.FlowLog] = Action(
         Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("flowId", "flow_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("limit", "limit", "query"),
-        Param("since", "since", "query"),
+        Param("since", "since", "query", "time"),
     ),
     {200: "FlowLog"},
 )
@@ -545,7 +549,7 @@ _STATS: Action[models.FlowStats] = Action(
         Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("flowId", "flow_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("duration", "duration", "query"),
-        Param("end", "end", "query"),
+        Param("end", "end", "query", "time"),
         Param("resolution", "resolution", "query"),
         Param("flowVersion", "flow_version", "query"),
         Param("deviceId", "device_id", "query", "string", "^[A-Fa-f\\d]{24}$"),

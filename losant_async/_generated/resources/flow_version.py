@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
+from ..._times import TimeArg
 from ..._types import TimeoutArg
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class FlowVersion(Resource):
         flow_id: str,
         flow_version_id: str,
         duration: int | str = 86400000,
-        end: int | str = 0,
+        end: TimeArg = 0,
         limit: int | str = 25,
         sort_direction: Literal["asc", "desc"] = "desc",
         device_id: str | None = None,
@@ -80,7 +81,8 @@ class FlowVersion(Resource):
             flow_id: ID associated with the flow
             flow_version_id: Version ID or version name associated with the flow version
             duration: Duration of time range in milliseconds Default: 86400000.
-            end: End of time range in milliseconds since epoch Default: 0.
+            end: End of time range in milliseconds since epoch (a datetime, date,
+                timedelta or int ms). Default: 0.
             limit: Maximum number of errors to return Default: 25.
             sort_direction: Direction to sort the results by Default: 'desc'.
             device_id: For edge workflows, the Device ID to return workflow errors for.
@@ -140,7 +142,7 @@ class FlowVersion(Resource):
         flow_id: str,
         flow_version_id: str,
         limit: int | str = 1,
-        since: int | str | None = None,
+        since: TimeArg | None = None,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -158,7 +160,8 @@ class FlowVersion(Resource):
             flow_id: ID associated with the flow
             flow_version_id: Version ID or version name associated with the flow version
             limit: Max log entries to return (ordered by time descending) Default: 1.
-            since: Look for log entries since this time (ms since epoch)
+            since: Look for log entries since this time (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -216,7 +219,7 @@ class FlowVersion(Resource):
         flow_id: str,
         flow_version_id: str,
         duration: int | str = 86400000,
-        end: int | str = 0,
+        end: TimeArg = 0,
         resolution: int | str = 3600000,
         device_id: str | None = None,
         _actions: bool = False,
@@ -236,7 +239,8 @@ class FlowVersion(Resource):
             flow_id: ID associated with the flow
             flow_version_id: Version ID or version name associated with the flow version
             duration: Duration of time range in milliseconds Default: 86400000.
-            end: End of time range in milliseconds since epoch Default: 0.
+            end: End of time range in milliseconds since epoch (a datetime, date,
+                timedelta or int ms). Default: 0.
             resolution: Resolution in milliseconds Default: 3600000.
             device_id: For edge workflows, the device ID to return workflow stats for.
                 When not included, will be aggregate for all device IDs.
@@ -275,7 +279,7 @@ _ERRORS: Action[models.FlowErrors] = Action(
         Param("flowId", "flow_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("flowVersionId", "flow_version_id", "path"),
         Param("duration", "duration", "query"),
-        Param("end", "end", "query"),
+        Param("end", "end", "query", "time"),
         Param("limit", "limit", "query"),
         Param("sortDirection", "sort_direction", "query"),
         Param("deviceId", "device_id", "query", "string", "^[A-Fa-f\\d]{24}$"),
@@ -307,7 +311,7 @@ _GET_LOG_ENTRIES: Action[models.FlowLog] = Action(
         Param("flowId", "flow_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("flowVersionId", "flow_version_id", "path"),
         Param("limit", "limit", "query"),
-        Param("since", "since", "query"),
+        Param("since", "since", "query", "time"),
     ),
     {200: "FlowLog"},
 )
@@ -337,7 +341,7 @@ _STATS: Action[models.FlowStats] = Action(
         Param("flowId", "flow_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("flowVersionId", "flow_version_id", "path"),
         Param("duration", "duration", "query"),
-        Param("end", "end", "query"),
+        Param("end", "end", "query", "time"),
         Param("resolution", "resolution", "query"),
         Param("deviceId", "device_id", "query", "string", "^[A-Fa-f\\d]{24}$"),
     ),

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._types import TimeoutArg
+from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
@@ -76,6 +77,128 @@ class Flows(Resource):
         """
         return await self._call(_GET, locals())
 
+    def iterate(
+        self,
+        *,
+        application_id: str,
+        sort_field: Literal["name", "id", "creationDate", "lastUpdated"] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        filter_field: Literal["name"] | None = None,
+        filter: str | None = None,
+        flow_class: Literal["edge", "embedded", "cloud", "customNode", "experience"] = "cloud",
+        trigger_filter: models.FlowTriggerFilter | Sequence[Any] | None = None,
+        include_custom_nodes: bool | str = False,
+        query: models.AdvancedFlowQuery | Mapping[str, Any] | None = None,
+        all_versions: bool | str = False,
+        per_page: int = 100,
+        concurrency: int = 4,
+        _actions: bool = False,
+        _links: bool = True,
+        _embedded: bool = True,
+        losantdomain: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncIterator[models.Flow]:
+        """Every Flow of ``flows.get``, over all its pages, in order.
+
+        Pages of ``per_page`` items; once the first gives the total, the next are
+        fetched ``concurrency`` at a time, and still come out in order. Takes the
+        arguments of :meth:`get` but ``page`` (the walk drives it), and:
+
+        Args:
+            per_page: Items per request. Default: 100.
+            concurrency: Pages fetched at once. Default: 4.
+
+        Yields:
+            Flow: each item, as the pages arrive.
+
+        Raises:
+            What :meth:`get` raises, when the page that fails is reached.
+        """
+        return items(
+            numbered_pages(
+                self.get,
+                {
+                    "application_id": application_id,
+                    "sort_field": sort_field,
+                    "sort_direction": sort_direction,
+                    "filter_field": filter_field,
+                    "filter": filter,
+                    "flow_class": flow_class,
+                    "trigger_filter": trigger_filter,
+                    "include_custom_nodes": include_custom_nodes,
+                    "query": query,
+                    "all_versions": all_versions,
+                    "_actions": _actions,
+                    "_links": _links,
+                    "_embedded": _embedded,
+                    "losantdomain": losantdomain,
+                    "timeout": timeout,
+                },
+                per_page=per_page,
+                concurrency=concurrency,
+            )
+        )
+
+    def iterate_pages(
+        self,
+        *,
+        application_id: str,
+        sort_field: Literal["name", "id", "creationDate", "lastUpdated"] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        filter_field: Literal["name"] | None = None,
+        filter: str | None = None,
+        flow_class: Literal["edge", "embedded", "cloud", "customNode", "experience"] = "cloud",
+        trigger_filter: models.FlowTriggerFilter | Sequence[Any] | None = None,
+        include_custom_nodes: bool | str = False,
+        query: models.AdvancedFlowQuery | Mapping[str, Any] | None = None,
+        all_versions: bool | str = False,
+        per_page: int = 100,
+        concurrency: int = 4,
+        _actions: bool = False,
+        _links: bool = True,
+        _embedded: bool = True,
+        losantdomain: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncIterator[models.Flows]:
+        """Every page of ``flows.get``, in order.
+
+        Pages of ``per_page`` items; once the first gives the total, the next are
+        fetched ``concurrency`` at a time, and still come out in order. Takes the
+        arguments of :meth:`get` but ``page`` (the walk drives it), and:
+
+        Args:
+            per_page: Items per request. Default: 100.
+            concurrency: Pages fetched at once. Default: 4.
+
+        Yields:
+            Flows: each page, as :meth:`get` returns it.
+
+        Raises:
+            What :meth:`get` raises, after the pages before the failing one.
+        """
+        return numbered_pages(
+            self.get,
+            {
+                "application_id": application_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "filter_field": filter_field,
+                "filter": filter,
+                "flow_class": flow_class,
+                "trigger_filter": trigger_filter,
+                "include_custom_nodes": include_custom_nodes,
+                "query": query,
+                "all_versions": all_versions,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+            per_page=per_page,
+            concurrency=concurrency,
+        )
+
     async def get_by_version(
         self,
         *,
@@ -132,6 +255,128 @@ class Flows(Resource):
             NotFoundError: 404, Error if application was not found
         """
         return await self._call(_GET_BY_VERSION, locals())
+
+    def iterate_get_by_version(
+        self,
+        *,
+        application_id: str,
+        version: str,
+        sort_field: Literal["name", "id", "creationDate", "lastUpdated"] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        filter_field: Literal["name"] | None = None,
+        filter: str | None = None,
+        flow_class: Literal["edge", "embedded", "cloud", "customNode", "experience"] = "cloud",
+        trigger_filter: models.FlowTriggerFilter | Sequence[Any] | None = None,
+        include_custom_nodes: bool | str = False,
+        query: models.AdvancedFlowByVersionQuery | Mapping[str, Any] | None = None,
+        per_page: int = 100,
+        concurrency: int = 4,
+        _actions: bool = False,
+        _links: bool = True,
+        _embedded: bool = True,
+        losantdomain: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncIterator[models.FlowVersion]:
+        """Every FlowVersion of ``flows.getByVersion``, over all its pages, in order.
+
+        Pages of ``per_page`` items; once the first gives the total, the next are
+        fetched ``concurrency`` at a time, and still come out in order. Takes the
+        arguments of :meth:`get_by_version` but ``page`` (the walk drives it), and:
+
+        Args:
+            per_page: Items per request. Default: 100.
+            concurrency: Pages fetched at once. Default: 4.
+
+        Yields:
+            FlowVersion: each item, as the pages arrive.
+
+        Raises:
+            What :meth:`get_by_version` raises, when the page that fails is reached.
+        """
+        return items(
+            numbered_pages(
+                self.get_by_version,
+                {
+                    "application_id": application_id,
+                    "sort_field": sort_field,
+                    "sort_direction": sort_direction,
+                    "filter_field": filter_field,
+                    "filter": filter,
+                    "flow_class": flow_class,
+                    "version": version,
+                    "trigger_filter": trigger_filter,
+                    "include_custom_nodes": include_custom_nodes,
+                    "query": query,
+                    "_actions": _actions,
+                    "_links": _links,
+                    "_embedded": _embedded,
+                    "losantdomain": losantdomain,
+                    "timeout": timeout,
+                },
+                per_page=per_page,
+                concurrency=concurrency,
+            )
+        )
+
+    def iterate_get_by_version_pages(
+        self,
+        *,
+        application_id: str,
+        version: str,
+        sort_field: Literal["name", "id", "creationDate", "lastUpdated"] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        filter_field: Literal["name"] | None = None,
+        filter: str | None = None,
+        flow_class: Literal["edge", "embedded", "cloud", "customNode", "experience"] = "cloud",
+        trigger_filter: models.FlowTriggerFilter | Sequence[Any] | None = None,
+        include_custom_nodes: bool | str = False,
+        query: models.AdvancedFlowByVersionQuery | Mapping[str, Any] | None = None,
+        per_page: int = 100,
+        concurrency: int = 4,
+        _actions: bool = False,
+        _links: bool = True,
+        _embedded: bool = True,
+        losantdomain: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncIterator[models.FlowVersions]:
+        """Every page of ``flows.getByVersion``, in order.
+
+        Pages of ``per_page`` items; once the first gives the total, the next are
+        fetched ``concurrency`` at a time, and still come out in order. Takes the
+        arguments of :meth:`get_by_version` but ``page`` (the walk drives it), and:
+
+        Args:
+            per_page: Items per request. Default: 100.
+            concurrency: Pages fetched at once. Default: 4.
+
+        Yields:
+            FlowVersions: each page, as :meth:`get_by_version` returns it.
+
+        Raises:
+            What :meth:`get_by_version` raises, after the pages before the failing one.
+        """
+        return numbered_pages(
+            self.get_by_version,
+            {
+                "application_id": application_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "filter_field": filter_field,
+                "filter": filter,
+                "flow_class": flow_class,
+                "version": version,
+                "trigger_filter": trigger_filter,
+                "include_custom_nodes": include_custom_nodes,
+                "query": query,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+            per_page=per_page,
+            concurrency=concurrency,
+        )
 
     async def import_(
         self,

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
+from ..._times import TimeArg
 from ..._types import TimeoutArg
+from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
@@ -21,8 +23,8 @@ class Instance(Resource):
         self,
         *,
         instance_id: str,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -37,8 +39,10 @@ class Instance(Resource):
 
         Args:
             instance_id: ID associated with the instance
-            start: Start of range for device count query (ms since epoch)
-            end: End of range for device count query (ms since epoch)
+            start: Start of range for device count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
+            end: End of range for device count query (ms since epoch) (a datetime, date,
+                timedelta or int ms).
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -113,7 +117,7 @@ class Instance(Resource):
         self,
         *,
         instance_id: str,
-        month: str = "now",
+        month: TimeArg | None = None,
         sort_field: Literal["resourceId", "currentPeriodStart"] = "currentPeriodStart",
         sort_direction: Literal["asc", "desc"] = "asc",
         page: int | str = 0,
@@ -134,7 +138,8 @@ class Instance(Resource):
 
         Args:
             instance_id: ID associated with the instance
-            month: Timestamp within the month to report a summary for. Default: 'now'.
+            month: Timestamp within the month to report a summary for. (a datetime,
+                date, timedelta or int ms). Default: 'now'.
             sort_field: Field to sort the results by Default: 'currentPeriodStart'.
             sort_direction: Direction to sort the results in Default: 'asc'.
             page: Which page of results to return Default: 0.
@@ -153,12 +158,123 @@ class Instance(Resource):
         """
         return await self._call(_HISTORICAL_SUMMARIES, locals())
 
+    def iterate_historical_summaries(
+        self,
+        *,
+        instance_id: str,
+        month: TimeArg | None = None,
+        sort_field: Literal["resourceId", "currentPeriodStart"] = "currentPeriodStart",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        filter_field: Literal["resourceType", "resourceId", "ownerId", "ownerType"] | None = None,
+        filter: str | None = None,
+        per_page: int = 100,
+        concurrency: int = 4,
+        _actions: bool = False,
+        _links: bool = True,
+        _embedded: bool = True,
+        losantdomain: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncIterator[models.HistoricalSummariesItem]:
+        """Every HistoricalSummariesItem of ``instance.historicalSummaries``, over all its pages, in
+        order.
+
+        Pages of ``per_page`` items; once the first gives the total, the next are
+        fetched ``concurrency`` at a time, and still come out in order. Takes the
+        arguments of :meth:`historical_summaries` but ``page`` (the walk drives it),
+        and:
+
+        Args:
+            per_page: Items per request. Default: 100.
+            concurrency: Pages fetched at once. Default: 4.
+
+        Yields:
+            HistoricalSummariesItem: each item, as the pages arrive.
+
+        Raises:
+            What :meth:`historical_summaries` raises, when the page that fails is
+                reached.
+        """
+        return items(
+            numbered_pages(
+                self.historical_summaries,
+                {
+                    "instance_id": instance_id,
+                    "month": month,
+                    "sort_field": sort_field,
+                    "sort_direction": sort_direction,
+                    "filter_field": filter_field,
+                    "filter": filter,
+                    "_actions": _actions,
+                    "_links": _links,
+                    "_embedded": _embedded,
+                    "losantdomain": losantdomain,
+                    "timeout": timeout,
+                },
+                per_page=per_page,
+                concurrency=concurrency,
+            )
+        )
+
+    def iterate_historical_summaries_pages(
+        self,
+        *,
+        instance_id: str,
+        month: TimeArg | None = None,
+        sort_field: Literal["resourceId", "currentPeriodStart"] = "currentPeriodStart",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        filter_field: Literal["resourceType", "resourceId", "ownerId", "ownerType"] | None = None,
+        filter: str | None = None,
+        per_page: int = 100,
+        concurrency: int = 4,
+        _actions: bool = False,
+        _links: bool = True,
+        _embedded: bool = True,
+        losantdomain: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncIterator[models.HistoricalSummaries]:
+        """Every page of ``instance.historicalSummaries``, in order.
+
+        Pages of ``per_page`` items; once the first gives the total, the next are
+        fetched ``concurrency`` at a time, and still come out in order. Takes the
+        arguments of :meth:`historical_summaries` but ``page`` (the walk drives it),
+        and:
+
+        Args:
+            per_page: Items per request. Default: 100.
+            concurrency: Pages fetched at once. Default: 4.
+
+        Yields:
+            HistoricalSummaries: each page, as :meth:`historical_summaries` returns it.
+
+        Raises:
+            What :meth:`historical_summaries` raises, after the pages before the failing
+                one.
+        """
+        return numbered_pages(
+            self.historical_summaries,
+            {
+                "instance_id": instance_id,
+                "month": month,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "filter_field": filter_field,
+                "filter": filter,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+            per_page=per_page,
+            concurrency=concurrency,
+        )
+
     async def notebook_minute_counts(
         self,
         *,
         instance_id: str,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -173,8 +289,10 @@ class Instance(Resource):
 
         Args:
             instance_id: ID associated with the instance
-            start: Start of range for notebook execution query (ms since epoch)
-            end: End of range for notebook execution query (ms since epoch)
+            start: Start of range for notebook execution query (ms since epoch) (a
+                datetime, date, timedelta or int ms).
+            end: End of range for notebook execution query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -220,8 +338,8 @@ class Instance(Resource):
         self,
         *,
         instance_id: str,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         as_bytes: bool | str = False,
         _actions: bool = False,
         _links: bool = True,
@@ -237,8 +355,10 @@ class Instance(Resource):
 
         Args:
             instance_id: ID associated with the instance
-            start: Start of range for payload count query (ms since epoch)
-            end: End of range for payload count query (ms since epoch)
+            start: Start of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
+            end: End of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             as_bytes: If the resulting stats should be returned as bytes Default: False.
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
@@ -255,8 +375,8 @@ class Instance(Resource):
         self,
         *,
         instance_id: str,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         resolution: Literal["86400000", "3600000", 86400000, 3600000] = "86400000",
         as_bytes: bool | str = False,
         include_non_billable: bool | str = False,
@@ -274,8 +394,10 @@ class Instance(Resource):
 
         Args:
             instance_id: ID associated with the instance
-            start: Start of range for payload count query (ms since epoch)
-            end: End of range for payload count query (ms since epoch)
+            start: Start of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
+            end: End of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             resolution: Resolution in milliseconds Default: 86400000.
             as_bytes: If the resulting stats should be returned as bytes Default: False.
             include_non_billable: If non-billable payloads should be included in the
@@ -299,8 +421,8 @@ _DEVICE_COUNTS: Action[models.DeviceCounts] = Action(
     "/instances/{instanceId}/deviceCounts",
     (
         Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
     ),
     {200: "DeviceCounts"},
 )
@@ -333,7 +455,7 @@ _HISTORICAL_SUMMARIES: Action[models.HistoricalSummaries] = Action(
     "/instances/{instanceId}/historicalSummaries",
     (
         Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("month", "month", "query"),
+        Param("month", "month", "query", "time"),
         Param("sortField", "sort_field", "query"),
         Param("sortDirection", "sort_direction", "query"),
         Param("page", "page", "query"),
@@ -351,8 +473,8 @@ _NOTEBOOK_MINUTE_COUNTS: Action[models.NotebookMinuteCounts] = Action(
     "/instances/{instanceId}/notebookMinuteCounts",
     (
         Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
     ),
     {200: "NotebookMinuteCounts"},
 )
@@ -376,8 +498,8 @@ _PAYLOAD_COUNTS: Action[models.PayloadStats] = Action(
     "/instances/{instanceId}/payloadCounts",
     (
         Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
         Param("asBytes", "as_bytes", "query"),
     ),
     {200: "PayloadStats"},
@@ -390,8 +512,8 @@ _PAYLOAD_COUNTS_BREAKDOWN: Action[models.PayloadCountsBreakdown] = Action(
     "/instances/{instanceId}/payloadCountsBreakdown",
     (
         Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
         Param("resolution", "resolution", "query"),
         Param("asBytes", "as_bytes", "query"),
         Param("includeNonBillable", "include_non_billable", "query"),

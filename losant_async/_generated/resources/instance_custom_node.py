@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
+from ..._times import TimeArg
 from ..._types import TimeoutArg
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class InstanceCustomNode(Resource):
         instance_id: str,
         instance_custom_node_id: str,
         duration: int | str = 86400000,
-        end: int | str = 0,
+        end: TimeArg = 0,
         limit: int | str = 25,
         sort_direction: Literal["asc", "desc"] = "desc",
         _actions: bool = False,
@@ -75,7 +76,8 @@ class InstanceCustomNode(Resource):
             instance_id: ID associated with the instance
             instance_custom_node_id: ID associated with the Custom Node
             duration: Duration of time range in milliseconds Default: 86400000.
-            end: End of time range in milliseconds since epoch Default: 0.
+            end: End of time range in milliseconds since epoch (a datetime, date,
+                timedelta or int ms). Default: 0.
             limit: Maximum number of errors to return Default: 25.
             sort_direction: Direction to sort the results by Default: 'desc'.
             (and the global _actions, _links, _embedded, losantdomain, timeout)
@@ -159,7 +161,7 @@ class InstanceCustomNode(Resource):
         instance_id: str,
         instance_custom_node_id: str,
         duration: int | str = 86400000,
-        end: int | str = 0,
+        end: TimeArg = 0,
         resolution: int | str = 3600000,
         _actions: bool = False,
         _links: bool = True,
@@ -177,7 +179,8 @@ class InstanceCustomNode(Resource):
             instance_id: ID associated with the instance
             instance_custom_node_id: ID associated with the Custom Node
             duration: Duration of time range in milliseconds Default: 86400000.
-            end: End of time range in milliseconds since epoch Default: 0.
+            end: End of time range in milliseconds since epoch (a datetime, date,
+                timedelta or int ms). Default: 0.
             resolution: Resolution in milliseconds Default: 3600000.
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
@@ -216,7 +219,7 @@ _ERRORS: Action[models.FlowErrors] = Action(
             "instanceCustomNodeId", "instance_custom_node_id", "path", "string", "^[A-Fa-f\\d]{24}$"
         ),
         Param("duration", "duration", "query"),
-        Param("end", "end", "query"),
+        Param("end", "end", "query", "time"),
         Param("limit", "limit", "query"),
         Param("sortDirection", "sort_direction", "query"),
     ),
@@ -263,7 +266,7 @@ _STATS: Action[models.FlowStats] = Action(
             "instanceCustomNodeId", "instance_custom_node_id", "path", "string", "^[A-Fa-f\\d]{24}$"
         ),
         Param("duration", "duration", "query"),
-        Param("end", "end", "query"),
+        Param("end", "end", "query", "time"),
         Param("resolution", "resolution", "query"),
     ),
     {200: "FlowStats"},

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
+from ..._times import TimeArg
 from ..._types import TimeoutArg
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ class InstanceNotificationRule(Resource):
         instance_id: str,
         notification_rule_id: str,
         limit: int | str = 1,
-        since: int | str | None = None,
+        since: TimeArg | None = None,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -137,7 +138,8 @@ class InstanceNotificationRule(Resource):
             instance_id: ID associated with the instance
             notification_rule_id: ID associated with the notification rule
             limit: Max log entries to return (ordered by time descending) Default: 1.
-            since: Look for log entries since this time (ms since epoch)
+            since: Look for log entries since this time (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -229,7 +231,7 @@ _LOGS: Action[models.NotificationRuleDeliveryLogs] = Action(
         Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("notificationRuleId", "notification_rule_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("limit", "limit", "query"),
-        Param("since", "since", "query"),
+        Param("since", "since", "query", "time"),
     ),
     {200: "NotificationRuleDeliveryLogs"},
 )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
+from ..._times import TimeArg
 from ..._types import TimeoutArg
 
 if TYPE_CHECKING:
@@ -53,8 +54,8 @@ class InstanceOrg(Resource):
         *,
         instance_id: str,
         org_id: str,
-        start: int | str | None = None,
-        end: int | str = 0,
+        start: TimeArg | None = None,
+        end: TimeArg = 0,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -70,8 +71,10 @@ class InstanceOrg(Resource):
         Args:
             instance_id: ID associated with the instance
             org_id: ID associated with the organization
-            start: Start of range for device count query (ms since epoch)
-            end: End of range for device count query (ms since epoch) Default: 0.
+            start: Start of range for device count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
+            end: End of range for device count query (ms since epoch) (a datetime, date,
+                timedelta or int ms). Default: 0.
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -122,8 +125,8 @@ class InstanceOrg(Resource):
         *,
         instance_id: str,
         org_id: str,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -140,8 +143,10 @@ class InstanceOrg(Resource):
         Args:
             instance_id: ID associated with the instance
             org_id: ID associated with the organization
-            start: Start of range for notebook execution query (ms since epoch)
-            end: End of range for notebook execution query (ms since epoch)
+            start: Start of range for notebook execution query (ms since epoch) (a
+                datetime, date, timedelta or int ms).
+            end: End of range for notebook execution query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -194,8 +199,8 @@ class InstanceOrg(Resource):
         *,
         instance_id: str,
         org_id: str,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         as_bytes: bool | str = False,
         _actions: bool = False,
         _links: bool = True,
@@ -213,8 +218,10 @@ class InstanceOrg(Resource):
         Args:
             instance_id: ID associated with the instance
             org_id: ID associated with the organization
-            start: Start of range for payload count query (ms since epoch)
-            end: End of range for payload count query (ms since epoch)
+            start: Start of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
+            end: End of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             as_bytes: If the resulting stats should be returned as bytes Default: False.
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
@@ -232,8 +239,8 @@ class InstanceOrg(Resource):
         *,
         instance_id: str,
         org_id: str,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         resolution: Literal["86400000", "3600000", 86400000, 3600000] = "86400000",
         as_bytes: bool | str = False,
         include_non_billable: bool | str = False,
@@ -253,8 +260,10 @@ class InstanceOrg(Resource):
         Args:
             instance_id: ID associated with the instance
             org_id: ID associated with the organization
-            start: Start of range for payload count query (ms since epoch)
-            end: End of range for payload count query (ms since epoch)
+            start: Start of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
+            end: End of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             resolution: Resolution in milliseconds Default: 86400000.
             as_bytes: If the resulting stats should be returned as bytes Default: False.
             include_non_billable: If non-billable payloads should be included in the
@@ -291,8 +300,8 @@ _DEVICE_COUNTS: Action[models.DeviceCounts] = Action(
     (
         Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
     ),
     {200: "DeviceCounts"},
 )
@@ -318,8 +327,8 @@ _NOTEBOOK_MINUTE_COUNTS: Action[models.NotebookMinuteCounts] = Action(
     (
         Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
     ),
     {200: "NotebookMinuteCounts"},
 )
@@ -346,8 +355,8 @@ _PAYLOAD_COUNTS: Action[models.PayloadStats] = Action(
     (
         Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
         Param("asBytes", "as_bytes", "query"),
     ),
     {200: "PayloadStats"},
@@ -361,8 +370,8 @@ _PAYLOAD_COUNTS_BREAKDOWN: Action[models.PayloadCountsBreakdown] = Action(
     (
         Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
         Param("resolution", "resolution", "query"),
         Param("asBytes", "as_bytes", "query"),
         Param("includeNonBillable", "include_non_billable", "query"),

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
+from ..._times import TimeArg
 from ..._types import TimeoutArg
 
 if TYPE_CHECKING:
@@ -54,8 +55,8 @@ class InstanceSandbox(Resource):
         *,
         instance_id: str,
         instance_sandbox_id: str,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -72,8 +73,10 @@ class InstanceSandbox(Resource):
         Args:
             instance_id: ID associated with the instance
             instance_sandbox_id: ID associated with the sandbox user
-            start: Start of range for device count query (ms since epoch)
-            end: End of range for device count query (ms since epoch)
+            start: Start of range for device count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
+            end: End of range for device count query (ms since epoch) (a datetime, date,
+                timedelta or int ms).
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -127,8 +130,8 @@ class InstanceSandbox(Resource):
         *,
         instance_id: str,
         instance_sandbox_id: str,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -145,8 +148,10 @@ class InstanceSandbox(Resource):
         Args:
             instance_id: ID associated with the instance
             instance_sandbox_id: ID associated with the sandbox user
-            start: Start of range for notebook execution query (ms since epoch)
-            end: End of range for notebook execution query (ms since epoch)
+            start: Start of range for notebook execution query (ms since epoch) (a
+                datetime, date, timedelta or int ms).
+            end: End of range for notebook execution query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -163,8 +168,8 @@ class InstanceSandbox(Resource):
         *,
         instance_id: str,
         instance_sandbox_id: str,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         as_bytes: bool | str = False,
         _actions: bool = False,
         _links: bool = True,
@@ -182,8 +187,10 @@ class InstanceSandbox(Resource):
         Args:
             instance_id: ID associated with the instance
             instance_sandbox_id: ID associated with the sandbox user
-            start: Start of range for payload count query (ms since epoch)
-            end: End of range for payload count query (ms since epoch)
+            start: Start of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
+            end: End of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             as_bytes: If the resulting stats should be returned as bytes Default: False.
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
@@ -201,8 +208,8 @@ class InstanceSandbox(Resource):
         *,
         instance_id: str,
         instance_sandbox_id: str,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         resolution: Literal["86400000", "3600000", 86400000, 3600000] = "86400000",
         as_bytes: bool | str = False,
         include_non_billable: bool | str = False,
@@ -222,8 +229,10 @@ class InstanceSandbox(Resource):
         Args:
             instance_id: ID associated with the instance
             instance_sandbox_id: ID associated with the sandbox user
-            start: Start of range for payload count query (ms since epoch)
-            end: End of range for payload count query (ms since epoch)
+            start: Start of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
+            end: End of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             resolution: Resolution in milliseconds Default: 86400000.
             as_bytes: If the resulting stats should be returned as bytes Default: False.
             include_non_billable: If non-billable payloads should be included in the
@@ -297,8 +306,8 @@ _DEVICE_COUNTS: Action[models.DeviceCounts] = Action(
     (
         Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("instanceSandboxId", "instance_sandbox_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
     ),
     {200: "DeviceCounts"},
 )
@@ -325,8 +334,8 @@ _NOTEBOOK_MINUTE_COUNTS: Action[models.NotebookMinuteCounts] = Action(
     (
         Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("instanceSandboxId", "instance_sandbox_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
     ),
     {200: "NotebookMinuteCounts"},
 )
@@ -339,8 +348,8 @@ _PAYLOAD_COUNTS: Action[models.PayloadStats] = Action(
     (
         Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("instanceSandboxId", "instance_sandbox_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
         Param("asBytes", "as_bytes", "query"),
     ),
     {200: "PayloadStats"},
@@ -354,8 +363,8 @@ _PAYLOAD_COUNTS_BREAKDOWN: Action[models.PayloadCountsBreakdown] = Action(
     (
         Param("instanceId", "instance_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("instanceSandboxId", "instance_sandbox_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
         Param("resolution", "resolution", "query"),
         Param("asBytes", "as_bytes", "query"),
         Param("includeNonBillable", "include_non_billable", "query"),

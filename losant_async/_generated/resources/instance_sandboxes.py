@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._types import TimeoutArg
+from ...pagination import cursor_pages, items
 
 if TYPE_CHECKING:
     from ... import models
@@ -78,6 +80,138 @@ class InstanceSandboxes(Resource):
             BadRequestError: 400, Error if malformed request
         """
         return await self._call(_GET, locals())
+
+    def iterate(
+        self,
+        *,
+        instance_id: str,
+        summary_exclude: str | None = None,
+        summary_include: str | None = None,
+        sort_field: Literal[
+            "firstName",
+            "lastName",
+            "email",
+            "id",
+            "creationDate",
+            "lastSuccessfulLogin",
+            "lastFailedLogin",
+            "failedLoginCount",
+            "lastUpdated",
+        ] = "email",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        starting_after_id: str | None = None,
+        filter_field: Literal["firstName", "lastName", "email"] | None = None,
+        filter: str | None = None,
+        include_deleted: bool | str | None = None,
+        limit: int = 100,
+        _actions: bool = False,
+        _links: bool = True,
+        _embedded: bool = True,
+        losantdomain: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncIterator[models.InstanceSandbox]:
+        """Every InstanceSandbox of ``instanceSandboxes.get``, over all its pages, in order.
+
+        Pages of ``limit`` items, each fetched after the one before it, from
+        ``starting_after_id`` (exclusive) on, or from the start. Takes the arguments of
+        :meth:`get` but ``ending_before_id`` (the walk goes forward), and:
+
+        Args:
+            limit: Items per request. Default: 100.
+
+        Yields:
+            InstanceSandbox: each item, as the pages arrive.
+
+        Raises:
+            What :meth:`get` raises, when the page that fails is reached.
+        """
+        return items(
+            cursor_pages(
+                self.get,
+                {
+                    "instance_id": instance_id,
+                    "summary_exclude": summary_exclude,
+                    "summary_include": summary_include,
+                    "sort_field": sort_field,
+                    "sort_direction": sort_direction,
+                    "starting_after_id": starting_after_id,
+                    "filter_field": filter_field,
+                    "filter": filter,
+                    "include_deleted": include_deleted,
+                    "_actions": _actions,
+                    "_links": _links,
+                    "_embedded": _embedded,
+                    "losantdomain": losantdomain,
+                    "timeout": timeout,
+                },
+                limit=limit,
+            )
+        )
+
+    def iterate_pages(
+        self,
+        *,
+        instance_id: str,
+        summary_exclude: str | None = None,
+        summary_include: str | None = None,
+        sort_field: Literal[
+            "firstName",
+            "lastName",
+            "email",
+            "id",
+            "creationDate",
+            "lastSuccessfulLogin",
+            "lastFailedLogin",
+            "failedLoginCount",
+            "lastUpdated",
+        ] = "email",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        starting_after_id: str | None = None,
+        filter_field: Literal["firstName", "lastName", "email"] | None = None,
+        filter: str | None = None,
+        include_deleted: bool | str | None = None,
+        limit: int = 100,
+        _actions: bool = False,
+        _links: bool = True,
+        _embedded: bool = True,
+        losantdomain: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncIterator[models.InstanceSandboxes]:
+        """Every page of ``instanceSandboxes.get``, in order.
+
+        Pages of ``limit`` items, each fetched after the one before it, from
+        ``starting_after_id`` (exclusive) on, or from the start. Takes the arguments of
+        :meth:`get` but ``ending_before_id`` (the walk goes forward), and:
+
+        Args:
+            limit: Items per request. Default: 100.
+
+        Yields:
+            InstanceSandboxes: each page, as :meth:`get` returns it.
+
+        Raises:
+            What :meth:`get` raises, after the pages before the failing one.
+        """
+        return cursor_pages(
+            self.get,
+            {
+                "instance_id": instance_id,
+                "summary_exclude": summary_exclude,
+                "summary_include": summary_include,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "starting_after_id": starting_after_id,
+                "filter_field": filter_field,
+                "filter": filter,
+                "include_deleted": include_deleted,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+            limit=limit,
+        )
 
 
 _GET: Action[models.InstanceSandboxes] = Action(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
+from ..._times import TimeArg
 from ..._types import TimeoutArg
 
 if TYPE_CHECKING:
@@ -105,8 +106,8 @@ class Me(Resource):
     async def device_counts(
         self,
         *,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -121,8 +122,10 @@ class Me(Resource):
         Scopes: me.deviceCounts (or a broader scope).
 
         Args:
-            start: Start of range for device count query (ms since epoch)
-            end: End of range for device count query (ms since epoch)
+            start: Start of range for device count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
+            end: End of range for device count query (ms since epoch) (a datetime, date,
+                timedelta or int ms).
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -380,8 +383,8 @@ class Me(Resource):
     async def notebook_minute_counts(
         self,
         *,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -396,8 +399,10 @@ class Me(Resource):
         Scopes: me.notebookMinuteCounts (or a broader scope).
 
         Args:
-            start: Start of range for notebook execution query (ms since epoch)
-            end: End of range for notebook execution query (ms since epoch)
+            start: Start of range for notebook execution query (ms since epoch) (a
+                datetime, date, timedelta or int ms).
+            end: End of range for notebook execution query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -447,8 +452,8 @@ class Me(Resource):
     async def payload_counts(
         self,
         *,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         as_bytes: bool | str = False,
         _actions: bool = False,
         _links: bool = True,
@@ -464,8 +469,10 @@ class Me(Resource):
         Scopes: me.payloadCounts (or a broader scope).
 
         Args:
-            start: Start of range for payload count query (ms since epoch)
-            end: End of range for payload count query (ms since epoch)
+            start: Start of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
+            end: End of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             as_bytes: If the resulting stats should be returned as bytes Default: False.
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
@@ -480,8 +487,8 @@ class Me(Resource):
     async def payload_counts_breakdown(
         self,
         *,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         resolution: Literal["86400000", "3600000", 86400000, 3600000] = "86400000",
         as_bytes: bool | str = False,
         include_non_billable: bool | str = False,
@@ -499,8 +506,10 @@ class Me(Resource):
         Scopes: me.payloadCountsBreakdown (or a broader scope).
 
         Args:
-            start: Start of range for payload count query (ms since epoch)
-            end: End of range for payload count query (ms since epoch)
+            start: Start of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
+            end: End of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             resolution: Resolution in milliseconds Default: 86400000.
             as_bytes: If the resulting stats should be returned as bytes Default: False.
             include_non_billable: If non-billable payloads should be included in the
@@ -658,8 +667,8 @@ _DEVICE_COUNTS: Action[models.DeviceCounts] = Action(
     "GET",
     "/me/deviceCounts",
     (
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
     ),
     {200: "DeviceCounts"},
 )
@@ -763,8 +772,8 @@ _NOTEBOOK_MINUTE_COUNTS: Action[models.NotebookMinuteCounts] = Action(
     "GET",
     "/me/notebookMinuteCounts",
     (
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
     ),
     {200: "NotebookMinuteCounts"},
 )
@@ -789,8 +798,8 @@ _PAYLOAD_COUNTS: Action[models.PayloadStats] = Action(
     "GET",
     "/me/payloadCounts",
     (
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
         Param("asBytes", "as_bytes", "query"),
     ),
     {200: "PayloadStats"},
@@ -802,8 +811,8 @@ _PAYLOAD_COUNTS_BREAKDOWN: Action[models.PayloadCountsBreakdown] = Action(
     "GET",
     "/me/payloadCountsBreakdown",
     (
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
         Param("resolution", "resolution", "query"),
         Param("asBytes", "as_bytes", "query"),
         Param("includeNonBillable", "include_non_billable", "query"),

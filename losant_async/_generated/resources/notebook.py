@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
+from ..._times import TimeArg
 from ..._types import FileInput, TimeoutArg
 
 if TYPE_CHECKING:
@@ -154,7 +155,7 @@ class Notebook(Resource):
         application_id: str,
         notebook_id: str,
         limit: int | str = 1,
-        since: int | str | None = None,
+        since: TimeArg | None = None,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -171,7 +172,8 @@ class Notebook(Resource):
             application_id: ID associated with the application
             notebook_id: ID associated with the notebook
             limit: Max log entries to return (ordered by time descending) Default: 1.
-            since: Look for log entries since this time (ms since epoch)
+            since: Look for log entries since this time (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -188,8 +190,8 @@ class Notebook(Resource):
         *,
         application_id: str,
         notebook_id: str,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -205,8 +207,10 @@ class Notebook(Resource):
         Args:
             application_id: ID associated with the application
             notebook_id: ID associated with the notebook
-            start: Start of range for notebook execution query (ms since epoch)
-            end: End of range for notebook execution query (ms since epoch)
+            start: Start of range for notebook execution query (ms since epoch) (a
+                datetime, date, timedelta or int ms).
+            end: End of range for notebook execution query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -378,7 +382,7 @@ _LOGS: Action[models.NotebookExecutionLogs] = Action(
         Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("notebookId", "notebook_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("limit", "limit", "query"),
-        Param("since", "since", "query"),
+        Param("since", "since", "query", "time"),
     ),
     {200: "NotebookExecutionLogs"},
 )
@@ -391,8 +395,8 @@ _NOTEBOOK_MINUTE_COUNTS: Action[models.NotebookMinuteCounts] = Action(
     (
         Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("notebookId", "notebook_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
     ),
     {200: "NotebookMinuteCounts"},
 )

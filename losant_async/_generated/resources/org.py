@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
+from ..._times import TimeArg
 from ..._types import TimeoutArg
 
 if TYPE_CHECKING:
@@ -50,8 +51,8 @@ class Org(Resource):
         self,
         *,
         org_id: str,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -66,8 +67,10 @@ class Org(Resource):
 
         Args:
             org_id: ID associated with the organization
-            start: Start of range for device count query (ms since epoch)
-            end: End of range for device count query (ms since epoch)
+            start: Start of range for device count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
+            end: End of range for device count query (ms since epoch) (a datetime, date,
+                timedelta or int ms).
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -186,8 +189,8 @@ class Org(Resource):
         self,
         *,
         org_id: str,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -203,8 +206,10 @@ class Org(Resource):
 
         Args:
             org_id: ID associated with the organization
-            start: Start of range for notebook execution query (ms since epoch)
-            end: End of range for notebook execution query (ms since epoch)
+            start: Start of range for notebook execution query (ms since epoch) (a
+                datetime, date, timedelta or int ms).
+            end: End of range for notebook execution query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -257,8 +262,8 @@ class Org(Resource):
         self,
         *,
         org_id: str,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         as_bytes: bool | str = False,
         _actions: bool = False,
         _links: bool = True,
@@ -275,8 +280,10 @@ class Org(Resource):
 
         Args:
             org_id: ID associated with the organization
-            start: Start of range for payload count query (ms since epoch)
-            end: End of range for payload count query (ms since epoch)
+            start: Start of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
+            end: End of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             as_bytes: If the resulting stats should be returned as bytes Default: False.
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
@@ -293,8 +300,8 @@ class Org(Resource):
         self,
         *,
         org_id: str,
-        start: int | str | None = None,
-        end: int | str | None = None,
+        start: TimeArg | None = None,
+        end: TimeArg | None = None,
         resolution: Literal["86400000", "3600000", 86400000, 3600000] = "86400000",
         as_bytes: bool | str = False,
         include_non_billable: bool | str = False,
@@ -313,8 +320,10 @@ class Org(Resource):
 
         Args:
             org_id: ID associated with the organization
-            start: Start of range for payload count query (ms since epoch)
-            end: End of range for payload count query (ms since epoch)
+            start: Start of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
+            end: End of range for payload count query (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             resolution: Resolution in milliseconds Default: 86400000.
             as_bytes: If the resulting stats should be returned as bytes Default: False.
             include_non_billable: If non-billable payloads should be included in the
@@ -475,8 +484,8 @@ _DEVICE_COUNTS: Action[models.DeviceCounts] = Action(
     "/orgs/{orgId}/deviceCounts",
     (
         Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
     ),
     {200: "DeviceCounts"},
 )
@@ -527,8 +536,8 @@ _NOTEBOOK_MINUTE_COUNTS: Action[models.NotebookMinuteCounts] = Action(
     "/orgs/{orgId}/notebookMinuteCounts",
     (
         Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
     ),
     {200: "NotebookMinuteCounts"},
 )
@@ -554,8 +563,8 @@ _PAYLOAD_COUNTS: Action[models.PayloadStats] = Action(
     "/orgs/{orgId}/payloadCounts",
     (
         Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
         Param("asBytes", "as_bytes", "query"),
     ),
     {200: "PayloadStats"},
@@ -568,8 +577,8 @@ _PAYLOAD_COUNTS_BREAKDOWN: Action[models.PayloadCountsBreakdown] = Action(
     "/orgs/{orgId}/payloadCountsBreakdown",
     (
         Param("orgId", "org_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
-        Param("start", "start", "query"),
-        Param("end", "end", "query"),
+        Param("start", "start", "query", "time"),
+        Param("end", "end", "query", "time"),
         Param("resolution", "resolution", "query"),
         Param("asBytes", "as_bytes", "query"),
         Param("includeNonBillable", "include_non_billable", "query"),

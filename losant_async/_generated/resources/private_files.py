@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._types import TimeoutArg
+from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
@@ -69,6 +70,124 @@ class PrivateFiles(Resource):
             NotFoundError: 404, Error if application was not found
         """
         return await self._call(_GET, locals())
+
+    def iterate(
+        self,
+        *,
+        application_id: str,
+        sort_field: Literal["lastUpdated", "type", "name", "creationDate"] = "lastUpdated",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        filter_field: Literal["name"] | None = None,
+        filter: str | None = None,
+        type: str | None = None,
+        status: Literal["completed", "pending"] | None = None,
+        directory: str | None = None,
+        url_ttl: int | str = 900,
+        per_page: int = 100,
+        concurrency: int = 4,
+        _actions: bool = False,
+        _links: bool = True,
+        _embedded: bool = True,
+        losantdomain: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncIterator[models.File]:
+        """Every File of ``privateFiles.get``, over all its pages, in order.
+
+        Pages of ``per_page`` items; once the first gives the total, the next are
+        fetched ``concurrency`` at a time, and still come out in order. Takes the
+        arguments of :meth:`get` but ``page`` (the walk drives it), and:
+
+        Args:
+            per_page: Items per request. Default: 100.
+            concurrency: Pages fetched at once. Default: 4.
+
+        Yields:
+            File: each item, as the pages arrive.
+
+        Raises:
+            What :meth:`get` raises, when the page that fails is reached.
+        """
+        return items(
+            numbered_pages(
+                self.get,
+                {
+                    "application_id": application_id,
+                    "sort_field": sort_field,
+                    "sort_direction": sort_direction,
+                    "filter_field": filter_field,
+                    "filter": filter,
+                    "type": type,
+                    "status": status,
+                    "directory": directory,
+                    "url_ttl": url_ttl,
+                    "_actions": _actions,
+                    "_links": _links,
+                    "_embedded": _embedded,
+                    "losantdomain": losantdomain,
+                    "timeout": timeout,
+                },
+                per_page=per_page,
+                concurrency=concurrency,
+            )
+        )
+
+    def iterate_pages(
+        self,
+        *,
+        application_id: str,
+        sort_field: Literal["lastUpdated", "type", "name", "creationDate"] = "lastUpdated",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        filter_field: Literal["name"] | None = None,
+        filter: str | None = None,
+        type: str | None = None,
+        status: Literal["completed", "pending"] | None = None,
+        directory: str | None = None,
+        url_ttl: int | str = 900,
+        per_page: int = 100,
+        concurrency: int = 4,
+        _actions: bool = False,
+        _links: bool = True,
+        _embedded: bool = True,
+        losantdomain: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncIterator[models.Files]:
+        """Every page of ``privateFiles.get``, in order.
+
+        Pages of ``per_page`` items; once the first gives the total, the next are
+        fetched ``concurrency`` at a time, and still come out in order. Takes the
+        arguments of :meth:`get` but ``page`` (the walk drives it), and:
+
+        Args:
+            per_page: Items per request. Default: 100.
+            concurrency: Pages fetched at once. Default: 4.
+
+        Yields:
+            Files: each page, as :meth:`get` returns it.
+
+        Raises:
+            What :meth:`get` raises, after the pages before the failing one.
+        """
+        return numbered_pages(
+            self.get,
+            {
+                "application_id": application_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "filter_field": filter_field,
+                "filter": filter,
+                "type": type,
+                "status": status,
+                "directory": directory,
+                "url_ttl": url_ttl,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+            per_page=per_page,
+            concurrency=concurrency,
+        )
 
     async def post(
         self,

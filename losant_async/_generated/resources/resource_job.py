@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
+from ..._times import TimeArg
 from ..._types import TimeoutArg
 
 if TYPE_CHECKING:
@@ -156,7 +157,7 @@ class ResourceJob(Resource):
         application_id: str,
         resource_job_id: str,
         limit: int | str = 1,
-        since: int | str | None = None,
+        since: TimeArg | None = None,
         _actions: bool = False,
         _links: bool = True,
         _embedded: bool = True,
@@ -173,7 +174,8 @@ class ResourceJob(Resource):
             application_id: ID associated with the application
             resource_job_id: ID associated with the resource job
             limit: Max log entries to return (ordered by time descending) Default: 1.
-            since: Look for log entries since this time (ms since epoch)
+            since: Look for log entries since this time (ms since epoch) (a datetime,
+                date, timedelta or int ms).
             (and the global _actions, _links, _embedded, losantdomain, timeout)
 
         Returns:
@@ -279,7 +281,7 @@ _LOGS: Action[models.ResourceJobExecutionLogs] = Action(
         Param("applicationId", "application_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("resourceJobId", "resource_job_id", "path", "string", "^[A-Fa-f\\d]{24}$"),
         Param("limit", "limit", "query"),
-        Param("since", "since", "query"),
+        Param("since", "since", "query", "time"),
     ),
     {200: "ResourceJobExecutionLogs"},
 )

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._types import TimeoutArg
+from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
@@ -63,6 +64,112 @@ class ResourceJobs(Resource):
             NotFoundError: 404, Error if application was not found
         """
         return await self._call(_GET, locals())
+
+    def iterate(
+        self,
+        *,
+        application_id: str,
+        sort_field: Literal[
+            "name", "id", "creationDate", "lastUpdated", "lastExecutionRequested", "resourceType"
+        ] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        filter_field: Literal["name", "resourceType"] | None = None,
+        filter: str | None = None,
+        per_page: int = 100,
+        concurrency: int = 4,
+        _actions: bool = False,
+        _links: bool = True,
+        _embedded: bool = True,
+        losantdomain: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncIterator[models.ResourceJob]:
+        """Every ResourceJob of ``resourceJobs.get``, over all its pages, in order.
+
+        Pages of ``per_page`` items; once the first gives the total, the next are
+        fetched ``concurrency`` at a time, and still come out in order. Takes the
+        arguments of :meth:`get` but ``page`` (the walk drives it), and:
+
+        Args:
+            per_page: Items per request. Default: 100.
+            concurrency: Pages fetched at once. Default: 4.
+
+        Yields:
+            ResourceJob: each item, as the pages arrive.
+
+        Raises:
+            What :meth:`get` raises, when the page that fails is reached.
+        """
+        return items(
+            numbered_pages(
+                self.get,
+                {
+                    "application_id": application_id,
+                    "sort_field": sort_field,
+                    "sort_direction": sort_direction,
+                    "filter_field": filter_field,
+                    "filter": filter,
+                    "_actions": _actions,
+                    "_links": _links,
+                    "_embedded": _embedded,
+                    "losantdomain": losantdomain,
+                    "timeout": timeout,
+                },
+                per_page=per_page,
+                concurrency=concurrency,
+            )
+        )
+
+    def iterate_pages(
+        self,
+        *,
+        application_id: str,
+        sort_field: Literal[
+            "name", "id", "creationDate", "lastUpdated", "lastExecutionRequested", "resourceType"
+        ] = "name",
+        sort_direction: Literal["asc", "desc"] = "asc",
+        filter_field: Literal["name", "resourceType"] | None = None,
+        filter: str | None = None,
+        per_page: int = 100,
+        concurrency: int = 4,
+        _actions: bool = False,
+        _links: bool = True,
+        _embedded: bool = True,
+        losantdomain: str | None = None,
+        timeout: TimeoutArg = None,
+    ) -> AsyncIterator[models.ResourceJobs]:
+        """Every page of ``resourceJobs.get``, in order.
+
+        Pages of ``per_page`` items; once the first gives the total, the next are
+        fetched ``concurrency`` at a time, and still come out in order. Takes the
+        arguments of :meth:`get` but ``page`` (the walk drives it), and:
+
+        Args:
+            per_page: Items per request. Default: 100.
+            concurrency: Pages fetched at once. Default: 4.
+
+        Yields:
+            ResourceJobs: each page, as :meth:`get` returns it.
+
+        Raises:
+            What :meth:`get` raises, after the pages before the failing one.
+        """
+        return numbered_pages(
+            self.get,
+            {
+                "application_id": application_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "filter_field": filter_field,
+                "filter": filter,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+            per_page=per_page,
+            concurrency=concurrency,
+        )
 
     async def post(
         self,
