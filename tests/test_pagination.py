@@ -15,7 +15,7 @@ from losant_async import LosantClient, NotFoundError, RetryPolicy, models
 from losant_async.pagination import cursor_pages, items, numbered_pages
 from losant_async.testing import FakeLosant, Latency, ResetBefore, Status
 from tests.api_facts import LIST_ACTIONS, NOT_PAGINATED, derive_list_actions
-from tests.conftest import Scripted
+from tests.conftest import Scripted, exhaust
 
 pytestmark = pytest.mark.anyio
 
@@ -393,8 +393,7 @@ async def test_a_cursor_that_does_not_advance_is_an_error(
     scripted.fallback = handler
     walk = cursor_pages(scripted_client.instance_sandboxes.get, {"instance_id": INST}, limit=2)
     with pytest.raises(RuntimeError, match="cursor did not advance"):
-        async for _ in walk:
-            pass
+        await exhaust(walk)
     assert len(scripted.seen) == 2
 
 
@@ -445,15 +444,12 @@ async def test_bad_walk_options_are_refused_before_any_request(
     message: str,
 ) -> None:
     with pytest.raises(error, match=message):
-        async for _ in org_pages(scripted_client, INST, **kwargs):
-            pass
+        await exhaust(org_pages(scripted_client, INST, **kwargs))
     with pytest.raises(ValueError, match="page must be 0 or more"):
-        async for _ in org_pages(scripted_client, INST, {"page": -1}):
-            pass
+        await exhaust(org_pages(scripted_client, INST, {"page": -1}))
     with pytest.raises(ValueError, match="ending_before_id walks backwards"):
         args = {"instance_id": INST, "ending_before_id": INST}
-        async for _ in cursor_pages(scripted_client.instance_sandboxes.get, args):
-            pass
+        await exhaust(cursor_pages(scripted_client.instance_sandboxes.get, args))
     assert scripted.seen == []
 
 

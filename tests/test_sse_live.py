@@ -154,6 +154,22 @@ def assert_resumed(requests: list[JournalEntry], reconnects: int) -> None:
     assert resumed == sorted(resumed) and resumed[0] > 0
 
 
+async def through_drops(
+    server: FakeLosant,
+    stream: EventStream[T],
+    action: str,
+    count: int,
+    send: Callable[[int], object],
+) -> list[T]:
+    """The ``count`` items ``send(i)`` publishes, read from ``stream`` while the server
+    drops it; every reconnect must have resumed after the last event seen."""
+    async with stream, anyio.create_task_group() as tg:
+        tg.start_soon(publish_slowly, server, count, send)
+        got = await take(stream, count)
+    assert_resumed(stream_requests(server, action), stream.stats.reconnects)
+    return got
+
+
 # --- drops: each event exactly once, in order ------------------------------------------------
 
 
@@ -163,14 +179,14 @@ async def test_mqtt_stream_dropped_every_7_events_loses_nothing(
     server.faults.add(StreamDrop(every=7), action=MQTT)
     app = server.ids.application_id
     count = 200
-    async with mqtt(client, server) as stream, anyio.create_task_group() as tg:
-        tg.start_soon(publish_slowly, server, count, lambda i: server.publish(app, "t/n", str(i)))
-        got = await take(stream, count)
+    stream = mqtt(client, server)
+    got = await through_drops(
+        server, stream, MQTT, count, lambda i: server.publish(app, "t/n", str(i))
+    )
     assert [m.message for m in got] == [str(i) for i in range(count)]
     assert all(isinstance(m, models.MqttPublishBody) and m.topic == "t/n" for m in got)
     assert stream.stats.events == count
     assert stream.stats.reconnects >= count // 7 - 1
-    assert_resumed(stream_requests(server), stream.stats.reconnects)
     assert int(stream.last_event_id) == int(stream.stats.last_event_id)
 
 
@@ -184,17 +200,11 @@ async def test_state_stream_dropped_every_5_events_loses_nothing(
     stream = fast(
         client.device.state_stream(application_id=app, device_id=device, keep_alive_interval="0.1")
     )
-    async with stream, anyio.create_task_group() as tg:
-        tg.start_soon(
-            publish_slowly,
-            server,
-            count,
-            lambda i: server.send_state(app, device, {"data": {"n": i}}),
-        )
-        got = await take(stream, count)
+    got = await through_drops(
+        server, stream, action, count, lambda i: server.send_state(app, device, {"data": {"n": i}})
+    )
     assert all(isinstance(s, models.DeviceState) for s in got)
     assert [s.data for s in got] == [{"n": i} for i in range(count)]
-    assert_resumed(stream_requests(server, action), stream.stats.reconnects)
 
 
 async def test_command_stream_dropped_every_3_events_loses_nothing(
@@ -209,17 +219,11 @@ async def test_command_stream_dropped_every_3_events_loses_nothing(
             application_id=app, device_id=device, keep_alive_interval="0.1"
         )
     )
-    async with stream, anyio.create_task_group() as tg:
-        tg.start_soon(
-            publish_slowly,
-            server,
-            count,
-            lambda i: server.send_command(app, device, "step", {"n": i}),
-        )
-        got = await take(stream, count)
+    got = await through_drops(
+        server, stream, action, count, lambda i: server.send_command(app, device, "step", {"n": i})
+    )
     assert all(isinstance(c, models.DeviceCommand) and c.name == "step" for c in got)
     assert [c.payload for c in got] == [{"n": i} for i in range(count)]
-    assert_resumed(stream_requests(server, action), stream.stats.reconnects)
 
 
 # --- stalls: the idle watchdog ---------------------------------------------------------------
