@@ -1,24 +1,26 @@
 """A minimal HTTP/1.1 server answering with fixed bodies, for benchmarks of clients.
 
 ``python benchmarks/_peer_server.py TOKEN DAILY_BODY HOURLY_BODY`` serves, on a free port
-of 127.0.0.1 that it prints, every ``GET``: the hourly body when the request line asks for
+of 127.0.0.1 whose URL it prints, every ``GET``: the hourly body when the request line asks for
 ``resolution=3600000``, else the daily one (the bodies are real answers of the local
 Losant server, captured once); 401 without the bearer token. It is a bare asyncio protocol
 with keep-alive and canned responses, a few microseconds a request: the client process,
 not the server, must be the bottleneck, or every client measures alike. (The local Losant
 server validates and builds each answer, about 1.5 ms of CPU a call; even a minimal
 aiohttp web server costs about as much per request as an aiohttp client.)
+
+:class:`ChildServer` runs any such server (this one, or ``python -m losant_async.testing``)
+in a child process for the length of a ``with`` block.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 
@@ -63,7 +65,7 @@ async def serve(token: str, daily: bytes, hourly: bytes) -> None:
     ok_daily, ok_hourly = response("200 OK", daily), response("200 OK", hourly)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: _Http(auth, ok_daily, ok_hourly), "127.0.0.1", 0)
-    print(server.sockets[0].getsockname()[1], flush=True)
+    print(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -71,27 +73,23 @@ async def serve(token: str, daily: bytes, hourly: bytes) -> None:
     server.close()
 
 
-class PeerServer:
-    """The server in a child process: ``with PeerServer(...) as url:``."""
+class ChildServer:
+    """A server in a child process that prints its URL (``http://...``) in the first line
+    it writes: ``with ChildServer(argv) as url:``; stopped (SIGTERM, then SIGKILL) on exit."""
 
-    def __init__(self, token: str, daily: Path, hourly: Path) -> None:
-        self._argv = [sys.executable, __file__, token, str(daily), str(hourly)]
+    def __init__(self, argv: list[str]) -> None:
+        self._argv = argv
         self._proc: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> str:
         self._proc = subprocess.Popen(self._argv, stdout=subprocess.PIPE, text=True)
         assert self._proc.stdout is not None
-        port = int(self._proc.stdout.readline())
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-        return f"http://127.0.0.1:{port}"
+        line = self._proc.stdout.readline()  # printed once the server listens
+        found = re.search(r"http://\S+", line)
+        if found is None:
+            self.__exit__()
+            raise RuntimeError(f"the server did not start: {self._argv[1:3]} said {line!r}")
+        return found.group(0)
 
     def __exit__(self, *exc: object) -> None:
         if self._proc is not None:
@@ -103,6 +101,13 @@ class PeerServer:
                 self._proc.wait()
             if self._proc.stdout is not None:
                 self._proc.stdout.close()
+
+
+class PeerServer(ChildServer):
+    """The peer server in a child process: ``with PeerServer(...) as url:``."""
+
+    def __init__(self, token: str, daily: Path, hourly: Path) -> None:
+        super().__init__([sys.executable, __file__, token, str(daily), str(hourly)])
 
 
 if __name__ == "__main__":

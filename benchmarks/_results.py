@@ -125,6 +125,24 @@ def child_env() -> dict[str, str]:
     return env
 
 
+def run_child(
+    argv: Sequence[str], *, cwd: Path = ROOT, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` in the environment of :func:`child_env`, its output captured as text."""
+    return subprocess.run(
+        argv, cwd=cwd, env=child_env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def run_python(code: str, *args: str, timeout: float = 300) -> str:
+    """Run ``code`` in a fresh interpreter (``python -c``, :func:`child_env`) from the
+    repository root; its stdout, or a RuntimeError with the end of its stderr."""
+    done = run_child([sys.executable, "-c", code, *args], timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"child failed: {done.stderr[-3000:]}")
+    return done.stdout
+
+
 # --- instruction counts ----------------------------------------------------------------------
 
 
@@ -135,15 +153,8 @@ def callgrind_available() -> bool:
 def instructions(argv: Sequence[str], *, cwd: Path = ROOT, timeout: float = 1800) -> int:
     """Instructions (callgrind's Ir) executed by a whole process run under callgrind."""
     with tempfile.TemporaryDirectory() as tmp:
-        done = subprocess.run(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", *argv],
-            cwd=cwd,
-            env=child_env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", *argv]
+        done = run_child(argv, cwd=cwd, timeout=timeout)
     found = re.search(r"Collected\s*:\s*(\d+)", done.stderr)
     if done.returncode != 0 or found is None:
         raise RuntimeError(f"callgrind run failed ({done.returncode}): {done.stderr[-2000:]}")

@@ -338,6 +338,7 @@ class InstantSession:
         self.closed = False
         self.auth = None
         self.headers: CIMultiDict[str] = CIMultiDict()
+        self.auth: aiohttp.BasicAuth | None = None
 
     def request(self, method: str, url: Any, **kwargs: Any) -> _InstantRequest:
         return _InstantRequest(_InstantResponse(method, str(url), self._body, self._headers))

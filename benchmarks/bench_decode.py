@@ -20,7 +20,6 @@ times and ratios):
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import statistics
@@ -37,7 +36,7 @@ import msgspec
 if __package__ in (None, ""):  # run as a script from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._results import Result
+from benchmarks._results import Result, script_main
 
 
 def body(days: int, bad_rows: range = range(0)) -> bytes:
@@ -82,12 +81,10 @@ def paired(a: Callable[[], Any], b: Callable[[], Any], rounds: int) -> tuple[flo
     return statistics.median(ta), statistics.median(tb), ratio
 
 
-def main(argv: list[str] | None = None) -> list[Result]:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    repeat = 3 if args.quick else 15
-    rounds = 5 if args.quick else 101
+def results(quick: bool, callgrind: bool = False) -> list[Result]:
+    """The figures for ``python -m benchmarks``."""
+    repeat = 3 if quick else 15
+    rounds = 5 if quick else 101
 
     out = subprocess.run(
         [sys.executable, "-c", "import time;t=time.perf_counter();"
@@ -170,10 +167,5 @@ def main(argv: list[str] | None = None) -> list[Result]:
     ]
 
 
-def results(quick: bool, callgrind: bool = False) -> list[Result]:
-    """The figures for ``python -m benchmarks``."""
-    return main(["--quick"] if quick else [])
-
-
 if __name__ == "__main__":
-    main()
+    script_main(__doc__, results)

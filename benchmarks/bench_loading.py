@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -35,13 +34,12 @@ if __package__ in (None, ""):  # run as a script from a checkout
 
 from benchmarks._peer_server import PeerServer
 from benchmarks._results import (
-    ROOT,
     Result,
     callgrind_available,
-    child_env,
     instructions,
     median_ratio,
     paired,
+    run_python,
     script_main,
     spread,
 )
@@ -123,27 +121,12 @@ FIRST_CALL_CODE = {
 }
 
 
-def python(code: str, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        cwd=ROOT,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"child failed: {done.stderr[-3000:]}")
-    return done.stdout
-
-
 def import_ratio(rounds: int) -> Result:
     for statement in IMPORTS.values():  # compiled bytecode and the page cache, both warm
-        python(IMPORT.format(statement=statement))
+        run_python(IMPORT.format(statement=statement))
 
     def timer(statement: str) -> Callable[[], float]:
-        return lambda: float(python(IMPORT.format(statement=statement)))
+        return lambda: float(run_python(IMPORT.format(statement=statement)))
 
     times = paired({name: timer(statement) for name, statement in IMPORTS.items()}, rounds)
     ours_ms = statistics.median(times["ours"]) * 1e3
@@ -176,11 +159,11 @@ def first_call_block(rounds: int) -> Result:
         with PeerServer(TOKEN, daily, hourly) as url:
             arg = json.dumps({**spec, "url": url})
             for code in FIRST_CALL_CODE.values():  # warm bytecode, as for the import
-                python(code, arg)
+                run_python(code, arg)
 
             def one(name: str) -> Callable[[], float]:
                 def run() -> float:
-                    found = json.loads(python(FIRST_CALL_CODE[name], arg))
+                    found = json.loads(run_python(FIRST_CALL_CODE[name], arg))
                     seen[name].append(found)
                     return float(found["longest"])
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._results import ROOT, Result, child_env, script_main
+from benchmarks._results import Result, run_python, script_main
 
 CHILD = """
 import time
@@ -65,16 +64,7 @@ print(json.dumps(asyncio.run(main())))
 
 def run_once() -> dict[str, float]:
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD],
-        cwd=ROOT,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    marks: dict[str, float] = json.loads(done.stdout)
+    marks: dict[str, float] = json.loads(run_python(CHILD, timeout=120))
     marks["whole process"] = time.perf_counter() - started
     return marks
 

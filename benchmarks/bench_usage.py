@@ -16,10 +16,7 @@ The local Losant server runs in a child process. Two measures:
 
 from __future__ import annotations
 
-import argparse
 import os
-import socket
-import subprocess
 import sys
 import time
 import tracemalloc
@@ -31,7 +28,8 @@ import anyio
 if __package__ in (None, ""):  # run as a script from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._results import Result
+from benchmarks._peer_server import ChildServer
+from benchmarks._results import Result, script_main
 from losant_async import LosantClient
 from losant_async.testing import FakeLosant, Latency
 from losant_async.usage import ScrapeSummary, scrape_usage
@@ -40,26 +38,11 @@ TOKEN = "bench-token"
 DAY = 86_400_000
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(orgs: int, sandboxes: int, apps: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "losant_async.testing", "--port", str(port), "--token", TOKEN]
+def local_server(orgs: int, sandboxes: int, apps: int) -> ChildServer:
+    """``python -m losant_async.testing`` of that size in a child process."""
+    cmd = [sys.executable, "-m", "losant_async.testing", "--port", "0", "--token", TOKEN]
     cmd += ["--orgs", str(orgs), "--sandboxes", str(sandboxes), "--apps-per-org", str(apps)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("the local server did not start")
+    return ChildServer(cmd)
 
 
 def window() -> tuple[int, int]:
@@ -116,27 +99,21 @@ async def memory(url: str) -> tuple[int, int, float]:
     return summary.entities_done, peak, rows / summary.elapsed
 
 
-def main(argv: list[str] | None = None) -> list[Result]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small instances, one round")
-    args = parser.parse_args(argv)
-    sizes = [(10, 2, 2), (100, 20, 2)] if args.quick else [(200, 50, 5), (2000, 500, 5)]
-    throughput_orgs, repeat = (2, 2) if args.quick else (20, 4)
+def results(quick: bool, callgrind: bool = False) -> list[Result]:
+    """The figures for ``python -m benchmarks``."""
+    sizes = [(10, 2, 2), (100, 20, 2)] if quick else [(200, 50, 5), (2000, 500, 5)]
+    throughput_orgs, repeat = (2, 2) if quick else (20, 4)
     speedup = anyio.run(throughput, throughput_orgs, repeat)
-    results = []
+    peaks = []
     for orgs, sandboxes, apps in sizes:
-        proc, url = start_server(orgs, sandboxes, apps)
-        try:
-            results.append(anyio.run(memory, url))
-        finally:
-            proc.terminate()
-            proc.wait(10)
+        with local_server(orgs, sandboxes, apps) as url:
+            peaks.append(anyio.run(memory, url))
     print("memory: tracemalloc peak over a whole scrape, 16 entities at a time")
-    for entities, peak, rate in results:
+    for entities, peak, rate in peaks:
         print(f"  {entities:>6} entities: peak {peak / 1024:8.0f} KiB  ({rate:,.0f} rows/s traced)")
-    print(f"  peak ratio, {results[1][0] / results[0][0]:.0f}x the entities: "
-          f"{results[1][1] / results[0][1]:.2f}x")  # fmt: skip
-    (small, small_peak, _), (large, large_peak, _) = results
+    print(f"  peak ratio, {peaks[1][0] / peaks[0][0]:.0f}x the entities: "
+          f"{peaks[1][1] / peaks[0][1]:.2f}x")  # fmt: skip
+    (small, small_peak, _), (large, large_peak, _) = peaks
     return [
         Result(
             "usage scrape: sequential time / 16 entities at a time (20 ms latency)",
@@ -155,11 +132,6 @@ def main(argv: list[str] | None = None) -> list[Result]:
     ]
 
 
-def results(quick: bool, callgrind: bool = False) -> list[Result]:
-    """The figures for ``python -m benchmarks``."""
-    return main(["--quick"] if quick else [])
-
-
 if __name__ == "__main__":
     os.environ.pop("LOSANT_API_TOKEN", None)
-    main()
+    script_main(__doc__, results)

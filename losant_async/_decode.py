@@ -28,7 +28,7 @@ import re
 import types
 import typing
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import msgspec
@@ -284,7 +284,27 @@ class _Union(_Fixer):
         return UNFIT
 
 
-class _List(_Fixer):
+class _Container(_Fixer):
+    """A list or a dict of ``inner`` items (None: any item fits as it is)."""
+
+    __slots__ = ("inner",)
+    kind: type = object
+
+    def __init__(self, inner: _Fixer | None, expected: str) -> None:
+        super().__init__(expected)
+        self.inner = inner
+
+    def fix(self, value: Any, path: _Path, notes: _Notes) -> Any:
+        if type(value) is not self.kind:
+            return UNFIT
+        inner = self.inner
+        return value if inner is None else self.fix_items(value, inner, path, notes)
+
+    def fix_items(self, value: Any, inner: _Fixer, path: _Path, notes: _Notes) -> Any:
+        raise NotImplementedError
+
+
+class _List(_Container):
     """A list; an item that cannot fit (a ``null`` among objects) is dropped.
 
     msgspec converts the runs of good items in C, a chunk at a time: a failed conversion
@@ -294,19 +314,14 @@ class _List(_Fixer):
     throughout costs about one walk.
     """
 
-    __slots__ = ("item", "type")
+    __slots__ = ("type",)
+    kind = list
 
     def __init__(self, type_: Any, item: _Fixer | None, expected: str) -> None:
-        super().__init__(expected)
+        super().__init__(item, expected)
         self.type = type_
-        self.item = item
 
-    def fix(self, value: Any, path: _Path, notes: _Notes) -> Any:
-        if type(value) is not list:
-            return UNFIT
-        item = self.item
-        if item is None:
-            return value
+    def fix_items(self, value: Any, item: _Fixer, path: _Path, notes: _Notes) -> Any:
         out: list[Any] = []
         i, count = 0, len(value)
         size, wait, backoff = count, 0, 1
@@ -366,33 +381,40 @@ def _first_index(error: msgspec.ValidationError, count: int) -> int | None:
     return index if index < count else None
 
 
-class _Dict(_Fixer):
+class _Dict(_Container):
     """``dict[str, V]``; a value that cannot fit ``V`` is dropped with its key."""
 
-    __slots__ = ("value",)
+    __slots__ = ()
+    kind = dict
 
-    def __init__(self, value: _Fixer | None, expected: str) -> None:
-        super().__init__(expected)
-        self.value = value
-
-    def fix(self, value: Any, path: _Path, notes: _Notes) -> Any:
-        if type(value) is not dict:
-            return UNFIT
-        fixer = self.value
-        if fixer is None:
-            return value
-        dropped = None
-        for key, x in value.items():
-            fixed = fixer.fix(x, (path, key), notes)
-            if fixed is not x:
-                if fixed is UNFIT:
-                    notes.add((path, key), _DROPPED_VALUE, x, fixer.expected)
-                    dropped = [*(dropped or ()), key]
-                else:
-                    value[key] = fixed  # an existing key: safe while iterating
-        for key in dropped or ():
-            del value[key]
+    def fix_items(self, value: Any, fixer: _Fixer, path: _Path, notes: _Notes) -> Any:
+        _fix_members(value, lambda _key: fixer, path, notes, _DROPPED_VALUE)
         return value
+
+
+def _fix_members(
+    value: dict[str, Any],
+    fixer_of: Callable[[str], _Fixer | None],
+    path: _Path,
+    notes: _Notes,
+    note: str,
+) -> None:
+    """Fix each value of ``value`` in place with its key's fixer (None: kept as it is);
+    one that cannot fit is noted with ``note`` and removed with its key."""
+    dropped = None
+    for key, x in value.items():
+        fixer = fixer_of(key)
+        if fixer is None:
+            continue
+        fixed = fixer.fix(x, (path, key), notes)
+        if fixed is not x:
+            if fixed is UNFIT:
+                notes.add((path, key), note, x, fixer.expected)
+                dropped = [*(dropped or ()), key]
+            else:
+                value[key] = fixed  # an existing key: safe while iterating
+    for key in dropped or ():
+        del value[key]
 
 
 class _Struct(_Fixer):
@@ -423,20 +445,9 @@ class _Struct(_Fixer):
         if type(value) is not dict:
             return UNFIT
         fields = self.fields if self.fields is not None else self._compile()
-        dropped = None
-        for key, x in value.items():
-            fixer = fields.get(key)
-            if fixer is None:  # unknown (ignored by the decode) or Any
-                continue
-            fixed = fixer.fix(x, (path, key), notes)
-            if fixed is not x:
-                if fixed is UNFIT:
-                    notes.add((path, key), _DEFAULTED, x, fixer.expected)
-                    dropped = [*(dropped or ()), key]
-                else:
-                    value[key] = fixed  # an existing key: safe while iterating
-        for key in dropped or ():
-            del value[key]  # so the field keeps its default
+        # A key without a fixer is unknown (ignored by the decode) or Any; a dropped key
+        # leaves its field at the default.
+        _fix_members(value, fields.get, path, notes, _DEFAULTED)
         for key in self.required:
             if key not in value:
                 return UNFIT

@@ -155,58 +155,52 @@ def derive_time_params() -> list[tuple[str, str]]:
 # "page": ``page``/``perPage`` answered with ``totalCount``; "cursor":
 # ``startingAfterId``/``limit`` answered with ``hasMore``. (instanceAuditLogs' items are
 # typed as the collection itself: so the API description has it.)
-LIST_ACTIONS: tuple[tuple[str, str, str, str], ...] = (
-    ("applicationApiTokens.get", "page", "ApiTokens", "ApiToken"),
-    (
-        "applicationCertificateAuthorities.get",
-        "page",
-        "ApplicationCertificateAuthorities",
-        "ApplicationCertificateAuthority",
-    ),
-    ("applicationCertificates.get", "page", "ApplicationCertificates", "ApplicationCertificate"),
-    ("applicationDashboards.get", "page", "Dashboards", "Dashboard"),
-    ("applicationJobLogs.get", "page", "ApplicationJobLogs", "ApplicationJobLog"),
-    ("applicationKeys.get", "page", "ApplicationKeys", "ApplicationKey"),
-    ("applicationTemplates.get", "page", "ApplicationTemplates", "ApplicationTemplate"),
-    ("applications.get", "page", "Applications", "Application"),
-    ("applications.periodSummaries", "page", "PeriodSummaries", "PeriodSummary"),
-    ("auditLogs.get", "page", "AuditLogs", "AuditLog"),
-    ("credentials.get", "page", "Credentials", "Credential"),
-    ("dashboards.get", "page", "Dashboards", "Dashboard"),
-    ("dataTables.get", "page", "DataTables", "DataTable"),
-    ("deviceRecipes.get", "page", "DeviceRecipes", "DeviceRecipe"),
-    ("devices.get", "page", "Devices", "Device"),
-    (
-        "devices.getCompositeState",
-        "page",
-        "CompositeDevicesState",
-        "CompositeDevicesStateItem",
-    ),
-    ("edgeDeployments.get", "page", "EdgeDeployments", "EdgeDeployment"),
-    ("embeddedDeployments.get", "page", "EmbeddedDeployments", "EmbeddedDeployment"),
-    ("events.get", "page", "Events", "Event"),
-    ("experienceGroups.get", "page", "ExperienceGroups", "ExperienceGroup"),
-    ("experienceUsers.get", "page", "ExperienceUsers", "ExperienceUser"),
-    ("experienceVersions.get", "page", "ExperienceVersions", "ExperienceVersion"),
-    ("experienceViews.get", "page", "ExperienceViews", "ExperienceView"),
-    ("files.get", "page", "Files", "File"),
-    ("flowVersions.get", "page", "FlowVersions", "FlowVersion"),
-    ("flows.get", "page", "Flows", "Flow"),
-    ("flows.getByVersion", "page", "FlowVersions", "FlowVersion"),
-    ("instance.historicalSummaries", "page", "HistoricalSummaries", "HistoricalSummariesItem"),
-    ("instanceAuditLogs.get", "page", "InstanceAuditLogs", "InstanceAuditLogs"),
-    ("instanceCustomNodes.get", "page", "InstanceCustomNodes", "InstanceCustomNode"),
-    ("instanceNotificationRules.get", "page", "NotificationRules", "NotificationRule"),
-    ("instanceOrgs.get", "page", "InstanceOrgs", "InstanceOrg"),
-    ("instanceSandboxes.get", "cursor", "InstanceSandboxes", "InstanceSandbox"),
-    ("instances.get", "page", "Instances", "Instance"),
-    ("integrations.get", "page", "Integrations", "Integration"),
-    ("notebooks.get", "page", "Notebooks", "Notebook"),
-    ("orgs.get", "page", "Orgs", "Org"),
-    ("privateFiles.get", "page", "Files", "File"),
-    ("resourceJobs.get", "page", "ResourceJobs", "ResourceJob"),
-    ("userOauthTokens.get", "page", "UserOauthTokens", "UserOauthToken"),
-    ("webhooks.get", "page", "Webhooks", "Webhook"),
+_LIST_ACTIONS = """
+applicationApiTokens.get               page    ApiTokens                          ApiToken
+applicationCertificateAuthorities.get  page    ApplicationCertificateAuthorities  ApplicationCertificateAuthority
+applicationCertificates.get            page    ApplicationCertificates            ApplicationCertificate
+applicationDashboards.get              page    Dashboards                         Dashboard
+applicationJobLogs.get                 page    ApplicationJobLogs                 ApplicationJobLog
+applicationKeys.get                    page    ApplicationKeys                    ApplicationKey
+applicationTemplates.get               page    ApplicationTemplates               ApplicationTemplate
+applications.get                       page    Applications                       Application
+applications.periodSummaries           page    PeriodSummaries                    PeriodSummary
+auditLogs.get                          page    AuditLogs                          AuditLog
+credentials.get                        page    Credentials                        Credential
+dashboards.get                         page    Dashboards                         Dashboard
+dataTables.get                         page    DataTables                         DataTable
+deviceRecipes.get                      page    DeviceRecipes                      DeviceRecipe
+devices.get                            page    Devices                            Device
+devices.getCompositeState              page    CompositeDevicesState              CompositeDevicesStateItem
+edgeDeployments.get                    page    EdgeDeployments                    EdgeDeployment
+embeddedDeployments.get                page    EmbeddedDeployments                EmbeddedDeployment
+events.get                             page    Events                             Event
+experienceGroups.get                   page    ExperienceGroups                   ExperienceGroup
+experienceUsers.get                    page    ExperienceUsers                    ExperienceUser
+experienceVersions.get                 page    ExperienceVersions                 ExperienceVersion
+experienceViews.get                    page    ExperienceViews                    ExperienceView
+files.get                              page    Files                              File
+flowVersions.get                       page    FlowVersions                       FlowVersion
+flows.get                              page    Flows                              Flow
+flows.getByVersion                     page    FlowVersions                       FlowVersion
+instance.historicalSummaries           page    HistoricalSummaries                HistoricalSummariesItem
+instanceAuditLogs.get                  page    InstanceAuditLogs                  InstanceAuditLogs
+instanceCustomNodes.get                page    InstanceCustomNodes                InstanceCustomNode
+instanceNotificationRules.get          page    NotificationRules                  NotificationRule
+instanceOrgs.get                       page    InstanceOrgs                       InstanceOrg
+instanceSandboxes.get                  cursor  InstanceSandboxes                  InstanceSandbox
+instances.get                          page    Instances                          Instance
+integrations.get                       page    Integrations                       Integration
+notebooks.get                          page    Notebooks                          Notebook
+orgs.get                               page    Orgs                               Org
+privateFiles.get                       page    Files                              File
+resourceJobs.get                       page    ResourceJobs                       ResourceJob
+userOauthTokens.get                    page    UserOauthTokens                    UserOauthToken
+webhooks.get                           page    Webhooks                           Webhook
+"""  # noqa: E501 (one row a line)
+LIST_ACTIONS: tuple[tuple[str, str, str, str], ...] = tuple(
+    (action, style, page, item)
+    for action, style, page, item in (line.split() for line in _LIST_ACTIONS.strip().splitlines())
 )
 
 # Actions with paging-like params that neither style can walk, and why.

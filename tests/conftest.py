@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,6 +102,12 @@ def drop() -> Handler:
         return web.Response()
 
     return handler
+
+
+async def exhaust(items: AsyncIterable[object]) -> None:
+    """Iterate ``items`` to its end, or to the error a test expects of it."""
+    async for _ in items:
+        pass
 
 
 @pytest.fixture

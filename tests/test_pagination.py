@@ -15,7 +15,7 @@ from losant_async import LosantClient, NotFoundError, RetryPolicy, models
 from losant_async.pagination import cursor_pages, items, numbered_pages
 from losant_async.testing import FakeLosant, Latency, ResetBefore, Status
 from tests.api_facts import LIST_ACTIONS, NOT_PAGINATED, derive_list_actions
-from tests.conftest import Scripted
+from tests.conftest import Scripted, exhaust
 
 pytestmark = pytest.mark.anyio
 
@@ -33,6 +33,16 @@ async def server() -> AsyncIterator[FakeLosant]:
 async def client(server: FakeLosant) -> AsyncIterator[LosantClient]:
     async with LosantClient(server.token, base_url=server.url) as c:
         yield c
+
+
+def org_pages(
+    client: LosantClient, instance_id: str, query: dict[str, Any] | None = None, **options: Any
+) -> AsyncIterator[models.InstanceOrgs]:
+    """The pages of the instance's orgs (``instanceOrgs.get`` with ``query`` besides the
+    instance), walked with ``options`` (``per_page``, ``concurrency``)."""
+    return numbered_pages(
+        client.instance_orgs.get, {"instance_id": instance_id, **(query or {})}, **options
+    )
 
 
 def page_numbers(server: FakeLosant, action: str) -> list[str]:
@@ -53,9 +63,7 @@ async def test_every_org_in_order_with_pages_fetched_concurrently(
     server.faults.add(Latency(delay=0.01, jitter=0.02))  # replies in any order
 
     seen: list[str] = []
-    pages = numbered_pages(
-        client.instance_orgs.get, {"instance_id": inst}, per_page=2, concurrency=3
-    )
+    pages = org_pages(client, inst, per_page=2, concurrency=3)
     async for org in items(pages):
         assert_type(org, models.InstanceOrg)
         seen.append(str(org.id))
@@ -68,11 +76,7 @@ async def test_the_page_iterator_yields_typed_pages_in_order(
     server: FakeLosant, client: LosantClient
 ) -> None:
     inst = server.ids.instance_id
-    pages = numbered_pages(
-        client.instance_orgs.get,
-        {"instance_id": inst, "per_page": 4, "sort_field": "creationDate"},
-        concurrency=8,
-    )
+    pages = org_pages(client, inst, {"per_page": 4, "sort_field": "creationDate"}, concurrency=8)
     got: list[models.InstanceOrgs] = [p async for p in pages]
     assert [p.page for p in got] == [0, 1, 2]
     assert [p.count for p in got] == [4, 4, 3]
@@ -84,16 +88,14 @@ async def test_the_page_iterator_yields_typed_pages_in_order(
 
 async def test_a_walk_from_a_later_page(server: FakeLosant, client: LosantClient) -> None:
     inst = server.ids.instance_id
-    full = [
-        o.id async for o in items(numbered_pages(client.instance_orgs.get, {"instance_id": inst}))
-    ]
-    tail = numbered_pages(client.instance_orgs.get, {"instance_id": inst, "page": 2}, per_page=3)
+    full = [o.id async for o in items(org_pages(client, inst))]
+    tail = org_pages(client, inst, {"page": 2}, per_page=3)
     assert [o.id async for o in items(tail)] == full[6:]
 
 
 async def test_one_short_page_is_one_request(server: FakeLosant, client: LosantClient) -> None:
     inst = server.ids.instance_id
-    got = [o async for o in items(numbered_pages(client.instance_orgs.get, {"instance_id": inst}))]
+    got = [o async for o in items(org_pages(client, inst))]
     assert len(got) == ORGS
     assert page_numbers(server, "instanceOrgs.get") == ["0"]
 
@@ -111,12 +113,7 @@ async def test_a_total_that_grows_mid_walk_is_followed(
     server: FakeLosant, client: LosantClient
 ) -> None:
     inst = server.ids.instance_id
-    pages = numbered_pages(
-        client.instance_orgs.get,
-        {"instance_id": inst, "sort_field": "creationDate"},
-        per_page=5,
-        concurrency=1,
-    )
+    pages = org_pages(client, inst, {"sort_field": "creationDate"}, per_page=5, concurrency=1)
     seen: list[str | None] = []
     async for page in pages:
         seen += [o.id for o in page.items or ()]
@@ -134,9 +131,7 @@ async def test_a_total_that_shrinks_mid_walk_stops_the_walk(
     inst = server.ids.instance_id
     ordered = await client.instance_orgs.get(instance_id=inst, per_page=1000)
     ids = [o.id for o in ordered.items or () if o.id]
-    pages = numbered_pages(
-        client.instance_orgs.get, {"instance_id": inst}, per_page=3, concurrency=1
-    )
+    pages = org_pages(client, inst, per_page=3, concurrency=1)
     seen: list[str | None] = []
     async for page in pages:
         seen += [o.id for o in page.items or ()]
@@ -165,9 +160,7 @@ async def test_a_failing_page_raises_its_own_error_after_the_pages_before_it(
     server: FakeLosant, client: LosantClient
 ) -> None:
     inst = server.ids.instance_id
-    pages = numbered_pages(
-        client.instance_orgs.get, {"instance_id": inst}, per_page=2, concurrency=1
-    )
+    pages = org_pages(client, inst, per_page=2, concurrency=1)
     got: list[models.InstanceOrgs] = []
     with pytest.raises(NotFoundError):
         async for page in pages:
@@ -185,9 +178,7 @@ async def test_page_errors_are_retried_by_the_client(
     server.faults.add(ResetBefore(), action="instanceOrgs.get", rate=0.2)
     retry = RetryPolicy(max_retries=20, backoff_base=0.001, budget=None)
     async with LosantClient(server.token, base_url=server.url, retry=retry) as patient:
-        pages = numbered_pages(
-            patient.instance_orgs.get, {"instance_id": inst}, per_page=1, concurrency=4
-        )
+        pages = org_pages(patient, inst, per_page=1, concurrency=4)
         got = [str(o.id) async for o in items(pages)]
     assert sorted(got) == sorted(server.ids.org_ids)
     assert sum(r.hits for r in server.faults.rules) > 0
@@ -283,7 +274,7 @@ async def test_pages_answered_out_of_order_are_yielded_in_order(
         return web.json_response(org_page(page, 2, 8))
 
     scripted.fallback = handler
-    pages = numbered_pages(scripted_client.instance_orgs.get, {"instance_id": INST}, per_page=2)
+    pages = org_pages(scripted_client, INST, per_page=2)
     got = [p.page async for p in pages]
     assert got == [0, 1, 2, 3]
     assert answered.index(3) < answered.index(1)
@@ -301,9 +292,7 @@ async def test_an_error_in_a_concurrent_batch_is_raised_as_is_after_earlier_page
     scripted.fallback = handler
     got: list[int | None] = []
     with pytest.raises(NotFoundError, match="gone"):  # not an ExceptionGroup
-        async for page in numbered_pages(
-            scripted_client.instance_orgs.get, {"instance_id": INST}, per_page=2, concurrency=4
-        ):
+        async for page in org_pages(scripted_client, INST, per_page=2, concurrency=4):
             got.append(page.page)
     assert got == [0, 1]
 
@@ -331,9 +320,7 @@ async def test_empty_and_short_pages_end_the_walk(
         return web.json_response(pages[int(request.query["page"])])
 
     scripted.fallback = handler
-    walk = numbered_pages(
-        scripted_client.instance_orgs.get, {"instance_id": INST}, per_page=2, concurrency=1
-    )
+    walk = org_pages(scripted_client, INST, per_page=2, concurrency=1)
     got = [o.id async for o in items(walk)]
     assert got == [o["id"] for p in pages for o in p["items"]]
     assert len(scripted.seen) == expected_requests
@@ -350,7 +337,7 @@ async def test_the_page_size_the_server_answers_with_is_the_one_relied_on(
         return web.json_response(org_page(page, 3, 8, count=min(3, 8 - 3 * page)))
 
     scripted.fallback = handler
-    walk = numbered_pages(scripted_client.instance_orgs.get, {"instance_id": INST}, per_page=50)
+    walk = org_pages(scripted_client, INST, per_page=50)
     got = [o.id async for o in items(walk)]
     assert got == [f"{i:024x}" for i in range(8)]
     assert sorted(dict(s.query)["page"] for s in scripted.seen) == ["0", "1", "2"]
@@ -366,7 +353,7 @@ async def test_without_a_total_pages_are_walked_one_by_one(
         return web.json_response(body)
 
     scripted.fallback = handler
-    walk = numbered_pages(scripted_client.instance_orgs.get, {"instance_id": INST}, per_page=2)
+    walk = org_pages(scripted_client, INST, per_page=2)
     assert len([o async for o in items(walk)]) == 7
     assert [dict(s.query)["page"] for s in scripted.seen] == ["0", "1", "2", "3"]
     assert scripted.peak == 1
@@ -406,8 +393,7 @@ async def test_a_cursor_that_does_not_advance_is_an_error(
     scripted.fallback = handler
     walk = cursor_pages(scripted_client.instance_sandboxes.get, {"instance_id": INST}, limit=2)
     with pytest.raises(RuntimeError, match="cursor did not advance"):
-        async for _ in walk:
-            pass
+        await exhaust(walk)
     assert len(scripted.seen) == 2
 
 
@@ -458,19 +444,12 @@ async def test_bad_walk_options_are_refused_before_any_request(
     message: str,
 ) -> None:
     with pytest.raises(error, match=message):
-        async for _ in numbered_pages(
-            scripted_client.instance_orgs.get, {"instance_id": INST}, **kwargs
-        ):
-            pass
+        await exhaust(org_pages(scripted_client, INST, **kwargs))
     with pytest.raises(ValueError, match="page must be 0 or more"):
-        async for _ in numbered_pages(
-            scripted_client.instance_orgs.get, {"instance_id": INST, "page": -1}
-        ):
-            pass
+        await exhaust(org_pages(scripted_client, INST, {"page": -1}))
     with pytest.raises(ValueError, match="ending_before_id walks backwards"):
         args = {"instance_id": INST, "ending_before_id": INST}
-        async for _ in cursor_pages(scripted_client.instance_sandboxes.get, args):
-            pass
+        await exhaust(cursor_pages(scripted_client.instance_sandboxes.get, args))
     assert scripted.seen == []
 
 

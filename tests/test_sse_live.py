@@ -11,9 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 import anyio
 import anyio.lowlevel
@@ -31,7 +31,15 @@ from losant_async.errors import (
     StreamError,
 )
 from losant_async.sse import EventStream, ServerSentEvent, StreamGap
-from losant_async.testing import FakeLosant, JournalEntry, Latency, Status, StreamDrop, StreamStall
+from losant_async.testing import (
+    FakeLosant,
+    Fault,
+    JournalEntry,
+    Latency,
+    Status,
+    StreamDrop,
+    StreamStall,
+)
 from tests.conftest import Handler, Scripted, reply
 
 pytestmark = [pytest.mark.anyio, pytest.mark.fake_losant(stream_ids=True)]
@@ -85,6 +93,49 @@ async def take(stream: EventStream[T], count: int, timeout: float = 5.0) -> list
     return got
 
 
+class Drain(Generic[T]):
+    """Iterates ``stream`` to its end in a task (``tg.start_soon(drain)``), keeping what it
+    yields; :meth:`close` closes the stream and waits, bounded, for the iteration to end."""
+
+    def __init__(self, stream: EventStream[T]) -> None:
+        self.stream = stream
+        self.got: list[T] = []
+        self.ended = anyio.Event()
+
+    async def __call__(self) -> None:
+        async for item in self.stream:
+            self.got.append(item)
+        self.ended.set()
+
+    async def close(self, timeout: float = 1.0) -> None:
+        await self.stream.aclose()
+        with anyio.fail_after(timeout):  # a hang guard only
+            await self.ended.wait()
+
+
+@contextlib.asynccontextmanager
+async def closed_in_a_reconnect(
+    client: LosantClient,
+    server: FakeLosant,
+    reconnect: Fault,
+    reached: Callable[[list[JournalEntry]], bool],
+    timeout: float = 1.0,
+) -> AsyncIterator[Drain[Any]]:
+    """A stream that drops after each event, its reconnects met by ``reconnect``: one
+    event is published, and once the stream's requests are ``reached`` it is closed; the
+    block runs before the stream's own block is left."""
+    server.faults.add(StreamDrop(every=1), action=MQTT)
+    stream = mqtt(client, server)
+    drain = Drain(stream)
+    async with stream, anyio.create_task_group() as tg:
+        server.faults.add(reconnect, action=MQTT)
+        server.publish(server.ids.application_id, "t/n", "x")
+        tg.start_soon(drain)
+        await until(lambda: reached(stream_requests(server)))
+        await drain.close(timeout)
+        yield drain
+
+
 async def publish_slowly(server: FakeLosant, count: int, send: Callable[[int], object]) -> None:
     """``send(i)`` for each i, yielding to the loop now and then so that publishing
     overlaps the consumer's drops and reconnects."""
@@ -103,6 +154,22 @@ def assert_resumed(requests: list[JournalEntry], reconnects: int) -> None:
     assert resumed == sorted(resumed) and resumed[0] > 0
 
 
+async def through_drops(
+    server: FakeLosant,
+    stream: EventStream[T],
+    action: str,
+    count: int,
+    send: Callable[[int], object],
+) -> list[T]:
+    """The ``count`` items ``send(i)`` publishes, read from ``stream`` while the server
+    drops it; every reconnect must have resumed after the last event seen."""
+    async with stream, anyio.create_task_group() as tg:
+        tg.start_soon(publish_slowly, server, count, send)
+        got = await take(stream, count)
+    assert_resumed(stream_requests(server, action), stream.stats.reconnects)
+    return got
+
+
 # --- drops: each event exactly once, in order ------------------------------------------------
 
 
@@ -112,14 +179,14 @@ async def test_mqtt_stream_dropped_every_7_events_loses_nothing(
     server.faults.add(StreamDrop(every=7), action=MQTT)
     app = server.ids.application_id
     count = 200
-    async with mqtt(client, server) as stream, anyio.create_task_group() as tg:
-        tg.start_soon(publish_slowly, server, count, lambda i: server.publish(app, "t/n", str(i)))
-        got = await take(stream, count)
+    stream = mqtt(client, server)
+    got = await through_drops(
+        server, stream, MQTT, count, lambda i: server.publish(app, "t/n", str(i))
+    )
     assert [m.message for m in got] == [str(i) for i in range(count)]
     assert all(isinstance(m, models.MqttPublishBody) and m.topic == "t/n" for m in got)
     assert stream.stats.events == count
     assert stream.stats.reconnects >= count // 7 - 1
-    assert_resumed(stream_requests(server), stream.stats.reconnects)
     assert int(stream.last_event_id) == int(stream.stats.last_event_id)
 
 
@@ -133,17 +200,11 @@ async def test_state_stream_dropped_every_5_events_loses_nothing(
     stream = fast(
         client.device.state_stream(application_id=app, device_id=device, keep_alive_interval="0.1")
     )
-    async with stream, anyio.create_task_group() as tg:
-        tg.start_soon(
-            publish_slowly,
-            server,
-            count,
-            lambda i: server.send_state(app, device, {"data": {"n": i}}),
-        )
-        got = await take(stream, count)
+    got = await through_drops(
+        server, stream, action, count, lambda i: server.send_state(app, device, {"data": {"n": i}})
+    )
     assert all(isinstance(s, models.DeviceState) for s in got)
     assert [s.data for s in got] == [{"n": i} for i in range(count)]
-    assert_resumed(stream_requests(server, action), stream.stats.reconnects)
 
 
 async def test_command_stream_dropped_every_3_events_loses_nothing(
@@ -158,17 +219,11 @@ async def test_command_stream_dropped_every_3_events_loses_nothing(
             application_id=app, device_id=device, keep_alive_interval="0.1"
         )
     )
-    async with stream, anyio.create_task_group() as tg:
-        tg.start_soon(
-            publish_slowly,
-            server,
-            count,
-            lambda i: server.send_command(app, device, "step", {"n": i}),
-        )
-        got = await take(stream, count)
+    got = await through_drops(
+        server, stream, action, count, lambda i: server.send_command(app, device, "step", {"n": i})
+    )
     assert all(isinstance(c, models.DeviceCommand) and c.name == "step" for c in got)
     assert [c.payload for c in got] == [{"n": i} for i in range(count)]
-    assert_resumed(stream_requests(server, action), stream.stats.reconnects)
 
 
 # --- stalls: the idle watchdog ---------------------------------------------------------------
@@ -440,43 +495,19 @@ async def test_aclose_from_another_task_ends_iteration(
 ) -> None:
     stream = mqtt(client, server, keep_alive_interval="5")  # watchdog at 15 s
     stream.idle_timeout = None
-    ended = anyio.Event()
-
-    async def consume() -> None:
-        async for _ in stream:
-            pass
-        ended.set()
-
+    drain = Drain(stream)
     async with stream, anyio.create_task_group() as tg:
-        tg.start_soon(consume)
+        tg.start_soon(drain)
         await anyio.sleep(0.05)
-        await stream.aclose()
-        with anyio.fail_after(1):
-            await ended.wait()
+        await drain.close()
     assert stream.stats.reconnects == 0
 
 
 async def test_aclose_during_a_reconnect_closes_the_new_connection(
     client: LosantClient, server: FakeLosant
 ) -> None:
-    server.faults.add(StreamDrop(every=1), action=MQTT)
-    stream = mqtt(client, server)
-    ended = anyio.Event()
-
-    async def consume() -> None:
-        async for _ in stream:
-            pass
-        ended.set()
-
-    async with stream, anyio.create_task_group() as tg:
-        # The reconnect's answer is held back 0.3 s; aclose() comes in the meantime.
-        server.faults.add(Latency(0.3), action=MQTT)
-        server.publish(server.ids.application_id, "t/n", "x")
-        tg.start_soon(consume)
-        await until(lambda: len(stream_requests(server)) == 2)
-        await stream.aclose()
-        with anyio.fail_after(1):
-            await ended.wait()
+    # The reconnect's answer is held back 0.3 s; aclose() comes in the meantime.
+    async with closed_in_a_reconnect(client, server, Latency(0.3), lambda r: len(r) == 2):
         # Closed already, not only when the block is left.
         await until(lambda: server.stats.open_streams == 0, timeout=1)
     assert len(stream_requests(server)) == 2
@@ -485,23 +516,8 @@ async def test_aclose_during_a_reconnect_closes_the_new_connection(
 async def test_aclose_stops_the_retries_of_a_refused_reconnect(
     client: LosantClient, server: FakeLosant
 ) -> None:
-    server.faults.add(StreamDrop(every=1), action=MQTT)
-    stream = mqtt(client, server)
-    ended = anyio.Event()
-
-    async def consume() -> None:
-        async for _ in stream:
-            pass
-        ended.set()
-
-    async with stream, anyio.create_task_group() as tg:
-        server.faults.add(Status(503), action=MQTT)
-        server.publish(server.ids.application_id, "t/n", "x")
-        tg.start_soon(consume)
-        await until(lambda: len(stream_requests(server)) >= 3)
-        await stream.aclose()
-        with anyio.fail_after(1):
-            await ended.wait()
+    async with closed_in_a_reconnect(client, server, Status(503), lambda r: len(r) >= 3):
+        pass
     sent = len(stream_requests(server))
     await anyio.sleep(0.05)
     assert len(stream_requests(server)) == sent
@@ -677,25 +693,15 @@ async def test_aclose_ends_iteration_during_a_long_retry_after(
     client: LosantClient, server: FakeLosant
 ) -> None:
     # The stream drops after its first event, and the reconnect is told to wait 60 s.
-    server.faults.add(StreamDrop(every=1), action=MQTT)
-    stream = mqtt(client, server)
-    ended = anyio.Event()
-    got: list[Any] = []
-
-    async def consume() -> None:
-        async for msg in stream:
-            got.append(msg)
-        ended.set()
-
-    async with stream, anyio.create_task_group() as tg:
-        server.faults.add(Status(status=503, retry_after=60), action=MQTT)
-        server.publish(server.ids.application_id, "t/n", "x")
-        tg.start_soon(consume)
-        await until(lambda: [r.status for r in stream_requests(server)] == [200, 503])
-        await stream.aclose()
-        with anyio.fail_after(10):  # a hang guard only: the wait would last 60 s
-            await ended.wait()
-    assert [m.message for m in got] == ["x"]
+    async with closed_in_a_reconnect(
+        client,
+        server,
+        Status(status=503, retry_after=60),
+        lambda requests: [r.status for r in requests] == [200, 503],
+        timeout=10,  # the wait would last 60 s
+    ) as drain:
+        pass
+    assert [m.message for m in drain.got] == ["x"]
     assert [r.status for r in stream_requests(server)] == [200, 503]
 
 
@@ -714,26 +720,17 @@ async def test_aclose_ends_iteration_during_a_pending_connect(scripted: Scripted
 
     scripted.script = [one_event]
     scripted.fallback = held
-    ended = anyio.Event()
-    got: list[str] = []
     async with LosantClient("t", base_url=scripted.url) as c:
         stream = fast(c.stream("/sse", idle_timeout=None))  # no watchdog to end the connect
-
-        async def consume() -> None:
-            async for event in stream:
-                got.append(event.data)
-            ended.set()
-
+        drain = Drain(stream)
         async with stream, anyio.create_task_group() as tg:
-            tg.start_soon(consume)
+            tg.start_soon(drain)
             await until(lambda: len(scripted.seen) == 2)
-            await stream.aclose()
-            with anyio.fail_after(10):  # a hang guard only: the server never answers
-                await ended.wait()
+            await drain.close(timeout=10)  # the server never answers
             # The iteration ended while the server still held the connect.
             assert not release.is_set()
             release.set()
-    assert got == ["first"]
+    assert [e.data for e in drain.got] == ["first"]
     assert len(scripted.seen) == 2
 
 
@@ -845,18 +842,17 @@ async def no_ids() -> AsyncIterator[FakeLosant]:
         yield srv
 
 
-async def test_a_drop_without_ids_is_reported_as_a_gap_before_the_next_event(
-    no_ids: FakeLosant,
-) -> None:
-    server = no_ids
-    server.faults.add(StreamDrop(every=2), action=MQTT)
+async def around_a_gap(
+    server: FakeLosant,
+    log: list[Any],
+    on_gap: Callable[[StreamGap], Awaitable[None] | None],
+    first: list[str],
+    then: str,
+) -> EventStream[Any]:
+    """A stream of ``server`` whose messages go to ``log`` beside the gaps ``on_gap`` logs:
+    ``first`` is published, then ``then`` once a gap is logged; the stream is closed once
+    ``then`` arrived, and returned."""
     app = server.ids.application_id
-    log: list[Any] = []  # messages and gaps, in the order the consumer saw them
-    before = datetime.now(UTC)
-
-    def on_gap(gap: StreamGap) -> None:
-        log.append(gap)
-
     async with LosantClient(server.token, base_url=server.url) as client:
         stream = mqtt(client, server)
         stream.on_gap = on_gap
@@ -867,13 +863,29 @@ async def test_a_drop_without_ids_is_reported_as_a_gap_before_the_next_event(
 
         async with stream, anyio.create_task_group() as tg:
             tg.start_soon(consume)
-            server.publish(app, "t/n", "a")
-            server.publish(app, "t/n", "b")  # the server ends the stream after this one
-            await until(lambda: len(log) == 3)
-            server.publish(app, "t/n", "c")
-            await until(lambda: len(log) == 4)
+            for message in first:
+                server.publish(app, "t/n", message)
+            await until(lambda: any(isinstance(item, StreamGap) for item in log))
+            server.publish(app, "t/n", then)
+            await until(lambda: log[-1] == then)
             await stream.aclose()
-    assert log[:2] == ["a", "b"] and log[3] == "c"
+    return stream
+
+
+async def test_a_drop_without_ids_is_reported_as_a_gap_before_the_next_event(
+    no_ids: FakeLosant,
+) -> None:
+    server = no_ids
+    server.faults.add(StreamDrop(every=2), action=MQTT)
+    log: list[Any] = []  # messages and gaps, in the order the consumer saw them
+    before = datetime.now(UTC)
+
+    def on_gap(gap: StreamGap) -> None:
+        log.append(gap)
+
+    # The server ends the stream after "b".
+    stream = await around_a_gap(server, log, on_gap, ["a", "b"], "c")
+    assert len(log) == 4 and log[:2] == ["a", "b"] and log[3] == "c"
     gap = log[2]
     assert isinstance(gap, StreamGap)
     assert gap.reason == "closed" and gap.reconnects == 1 and gap.last_event_id == ""
@@ -909,30 +921,15 @@ async def test_a_silent_stream_without_ids_is_a_gap_with_its_async_handler(
 ) -> None:
     server = no_ids
     server.faults.add(StreamStall(after=1, seconds=30), action=MQTT, times=1)
-    app = server.ids.application_id
     log: list[Any] = []
 
     async def on_gap(gap: StreamGap) -> None:
         await anyio.lowlevel.checkpoint()
         log.append(gap)
 
-    async with LosantClient(server.token, base_url=server.url) as client:
-        stream = mqtt(client, server)  # given up after 0.3 s of silence
-        stream.on_gap = on_gap
-
-        async def consume() -> None:
-            async for msg in stream:
-                log.append(msg.message)
-
-        async with stream, anyio.create_task_group() as tg:
-            tg.start_soon(consume)
-            server.publish(app, "t/n", "before")
-            server.publish(app, "t/n", "unseen")  # held back by the stalled connection
-            await until(lambda: len(log) == 2)
-            server.publish(app, "t/n", "after")
-            await until(lambda: len(log) == 3)
-            await stream.aclose()
-    assert log[0] == "before" and log[2] == "after"
+    # "unseen" is held back by the stalled connection, given up after 0.3 s of silence.
+    stream = await around_a_gap(server, log, on_gap, ["before", "unseen"], "after")
+    assert len(log) == 3 and log[0] == "before" and log[2] == "after"
     gap = log[1]
     assert isinstance(gap, StreamGap)
     assert gap.reason == "silent" and gap.reconnects == 1

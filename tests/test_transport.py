@@ -481,28 +481,19 @@ def test_timeout_settings_reach_aiohttp() -> None:
 # -- session ---------------------------------------------------------------------------
 
 
-async def test_cross_origin_redirect_drops_authorization(server: FakeLosant) -> None:
-    seen: list[dict[str, str]] = []
-
+async def test_cross_origin_redirect_drops_authorization(
+    server: FakeLosant, scripted: Scripted
+) -> None:
     async def redirect(request: web.Request) -> web.StreamResponse:
-        seen.append(dict(request.headers))
         raise web.HTTPFound(server.url + request.path_qs)
 
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", redirect)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        # "localhost" and "127.0.0.1" are different origins for the same server.
-        port = runner.addresses[0][1]
-        async with LosantClient(TOKEN, base_url=f"http://localhost:{port}", retry=0) as c:
-            with pytest.raises(AuthenticationError):
-                await c.application.get(application_id=server.ids.application_id)
-    finally:
-        await runner.cleanup()
-    assert seen[0]["Authorization"] == f"Bearer {TOKEN}"
+    scripted.fallback = redirect
+    # "localhost" and "127.0.0.1" are different origins for the same server.
+    port = scripted.url.rsplit(":", 1)[1]
+    async with LosantClient(TOKEN, base_url=f"http://localhost:{port}", retry=0) as c:
+        with pytest.raises(AuthenticationError):
+            await c.application.get(application_id=server.ids.application_id)
+    assert scripted.seen[0].headers["Authorization"] == f"Bearer {TOKEN}"
     arrived = server.journal.last("application.get")
     assert "Authorization" not in arrived.headers and arrived.status == 401
 

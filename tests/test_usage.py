@@ -44,6 +44,7 @@ from losant_async.usage import (
     write_csv,
     write_jsonl,
 )
+from tests.conftest import exhaust
 
 pytestmark = pytest.mark.anyio
 
@@ -405,8 +406,7 @@ async def test_leaving_early_stops_the_scrape(server: FakeLosant, client: Losant
 async def test_rows_need_the_async_with(server: FakeLosant, client: LosantClient) -> None:
     scrape = scrape_usage(client, instance_id=server.ids.instance_id, start=START, end=END)
     with pytest.raises(RuntimeError, match="async with"):
-        async for _ in scrape:
-            pass
+        await exhaust(scrape)
     assert len(server.journal) == 0
 
 

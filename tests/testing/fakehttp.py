@@ -47,10 +47,7 @@ async def call(
     if req.files is not None:
         form = aiohttp.FormData()
         for name, value, filename in req.files:
-            if filename is None:
-                form.add_field(name, value)
-            else:
-                form.add_field(name, value, filename=filename)
+            form.add_field(name, value, filename=filename)  # None: a plain field
         kwargs["data"] = form
     elif req.json is not None:
         kwargs["json"] = req.json

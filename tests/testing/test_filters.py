@@ -43,11 +43,7 @@ class Fleet:
         self.ids = ids
 
     async def list(self, **params: Any) -> dict[str, Any]:
-        query = {k: json.dumps(v) if not isinstance(v, str) else v for k, v in params.items()}
-        result = await get(self.http, self.path, params=query)
-        assert result.status == 200, result.body
-        body: dict[str, Any] = result.body
-        return body
+        return await self._answer(200, params)
 
     async def names(self, **params: Any) -> set[str]:
         body = await self.list(perPage="100", **params)
@@ -55,9 +51,13 @@ class Fleet:
         return {d["name"] for d in body["items"]}
 
     async def error(self, **params: Any) -> dict[str, Any]:
+        return await self._answer(400, params)
+
+    async def _answer(self, status: int, params: dict[str, Any]) -> dict[str, Any]:
+        """The list's answer to ``params`` (non-strings sent as JSON), which must be ``status``."""
         query = {k: json.dumps(v) if not isinstance(v, str) else v for k, v in params.items()}
         result = await get(self.http, self.path, params=query)
-        assert result.status == 400, result.body
+        assert result.status == status, result.body
         body: dict[str, Any] = result.body
         return body
 
