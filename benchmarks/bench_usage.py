@@ -125,7 +125,7 @@ def results(quick: bool, callgrind: bool = False) -> list[Result]:
             f"usage scrape: memory peak over {large:,} entities / over {small:,}",
             large_peak / small_peak,
             "x",
-            None if args.quick else 1.5,  # quick sizes are below the fan-out's own footprint
+            None if quick else 1.5,  # quick sizes are below the fan-out's own footprint
             "lower",
             f"tracemalloc peaks {small_peak / 1024:,.0f} and {large_peak / 1024:,.0f} KiB",
         ),
