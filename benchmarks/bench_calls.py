@@ -337,6 +337,7 @@ class InstantSession:
         )
         self.closed = False
         self.headers: CIMultiDict[str] = CIMultiDict()
+        self.auth = None
 
     def request(self, method: str, url: Any, **kwargs: Any) -> _InstantRequest:
         return _InstantRequest(_InstantResponse(method, str(url), self._body, self._headers))
