@@ -146,7 +146,9 @@ class EventStream(Generic[T]):
     Only the events of the action's own types (``mqttMessage``, ``deviceState``,
     ``deviceCommand``) reach the caller, decoded to their models; keepalives and other
     types are dropped. A :class:`~losant_async.DecodeError` for one event leaves the
-    stream usable. ``stream.stats`` gives its counters (:class:`StreamStats`).
+    stream usable. ``stream.stats`` gives its counters (:class:`StreamStats`). Once the
+    client is closed, entering or iterating the stream raises
+    :class:`~losant_async.ClientClosedError` at once, even in a read or a reconnect's wait.
 
     Gaps: a reconnect counts as resumed when its request carried ``Last-Event-ID``, that
     is when the server had sent an event id: a server that numbers its events is trusted
