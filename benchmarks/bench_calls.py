@@ -336,7 +336,6 @@ class InstantSession:
             CIMultiDict({"Content-Type": "application/json", "Content-Length": str(len(body))})
         )
         self.closed = False
-        self.auth = None
         self.headers: CIMultiDict[str] = CIMultiDict()
         self.auth: aiohttp.BasicAuth | None = None
 

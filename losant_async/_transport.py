@@ -10,6 +10,7 @@ import asyncio
 import logging
 import platform
 import time
+import weakref
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -192,6 +193,8 @@ class Transport:
         self._decoders: dict[str, msgspec.json.Decoder[Any]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        # Open stream responses: closed by aclose(), as a caller's session outlives it.
+        self._streams: weakref.WeakSet[aiohttp.ClientResponse] = weakref.WeakSet()
 
     # -- lifetime -------------------------------------------------------------------
 
@@ -241,6 +244,8 @@ class Transport:
             return  # the loop that owned them closed them as it shut down
         if self._closing is not None:
             self._closing.set()  # wakes retry and rate-limit waits at once
+        for response in list(self._streams):
+            response.close()
         if keeper is not None:
             await keeper.aclose()
 
@@ -482,6 +487,27 @@ class Transport:
         # Raised here, outside the handlers, so that no aiohttp error rides along as
         # __context__: some hold the request headers, and so the token.
         raise failure
+
+    async def open_stream(
+        self, target: str, headers: Mapping[str, str], timeout: aiohttp.ClientTimeout
+    ) -> aiohttp.ClientResponse:
+        """Send a GET whose body the caller reads as it arrives and closes: with the
+        client's auth and the per-request settings of a call, and sent once (the caller's
+        reconnects decide how often). aiohttp's errors pass through."""
+        if self._closed:
+            raise ClientClosedError("the client is closed")
+        session = await self.session()
+        response = await session.get(
+            self.base_url + target,
+            # Built here, so that no frame of ours holds the token.
+            headers=headers if self._owns_session else {**self.headers(), **headers},
+            timeout=timeout,
+            middlewares=(_Exchange(), *self._middlewares),
+            raise_for_status=False,
+            auto_decompress=True,
+        )
+        self._streams.add(response)
+        return response
 
     def _throttle(self, retry_after: str | None) -> None:
         assert self.bucket is not None

@@ -40,7 +40,15 @@ from ._retry import parse_retry_after
 from ._sse_decoder import EventTooLarge, ServerSentEvent, SSEDecoder
 from ._transport import describe_failure
 from ._types import Timeout
-from .errors import APIError, DecodeError, LosantError, StreamError, error_for_status
+from .errors import (
+    APIConnectionError,
+    APIError,
+    ClientClosedError,
+    DecodeError,
+    LosantError,
+    StreamError,
+    error_for_status,
+)
 
 if TYPE_CHECKING:
     from ._action import Action
@@ -138,7 +146,9 @@ class EventStream(Generic[T]):
     Only the events of the action's own types (``mqttMessage``, ``deviceState``,
     ``deviceCommand``) reach the caller, decoded to their models; keepalives and other
     types are dropped. A :class:`~losant_async.DecodeError` for one event leaves the
-    stream usable. ``stream.stats`` gives its counters (:class:`StreamStats`).
+    stream usable. ``stream.stats`` gives its counters (:class:`StreamStats`). Once the
+    client is closed, entering or iterating the stream raises
+    :class:`~losant_async.ClientClosedError` at once, even in a read or a reconnect's wait.
 
     Gaps: a reconnect counts as resumed when its request carried ``Last-Event-ID``, that
     is when the server had sent an event id: a server that numbers its events is trusted
@@ -384,6 +394,12 @@ class EventStream(Generic[T]):
                 logger.debug("stream %s: %s, reconnecting", self.path, type(exc).__name__)
                 self._lost("error")
                 continue
+            except RuntimeError:
+                # aiohttp's "Connection closed.": the client's aclose() closed it.
+                if not self._transport.closed:
+                    raise
+                self._lost("error")
+                continue
             if not chunk:
                 logger.debug("stream %s: server closed the stream, reconnecting", self.path)
                 self._lost("closed")
@@ -536,11 +552,23 @@ class EventStream(Generic[T]):
             self._drop_connection()
 
     async def _reconnect(self) -> None:
+        if self._transport.closed:
+            raise self._client_closed()
         self._count_reconnect("gave up")
-        await anyio.sleep(self._backoff())
+        await self._sleep(self._backoff())
         await self._connect()
 
-    def _count_reconnect(self, what: str, failure: Exception | None = None) -> None:
+    async def _sleep(self, seconds: float) -> None:
+        """Wait ``seconds``; the client's aclose() ends the wait, and the stream, at once."""
+        if not await self._transport._wait(seconds):
+            raise self._client_closed()
+
+    def _client_closed(self) -> ClientClosedError:
+        self._closed = True
+        self._drop_connection()
+        return ClientClosedError("the client is closed", method="GET", path=self.path)
+
+    def _count_reconnect(self, what: str, failure: LosantError | None = None) -> None:
         """Count one more reconnect, or end the stream once ``max_reconnects`` in a row
         are spent."""
         if self.max_reconnects is None or self._failures < self.max_reconnects:
@@ -550,8 +578,7 @@ class EventStream(Generic[T]):
         message = f"stream {self.path}: {what} after {self._failures} reconnects in a row"
         if failure is not None:
             message += f"; last failure: {describe_failure(failure)}"
-        # Only our own errors are chained: aiohttp's may hold the token.
-        raise StreamError(message) from (failure if isinstance(failure, LosantError) else None)
+        raise StreamError(message) from failure
 
     def _backoff(self, retry_after: float | None = None) -> float:
         """The wait before the next attempt, in seconds (see the class docstring)."""
@@ -578,14 +605,15 @@ class EventStream(Generic[T]):
         task must stop the retries and must not leave a connection opened after it.
         """
         while not self._closed:
-            session = await self._transport.session()
-            headers = self._transport.headers(accept="text/event-stream")
-            headers["Cache-Control"] = "no-cache"
+            if self._transport.closed:
+                raise self._client_closed()
+            # The client's own headers (and token) are added by the transport, so that no
+            # frame of ours holds the token.
+            headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
             headers.update(self._headers)
             resume_id = self._decoder.last_event_id
             if resume_id:
                 headers["Last-Event-ID"] = resume_id
-            url = self._transport.base_url + self.path + (f"?{self._query}" if self._query else "")
             # sock_read also bounds the wait for the response headers, which the watchdog
             # in __anext__ does not cover: a server that accepts and never answers would
             # otherwise hold a connect (or reconnect) forever.
@@ -593,12 +621,16 @@ class EventStream(Generic[T]):
                 total=None, connect=self._connect_timeout, sock_read=self.idle_timeout
             )
             retry_after: float | None = None
-            failure: Exception
+            failure: LosantError
+            target = self.path + (f"?{self._query}" if self._query else "")
             try:
-                response = await session.get(url, headers=headers, timeout=timeout)
+                response = await self._transport.open_stream(target, headers, timeout)
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 logger.debug("stream %s: connect failed: %s", self.path, type(exc).__name__)
-                failure = exc
+                # Ours, in words: aiohttp's errors may hold the request's headers.
+                failure = APIConnectionError(
+                    describe_failure(exc), method="GET", path=self.path, sent=False
+                )
             else:
                 if self._closed:
                     response.close()
@@ -644,8 +676,10 @@ class EventStream(Generic[T]):
                     retry_after = parse_retry_after(error.retry_after)
                 logger.debug("stream %s: status %d, retrying", self.path, response.status)
                 failure = error
+            if self._transport.closed:
+                raise self._client_closed()
             self._count_reconnect("cannot connect", failure)
-            await anyio.sleep(self._backoff(retry_after))
+            await self._sleep(self._backoff(retry_after))
 
     async def _refuse(self, response: aiohttp.ClientResponse) -> NoReturn:
         self._closed = True

@@ -266,3 +266,17 @@ async def test_action_round_trip(scripted: Scripted, resource: str, action: str)
             assert isinstance(result, expected)
         else:
             assert result == msgspec.json.decode(_reply_for(schema_name))
+
+
+def test_the_readme_names_every_public_error_and_warning() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    errors = readme.split("\n- Errors:", 1)[1].split("\n- ", 1)[0]
+    public = [getattr(losant_async, name) for name in losant_async.__all__]
+    kinds = [
+        c.__name__
+        for c in public
+        if isinstance(c, type) and issubclass(c, losant_async.LosantError | Warning)
+    ]
+    assert {"ClientClosedError", "LosantDecodeWarning", "StreamError"} <= set(kinds)
+    missing = [name for name in kinds if f"`{name}`" not in errors]
+    assert missing == [], missing

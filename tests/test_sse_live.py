@@ -9,12 +9,14 @@ wait is bounded, so a broken consumer fails instead of hanging.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar, cast
 
+import aiohttp
 import anyio
 import anyio.lowlevel
 import pytest
@@ -24,6 +26,7 @@ from losant_async import LosantClient, models
 from losant_async.errors import (
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     DecodeError,
     LosantError,
     NotFoundError,
@@ -36,11 +39,13 @@ from losant_async.testing import (
     Fault,
     JournalEntry,
     Latency,
+    ResetBefore,
     Status,
     StreamDrop,
     StreamStall,
 )
 from tests.conftest import Handler, Scripted, reply
+from tests.test_transport import TOKEN, _closed_port, assert_token_not_in_frames
 
 pytestmark = [pytest.mark.anyio, pytest.mark.fake_losant(stream_ids=True)]
 
@@ -983,3 +988,184 @@ async def test_max_reconnects_counts_attempts_in_a_row_only(
         got = await take(stream, 8)
     assert [m.message for m in got] == [str(i) for i in range(8)]
     assert stream.stats.reconnects >= 6
+
+
+# --- the client's session, its settings and its close ----------------------------------------
+
+SECRET = TOKEN  # what assert_token_not_in_frames looks for
+
+
+async def _fails(errors: list[BaseException], step: Awaitable[object]) -> None:
+    try:
+        with anyio.fail_after(5):  # a hang guard
+            await step
+    except LosantError as exc:
+        errors.append(exc)
+    else:
+        pytest.fail("expected a failure")
+
+
+async def _drain(stream: EventStream[Any]) -> None:
+    async with stream:
+        async for _ in stream:
+            pass
+
+
+async def _iterate(stream: EventStream[Any]) -> None:
+    try:
+        async for _ in stream:
+            pass
+    finally:
+        await stream.aclose()
+
+
+def _gzipped_events(body: bytes) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(
+            body=gzip.compress(body),
+            headers={"Content-Type": "text/event-stream", "Content-Encoding": "gzip"},
+        )
+
+    return handler
+
+
+@pytest.mark.fake_losant(token=SECRET)
+async def test_the_token_is_in_no_frame_a_stream_error_passes_through(
+    server: FakeLosant, scripted: Scripted
+) -> None:
+    app = server.ids.application_id
+    errors: list[BaseException] = []
+    big = "x" * 2000
+
+    async def oversize(c: LosantClient) -> None:
+        stream = mqtt(c, server)
+        stream.max_event_size = 512
+        async with stream:
+            server.publish(app, "t/n", big)
+            async for _ in stream:
+                pass
+
+    async with aiohttp.ClientSession() as session:
+        options: list[dict[str, Any]] = [{}, {"session": session}]
+        for kw in options:
+            async with LosantClient(SECRET, base_url=server.url, **kw) as c:
+                await _fails(errors, _drain(mqtt(c, server, topic="a/#/b")))  # 400
+                server.faults.add(Status(401), action=MQTT)
+                await _fails(errors, _drain(mqtt(c, server)))
+                server.faults.clear()
+                server.faults.add(Status(503), action=MQTT)
+                limited = mqtt(c, server)
+                limited.max_reconnects = 1
+                await _fails(errors, _drain(limited))  # the reconnect limit
+                server.faults.clear()
+                await _fails(errors, oversize(c))
+                open_stream = mqtt(c, server)
+                await open_stream.__aenter__()
+            await _fails(errors, _iterate(open_stream))  # the client closed under it
+            await _fails(errors, _drain(mqtt(c, server)))  # opened after the close
+            async with LosantClient(SECRET, base_url=scripted.url, **kw) as c:
+                page = reply(200, b"<html>", **{"Content-Type": "text/html"})
+                unfit = one_write(b"event: mqttMessage\ndata: [5]\n\n")
+                for handler in (page, reply(204, b""), unfit):
+                    scripted.script = [handler]
+                    await _fails(errors, _drain(mqtt(c, server)))
+            async with LosantClient(SECRET, base_url=_closed_port(), **kw) as c:
+                refused = c.stream("/sse")
+                refused.max_reconnects = 0
+                await _fails(errors, _drain(refused))
+    assert len(errors) == 2 * 10
+    kinds = {type(e).__name__ for e in errors}
+    assert {"BadRequestError", "AuthenticationError", "StreamError", "DecodeError"} <= kinds
+    assert "ClientClosedError" in kinds
+    for err in errors:
+        assert_token_not_in_frames(err)
+
+
+async def test_a_callers_session_settings_do_not_change_how_a_stream_handles_statuses(
+    server: FakeLosant, scripted: Scripted
+) -> None:
+    async with aiohttp.ClientSession(raise_for_status=True) as session:
+        async with LosantClient(server.token, base_url=server.url, session=session) as c:
+            with anyio.fail_after(5), pytest.raises(NotFoundError):  # not retried as a drop
+                await c.application.mqtt_subscription_stream(
+                    application_id=UNKNOWN_ID, topic="#"
+                ).__aenter__()
+            server.faults.add(Status(503, retry_after=0), action=MQTT, times=1)
+            async with mqtt(c, server) as stream:  # a 503 is waited out, not raised
+                server.publish(server.ids.application_id, "t/n", "after 503")
+                (msg,) = await take(stream, 1)
+    assert msg.message == "after 503"
+    assert [r.status for r in stream_requests(server)] == [404, 503, 200]
+
+    # Nor do its default timeout, base_url or auto_decompress.
+    scripted.fallback = _gzipped_events(b"data: zipped\n\n")
+    tiny = aiohttp.ClientTimeout(total=0.001)
+    async with aiohttp.ClientSession(
+        timeout=tiny, base_url=_closed_port(), auto_decompress=False
+    ) as session:
+        async with LosantClient("t", base_url=scripted.url, session=session) as c:
+            stream = c.stream("/sse")
+            stream.max_reconnects = 0
+            async with stream:
+                (event,) = await take(stream, 1)
+    assert event.data == "zipped"
+
+
+async def test_a_stream_connect_is_sent_as_often_as_the_stream_says(server: FakeLosant) -> None:
+    # aiohttp re-sends an idempotent request once on a lost connection, beneath the
+    # stream's own reconnects: each attempt reached the server twice.
+    server.faults.add(ResetBefore(), action=MQTT)
+    async with aiohttp.ClientSession() as session:
+        options: list[dict[str, Any]] = [{}, {"session": session}]
+        for kw in options:
+            async with LosantClient(server.token, base_url=server.url, **kw) as c:
+                for limit in (0, 2):
+                    before = len(stream_requests(server))
+                    stream = mqtt(c, server)
+                    stream.max_reconnects = limit
+                    with anyio.fail_after(5), pytest.raises(StreamError, match="cannot connect"):
+                        await stream.__aenter__()
+                    assert len(stream_requests(server)) - before == limit + 1
+                    assert stream.stats.reconnects == limit
+
+
+@pytest.mark.parametrize("own_session", [True, False])
+async def test_a_stream_of_a_closed_client_fails_at_once(
+    server: FakeLosant, own_session: bool
+) -> None:
+    app = server.ids.application_id
+    async with aiohttp.ClientSession() as session:
+        kw: dict[str, Any] = {} if own_session else {"session": session}
+        c = LosantClient(server.token, base_url=server.url, **kw)
+        reading, waiting, fresh = mqtt(c, server), mqtt(c, server), mqtt(c, server)
+        for stream in (reading, waiting):
+            stream.backoff_base = stream.backoff_max = 60  # a reconnect would wait a minute
+        outcomes: dict[str, BaseException] = {}
+
+        async def run(name: str, stream: EventStream[Any]) -> None:
+            try:
+                async for _ in stream:
+                    pass
+            except BaseException as exc:
+                outcomes[name] = exc
+
+        await reading.__aenter__()
+        server.faults.add(StreamDrop(every=1), action=MQTT, times=1)
+        await waiting.__aenter__()
+        with anyio.fail_after(10):  # a hang guard: each wait would be 60 s
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(run, "reading", reading)
+                tg.start_soon(run, "waiting", waiting)
+                server.publish(app, "t/n", "one")  # ends the waiting stream's connection
+                await until(lambda: waiting.stats.reconnects == 1)
+                await anyio.wait_all_tasks_blocked()
+                await c.aclose()
+                server.publish(app, "t/n", "after the close")
+            with pytest.raises(ClientClosedError):
+                await fresh.__aenter__()
+        for stream in (reading, waiting):
+            await stream.aclose()
+    assert set(outcomes) == {"reading", "waiting"}
+    for name, exc in outcomes.items():
+        assert isinstance(exc, ClientClosedError), (name, exc)
+    await until(lambda: server.stats.open_streams == 0)

@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from .._encoding import _pattern as js_pattern
+
 JSON = Any
 
 # Objects deeper than this get only their required properties, and arrays only minItems.
@@ -154,9 +156,11 @@ class Schemas:
         return schema
 
     def regex(self, pattern: str) -> re.Pattern[str]:
+        """The API's (JavaScript) ``pattern`` as the client compiles it: ``$`` is the very
+        end, ``\\d`` takes ASCII digits only."""
         compiled = self._regex.get(pattern)
         if compiled is None:
-            compiled = self._regex[pattern] = re.compile(pattern)
+            compiled = self._regex[pattern] = js_pattern(pattern)
         return compiled
 
     def declared(self, schema: JSON, value: JSON) -> JSON:

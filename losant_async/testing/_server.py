@@ -158,7 +158,8 @@ class FakeLosant:
             return
         self._closing.clear()
         app = web.Application(client_max_size=256 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
+        # Every path, a newline in it included: our router and validation judge it.
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self._handle)
         app.on_shutdown.append(self._on_shutdown)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()

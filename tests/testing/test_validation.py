@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import urllib.parse
 from typing import Any
 
 import aiohttp
 import pytest
+import yarl
 
 from losant_async.testing import FakeLosant, encode_request
 from losant_async.testing._spec import load_api
@@ -228,3 +230,29 @@ async def test_echoed_bodies_keep_only_declared_properties(
     assert echoed["client_id"] == "a" * 24
     assert echoed["redirect_uri"] == "https://example.com/cb"
     assert "code_challenge" not in echoed and "code_challenge_method" not in echoed
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "a" * 24 + "\n",  # Python's $ matches before a final newline; JavaScript's does not
+        "\u0660" * 24,  # Python's \d takes ARABIC-INDIC DIGIT ZERO; JavaScript's does not
+        "\uff11" * 24,  # FULLWIDTH DIGIT ONE
+    ],
+)
+async def test_patterns_mean_what_they_mean_in_javascript(
+    server: FakeLosant, http: aiohttp.ClientSession, bad: str
+) -> None:
+    # Sent raw, percent-encoded, past the client's own checks.
+    quoted = urllib.parse.quote(bad, safe="")
+    app = server.ids.application_id
+    for path, name in [
+        (f"/applications/{quoted}", "applicationId"),
+        (f"/applications/{app}/devices/{quoted}", "deviceId"),
+    ]:
+        async with http.get(yarl.URL(server.url + path, encoded=True)) as resp:
+            assert resp.status == 400, path
+            body = await resp.json()
+        assert body["type"] == "Validation" and name in body["message"], body
+    # The same pattern still takes what JavaScript takes.
+    assert (await get(http, f"/applications/{server.ids.application_id}")).status == 200
