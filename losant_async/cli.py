@@ -513,6 +513,7 @@ async def _demo_scrape(client: LosantClient, instance_id: str, start: datetime) 
             progress.close()
         tg.cancel_scope.cancel()
     s = scrape.summary
+    progress.update(s, final=True)
     print(
         f"usage since {start:%Y-%m-%d %H:%M} UTC: {s.entities_done} entities, {s.rows} rows, "
         f"{s.requests} requests, {s.errors} errors in {s.elapsed:.2f}s "

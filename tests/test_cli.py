@@ -26,8 +26,8 @@ from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from losant_async import LosantClient, __version__
-from losant_async.cli import AUTH, NETWORK, NOT_FOUND, USAGE
-from losant_async.testing import FakeLosant, StreamDrop
+from losant_async.cli import AUTH, INTERRUPTED, NETWORK, NOT_FOUND, USAGE
+from losant_async.testing import FakeLosant, Latency, StreamDrop
 from losant_async.usage import COLUMNS, UsageRow, scrape_usage
 
 pytestmark = [pytest.mark.anyio, pytest.mark.fake_losant(orgs=3, sandboxes=2, apps_per_org=2)]
@@ -209,6 +209,39 @@ async def test_usage_resumes_from_its_checkpoint(server: FakeLosant, tmp_path: P
     for entry in again:
         if entry.action and "ount" in entry.action:  # the usage actions: *Counts*
             assert not skipped_ids & set(entry.path_params.values()), entry.path
+
+
+async def test_usage_ctrl_c_exits_130_and_the_export_resumes(
+    server: FakeLosant, tmp_path: Path
+) -> None:
+    out, checkpoint = tmp_path / "usage.csv", tmp_path / "usage.ckpt"
+    args = [
+        *command(), "usage", "--instance", server.ids.instance_id, "--start", START,
+        "--end", END, "--out", str(out), "--resume", str(checkpoint),
+        "--progress-interval", "0.01", "--concurrency", "1",
+    ]  # fmt: skip
+    # Applications' usage hangs: the scrape cannot end before Ctrl-C, whenever it comes.
+    server.faults.add(Latency(30), action="application.payloadCounts")
+    process = await anyio.open_process(args, env=connected(server))
+    try:
+        assert process.stderr is not None
+        err = Lines(process.stderr)
+        with anyio.fail_after(60):  # hang guard
+            await err.until("entities")  # the first entity is done
+            process.send_signal(signal.SIGINT)
+            assert await process.wait() == INTERRUPTED
+        assert "Traceback" not in await err.rest()
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.aclose()
+    server.faults.clear()
+    code, _, stderr = await run(*args[1:], env=connected(server))
+    assert code == 0, stderr
+    rows = from_csv(out.read_text())
+    assert rows == await scraped(server)
+    assert max(rows.values()) == 1
+    assert "skipped)" in stderr and "(0 skipped)" not in stderr
 
 
 @pytest.mark.parametrize(
