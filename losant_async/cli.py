@@ -383,11 +383,6 @@ async def cmd_usage(args: argparse.Namespace) -> int:
         options["metrics"] = args.metric
     if args.include:
         options["include"] = args.include
-    try:
-        # Built once here to check every argument before the network.
-        probe = scrape_usage(_Unused(), **options)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise _Fail(USAGE, str(exc)) from None
     live = sys.stderr.isatty()
     progress = Progress(sys.stderr, live=live, interval=args.progress_interval)
     summary: list[ScrapeSummary] = []
@@ -399,6 +394,11 @@ async def cmd_usage(args: argparse.Namespace) -> int:
             progress.update(s)
 
     async with _client(args) as client:
+        try:
+            # Made (not run) first: it checks every argument before the network.
+            probe = scrape_usage(client, **options)
+        except (TypeError, ValueError) as exc:
+            raise _Fail(USAGE, str(exc)) from None
         await _check_instance(client, args.instance)
         result: ScrapeSummary | None = None
         async with anyio.create_task_group() as tg:
@@ -432,10 +432,6 @@ async def cmd_usage(args: argparse.Namespace) -> int:
         progress.update(result, final=True)  # the bar drawn once more, complete
     sys.stderr.write(f"done: {result}\n")
     return PARTIAL if result.errors else OK
-
-
-class _Unused:
-    """A stand-in client for checking a scrape's arguments: never called."""
 
 
 async def cmd_subscribe(args: argparse.Namespace) -> int:
