@@ -1,32 +1,84 @@
-"""Payload counts of every org of an instance, fetched concurrently.
+"""Every usage metric of an instance's orgs, sandboxes and applications to a CSV file.
 
-Run with LOSANT_API_TOKEN set: ``python examples/usage_scrape.py INSTANCE_ID``.
+The export is resumable: run it again with the same arguments after an interruption and
+it continues from its checkpoint, without fetching again or writing a row twice.
+
+    LOSANT_API_TOKEN=... python examples/usage_scrape.py INSTANCE_ID 2026-10-01 2026-10-31 usage.csv
+
+Without ``LOSANT_API_TOKEN`` it exports the last seven days of the local Losant server's
+instance to ``usage.csv`` in the current directory and prints the first rows.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import anyio
 
 from losant_async import LosantClient
+from losant_async.usage import ScrapeSummary, export_usage
 
 
-async def main(instance_id: str) -> None:
-    async with LosantClient(max_concurrency=8, rate_limit=20) as client:
-        orgs = await client.instance_orgs.get(instance_id=instance_id, per_page=1000)
+def progress(summary: ScrapeSummary) -> None:
+    if summary.entities_done % 50 == 0:
+        print(f"  {summary.entities_done} entities, {summary.rows} rows so far")
 
-        async def one(org_id: str, name: str | None) -> None:
-            stats = await client.instance_org.payload_counts_breakdown(
-                instance_id=instance_id, org_id=org_id, start=0
-            )
-            print(name, sum(c.value or 0 for c in stats.counts or []))
 
-        async with anyio.create_task_group() as tg:
-            for org in orgs.items or []:
-                if org.id:
-                    tg.start_soon(one, org.id, org.name)
+async def scrape(client: LosantClient, instance_id: str, start: date, end: date, out: Path) -> None:
+    summary = await export_usage(
+        client,
+        out,
+        instance_id=instance_id,
+        start=start,
+        # The API's end is inclusive: the last millisecond of the last day.
+        end=datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1, milliseconds=-1),
+        format="csv",
+        checkpoint=out.with_suffix(".checkpoint"),
+        concurrency=16,
+        progress=progress,
+    )
+    print(f"wrote {summary.rows} rows to {out}: {summary}")
+
+
+async def local_demo() -> None:
+    from losant_async.testing import FakeLosant
+
+    out = Path("usage.csv")
+    async with FakeLosant(orgs=10, sandboxes=3, apps_per_org=4) as server:
+        async with LosantClient(server.token, base_url=server.url) as client:
+            today = datetime.now(UTC).date()
+            out.with_suffix(".checkpoint").unlink(missing_ok=True)  # a fresh export
+            await scrape(client, server.ids.instance_id, today - timedelta(days=7), today, out)
+    show_head(out)
+
+
+def show_head(path: Path, lines: int = 4) -> None:
+    with path.open() as f:
+        for _, line in zip(range(lines), f, strict=False):
+            print(line.rstrip())
+
+
+def main() -> None:
+    if os.environ.get("LOSANT_API_TOKEN"):
+        instance_id, start, end, out = sys.argv[1:5]
+
+        async def run() -> None:
+            async with LosantClient(rate_limit=20) as client:
+                await scrape(
+                    client,
+                    instance_id,
+                    date.fromisoformat(start),
+                    date.fromisoformat(end),
+                    Path(out),
+                )
+
+        anyio.run(run)
+    else:
+        anyio.run(local_demo)
 
 
 if __name__ == "__main__":
-    anyio.run(main, sys.argv[1])
+    main()
