@@ -168,7 +168,7 @@ class Transport:
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
-        if session is not None and token and session.auth is not None:
+        if session is not None and token and getattr(session, "auth", None) is not None:
             raise ValueError("the session passed in has auth= set, which clashes with the token")
         self._token = token
         self.base_url = check_base_url(base_url)
