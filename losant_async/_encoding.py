@@ -202,8 +202,9 @@ class _Step(NamedTuple):
     where: int
     param: Param
     regex: re.Pattern[str] | None  # the parameter's pattern, compiled
-    fast: bool  # a scalar kind: exact str, int, float and bool skip add_query()
+    fast: bool  # a scalar kind: exact str, int and bool skip add_query()
     cache: dict[str, str] | None  # path values checked and quoted
+    key: str  # the query name, quoted, and "="
 
 
 class ActionEncoder:
@@ -228,30 +229,38 @@ class ActionEncoder:
             regex = _pattern(param.pattern) if param.pattern else None
             if param.location == "path":
                 cache = _checked_paths.setdefault(param.pattern, {})
-                steps.append(_Step(_PATH, param, regex, False, cache))
+                steps.append(_Step(_PATH, param, regex, False, cache, ""))
             elif param.location == "query":
-                steps.append(_Step(_QUERY, param, regex, param.kind in _SCALAR_KINDS, None))
+                fast = param.kind in _SCALAR_KINDS
+                key = quote(param.name, safe="") + "="
+                steps.append(_Step(_QUERY, param, regex, fast, None, key))
             elif param.location == "body":
-                steps.append(_Step(_BODY, param, regex, False, None))
+                steps.append(_Step(_BODY, param, regex, False, None, ""))
             elif param.location == "multipart":
-                steps.append(_Step(_MULTIPART, param, regex, False, None))
+                steps.append(_Step(_MULTIPART, param, regex, False, None, ""))
         self.steps = tuple(steps)
 
     def encode(self, args: Mapping[str, Any], accept_version: str) -> EncodedRequest:
         """The request for the keyword arguments of the action's coroutine."""
-        prefix = ""
-        pairs: list[tuple[str, str]] = []
+        # The query is built as it goes; a value quote() refuses (a lone surrogate) is
+        # raised last, after every argument's own checks, as the reference encoding does.
+        parts: list[str] = []
+        unquotable: UnicodeEncodeError | None = None
         if not self.events:
             a, links, embedded = args["_actions"], args["_links"], args["_embedded"]
             if a is False and links is True and embedded is True:
-                prefix = _DEFAULT_GLOBALS
+                parts.append(_DEFAULT_GLOBALS)
             else:
                 for name, value in zip(GLOBAL_QUERY, (a, links, embedded), strict=True):
-                    pairs.append((name, query_value(name, value)))
+                    text = query_value(name, value)
+                    try:
+                        parts.append(f"{name}={_quote_value(text)}")
+                    except UnicodeEncodeError as exc:
+                        unquotable = unquotable or exc
         segments: dict[str, str] = {}
         body: bytes | None = None
         multipart: list[tuple[str, bytes | str, str | None]] | None = None
-        for where, param, regex, fast, cache in self.steps:
+        for where, param, regex, fast, cache, key in self.steps:
             value = args[param.attr]
             if where == _PATH:
                 assert cache is not None
@@ -269,14 +278,20 @@ class ActionEncoder:
                 if param.pattern:
                     _check_pattern(param, value, regex)
                 kind = type(value)
-                if fast and kind is str:
-                    pairs.append((param.name, value))
+                if fast and kind is str and value.isascii():
+                    parts.append(key + (value if value.isalnum() else quote(value, safe="")))
                 elif fast and kind is bool:
-                    pairs.append((param.name, "true" if value else "false"))
+                    parts.append(key + ("true" if value else "false"))
                 elif fast and kind is int:
-                    pairs.append((param.name, str(value)))
+                    parts.append(key + str(value))  # digits and "-": nothing to quote
                 else:
+                    pairs: list[tuple[str, str]] = []
                     add_query(pairs, param.name, param.kind, value)
+                    for k, v in pairs:
+                        try:
+                            parts.append(f"{_quote_key(k)}={_quote_value(v)}")
+                        except UnicodeEncodeError as exc:
+                            unquotable = unquotable or exc
             elif where == _BODY:
                 if value is not None:
                     body = _body(param, value)
@@ -284,16 +299,15 @@ class ActionEncoder:
                 multipart = multipart or []
                 multipart.append(_multipart_field(param, value))
         path = "".join([segments[text] if slot else text for text, slot in self.pieces])
-        query = encode_query(pairs) if pairs else ""
-        if prefix:
-            query = f"{prefix}&{query}" if query else prefix
         headers = {"Accept-Version": accept_version}
         domain = args.get("losantdomain")
         if domain is not None:
             headers["losantdomain"] = str(domain)
         if body is not None:
             headers["Content-Type"] = "application/json"
-        return EncodedRequest(self.method, path, query, headers, body, multipart)
+        if unquotable is not None:
+            raise unquotable
+        return EncodedRequest(self.method, path, "&".join(parts), headers, body, multipart)
 
 
 def _check_pattern(param: Param, value: Any, regex: re.Pattern[str] | None) -> None:

@@ -42,9 +42,10 @@ class Text(str):
     """A str subclass: exact-type fast paths must not change how it is sent."""
 
 
-# Reserved, percent, non-ASCII, JavaScript white space and line terminators.
+# Reserved, percent, non-ASCII, JavaScript white space and line terminators, and a lone
+# surrogate (which quote() refuses).
 ALPHABET = st.sampled_from(
-    list("aZ09-_.~ /?#&=+%[]{}:@!$'()*,;\"\\\n\t\u00e9\u2028\u00a0\u4e2d\U0001f600")
+    list("aZ09-_.~ /?#&=+%[]{}:@!$'()*,;\"\\\n\t\u00e9\u2028\u00a0\u4e2d\U0001f600\ud800")
 )
 TEXT = st.text(ALPHABET, max_size=12)
 # Letters and digits beyond ASCII: alphanumeric to str.isalnum(), yet quoted.
@@ -173,3 +174,25 @@ def test_bad_ids_fail_before_and_after_a_good_one(value: object) -> None:
         with pytest.raises((TypeError, ValueError)):
             encode_action(action, bad, ACCEPT)
         check(action, bad)
+
+
+def test_an_unquotable_value_is_reported_after_later_bad_arguments() -> None:
+    """quote() refuses a lone surrogate; every later argument is still checked first."""
+    pairs = 0
+    for action in ACTIONS:
+        params = action.params
+        for i, early in enumerate(params):
+            if early.location != "query" or early.pattern:
+                continue
+            for late in params[i + 1 :]:
+                args = base_args(action)
+                args[early.attr] = "\u00e9\ud800"
+                args[late.attr] = object()
+                check(action, args)
+                pairs += 1
+        args = base_args(action)
+        args["_links"] = "\ud800"
+        if params:
+            args[params[-1].attr] = object()
+        check(action, args)
+    assert pairs > 100
