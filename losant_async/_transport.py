@@ -367,27 +367,108 @@ class Transport:
         policy = self.retry
         attempt = 0
         sent = False
+        data: Any = request.body
         while True:
             # Checked per attempt: a disabled log costs neither formatting nor the clock.
             debug = logger.isEnabledFor(logging.DEBUG)
             started = time.monotonic() if debug else 0.0
+            # One attempt, written out here rather than in a coroutine of its own: every
+            # resumption of a call passes through one frame fewer.
+            if self._closed:
+                raise self._closed_error(request, sent=False)
+            session = self._session
+            if session is None or self._loop is not asyncio.get_running_loop():
+                session = await self.session()  # first: a new event loop resets the limits
+            limiter = self._limiter
+            if limiter is None:
+                limiter = self._limiter = ConcurrencyLimiter(self.max_concurrency)
+            if request.multipart is not None:
+                data = self._form(request.multipart)  # a form is consumed by sending it
+            exchange = _Exchange()
+            answered = False
+            chunks: list[bytes] = []
+            failed: type[APIConnectionError] = APIConnectionError
+            what = ""
+            response: Response | None = None
+            # The slot first, then the rate-limit token: tokens taken while queued for a
+            # slot would all be spent at once when a slow call frees it.
+            if not limiter.try_acquire():
+                await limiter.acquire()
+            try:
+                if self.bucket is not None:
+                    try:
+                        await self.bucket.acquire()
+                    except ClientClosedError:
+                        raise self._closed_error(request, sent=False) from None
+                if self._closed:
+                    raise self._closed_error(request, sent=False)
+                try:
+                    # Our error handling must not depend on how a caller's session is set
+                    # up: statuses are ours to judge, and bodies are always decompressed.
+                    async with session.request(
+                        request.method,
+                        self.base_url + request.target,
+                        # Not a local: a caller's session gets the token among these.
+                        headers=self._send_headers(request),
+                        data=data,
+                        timeout=timeout,
+                        middlewares=(exchange, *self._middlewares),
+                        raise_for_status=False,
+                        auto_decompress=True,
+                    ) as resp:
+                        answered = True
+                        # Chunk by chunk, so that a body cut short keeps what arrived.
+                        content = resp.content
+                        while chunk := await content.readany():
+                            chunks.append(chunk)
+                        if resp.status == 429 and self.bucket is not None:
+                            # Inside the slot, so that no caller queued for it sends first.
+                            self._throttle(resp.headers.get("Retry-After"))
+                        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                        response = Response(resp.status, resp.headers, body)
+                except aiohttp.ConnectionTimeoutError:
+                    failed, what = APITimeoutError, "connect timeout"
+                except aiohttp.ClientConnectorError as exc:
+                    what = f"cannot connect: {exc.os_error}"
+                except TimeoutError:
+                    failed = APITimeoutError
+                    what = "timed out" if exchange.sent else "timed out before sending"
+                except aiohttp.ClientError as exc:
+                    # Once headers arrived the body was cut short; before, the request
+                    # may or may not have reached the server.
+                    what = "response truncated" if answered else "connection lost"
+                    detail = str(exc) if isinstance(exc, _Dropped) else describe_failure(exc)
+                    what = f"{what}: {detail}"
+                except RuntimeError:
+                    if not self._closed:  # aiohttp's "Session is closed", after aclose()
+                        raise
+            finally:
+                limiter.release()
+            # Judged here, outside the handlers, so that no aiohttp error rides along as
+            # __context__ of what is raised: some hold the request headers, and so the token.
             error: APIError | APIConnectionError
             retry_after: str | None = None
-            try:
-                response = await self._attempt(request, timeout)
-            except APIConnectionError as exc:
+            if response is None:
+                if self._closed:
+                    raise self._closed_error(request, sent=exchange.sent)
+                error = failed(
+                    what,
+                    method=request.method,
+                    path=request.path,
+                    sent=exchange.sent,
+                    partial=b"".join(chunks),
+                )
                 if debug:
                     logger.debug(
                         "%s %s failed: %s (attempt %d, %.3fs)",
                         request.method,
                         request.path,
-                        type(exc).__name__,
+                        type(error).__name__,
                         attempt + 1,
                         time.monotonic() - started,
                     )
-                error = exc
-                sent = sent or exc.sent
-                retryable = policy.retryable_error(request.method, sent=exc.sent)
+                sent = sent or error.sent
+                retryable = policy.retryable_error(request.method, sent=error.sent)
             else:
                 if debug:
                     logger.debug(
@@ -425,94 +506,15 @@ class Transport:
                 raise self._closed_error(request, sent=sent)
             attempt += 1
 
-    async def _attempt(self, request: EncodedRequest, timeout: aiohttp.ClientTimeout) -> Response:
-        if self._closed:
-            raise self._closed_error(request, sent=False)
-        session = self._session
-        if session is None or self._loop is not asyncio.get_running_loop():
-            session = await self.session()  # first: a new event loop resets the limits
-        limiter = self._limiter
-        if limiter is None:
-            limiter = self._limiter = ConcurrencyLimiter(self.max_concurrency)
-        data: Any = request.body
-        if request.multipart is not None:
-            form = aiohttp.FormData()
-            for name, value, filename in request.multipart:
-                if filename is None:
-                    form.add_field(name, value)
-                else:
-                    form.add_field(name, value, filename=filename)
-            data = form
-        exchange = _Exchange()
-        answered = False
-        chunks: list[bytes] = []
-        failed: type[APIConnectionError] = APIConnectionError
-        what = ""
-        # The slot first, then the rate-limit token: tokens taken while queued for a slot
-        # would all be spent at once when a slow call frees it.
-        if not limiter.try_acquire():
-            await limiter.acquire()
-        try:
-            if self.bucket is not None:
-                try:
-                    await self.bucket.acquire()
-                except ClientClosedError:
-                    raise self._closed_error(request, sent=False) from None
-            if self._closed:
-                raise self._closed_error(request, sent=False)
-            try:
-                # Our error handling must not depend on how a caller's session is set up:
-                # statuses are ours to judge, and bodies are always decompressed.
-                async with session.request(
-                    request.method,
-                    self.base_url + request.target,
-                    # Not a local: a caller's session gets the token among these headers.
-                    headers=self._send_headers(request),
-                    data=data,
-                    timeout=timeout,
-                    middlewares=(exchange, *self._middlewares),
-                    raise_for_status=False,
-                    auto_decompress=True,
-                ) as resp:
-                    answered = True
-                    # Chunk by chunk, so that a body cut short keeps what arrived.
-                    content = resp.content
-                    while chunk := await content.readany():
-                        chunks.append(chunk)
-                    if resp.status == 429 and self.bucket is not None:
-                        # Inside the slot, so that no caller queued for it sends first.
-                        self._throttle(resp.headers.get("Retry-After"))
-                    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-                    return Response(resp.status, resp.headers, body)
-            except aiohttp.ConnectionTimeoutError:
-                failed, what = APITimeoutError, "connect timeout"
-            except aiohttp.ClientConnectorError as exc:
-                what = f"cannot connect: {exc.os_error}"
-            except TimeoutError:
-                failed = APITimeoutError
-                what = "timed out" if exchange.sent else "timed out before sending"
-            except aiohttp.ClientError as exc:
-                # Once headers arrived the body was cut short; before, the request may
-                # or may not have reached the server.
-                what = "response truncated" if answered else "connection lost"
-                detail = str(exc) if isinstance(exc, _Dropped) else describe_failure(exc)
-                what = f"{what}: {detail}"
-            except RuntimeError:
-                if not self._closed:  # aiohttp's "Session is closed", after our aclose()
-                    raise
-        finally:
-            limiter.release()
-        # Raised here, outside the handlers, so that no aiohttp error rides along as
-        # __context__: some hold the request headers, and so the token.
-        if self._closed:
-            raise self._closed_error(request, sent=exchange.sent)
-        raise failed(
-            what,
-            method=request.method,
-            path=request.path,
-            sent=exchange.sent,
-            partial=b"".join(chunks),
-        )
+    @staticmethod
+    def _form(fields: list[tuple[str, bytes | str, str | None]]) -> aiohttp.FormData:
+        form = aiohttp.FormData()
+        for name, value, filename in fields:
+            if filename is None:
+                form.add_field(name, value)
+            else:
+                form.add_field(name, value, filename=filename)
+        return form
 
     def _throttle(self, retry_after: str | None) -> None:
         assert self.bucket is not None
