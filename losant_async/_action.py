@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar
+
+if TYPE_CHECKING:
+    from ._encoding import ActionEncoder
 
 T = TypeVar("T")
 
@@ -26,7 +29,7 @@ class Action(Generic[T]):
     streaming action to their models.
     """
 
-    __slots__ = ("events", "method", "name", "params", "path", "resource", "responses")
+    __slots__ = ("encoder", "events", "method", "name", "params", "path", "resource", "responses")
 
     def __init__(
         self,
@@ -45,6 +48,7 @@ class Action(Generic[T]):
         self.params = params
         self.responses = responses
         self.events = events
+        self.encoder: ActionEncoder | None = None  # built by the first call
 
     @property
     def qualname(self) -> str:

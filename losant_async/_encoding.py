@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import msgspec
@@ -108,8 +108,31 @@ def _json_text(name: str, value: Any) -> str:
         raise TypeError(f"parameter {name!r} cannot be encoded as JSON: {exc}") from None
 
 
+_CACHE_SIZE = 4096  # entries of each cache below, emptied when full
+_quoted_keys: dict[str, str] = {}
+
+
+def _quote_key(key: str) -> str:
+    """Query names repeat call after call (``name``, ``name[0]``): quoted once each."""
+    quoted = _quoted_keys.get(key)
+    if quoted is None:
+        quoted = quote(key, safe="")
+        if type(key) is str:  # a str subclass may format differently: not cached
+            if len(_quoted_keys) >= _CACHE_SIZE:
+                _quoted_keys.clear()
+            _quoted_keys[key] = quoted
+    return quoted
+
+
+def _quote_value(value: str) -> str:
+    # Letters and digits alone (IDs, numbers, true/false) are what quote() leaves as is.
+    if type(value) is str and value.isalnum() and value.isascii():
+        return value
+    return quote(value, safe="")
+
+
 def encode_query(pairs: list[tuple[str, str]]) -> str:
-    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
+    return "&".join([f"{_quote_key(k)}={_quote_value(v)}" for k, v in pairs])
 
 
 def encode_params(params: Mapping[str, Any] | None) -> str:
@@ -160,52 +183,150 @@ def encode_action(
     action: Action[Any], args: Mapping[str, Any], accept_version: str
 ) -> EncodedRequest:
     """Build the request for ``action`` from the keyword arguments of its coroutine."""
-    path = action.path
-    pairs: list[tuple[str, str]] = []
-    body: bytes | None = None
-    multipart: list[tuple[str, bytes | str, str | None]] | None = None
-    if action.events is None:
-        for name in GLOBAL_QUERY:
-            pairs.append((name, query_value(name, args[name])))
-    for param in action.params:
-        value = args[param.attr]
-        where = param.location
-        if where == "path":
-            path = path.replace("{" + param.name + "}", _path_value(param, value))
-        elif where == "query":
-            if param.pattern and value is not None:
-                _check_pattern(param, value)
-            add_query(pairs, param.name, param.kind, value)
-        elif where == "body":
-            if value is not None:
-                body = _body(param, value)
-        elif where == "multipart":
-            if value is not None:
+    encoder = action.encoder
+    if encoder is None:
+        encoder = action.encoder = ActionEncoder(action)
+    return encoder.encode(args, accept_version)
+
+
+# What one parameter's step does; the steps run in the parameters' order, so that the
+# first bad argument is the one reported, as before the encoder was compiled.
+_PATH, _QUERY, _BODY, _MULTIPART = range(4)
+# Kinds whose str, int, float and bool values go straight to query_value(); any other
+# kind is left to add_query().
+_SCALAR_KINDS = frozenset({"string", "boolean"})
+_DEFAULT_GLOBALS = "_actions=false&_links=true&_embedded=true"
+_PLACEHOLDER = re.compile(r"(\{[^{}]*\})")
+# Path values already checked and quoted, per pattern: IDs repeat call after call.
+_checked_paths: dict[str | None, dict[str, str]] = {}
+
+
+class _Step(NamedTuple):
+    where: int
+    param: Param
+    regex: re.Pattern[str] | None  # the parameter's pattern, compiled
+    fast: bool  # a scalar kind: exact str, int and bool skip add_query()
+    cache: dict[str, str] | None  # path values checked and quoted
+    key: str  # the query name, quoted, and "="
+
+
+class ActionEncoder:
+    """The encoding of one action, worked out on its first call: the path template split
+    at its placeholders, patterns compiled and query names known."""
+
+    __slots__ = ("events", "method", "pieces", "steps")
+
+    def __init__(self, action: Action[Any]) -> None:
+        self.method = action.method
+        self.events = action.events is not None
+        path_names = {p.name for p in action.params if p.location == "path"}
+        pieces: list[tuple[str, bool]] = []
+        for piece in _PLACEHOLDER.split(action.path):
+            if piece.startswith("{") and piece[1:-1] in path_names:
+                pieces.append((piece[1:-1], True))
+            elif piece:
+                pieces.append((piece, False))
+        self.pieces = tuple(pieces)
+        steps: list[_Step] = []
+        for param in action.params:
+            regex = _pattern(param.pattern) if param.pattern else None
+            if param.location == "path":
+                cache = _checked_paths.setdefault(param.pattern, {})
+                steps.append(_Step(_PATH, param, regex, False, cache, ""))
+            elif param.location == "query":
+                fast = param.kind in _SCALAR_KINDS
+                key = quote(param.name, safe="") + "="
+                steps.append(_Step(_QUERY, param, regex, fast, None, key))
+            elif param.location == "body":
+                steps.append(_Step(_BODY, param, regex, False, None, ""))
+            elif param.location == "multipart":
+                steps.append(_Step(_MULTIPART, param, regex, False, None, ""))
+        self.steps = tuple(steps)
+
+    def encode(self, args: Mapping[str, Any], accept_version: str) -> EncodedRequest:
+        """The request for the keyword arguments of the action's coroutine."""
+        # The query is built as it goes; a value quote() refuses (a lone surrogate) is
+        # raised last, after every argument's own checks, as the reference encoding does.
+        parts: list[str] = []
+        unquotable: UnicodeEncodeError | None = None
+        if not self.events:
+            a, links, embedded = args["_actions"], args["_links"], args["_embedded"]
+            if a is False and links is True and embedded is True:
+                parts.append(_DEFAULT_GLOBALS)
+            else:
+                for name, value in zip(GLOBAL_QUERY, (a, links, embedded), strict=True):
+                    text = query_value(name, value)
+                    try:
+                        parts.append(f"{name}={_quote_value(text)}")
+                    except UnicodeEncodeError as exc:
+                        unquotable = unquotable or exc
+        segments: dict[str, str] = {}
+        body: bytes | None = None
+        multipart: list[tuple[str, bytes | str, str | None]] | None = None
+        for where, param, regex, fast, cache, key in self.steps:
+            value = args[param.attr]
+            if where == _PATH:
+                assert cache is not None
+                quoted = cache.get(value) if type(value) is str else None
+                if quoted is None:
+                    quoted = _path_value(param, value, regex)
+                    if type(value) is str:
+                        if len(cache) >= _CACHE_SIZE:
+                            cache.clear()
+                        cache[value] = quoted
+                segments[param.name] = quoted
+            elif where == _QUERY:
+                if value is None:
+                    continue
+                if param.pattern:
+                    _check_pattern(param, value, regex)
+                kind = type(value)
+                if fast and kind is str and value.isascii():
+                    parts.append(key + (value if value.isalnum() else quote(value, safe="")))
+                elif fast and kind is bool:
+                    parts.append(key + ("true" if value else "false"))
+                elif fast and kind is int:
+                    parts.append(key + str(value))  # digits and "-": nothing to quote
+                else:
+                    pairs: list[tuple[str, str]] = []
+                    add_query(pairs, param.name, param.kind, value)
+                    for k, v in pairs:
+                        try:
+                            parts.append(f"{_quote_key(k)}={_quote_value(v)}")
+                        except UnicodeEncodeError as exc:
+                            unquotable = unquotable or exc
+            elif where == _BODY:
+                if value is not None:
+                    body = _body(param, value)
+            elif value is not None:  # multipart
                 multipart = multipart or []
                 multipart.append(_multipart_field(param, value))
-    headers = {"Accept-Version": accept_version}
-    domain = args.get("losantdomain")
-    if domain is not None:
-        headers["losantdomain"] = str(domain)
-    if body is not None:
-        headers["Content-Type"] = "application/json"
-    return EncodedRequest(action.method, path, encode_query(pairs), headers, body, multipart)
+        path = "".join([segments[text] if slot else text for text, slot in self.pieces])
+        headers = {"Accept-Version": accept_version}
+        domain = args.get("losantdomain")
+        if domain is not None:
+            headers["losantdomain"] = str(domain)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        if unquotable is not None:
+            raise unquotable
+        return EncodedRequest(self.method, path, "&".join(parts), headers, body, multipart)
 
 
-def _check_pattern(param: Param, value: Any) -> None:
+def _check_pattern(param: Param, value: Any, regex: re.Pattern[str] | None) -> None:
     if not isinstance(value, str):
         raise TypeError(f"parameter {param.attr!r} takes a string, not {type(value).__name__}")
-    if param.pattern and not _pattern(param.pattern).search(value):
+    if regex is not None and not regex.search(value):
         raise ValueError(
             f"parameter {param.attr!r} must match {param.pattern} (a 24-character hex ID "
             f"where the API says so); got {value!r}"
-            if "24" in param.pattern
+            if "24" in (param.pattern or "")
             else f"parameter {param.attr!r} must match {param.pattern}; got {value!r}"
         )
 
 
-def _path_value(param: Param, value: Any) -> str:
-    _check_pattern(param, value)
+def _path_value(param: Param, value: Any, regex: re.Pattern[str] | None) -> str:
+    _check_pattern(param, value, regex)
     if value in ("", ".", ".."):
         # Quoting leaves dots alone and URLs resolve dot segments: "..", sent, would
         # reach another endpoint (a version's delete would become the parent's).

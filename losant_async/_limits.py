@@ -1,8 +1,12 @@
-"""Client-side limits: a shared token-bucket rate limiter that backs off on 429s."""
+"""Client-side limits: a cap on calls in flight, and a shared token-bucket rate limiter that
+backs off on 429s."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -88,3 +92,56 @@ class TokenBucket:
         if self.rate < self.limit.rate:
             self._refill(self._clock())
             self.rate = min(self.limit.rate, self.rate + self.limit.rate / 20.0)
+
+
+class ConcurrencyLimiter:
+    """At most ``total`` holders at a time, waiters served in arrival order.
+
+    Taking a free slot does not yield to the event loop (``try_acquire``); a released slot
+    goes straight to the longest waiter, so a newcomer cannot overtake the queue. One per
+    client and event loop.
+    """
+
+    __slots__ = ("_free", "_waiters")
+
+    def __init__(self, total: int) -> None:
+        self._free = total
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def try_acquire(self) -> bool:
+        """Take a slot if one is free and nobody is queued; never waits."""
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return True
+        return False
+
+    async def acquire(self) -> None:
+        """Take a slot, waiting in line for one."""
+        if self.try_acquire():
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed a slot just as the wait was cancelled: pass it on
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        """Give the slot back: to the longest waiter still waiting, or to the pool."""
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
+
+    @property
+    def waiting(self) -> int:
+        """Callers queued for a slot."""
+        return sum(1 for w in self._waiters if not w.done())

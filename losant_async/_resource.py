@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -20,8 +21,9 @@ class Resource:
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
 
-    async def _call(self, action: Action[T], args: dict[str, Any]) -> T:
-        return await self._transport.call(action, args)
+    def _call(self, action: Action[T], args: dict[str, Any]) -> Coroutine[Any, Any, T]:
+        # The transport's coroutine itself, not one more wrapped around it.
+        return self._transport.call(action, args)
 
     def _stream(self, action: Action[T], args: dict[str, Any]) -> EventStream[T]:
         from .sse import EventStream

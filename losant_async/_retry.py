@@ -47,8 +47,9 @@ class RetryBudget:
         return False
 
     def success(self) -> None:
-        # Rounded so that ten refills of 0.1 make a whole token.
-        self._tokens = min(self.capacity, round(self._tokens + self.refill, 9))
+        if self._tokens < self.capacity:  # full, as it mostly is: nothing to add
+            # Rounded so that ten refills of 0.1 make a whole token.
+            self._tokens = min(self.capacity, round(self._tokens + self.refill, 9))
 
 
 @dataclass

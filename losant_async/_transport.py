@@ -16,13 +16,12 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
-import anyio
 import msgspec
 
 from ._action import Action
 from ._decode import decode_leniently
 from ._encoding import EncodedRequest, encode_action, encode_params
-from ._limits import RateLimit, TokenBucket
+from ._limits import ConcurrencyLimiter, RateLimit, TokenBucket
 from ._retry import RetryPolicy, parse_retry_after
 from ._types import Timeout, TimeoutArg
 from ._version import __version__
@@ -145,10 +144,11 @@ async def _closing_with_loop(session: aiohttp.ClientSession) -> AsyncGenerator[N
 
 
 class Response(msgspec.Struct, frozen=True):
-    """A finished attempt: status, headers and the whole body."""
+    """A finished attempt: status, headers (aiohttp's, case-insensitive) and the whole
+    body."""
 
     status: int
-    headers: dict[str, str]
+    headers: Mapping[str, str]
     body: bytes
 
 
@@ -169,7 +169,7 @@ class Transport:
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
-        if session is not None and token and session.auth is not None:
+        if session is not None and token and getattr(session, "auth", None) is not None:
             raise ValueError("the session passed in has auth= set, which clashes with the token")
         self._token = token
         self.base_url = check_base_url(base_url)
@@ -188,7 +188,9 @@ class Transport:
             getattr(session, "_middlewares", None) or ()
         )
         self._keeper: AsyncGenerator[None, None] | None = None
-        self._limiter: anyio.CapacityLimiter | None = None
+        self._limiter: ConcurrencyLimiter | None = None
+        # aiohttp's form of each distinct per-call timeout, built once.
+        self._timeouts: dict[object, aiohttp.ClientTimeout] = {}
         self._closing: asyncio.Event | None = None
         self._decoders: dict[str, msgspec.json.Decoder[Any]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -287,16 +289,37 @@ class Transport:
         """All headers of a request, for a session passed in (ours has them as defaults)."""
         return {**self.headers(), **request.headers}
 
+    def _send_headers(self, request: EncodedRequest) -> Mapping[str, str] | None:
+        """The headers to hand aiohttp for ``request``: only what the session's defaults
+        do not already say."""
+        if not self._owns_session:
+            return self._request_headers(request)
+        headers = request.headers
+        if len(headers) == 1 and headers.get("Accept-Version") == self.accept_version:
+            return None
+        return headers
+
     def client_timeout(self, override: TimeoutArg) -> aiohttp.ClientTimeout:
         if override is None:
             return self._client_timeout
+        # Exact types only: True == 1 must not find the entry of 1 second.
+        kind = type(override)
+        key = float(override) if kind is int or kind is float else override  # type: ignore[arg-type]
+        cached = self._timeouts.get(key) if kind in (int, float, Timeout) else None
+        if cached is not None:
+            return cached
         if isinstance(override, Timeout):
             t = override
         elif isinstance(override, int | float) and not isinstance(override, bool):
             t = Timeout(total=float(override), connect=self.timeout.connect)
         else:
             raise TypeError("timeout takes seconds, a Timeout or None")
-        return aiohttp.ClientTimeout(total=t.total, connect=t.connect)
+        cached = aiohttp.ClientTimeout(total=t.total, connect=t.connect)
+        if kind in (int, float, Timeout):
+            if len(self._timeouts) >= 64:
+                self._timeouts.clear()
+            self._timeouts[key] = cached
+        return cached
 
     # -- calls ----------------------------------------------------------------------
 
@@ -349,33 +372,118 @@ class Transport:
         policy = self.retry
         attempt = 0
         sent = False
+        data: Any = request.body
         while True:
-            started = time.monotonic()
+            # Checked per attempt: a disabled log costs neither formatting nor the clock.
+            debug = logger.isEnabledFor(logging.DEBUG)
+            started = time.monotonic() if debug else 0.0
+            # One attempt, written out here rather than in a coroutine of its own: every
+            # resumption of a call passes through one frame fewer.
+            if self._closed:
+                raise self._closed_error(request, sent=False)
+            session = self._session
+            if session is None or self._loop is not asyncio.get_running_loop():
+                session = await self.session()  # first: a new event loop resets the limits
+            limiter = self._limiter
+            if limiter is None:
+                limiter = self._limiter = ConcurrencyLimiter(self.max_concurrency)
+            if request.multipart is not None:
+                data = self._form(request.multipart)  # a form is consumed by sending it
+            exchange = _Exchange()
+            answered = False
+            chunks: list[bytes] = []
+            failed: type[APIConnectionError] = APIConnectionError
+            what = ""
+            response: Response | None = None
+            # The slot first, then the rate-limit token: tokens taken while queued for a
+            # slot would all be spent at once when a slow call frees it.
+            if not limiter.try_acquire():
+                await limiter.acquire()
+            try:
+                if self.bucket is not None:
+                    try:
+                        await self.bucket.acquire()
+                    except ClientClosedError:
+                        raise self._closed_error(request, sent=False) from None
+                if self._closed:
+                    raise self._closed_error(request, sent=False)
+                try:
+                    # Our error handling must not depend on how a caller's session is set
+                    # up: statuses are ours to judge, and bodies are always decompressed.
+                    async with session.request(
+                        request.method,
+                        self.base_url + request.target,
+                        # Not a local: a caller's session gets the token among these.
+                        headers=self._send_headers(request),
+                        data=data,
+                        timeout=timeout,
+                        middlewares=(exchange, *self._middlewares),
+                        raise_for_status=False,
+                        auto_decompress=True,
+                    ) as resp:
+                        answered = True
+                        # Chunk by chunk, so that a body cut short keeps what arrived.
+                        content = resp.content
+                        while chunk := await content.readany():
+                            chunks.append(chunk)
+                        if resp.status == 429 and self.bucket is not None:
+                            # Inside the slot, so that no caller queued for it sends first.
+                            self._throttle(resp.headers.get("Retry-After"))
+                        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                        response = Response(resp.status, resp.headers, body)
+                except aiohttp.ConnectionTimeoutError:
+                    failed, what = APITimeoutError, "connect timeout"
+                except aiohttp.ClientConnectorError as exc:
+                    what = f"cannot connect: {exc.os_error}"
+                except TimeoutError:
+                    failed = APITimeoutError
+                    what = "timed out" if exchange.sent else "timed out before sending"
+                except aiohttp.ClientError as exc:
+                    # Once headers arrived the body was cut short; before, the request
+                    # may or may not have reached the server.
+                    what = "response truncated" if answered else "connection lost"
+                    detail = str(exc) if isinstance(exc, _Dropped) else describe_failure(exc)
+                    what = f"{what}: {detail}"
+                except RuntimeError:
+                    if not self._closed:  # aiohttp's "Session is closed", after aclose()
+                        raise
+            finally:
+                limiter.release()
+            # Judged here, outside the handlers, so that no aiohttp error rides along as
+            # __context__ of what is raised: some hold the request headers, and so the token.
             error: APIError | APIConnectionError
             retry_after: str | None = None
-            try:
-                response = await self._attempt(request, timeout)
-            except APIConnectionError as exc:
-                logger.debug(
-                    "%s %s failed: %s (attempt %d, %.3fs)",
-                    request.method,
-                    request.path,
-                    type(exc).__name__,
-                    attempt + 1,
-                    time.monotonic() - started,
+            if response is None:
+                if self._closed:
+                    raise self._closed_error(request, sent=exchange.sent)
+                error = failed(
+                    what,
+                    method=request.method,
+                    path=request.path,
+                    sent=exchange.sent,
+                    partial=b"".join(chunks),
                 )
-                error = exc
-                sent = sent or exc.sent
-                retryable = policy.retryable_error(request.method, sent=exc.sent)
+                if debug:
+                    logger.debug(
+                        "%s %s failed: %s (attempt %d, %.3fs)",
+                        request.method,
+                        request.path,
+                        type(error).__name__,
+                        attempt + 1,
+                        time.monotonic() - started,
+                    )
+                sent = sent or error.sent
+                retryable = policy.retryable_error(request.method, sent=error.sent)
             else:
-                logger.debug(
-                    "%s %s -> %d (attempt %d, %.3fs)",
-                    request.method,
-                    request.path,
-                    response.status,
-                    attempt + 1,
-                    time.monotonic() - started,
-                )
+                if debug:
+                    logger.debug(
+                        "%s %s -> %d (attempt %d, %.3fs)",
+                        request.method,
+                        request.path,
+                        response.status,
+                        attempt + 1,
+                        time.monotonic() - started,
+                    )
                 if response.status < 300:
                     if policy.budget is not None:
                         policy.budget.success()
@@ -387,7 +495,7 @@ class Transport:
                     method=request.method,
                     path=request.path,
                     body=response.body,
-                    headers=response.headers,
+                    headers=dict(response.headers),
                 )
                 sent = True
                 retry_after = error.retry_after
@@ -403,90 +511,15 @@ class Transport:
                 raise self._closed_error(request, sent=sent)
             attempt += 1
 
-    async def _attempt(self, request: EncodedRequest, timeout: aiohttp.ClientTimeout) -> Response:
-        if self._closed:
-            raise self._closed_error(request, sent=False)
-        session = await self.session()  # first: a new event loop resets the limits
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self.max_concurrency)
-        data: Any = request.body
-        if request.multipart is not None:
-            form = aiohttp.FormData()
-            for name, value, filename in request.multipart:
-                if filename is None:
-                    form.add_field(name, value)
-                else:
-                    form.add_field(name, value, filename=filename)
-            data = form
-        url = self.base_url + request.target
-        exchange = _Exchange()
-        answered = False
-        chunks: list[bytes] = []
-
-        def failed(cls: type[APIConnectionError], what: str) -> APIConnectionError:
-            return cls(
-                what,
-                method=request.method,
-                path=request.path,
-                sent=exchange.sent,
-                partial=b"".join(chunks),
-            )
-
-        failure: LosantError
-        # The slot first, then the rate-limit token: tokens taken while queued for a slot
-        # would all be spent at once when a slow call frees it.
-        async with self._limiter:
-            if self.bucket is not None:
-                try:
-                    await self.bucket.acquire()
-                except ClientClosedError:
-                    raise self._closed_error(request, sent=False) from None
-            if self._closed:
-                raise self._closed_error(request, sent=False)
-            try:
-                # Our error handling must not depend on how a caller's session is set up:
-                # statuses are ours to judge, and bodies are always decompressed.
-                async with session.request(
-                    request.method,
-                    url,
-                    headers=request.headers
-                    if self._owns_session
-                    else self._request_headers(request),
-                    data=data,
-                    timeout=timeout,
-                    middlewares=(exchange, *self._middlewares),
-                    raise_for_status=False,
-                    auto_decompress=True,
-                ) as resp:
-                    answered = True
-                    async for chunk in resp.content.iter_any():
-                        chunks.append(chunk)
-                    if resp.status == 429 and self.bucket is not None:
-                        # Inside the slot, so that no caller queued for it sends first.
-                        self._throttle(resp.headers.get("Retry-After"))
-                    return Response(resp.status, dict(resp.headers), b"".join(chunks))
-            except aiohttp.ConnectionTimeoutError:
-                failure = failed(APITimeoutError, "connect timeout")
-            except aiohttp.ClientConnectorError as exc:
-                failure = failed(APIConnectionError, f"cannot connect: {exc.os_error}")
-            except TimeoutError:
-                what = "timed out" if exchange.sent else "timed out before sending"
-                failure = failed(APITimeoutError, what)
-            except aiohttp.ClientError as exc:
-                # Once headers arrived the body was cut short; before, the request may
-                # or may not have reached the server.
-                what = "response truncated" if answered else "connection lost"
-                detail = str(exc) if isinstance(exc, _Dropped) else describe_failure(exc)
-                failure = failed(APIConnectionError, f"{what}: {detail}")
-            except RuntimeError:
-                if not self._closed:  # aiohttp's "Session is closed", after our aclose()
-                    raise
-                failure = self._closed_error(request, sent=exchange.sent)
-        if self._closed:
-            failure = self._closed_error(request, sent=exchange.sent)
-        # Raised here, outside the handlers, so that no aiohttp error rides along as
-        # __context__: some hold the request headers, and so the token.
-        raise failure
+    @staticmethod
+    def _form(fields: list[tuple[str, bytes | str, str | None]]) -> aiohttp.FormData:
+        form = aiohttp.FormData()
+        for name, value, filename in fields:
+            if filename is None:
+                form.add_field(name, value)
+            else:
+                form.add_field(name, value, filename=filename)
+        return form
 
     async def open_stream(
         self, target: str, headers: Mapping[str, str], timeout: aiohttp.ClientTimeout
