@@ -14,6 +14,7 @@ import msgspec
 
 from losant_async._action import Action, Param
 from losant_async._encoding import EncodedRequest
+from losant_async._times import to_epoch_ms
 
 _json_encode = msgspec.json.Encoder().encode
 
@@ -99,7 +100,9 @@ def add_query(pairs: list[tuple[str, str]], name: str, kind: str, value: Any) ->
     """Append ``name=value`` to ``pairs`` by the rules of the parameter's kind."""
     if value is None:
         return
-    if kind == "flatten":
+    if kind == "time":  # the API's ms since the epoch, from a datetime, date, ...
+        pairs.append((name, str(to_epoch_ms(value, name))))
+    elif kind == "flatten":
         _flatten(pairs, name, name, value)
     elif kind == "object" or isinstance(value, Mapping | msgspec.Struct):
         pairs.append((name, _json_text(name, value)))
