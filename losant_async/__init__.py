@@ -33,8 +33,16 @@ if TYPE_CHECKING:
     from ._client import LosantClient as LosantClient
     from ._decode import LosantDecodeWarning as LosantDecodeWarning
     from ._limits import RateLimit as RateLimit
+    from ._retry import RetryBudget as RetryBudget
     from ._retry import RetryPolicy as RetryPolicy
+    from ._times import TimeArg as TimeArg
+    from ._types import FileInput as FileInput
     from ._types import Timeout as Timeout
+    from ._types import TimeoutArg as TimeoutArg
+    from .sse import EventStream as EventStream
+    from .sse import ServerSentEvent as ServerSentEvent
+    from .sse import StreamGap as StreamGap
+    from .sse import StreamStats as StreamStats
 
 __all__ = [
     "API_VERSION",
@@ -46,6 +54,8 @@ __all__ = [
     "ClientClosedError",
     "ConflictError",
     "DecodeError",
+    "EventStream",
+    "FileInput",
     "LosantClient",
     "LosantDecodeWarning",
     "LosantError",
@@ -53,10 +63,16 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimit",
     "RateLimitError",
+    "RetryBudget",
     "RetryPolicy",
     "ServerError",
+    "ServerSentEvent",
     "StreamError",
+    "StreamGap",
+    "StreamStats",
+    "TimeArg",
     "Timeout",
+    "TimeoutArg",
     "UnprocessableEntityError",
     "__version__",
     "models",
@@ -66,9 +82,17 @@ __all__ = [
 _LAZY = {
     "LosantClient": ("._client", "LosantClient"),
     "LosantDecodeWarning": ("._decode", "LosantDecodeWarning"),
+    "RetryBudget": ("._retry", "RetryBudget"),
     "RetryPolicy": ("._retry", "RetryPolicy"),
     "RateLimit": ("._limits", "RateLimit"),
+    "TimeArg": ("._times", "TimeArg"),
+    "FileInput": ("._types", "FileInput"),
     "Timeout": ("._types", "Timeout"),
+    "TimeoutArg": ("._types", "TimeoutArg"),
+    "EventStream": (".sse", "EventStream"),
+    "ServerSentEvent": (".sse", "ServerSentEvent"),
+    "StreamGap": (".sse", "StreamGap"),
+    "StreamStats": (".sse", "StreamStats"),
     "models": (".models", None),
     "sse": (".sse", None),
 }

@@ -78,8 +78,8 @@ class LosantClient(Resources):
             retry = RetryPolicy()
         elif isinstance(retry, int):
             retry = RetryPolicy(max_retries=retry)
-        if isinstance(rate_limit, int | float):
-            rate_limit = RateLimit(rate=float(rate_limit), burst=max(1, int(rate_limit)))
+        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+            rate_limit = RateLimit(rate_limit)  # the same limit as RateLimit(n)
         self._transport = Transport(
             token=secret,
             base_url=base_url,

@@ -15,14 +15,25 @@ import anyio
 
 @dataclass(frozen=True)
 class RateLimit:
-    """At most ``rate`` requests a second on average, in bursts of up to ``burst``."""
+    """At most ``rate`` requests a second on average, in bursts of up to ``burst``.
+
+    ``burst`` defaults to one second's worth (``rate`` rounded down, at least 1), so
+    ``LosantClient(rate_limit=20)`` and ``LosantClient(rate_limit=RateLimit(20))`` are the
+    same limit.
+    """
 
     rate: float
-    burst: int = 1
+    burst: int = 0  # 0: one second's worth
 
     def __post_init__(self) -> None:
-        if self.rate <= 0 or self.burst < 1:
-            raise ValueError("RateLimit needs rate > 0 and burst >= 1")
+        if isinstance(self.rate, bool) or not isinstance(self.rate, int | float):
+            raise TypeError("RateLimit's rate is requests per second, a number")
+        if not self.rate > 0 or self.rate == float("inf") or self.burst < 0:
+            raise ValueError(
+                "RateLimit needs a finite rate > 0 and a burst >= 1 (0: a second's worth)"
+            )
+        if self.burst == 0:
+            object.__setattr__(self, "burst", max(1, int(self.rate)))
 
 
 class TokenBucket:
