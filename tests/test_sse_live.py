@@ -195,18 +195,33 @@ async def test_mqtt_stream_dropped_every_7_events_loses_nothing(
     assert int(stream.last_event_id) == int(stream.stats.last_event_id)
 
 
+async def through_device_drops(
+    server: FakeLosant,
+    action: str,
+    every: int,
+    count: int,
+    open_stream: Callable[..., EventStream[T]],
+    send: Callable[[str, str, int], object],
+) -> list[T]:
+    """``through_drops`` for the device stream ``action`` (opened by ``open_stream``),
+    dropped every ``every`` events; ``send(app, device, i)`` sends the i-th item."""
+    server.faults.add(StreamDrop(every=every), action=action)
+    app, device = server.ids.application_id, server.ids.device_id
+    stream = fast(open_stream(application_id=app, device_id=device, keep_alive_interval="0.1"))
+    return await through_drops(server, stream, action, count, lambda i: send(app, device, i))
+
+
 async def test_state_stream_dropped_every_5_events_loses_nothing(
     client: LosantClient, server: FakeLosant
 ) -> None:
-    action = "device.stateStream"
-    server.faults.add(StreamDrop(every=5), action=action)
-    app, device = server.ids.application_id, server.ids.device_id
     count = 40
-    stream = fast(
-        client.device.state_stream(application_id=app, device_id=device, keep_alive_interval="0.1")
-    )
-    got = await through_drops(
-        server, stream, action, count, lambda i: server.send_state(app, device, {"data": {"n": i}})
+    got = await through_device_drops(
+        server,
+        "device.stateStream",
+        5,
+        count,
+        client.device.state_stream,
+        lambda app, device, i: server.send_state(app, device, {"data": {"n": i}}),
     )
     assert all(isinstance(s, models.DeviceState) for s in got)
     assert [s.data for s in got] == [{"n": i} for i in range(count)]
@@ -215,17 +230,14 @@ async def test_state_stream_dropped_every_5_events_loses_nothing(
 async def test_command_stream_dropped_every_3_events_loses_nothing(
     client: LosantClient, server: FakeLosant
 ) -> None:
-    action = "device.commandStream"
-    server.faults.add(StreamDrop(every=3), action=action)
-    app, device = server.ids.application_id, server.ids.device_id
     count = 30
-    stream = fast(
-        client.device.command_stream(
-            application_id=app, device_id=device, keep_alive_interval="0.1"
-        )
-    )
-    got = await through_drops(
-        server, stream, action, count, lambda i: server.send_command(app, device, "step", {"n": i})
+    got = await through_device_drops(
+        server,
+        "device.commandStream",
+        3,
+        count,
+        client.device.command_stream,
+        lambda app, device, i: server.send_command(app, device, "step", {"n": i}),
     )
     assert all(isinstance(c, models.DeviceCommand) and c.name == "step" for c in got)
     assert [c.payload for c in got] == [{"n": i} for i in range(count)]
