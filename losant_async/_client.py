@@ -123,9 +123,7 @@ class LosantClient(AsyncCloseable, Resources):
     ) -> Any:
         """Send any request (``path`` from the API root) with the client's auth, limits,
         retries and errors; returns the decoded JSON, or None for an empty body."""
-        return await self._transport.request(
-            method, path, params=params, body=body, headers=headers, timeout=timeout
-        )
+        return await self._transport.request(method, path, params, body, headers, timeout)
 
     def stream(
         self,
