@@ -8,24 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import errors
 from ._version import API_VERSION, __version__
-from .errors import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ClientClosedError,
-    ConflictError,
-    DecodeError,
-    LosantError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    ServerError,
-    StreamError,
-    UnprocessableEntityError,
-)
+from .errors import *  # noqa: F403  (every exception, listed once in errors.__all__)
 
 if TYPE_CHECKING:
     from . import models as models
@@ -46,38 +31,24 @@ if TYPE_CHECKING:
 
 __all__ = [
     "API_VERSION",
-    "APIConnectionError",
-    "APIError",
-    "APITimeoutError",
-    "AuthenticationError",
-    "BadRequestError",
-    "ClientClosedError",
-    "ConflictError",
-    "DecodeError",
     "EventStream",
     "FileInput",
     "LosantClient",
     "LosantDecodeWarning",
-    "LosantError",
-    "NotFoundError",
-    "PermissionDeniedError",
     "RateLimit",
-    "RateLimitError",
     "RetryBudget",
     "RetryPolicy",
-    "ServerError",
     "ServerSentEvent",
-    "StreamError",
     "StreamGap",
     "StreamStats",
     "TimeArg",
     "Timeout",
     "TimeoutArg",
-    "UnprocessableEntityError",
     "__version__",
     "models",
     "sse",
 ]
+__all__ += errors.__all__
 
 _LAZY = {
     "LosantClient": ("._client", "LosantClient"),

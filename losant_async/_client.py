@@ -5,11 +5,11 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Mapping
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from ._generated.client import RESOURCES, Resources
 from ._generated.meta import ACCEPT_VERSION
+from ._lifetime import AsyncCloseable
 from ._limits import RateLimit
 from ._retry import RetryPolicy
 from ._transport import Secret, Transport
@@ -32,7 +32,7 @@ def _secret(token: str | None) -> Secret | None:
     return Secret(token) if token is not None else None
 
 
-class LosantClient(Resources):
+class LosantClient(AsyncCloseable, Resources):
     """An asyncio client for the Losant API, one pooled aiohttp session per client.
 
     ``token`` defaults to ``$LOSANT_API_TOKEN`` and ``base_url`` to ``$LOSANT_API_URL`` or
@@ -123,9 +123,7 @@ class LosantClient(Resources):
     ) -> Any:
         """Send any request (``path`` from the API root) with the client's auth, limits,
         retries and errors; returns the decoded JSON, or None for an empty body."""
-        return await self._transport.request(
-            method, path, params=params, body=body, headers=headers, timeout=timeout
-        )
+        return await self._transport.request(method, path, params, body, headers, timeout)
 
     def stream(
         self,
@@ -145,14 +143,3 @@ class LosantClient(Resources):
     async def aclose(self) -> None:
         """Close the session (unless it was passed in)."""
         await self._transport.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

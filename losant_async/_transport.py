@@ -333,13 +333,13 @@ class Transport:
         self,
         method: str,
         path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        body: Any = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: TimeoutArg = None,
+        params: Mapping[str, Any] | None,
+        body: Any,
+        headers: Mapping[str, str] | None,
+        timeout: TimeoutArg,
     ) -> Any:
-        """Send any request through the same limits, retries and errors."""
+        """Send any request through the same limits, retries and errors (the arguments of
+        :meth:`LosantClient.request`, whose signature holds the defaults)."""
         if not path.startswith("/"):
             raise ValueError("path must start with '/'")
         if "#" in path:

@@ -26,7 +26,6 @@ __all__ = [
     "ServerError",
     "StreamError",
     "UnprocessableEntityError",
-    "error_for_status",
 ]
 
 

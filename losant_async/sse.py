@@ -27,7 +27,6 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, Self, TypeVar, cast
 
 import aiohttp
@@ -36,6 +35,7 @@ import msgspec
 
 from ._decode import decode_leniently
 from ._encoding import encode_params
+from ._lifetime import AsyncCloseable
 from ._retry import parse_retry_after
 from ._sse_decoder import EventTooLarge, ServerSentEvent, SSEDecoder
 from ._transport import describe_failure
@@ -140,7 +140,7 @@ def _to_message_event(event: ServerSentEvent, origin: str | None = None) -> Any:
 ServerSentEvent.to_message_event = _to_message_event  # type: ignore[attr-defined]
 
 
-class EventStream(Generic[T]):
+class EventStream(AsyncCloseable, Generic[T]):
     """``async with`` it, then ``async for`` over its events; leaving closes the connection.
 
     Only the events of the action's own types (``mqttMessage``, ``deviceState``,
@@ -296,14 +296,6 @@ class EventStream(Generic[T]):
     async def __aenter__(self) -> Self:
         await self._interruptible(self._connect)
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the connection now; iteration ends, at once even in a reconnect's wait."""

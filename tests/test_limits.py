@@ -49,13 +49,21 @@ async def test_waiters_are_served_in_arrival_order_and_newcomers_queue() -> None
     assert limiter.try_acquire()  # every slot came back
 
 
-async def test_a_cancelled_waiter_leaves_the_queue() -> None:
+async def _two_waiters() -> tuple[
+    ConcurrencyLimiter, list[str], asyncio.Task[None], asyncio.Task[None]
+]:
+    """A one-slot limiter whose slot is taken, with waiters "a" then "b" queued on it."""
     limiter = ConcurrencyLimiter(1)
     assert limiter.try_acquire()
     order: list[str] = []
     a = asyncio.create_task(_queue(limiter, order, "a"))
     b = asyncio.create_task(_queue(limiter, order, "b"))
     await asyncio.sleep(0)
+    return limiter, order, a, b
+
+
+async def test_a_cancelled_waiter_leaves_the_queue() -> None:
+    limiter, order, a, b = await _two_waiters()
     a.cancel()
     with pytest.raises(asyncio.CancelledError):
         await a
@@ -68,12 +76,7 @@ async def test_a_cancelled_waiter_leaves_the_queue() -> None:
 
 
 async def test_a_slot_handed_to_a_waiter_cancelled_before_it_ran_passes_on() -> None:
-    limiter = ConcurrencyLimiter(1)
-    assert limiter.try_acquire()
-    order: list[str] = []
-    a = asyncio.create_task(_queue(limiter, order, "a"))
-    b = asyncio.create_task(_queue(limiter, order, "b"))
-    await asyncio.sleep(0)
+    limiter, order, a, b = await _two_waiters()
     limiter.release()  # handed to "a" ...
     a.cancel()  # ... which is cancelled before it runs
     with pytest.raises(asyncio.CancelledError):

@@ -49,6 +49,16 @@ def page_numbers(server: FakeLosant, action: str) -> list[str]:
     return [e.query_dict().get("page", "") for e in server.journal.for_action(action)]
 
 
+async def every_org_id(server: FakeLosant, client: LosantClient) -> list[str]:
+    """Every seeded org's ID in the order the API lists them, read in one page; the
+    journal is cleared afterwards."""
+    everything = await client.instance_orgs.get(instance_id=server.ids.instance_id, per_page=1000)
+    ids = [str(o.id) for o in everything.items or ()]
+    assert sorted(ids) == sorted(server.ids.org_ids)
+    server.journal.clear()
+    return ids
+
+
 # -- numbered pages against the local server --------------------------------------------
 
 
@@ -56,10 +66,7 @@ async def test_every_org_in_order_with_pages_fetched_concurrently(
     server: FakeLosant, client: LosantClient
 ) -> None:
     inst = server.ids.instance_id
-    everything = await client.instance_orgs.get(instance_id=inst, per_page=1000)
-    expected = [str(o.id) for o in everything.items or ()]
-    assert sorted(expected) == sorted(server.ids.org_ids)
-    server.journal.clear()
+    expected = await every_org_id(server, client)
     server.faults.add(Latency(delay=0.01, jitter=0.02))  # replies in any order
 
     seen: list[str] = []

@@ -24,6 +24,7 @@ from aiohttp import web
 
 from losant_async import LosantClient, models
 from losant_async.errors import (
+    APIError,
     AuthenticationError,
     BadRequestError,
     ClientClosedError,
@@ -195,40 +196,39 @@ async def test_mqtt_stream_dropped_every_7_events_loses_nothing(
     assert int(stream.last_event_id) == int(stream.stats.last_event_id)
 
 
-async def test_state_stream_dropped_every_5_events_loses_nothing(
-    client: LosantClient, server: FakeLosant
-) -> None:
-    action = "device.stateStream"
-    server.faults.add(StreamDrop(every=5), action=action)
+def device_stream(
+    client: LosantClient, server: FakeLosant, kind: str
+) -> tuple[EventStream[Any], Callable[[int], object]]:
+    """The device's ``kind`` ("state" or "command") stream, with quick keep-alives, and
+    what sends its i-th item, ``{"n": i}``."""
     app, device = server.ids.application_id, server.ids.device_id
-    count = 40
-    stream = fast(
-        client.device.state_stream(application_id=app, device_id=device, keep_alive_interval="0.1")
-    )
-    got = await through_drops(
-        server, stream, action, count, lambda i: server.send_state(app, device, {"data": {"n": i}})
-    )
-    assert all(isinstance(s, models.DeviceState) for s in got)
-    assert [s.data for s in got] == [{"n": i} for i in range(count)]
-
-
-async def test_command_stream_dropped_every_3_events_loses_nothing(
-    client: LosantClient, server: FakeLosant
-) -> None:
-    action = "device.commandStream"
-    server.faults.add(StreamDrop(every=3), action=action)
-    app, device = server.ids.application_id, server.ids.device_id
-    count = 30
-    stream = fast(
-        client.device.command_stream(
+    if kind == "state":
+        states = client.device.state_stream(
             application_id=app, device_id=device, keep_alive_interval="0.1"
         )
+        return states, lambda i: server.send_state(app, device, {"data": {"n": i}})
+    commands = client.device.command_stream(
+        application_id=app, device_id=device, keep_alive_interval="0.1"
     )
-    got = await through_drops(
-        server, stream, action, count, lambda i: server.send_command(app, device, "step", {"n": i})
-    )
-    assert all(isinstance(c, models.DeviceCommand) and c.name == "step" for c in got)
-    assert [c.payload for c in got] == [{"n": i} for i in range(count)]
+    return commands, lambda i: server.send_command(app, device, "step", {"n": i})
+
+
+@pytest.mark.parametrize(("kind", "every"), [("state", 5), ("command", 3)])
+async def test_device_stream_dropped_every_few_events_loses_nothing(
+    client: LosantClient, server: FakeLosant, kind: str, every: int
+) -> None:
+    action = f"device.{kind}Stream"
+    server.faults.add(StreamDrop(every=every), action=action)
+    stream, send = device_stream(client, server, kind)
+    count = 30
+    got = await through_drops(server, fast(stream), action, count, send)
+    if kind == "state":
+        assert all(isinstance(s, models.DeviceState) for s in got)
+        payloads = [s.data for s in got]
+    else:
+        assert all(isinstance(c, models.DeviceCommand) and c.name == "step" for c in got)
+        payloads = [c.payload for c in got]
+    assert payloads == [{"n": i} for i in range(count)]
 
 
 # --- stalls: the idle watchdog ---------------------------------------------------------------
@@ -293,15 +293,21 @@ async def test_keepalives_alone_keep_the_watchdog_quiet(
 # --- fatal statuses: raised on entering, no retry loop ---------------------------------------
 
 
+async def assert_refused_once(
+    server: FakeLosant, stream: EventStream[Any], error: type[APIError], status: int
+) -> None:
+    """Entering ``stream`` raises ``error`` for ``status`` after one request, no retry."""
+    with anyio.fail_after(2), pytest.raises(error) as info:
+        async with stream:
+            pytest.fail("entered a stream the server refused")
+    assert info.value.status == status
+    assert len(server.journal) == 1 and server.journal[0].status == status
+    assert stream.stats.reconnects == 0
+
+
 async def test_wrong_token_raises_authentication_error_once(server: FakeLosant) -> None:
     async with LosantClient("not-the-token", base_url=server.url) as client:
-        stream = mqtt(client, server)
-        with anyio.fail_after(2), pytest.raises(AuthenticationError) as info:
-            async with stream:
-                pytest.fail("entered a stream the server refused")
-    assert info.value.status == 401
-    assert len(server.journal) == 1 and server.journal[0].status == 401
-    assert stream.stats.reconnects == 0
+        await assert_refused_once(server, mqtt(client, server), AuthenticationError, 401)
     assert server.stats.open_streams == 0
 
 
@@ -320,23 +326,13 @@ async def test_unknown_id_raises_not_found_once(
                 application_id=server.ids.application_id, device_id=UNKNOWN_ID
             )
         )
-    with anyio.fail_after(2), pytest.raises(NotFoundError) as info:
-        async with stream:
-            pytest.fail("entered a stream the server refused")
-    assert info.value.status == 404
-    assert len(server.journal) == 1 and server.journal[0].status == 404
-    assert stream.stats.reconnects == 0
+    await assert_refused_once(server, stream, NotFoundError, 404)
 
 
 async def test_bad_topic_filter_raises_bad_request_once(
     client: LosantClient, server: FakeLosant
 ) -> None:
-    stream = mqtt(client, server, topic="a/#/b")
-    with anyio.fail_after(2), pytest.raises(BadRequestError) as info:
-        async with stream:
-            pytest.fail("entered a stream the server refused")
-    assert info.value.status == 400
-    assert len(server.journal) == 1
+    await assert_refused_once(server, mqtt(client, server, topic="a/#/b"), BadRequestError, 400)
 
 
 async def test_fatal_status_on_reconnect_ends_the_stream(

@@ -18,6 +18,20 @@ from aiohttp import web
 from ._journal import JournalEntry
 from ._schema import JSON
 
+__all__ = [
+    "Fault",
+    "FaultRule",
+    "Faults",
+    "Html",
+    "Latency",
+    "ResetAfter",
+    "ResetBefore",
+    "Status",
+    "StreamDrop",
+    "StreamStall",
+    "Truncate",
+]
+
 HTML_BODY = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
     "<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n"

@@ -18,6 +18,8 @@ from losant_async.testing._spec import load_api
 
 from .fakehttp import call, read_event
 
+pytestmark = pytest.mark.anyio
+
 API = load_api()
 ACTIONS = sorted(API.actions)
 GENERATOR = Generator(shared_schemas())
@@ -44,7 +46,6 @@ def test_the_description_has_all_actions() -> None:
     assert sum(1 for a in API.actions.values() if a.params_in("multipart")) == 5
 
 
-@pytest.mark.anyio
 @pytest.mark.parametrize("qualname", ACTIONS)
 async def test_example_args_succeed(
     qualname: str, server: FakeLosant, http: aiohttp.ClientSession
@@ -88,7 +89,6 @@ WRITES = [
 UNRESOLVABLE = ("orgId", "gatewayId", "parentId", "applicationTemplateId")
 
 
-@pytest.mark.anyio
 @pytest.mark.parametrize(("qualname", "param"), WRITES)
 async def test_stored_objects_written_with_full_bodies_stay_valid(
     qualname: str, param: str, server: FakeLosant, http: aiohttp.ClientSession
@@ -119,7 +119,6 @@ LISTS = [
 ]
 
 
-@pytest.mark.anyio
 @pytest.mark.parametrize("qualname", LISTS)
 async def test_stored_collections_stay_valid(
     qualname: str, server: FakeLosant, http: aiohttp.ClientSession
