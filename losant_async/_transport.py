@@ -195,6 +195,7 @@ class Transport:
         self._decoders: dict[str, msgspec.json.Decoder[Any]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        self.retries = 0  # retries this client has made, for counters such as a scrape's
         # Open stream responses: closed by aclose(), as a caller's session outlives it.
         self._streams: weakref.WeakSet[aiohttp.ClientResponse] = weakref.WeakSet()
 
@@ -505,6 +506,7 @@ class Transport:
             if policy.budget is not None and not policy.budget.try_spend():
                 logger.debug("%s %s: retry budget exhausted", request.method, request.path)
                 raise error
+            self.retries += 1
             delay = policy.delay(attempt, retry_after)
             logger.debug("%s %s: retrying in %.3fs", request.method, request.path, delay)
             if not await self._wait(delay):

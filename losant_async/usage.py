@@ -43,7 +43,6 @@ import msgspec
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._retry import RetryPolicy
 from ._times import TimeArg, resolve_epoch_ms
 from .errors import LosantError
 from .pagination import cursor_pages, items, numbered_pages
@@ -186,39 +185,6 @@ class _Entity:
         )
 
 
-# -- retries seen by the client --------------------------------------------------------
-
-# Scrapes counting the retries of a client's policy: RetryPolicy.delay() is called once
-# per retry, so a wrapper on the policy object counts them for every scrape using it.
-# Keyed by id(): the policy is a dataclass, so not hashable; entries go when scrapes end.
-_COUNTING: dict[int, list[ScrapeSummary]] = {}
-
-
-def _count_retries(policy: RetryPolicy, summary: ScrapeSummary) -> None:
-    watchers = _COUNTING.get(id(policy))
-    if watchers is None:
-        watchers = _COUNTING[id(policy)] = []
-        delay = policy.delay
-
-        def counted(attempt: int, retry_after: str | None = None) -> float:
-            for watcher in _COUNTING.get(id(policy), ()):
-                watcher.retries += 1
-            return delay(attempt, retry_after)
-
-        policy.delay = counted  # type: ignore[method-assign]
-    watchers.append(summary)
-
-
-def _uncount_retries(policy: RetryPolicy, summary: ScrapeSummary) -> None:
-    watchers = _COUNTING.get(id(policy))
-    if watchers is None or summary not in watchers:
-        return
-    watchers.remove(summary)
-    if not watchers:
-        del _COUNTING[id(policy)]
-        del policy.delay  # back to the class's method
-
-
 # -- flattening answers into rows ------------------------------------------------------
 
 
@@ -337,6 +303,7 @@ class UsageScrape:
         self._send: MemoryObjectSendStream[EntityUsage] | None = None
         self._receive: MemoryObjectReceiveStream[EntityUsage] | None = None
         self._iterating = False
+        self._retries_before = 0  # the client's retry count when the scrape began
 
     @property
     def window(self) -> tuple[int, int]:
@@ -349,7 +316,7 @@ class UsageScrape:
         if self._tg is not None:
             raise RuntimeError("a scrape runs once")
         self.summary = ScrapeSummary()
-        _count_retries(self.client._transport.retry, self.summary)
+        self._retries_before = self.client._transport.retries
         self._send, self._receive = anyio.create_memory_object_stream[EntityUsage](self.concurrency)
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
@@ -374,7 +341,7 @@ class UsageScrape:
         finally:
             self._receive.close()
             self.summary.finished = time.monotonic()
-            _uncount_retries(self.client._transport.retry, self.summary)
+            self._count_retries()
 
     # -- consuming --------------------------------------------------------------------
 
@@ -407,9 +374,16 @@ class UsageScrape:
     def _counted(self, fetch: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def call(**kwargs: Any) -> Any:
             self.summary.requests += 1
-            return await fetch(**kwargs)
+            try:
+                return await fetch(**kwargs)
+            finally:
+                self._count_retries()
 
         return call
+
+    def _count_retries(self) -> None:
+        # The client's retries since the scrape began (any caller's on the same client).
+        self.summary.retries = self.client._transport.retries - self._retries_before
 
     async def _run(self, send: MemoryObjectSendStream[EntityUsage]) -> None:
         limiter = anyio.CapacityLimiter(self.concurrency)
