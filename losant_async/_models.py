@@ -65,3 +65,12 @@ def _python_builtins(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _python_builtins(v) for k, v in value.items()}
     return msgspec.to_builtins(value)
+
+
+def model_type(name: str) -> type[Model]:
+    """The generated model class called ``name``, loaded on first use: the one place a
+    model name from generated code becomes a type."""
+    from . import models
+
+    cls: type[Model] = getattr(models, name)
+    return cls

@@ -22,6 +22,7 @@ from ._action import Action
 from ._decode import decode_leniently
 from ._encoding import EncodedRequest, encode_action, encode_params
 from ._limits import ConcurrencyLimiter, RateLimit, TokenBucket
+from ._models import model_type
 from ._retry import RetryPolicy, parse_retry_after
 from ._types import Timeout, TimeoutArg
 from ._version import __version__
@@ -556,9 +557,7 @@ class Transport:
         """A cached typed decoder for a model name (loads the models on first use)."""
         dec = self._decoders.get(model)
         if dec is None:
-            from . import models
-
-            dec = self._decoders[model] = msgspec.json.Decoder(getattr(models, model))
+            dec = self._decoders[model] = msgspec.json.Decoder(model_type(model))
         return dec
 
     def _decode_model(

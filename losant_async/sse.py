@@ -36,6 +36,7 @@ import msgspec
 from ._decode import decode_leniently
 from ._encoding import encode_params
 from ._lifetime import AsyncCloseable
+from ._models import model_type
 from ._retry import parse_retry_after
 from ._sse_decoder import EventTooLarge, ServerSentEvent, SSEDecoder
 from ._transport import describe_failure
@@ -475,11 +476,9 @@ class EventStream(AsyncCloseable, Generic[T]):
         return items, events
 
     def _load_decoders(self) -> dict[str, Callable[[str], Any]]:
-        from . import models
-
         assert self._models is not None
         self._decoders = {
-            name: msgspec.json.Decoder(getattr(models, model)).decode
+            name: msgspec.json.Decoder(model_type(model)).decode
             for name, model in self._models.items()
         }
         return self._decoders
