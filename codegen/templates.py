@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import FileInput, TimeoutArg
+from ..._types import NOT_GIVEN, FileInput, NotGiven, TimeoutArg
 from ...pagination import cursor_pages, items, numbered_pages
 
 if TYPE_CHECKING:
@@ -65,19 +65,19 @@ $methods
 $constants
 ''')
 
-# ``locals()`` hands every keyword argument to the transport, which reads them by the
-# ``attr`` of each ``Param`` of the action.
+# Every keyword argument goes to the transport by name, in a dict the transport reads by
+# the ``attr`` of each ``Param`` of the action (and the global arguments by theirs).
 CALL = Template("""\
     async def $attr(
 $args    ) -> $returns:
 $doc
-        return await self._call($const, locals())""")
+        return await self._call($const, $named)""")
 
 STREAM = Template("""\
     def $attr(
 $args    ) -> EventStream[$returns]:
 $doc
-        return self._stream($const, locals())""")
+        return self._stream($const, $named)""")
 
 # The iterators hand the list call's own arguments, by name, to the page walk of
 # ``losant_async.pagination``, which adds the page (or cursor) and page size it drives.
@@ -182,6 +182,7 @@ def method(action: ActionView) -> str:
         returns=action.returns,
         doc=long_doc(action.doc, 8),
         const=action.const,
+        named=_named([p.attr for p in action.params] + [name for name, _, _ in extra]),
     )
     return source if action.paging is None else "\n\n".join([source, *iterators(action)])
 
@@ -191,7 +192,7 @@ def iterators(action: ActionView) -> list[str]:
     paging = action.paging
     assert paging is not None
     forward = [p.attr for p in paging.params] + [name for name, _, _ in GLOBAL_ARGS]
-    call = "{" + ", ".join(f'"{a}": {a}' for a in [*forward, "timeout"]) + "}"
+    call = _named(forward)
     size = paging.size_attr  # per_page | limit
     options = [f"{size}: int = {paging.size}"]
     walk = f"{size}={size}"
@@ -219,6 +220,11 @@ def iterators(action: ActionView) -> list[str]:
     ]
 
 
+def _named(attrs: list[str]) -> str:
+    """A dict literal of the named arguments (and ``timeout``), in parameter order."""
+    return "{" + ", ".join(f'"{a}": {a}' for a in [*attrs, "timeout"]) + "}"
+
+
 def _arguments(
     params: list[ParamView], options: list[str], extra: tuple[tuple[str, str, str], ...]
 ) -> str:
@@ -228,7 +234,7 @@ def _arguments(
     args += [f"{p.attr}: {p.annotation} = {p.default}" for p in params if p.default is not None]
     args += options
     args += [f"{name}: {ann} = {default}" for name, ann, default in extra]
-    args.append("timeout: TimeoutArg = None")
+    args.append("timeout: TimeoutArg | NotGiven = NOT_GIVEN")
     return "".join(f"        {a},\n" for a in args)
 
 

@@ -21,7 +21,11 @@ if TYPE_CHECKING:
     from ._retry import RetryBudget as RetryBudget
     from ._retry import RetryPolicy as RetryPolicy
     from ._times import TimeArg as TimeArg
+    from ._types import NOT_GIVEN as NOT_GIVEN
     from ._types import FileInput as FileInput
+    from ._types import GapHandler as GapHandler
+    from ._types import NotGiven as NotGiven
+    from ._types import StreamOptions as StreamOptions
     from ._types import Timeout as Timeout
     from ._types import TimeoutArg as TimeoutArg
     from .sse import EventStream as EventStream
@@ -31,15 +35,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "API_VERSION",
+    "NOT_GIVEN",
     "EventStream",
     "FileInput",
+    "GapHandler",
     "LosantClient",
     "LosantDecodeWarning",
+    "NotGiven",
     "RateLimit",
     "RetryBudget",
     "RetryPolicy",
     "ServerSentEvent",
     "StreamGap",
+    "StreamOptions",
     "StreamStats",
     "TimeArg",
     "Timeout",
@@ -58,6 +66,10 @@ _LAZY = {
     "RateLimit": ("._limits", "RateLimit"),
     "TimeArg": ("._times", "TimeArg"),
     "FileInput": ("._types", "FileInput"),
+    "GapHandler": ("._types", "GapHandler"),
+    "NOT_GIVEN": ("._types", "NOT_GIVEN"),
+    "NotGiven": ("._types", "NotGiven"),
+    "StreamOptions": ("._types", "StreamOptions"),
     "Timeout": ("._types", "Timeout"),
     "TimeoutArg": ("._types", "TimeoutArg"),
     "EventStream": (".sse", "EventStream"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 from collections.abc import Mapping
@@ -13,7 +14,7 @@ from ._lifetime import AsyncCloseable
 from ._limits import RateLimit
 from ._retry import RetryPolicy
 from ._transport import Secret, Transport
-from ._types import Timeout, TimeoutArg
+from ._types import NOT_GIVEN, NotGiven, Timeout, TimeoutArg, resolve_timeout
 
 if TYPE_CHECKING:
     import aiohttp
@@ -68,29 +69,48 @@ class LosantClient(AsyncCloseable, Resources):
             secret.check()
         if base_url is None:
             base_url = os.environ.get("LOSANT_API_URL") or DEFAULT_BASE_URL
-        if timeout is None:
-            timeout = Timeout(total=None, connect=None)
-        elif isinstance(timeout, int | float) and not isinstance(timeout, bool):
-            timeout = Timeout(total=float(timeout))
-        elif not isinstance(timeout, Timeout):
-            raise TypeError("timeout takes seconds, a Timeout or None (no limit)")
-        if retry is None:
-            retry = RetryPolicy()
-        elif isinstance(retry, int):
-            retry = RetryPolicy(max_retries=retry)
-        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
-            rate_limit = RateLimit(rate_limit)  # the same limit as RateLimit(n)
         self._transport = Transport(
             token=secret,
             base_url=base_url,
-            timeout=timeout,
-            retry=retry,
-            rate_limit=rate_limit,
+            timeout=resolve_timeout(timeout, DEFAULT_TIMEOUT),
+            retry=RetryPolicy.of(retry),
+            rate_limit=RateLimit.of(rate_limit),
             max_concurrency=max_concurrency,
             accept_version=accept_version,
             session=session,
         )
         self._resources: dict[str, Any] = {}
+
+    def with_options(
+        self,
+        *,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | int | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        rate_limit: float | RateLimit | NotGiven | None = NOT_GIVEN,
+    ) -> LosantClient:
+        """A copy of this client with other settings, on the same connections.
+
+        The copy shares this client's session (its connection pool), its concurrency limit
+        (``max_concurrency`` counts the calls of both), its token and base URL, its
+        rate-limit state unless ``rate_limit`` is given, and its retry budget unless
+        ``retry`` brings another budget. ``timeout`` is read as the client's
+        (``None``: no limit); ``max_retries`` changes only that of the retry policy.
+        Closing the copy ends its own calls and leaves the pool open; closing this
+        client closes the pool, and with it every copy.
+        """
+        transport = self._transport
+        policy = transport.retry if isinstance(retry, NotGiven) else RetryPolicy.of(retry)
+        if not isinstance(max_retries, NotGiven):
+            policy = dataclasses.replace(policy, max_retries=max_retries)
+        copy = object.__new__(LosantClient)
+        copy._transport = transport.copy(
+            timeout=resolve_timeout(timeout, transport.timeout),
+            retry=policy,
+            rate_limit=rate_limit if isinstance(rate_limit, NotGiven) else RateLimit.of(rate_limit),
+        )
+        copy._resources = {}
+        return copy
 
     def __repr__(self) -> str:
         # Also shown for a half-built client, in the locals of a failed __init__.
@@ -119,10 +139,11 @@ class LosantClient(AsyncCloseable, Resources):
         params: Mapping[str, Any] | None = None,
         body: Any = None,
         headers: Mapping[str, str] | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> Any:
         """Send any request (``path`` from the API root) with the client's auth, limits,
-        retries and errors; returns the decoded JSON, or None for an empty body."""
+        retries and errors; returns the decoded JSON, or None for an empty body.
+        ``timeout`` left out is the client's; ``None`` is no limit."""
         return await self._transport.request(method, path, params, body, headers, timeout)
 
     def stream(

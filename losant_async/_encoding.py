@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import quote
@@ -35,7 +35,7 @@ class EncodedRequest:
     method: str
     path: str  # already quoted
     query: str  # already encoded, without "?"
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] | None = None  # this request's own: the client adds its own
     body: bytes | None = None
     multipart: list[tuple[str, bytes | str, str | None]] | None = None  # name, value, filename
 
@@ -179,14 +179,12 @@ def _flatten(pairs: list[tuple[str, str]], param: str, key: str, value: Any) -> 
         pairs.append((key, query_value(param, value)))
 
 
-def encode_action(
-    action: Action[Any], args: Mapping[str, Any], accept_version: str
-) -> EncodedRequest:
+def encode_action(action: Action[Any], args: Mapping[str, Any]) -> EncodedRequest:
     """Build the request for ``action`` from the keyword arguments of its coroutine."""
     encoder = action.encoder
     if encoder is None:
         encoder = action.encoder = ActionEncoder(action)
-    return encoder.encode(args, accept_version)
+    return encoder.encode(args)
 
 
 # What one parameter's step does; the steps run in the parameters' order, so that the
@@ -243,7 +241,7 @@ class ActionEncoder:
                 steps.append(_Step(_MULTIPART, param, regex, False, None, ""))
         self.steps = tuple(steps)
 
-    def encode(self, args: Mapping[str, Any], accept_version: str) -> EncodedRequest:
+    def encode(self, args: Mapping[str, Any]) -> EncodedRequest:
         """The request for the keyword arguments of the action's coroutine."""
         # The query is built as it goes; a value quote() refuses (a lone surrogate) is
         # raised last, after every argument's own checks, as the reference encoding does.
@@ -302,11 +300,12 @@ class ActionEncoder:
                 multipart = multipart or []
                 multipart.append(_multipart_field(param, value))
         path = "".join([segments[text] if slot else text for text, slot in self.pieces])
-        headers = {"Accept-Version": accept_version}
+        headers: dict[str, str] | None = None
         domain = args.get("losantdomain")
         if domain is not None:
-            headers["losantdomain"] = str(domain)
+            headers = {"losantdomain": str(domain)}
         if body is not None:
+            headers = headers or {}
             headers["Content-Type"] = "application/json"
         if unquotable is not None:
             raise unquotable

@@ -1,7 +1,10 @@
-"""The session core: one call = encode -> limit -> send -> retry -> decode.
+"""The session core, one pipeline: build a request, then send it.
 
 Generated resources hand each call here as an :class:`~._action.Action` and the
-coroutine's arguments; everything dynamic about a call lives in this module.
+coroutine's arguments; :meth:`Transport.build` turns a request's parts into a
+:class:`Request` (URL, headers, timeout), and :meth:`Transport.send` sends it: limits,
+retries and the status-to-error mapping for calls, and a single attempt returning the open
+response for streams (whose reconnects decide how often to try).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import platform
 import time
 import weakref
 from collections.abc import AsyncGenerator, Mapping
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -23,8 +26,8 @@ from ._decode import decode_leniently
 from ._encoding import EncodedRequest, encode_action, encode_params
 from ._limits import ConcurrencyLimiter, RateLimit, TokenBucket
 from ._models import model_type
-from ._retry import RetryPolicy, parse_retry_after
-from ._types import Timeout, TimeoutArg
+from ._retry import BudgetState, RetryPolicy, parse_retry_after
+from ._types import NOT_GIVEN, NotGiven, Timeout, TimeoutArg, resolve_timeout
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -153,8 +156,114 @@ class Response(msgspec.Struct, frozen=True):
     body: bytes
 
 
+class Request:
+    """A request built once (:meth:`Transport.build`) and sent, and re-sent on retries, as
+    is: the method, the path (for errors and logs), the whole URL, the headers of this
+    request alone (the client's own are the session's), the body and aiohttp's timeout."""
+
+    __slots__ = ("body", "headers", "method", "multipart", "path", "timeout", "url")
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        multipart: list[tuple[str, bytes | str, str | None]] | None,
+        timeout: aiohttp.ClientTimeout,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.multipart = multipart
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.path}>"
+
+
+class _Pool:
+    """What a client shares with its copies (:meth:`LosantClient.with_options`): the
+    session and its connections, the event loop it belongs to, the concurrency limiter,
+    the open streams and the decoders. Closed with the client that made it."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession | None,
+        max_concurrency: int,
+        headers: dict[str, str],
+    ) -> None:
+        self.session = session
+        self.owns_session = session is None
+        self.max_concurrency = max_concurrency
+        # The headers every request carries: our session's defaults, so that no frame of
+        # ours holds the token; a caller's session gets them per request.
+        self.headers = headers
+        # A caller's session keeps its own middlewares; ours is added to each request.
+        self.middlewares: tuple[aiohttp.ClientMiddlewareType, ...] = tuple(
+            getattr(session, "_middlewares", None) or ()
+        )
+        self.keeper: AsyncGenerator[None, None] | None = None
+        self.limiter: ConcurrencyLimiter | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.closed = False
+        self.decoders: dict[str, msgspec.json.Decoder[Any]] = {}
+        # Open stream responses: closed by aclose(), as a caller's session outlives it.
+        self.streams: weakref.WeakSet[aiohttp.ClientResponse] = weakref.WeakSet()
+        # Every client on this pool, woken by its closing.
+        self.clients: weakref.WeakSet[Transport] = weakref.WeakSet()
+
+    async def open(self) -> aiohttp.ClientSession:
+        """The session, created on first use (it needs a running loop)."""
+        loop = asyncio.get_running_loop()
+        if self.loop is not loop:
+            if self.loop is not None:
+                if not self.owns_session:
+                    raise RuntimeError(
+                        "the aiohttp session passed in belongs to another event loop"
+                    )
+                # A client reused under a new event loop (asyncio.run twice, a loop per
+                # test): the old loop closed its session as it shut down (see
+                # _closing_with_loop); its limiter cannot serve this one.
+                self.session = None
+                self.keeper = None
+                self.limiter = None
+            self.loop = loop
+        if self.session is None:
+            # No connection cap here: calls are capped by the concurrency limiter, and
+            # long-lived streams must not starve them of connections.
+            session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
+                headers=self.headers,
+            )
+            keeper = _closing_with_loop(session)
+            await keeper.__anext__()  # now the loop knows it, and closes it at shutdown
+            self.session, self.keeper = session, keeper
+        if self.limiter is None:
+            self.limiter = ConcurrencyLimiter(self.max_concurrency)
+        return self.session
+
+    async def aclose(self) -> None:
+        self.closed = True
+        keeper, self.keeper = self.keeper, None
+        self.session = None
+        for client in list(self.clients):
+            client.mark_closed()
+        if self.loop is not asyncio.get_running_loop():
+            return  # the loop that owned them closed them as it shut down
+        for response in list(self.streams):
+            response.close()
+        if keeper is not None:
+            await keeper.aclose()
+
+
 class Transport:
-    """Owns the pooled session, auth, limits and the retry loop of one client."""
+    """One client's configuration (frozen, normalised once: :class:`Timeout`,
+    :class:`RetryPolicy`, :class:`RateLimit`), its retry budget and rate-limit state, and
+    the pipeline that builds and sends its requests over a shared :class:`_Pool`."""
 
     def __init__(
         self,
@@ -168,37 +277,64 @@ class Transport:
         accept_version: str,
         session: aiohttp.ClientSession | None,
     ) -> None:
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
+            raise TypeError("max_concurrency takes an int")
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         if session is not None and token and getattr(session, "auth", None) is not None:
             raise ValueError("the session passed in has auth= set, which clashes with the token")
         self._token = token
         self.base_url = check_base_url(base_url)
-        self.timeout = timeout
-        self._client_timeout = aiohttp.ClientTimeout(total=timeout.total, connect=timeout.connect)
-        self.retry = retry
         self.accept_version = accept_version
-        self.max_concurrency = max_concurrency
-        self.bucket = (
-            TokenBucket(rate_limit, sleep=self._bucket_sleep) if rate_limit is not None else None
-        )
-        self._session = session
-        self._owns_session = session is None
-        # A caller's session keeps its own middlewares; ours is added to each request.
-        self._middlewares: tuple[aiohttp.ClientMiddlewareType, ...] = tuple(
-            getattr(session, "_middlewares", None) or ()
-        )
-        self._keeper: AsyncGenerator[None, None] | None = None
-        self._limiter: ConcurrencyLimiter | None = None
-        # aiohttp's form of each distinct per-call timeout, built once.
+        self._pool = _Pool(session, max_concurrency, self.headers())
+        self._owns_pool = True
+        self._configure(timeout, retry, rate_limit)
+        self.bucket = self._new_bucket(rate_limit)
+        self.budget = BudgetState(retry.budget) if retry.budget is not None else None
+
+    def _configure(
+        self, timeout: Timeout, retry: RetryPolicy, rate_limit: RateLimit | None
+    ) -> None:
+        self._pool.clients.add(self)
+        self.timeout = timeout
+        self.retry = retry
+        self.rate_limit = rate_limit
+        # aiohttp's form of each distinct timeout, built once.
         self._timeouts: dict[object, aiohttp.ClientTimeout] = {}
+        self._client_timeout = self._aiohttp_timeout(timeout)
         self._closing: asyncio.Event | None = None
-        self._decoders: dict[str, msgspec.json.Decoder[Any]] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing_loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self.retries = 0  # retries this client has made, for counters such as a scrape's
-        # Open stream responses: closed by aclose(), as a caller's session outlives it.
-        self._streams: weakref.WeakSet[aiohttp.ClientResponse] = weakref.WeakSet()
+
+    def _new_bucket(self, rate_limit: RateLimit | None) -> TokenBucket | None:
+        return TokenBucket(rate_limit, sleep=self._bucket_sleep) if rate_limit else None
+
+    def copy(
+        self,
+        *,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        rate_limit: RateLimit | NotGiven | None = NOT_GIVEN,
+    ) -> Transport:
+        """A transport on the same pool (session, connections, concurrency limit): with
+        the rate-limit state shared unless ``rate_limit`` is given, and the retry budget
+        shared unless ``retry`` brings another budget."""
+        new = object.__new__(Transport)
+        new._token = self._token
+        new.base_url = self.base_url
+        new.accept_version = self.accept_version
+        new._pool = self._pool
+        new._owns_pool = False
+        policy = retry if retry is not None else self.retry
+        limit = self.rate_limit if isinstance(rate_limit, NotGiven) else rate_limit
+        new._configure(timeout if timeout is not None else self.timeout, policy, limit)
+        new.bucket = self.bucket if isinstance(rate_limit, NotGiven) else new._new_bucket(limit)
+        if policy.budget == self.retry.budget:
+            new.budget = self.budget
+        else:
+            new.budget = BudgetState(policy.budget) if policy.budget is not None else None
+        return new
 
     # -- lifetime -------------------------------------------------------------------
 
@@ -206,59 +342,39 @@ class Transport:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def max_concurrency(self) -> int:
+        return self._pool.max_concurrency
+
+    @property
+    def _session(self) -> aiohttp.ClientSession | None:
+        return self._pool.session
+
     async def session(self) -> aiohttp.ClientSession:
         """The pooled session, created on first use (it needs a running loop)."""
         if self._closed:
             raise ClientClosedError("the client is closed")
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            if self._loop is not None:
-                if not self._owns_session:
-                    raise RuntimeError(
-                        "the aiohttp session passed in belongs to another event loop"
-                    )
-                # A client reused under a new event loop (asyncio.run twice, a loop per
-                # test): the old loop closed its session as it shut down (see
-                # _closing_with_loop); its limiter, lock and event cannot serve this one.
-                self._session = None
-                self._keeper = None
-                self._limiter = None
-                self._closing = None
-                if self.bucket is not None:
-                    self.bucket.rebind()
-            self._loop = loop
-        if self._session is None:
-            # No connection cap here: calls are capped by the concurrency limiter, and
-            # long-lived streams must not starve them of connections. The headers every
-            # request carries are the session's, so no frame of ours holds the token.
-            session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
-                headers=self.headers(),
-            )
-            keeper = _closing_with_loop(session)
-            await keeper.__anext__()  # now the loop knows it, and closes it at shutdown
-            self._session, self._keeper = session, keeper
-        return self._session
+        return await self._pool.open()
+
+    def mark_closed(self) -> None:
+        """Closed, and every retry or rate-limit wait of this client woken at once."""
+        self._closed = True
+        if self._closing is not None and self._closing_loop is self._pool.loop:
+            self._closing.set()
 
     async def aclose(self) -> None:
-        self._closed = True
-        keeper, self._keeper = self._keeper, None
-        self._session = None
-        if self._loop is not asyncio.get_running_loop():
-            return  # the loop that owned them closed them as it shut down
-        if self._closing is not None:
-            self._closing.set()  # wakes retry and rate-limit waits at once
-        for response in list(self._streams):
-            response.close()
-        if keeper is not None:
-            await keeper.aclose()
+        """Close this client; the pool too if this client made it."""
+        self.mark_closed()
+        if self._owns_pool:
+            await self._pool.aclose()
 
     async def _wait(self, seconds: float) -> bool:
         """Sleep ``seconds``; False, at once, if the client is or gets closed."""
         if self._closed:
             return False
-        if self._closing is None:
-            self._closing = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        if self._closing is None or self._closing_loop is not loop:
+            self._closing, self._closing_loop = asyncio.Event(), loop
         try:
             async with asyncio.timeout(seconds):
                 await self._closing.wait()
@@ -270,14 +386,15 @@ class Transport:
         if not await self._wait(seconds):
             raise ClientClosedError("the client is closed")
 
-    def _closed_error(self, request: EncodedRequest, *, sent: bool) -> ClientClosedError:
+    def _closed_error(self, request: Request, *, sent: bool) -> ClientClosedError:
         return ClientClosedError(
             "the client is closed", method=request.method, path=request.path, sent=sent
         )
 
-    # -- headers and timeouts -------------------------------------------------------
+    # -- building requests ----------------------------------------------------------
 
     def headers(self, accept: str = "application/json") -> dict[str, str]:
+        """The headers every request carries: the one place ``Accept-Version`` is set."""
         headers = {
             "Accept": accept,
             "Accept-Version": self.accept_version,
@@ -287,49 +404,66 @@ class Transport:
             headers["Authorization"] = self._token.bearer()
         return headers
 
-    def _request_headers(self, request: EncodedRequest) -> dict[str, str]:
-        """All headers of a request, for a session passed in (ours has them as defaults)."""
-        return {**self.headers(), **request.headers}
-
-    def _send_headers(self, request: EncodedRequest) -> Mapping[str, str] | None:
-        """The headers to hand aiohttp for ``request``: only what the session's defaults
-        do not already say."""
-        if not self._owns_session:
-            return self._request_headers(request)
-        headers = request.headers
-        if len(headers) == 1 and headers.get("Accept-Version") == self.accept_version:
-            return None
-        return headers
-
-    def client_timeout(self, override: TimeoutArg) -> aiohttp.ClientTimeout:
-        if override is None:
-            return self._client_timeout
-        # Exact types only: True == 1 must not find the entry of 1 second.
-        kind = type(override)
-        key = float(override) if kind is int or kind is float else override  # type: ignore[arg-type]
-        cached = self._timeouts.get(key) if kind in (int, float, Timeout) else None
-        if cached is not None:
-            return cached
-        if isinstance(override, Timeout):
-            t = override
-        elif isinstance(override, int | float) and not isinstance(override, bool):
-            t = Timeout(total=float(override), connect=self.timeout.connect)
-        else:
-            raise TypeError("timeout takes seconds, a Timeout or None")
-        cached = aiohttp.ClientTimeout(total=t.total, connect=t.connect)
-        if kind in (int, float, Timeout):
+    def _aiohttp_timeout(self, t: Timeout, sock_read: float | None = None) -> aiohttp.ClientTimeout:
+        key = (t.total, t.connect, sock_read)
+        cached = self._timeouts.get(key)
+        if cached is None:
             if len(self._timeouts) >= 64:
                 self._timeouts.clear()
-            self._timeouts[key] = cached
+            cached = self._timeouts[key] = aiohttp.ClientTimeout(
+                total=t.total, connect=t.connect, sock_read=sock_read
+            )
         return cached
+
+    def client_timeout(self, override: TimeoutArg | NotGiven) -> aiohttp.ClientTimeout:
+        """aiohttp's timeout for a call's ``timeout`` argument (see
+        :func:`~._types.resolve_timeout`)."""
+        if override is NOT_GIVEN:
+            return self._client_timeout
+        return self._aiohttp_timeout(resolve_timeout(override, self.timeout))
+
+    def build(
+        self,
+        method: str,
+        path: str,
+        query: str = "",
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        multipart: list[tuple[str, bytes | str, str | None]] | None = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        *,
+        stream_idle: float | NotGiven | None = NOT_GIVEN,
+    ) -> Request:
+        """The request to send: its URL, its own headers (the client's are the session's)
+        and aiohttp's timeout. A stream (``stream_idle`` given: its idle timeout) applies
+        the connect timeout alone, and bounds the wait for the answer by ``stream_idle``."""
+        url = self.base_url + path + ("?" + query if query else "")
+        if isinstance(stream_idle, NotGiven):
+            client_timeout = self.client_timeout(timeout)
+        else:
+            t = resolve_timeout(timeout, self.timeout)
+            client_timeout = self._aiohttp_timeout(Timeout(None, t.connect), stream_idle)
+        return Request(method, path, url, headers or None, body, multipart, client_timeout)
 
     # -- calls ----------------------------------------------------------------------
 
     async def call(self, action: Action[T], args: Mapping[str, Any]) -> T:
         """Run one generated action with its coroutine's arguments."""
-        request = encode_action(action, args, self.accept_version)
-        response = await self.send(request, self.client_timeout(args.get("timeout")))
+        encoded = encode_action(action, args)
+        request = self.build(
+            encoded.method, encoded.path, encoded.query, encoded.headers, encoded.body,
+            encoded.multipart, args["timeout"],
+        )  # fmt: skip
+        response = await self.send(request)
         return self._decode_model(action, request, response)  # type: ignore[no-any-return]
+
+    def build_call(self, action: Action[Any], args: Mapping[str, Any]) -> Request:
+        """The request of a generated action (what :meth:`call` sends)."""
+        encoded = encode_action(action, args)
+        return self.build(
+            encoded.method, encoded.path, encoded.query, encoded.headers, encoded.body,
+            encoded.multipart, args["timeout"],
+        )  # fmt: skip
 
     async def request(
         self,
@@ -338,10 +472,24 @@ class Transport:
         params: Mapping[str, Any] | None,
         body: Any,
         headers: Mapping[str, str] | None,
-        timeout: TimeoutArg,
+        timeout: TimeoutArg | NotGiven,
     ) -> Any:
         """Send any request through the same limits, retries and errors (the arguments of
         :meth:`LosantClient.request`, whose signature holds the defaults)."""
+        request = self.build_raw(method, path, params, body, headers, timeout)
+        response = await self.send(request)
+        return self.decode_json(request, response)
+
+    def build_raw(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        body: Any,
+        headers: Mapping[str, str] | None,
+        timeout: TimeoutArg | NotGiven,
+    ) -> Request:
+        """The request of :meth:`LosantClient.request`."""
         if not path.startswith("/"):
             raise ValueError("path must start with '/'")
         if "#" in path:
@@ -349,13 +497,16 @@ class Transport:
         # A query written into the path comes first, then ``params``.
         path, _, query = path.partition("?")
         query = "&".join(q for q in (query, encode_params(params)) if q)
-        extra = {"Accept-Version": self.accept_version, **(headers or {})}
+        extra = dict(headers or {})
         data = None
         if body is not None:
             data = body if isinstance(body, bytes) else msgspec.json.encode(body)
             extra.setdefault("Content-Type", "application/json")
-        request = EncodedRequest(method.upper(), path, query, extra, data)
-        response = await self.send(request, self.client_timeout(timeout))
+        return self.build(method.upper(), path, query, extra, data, None, timeout)
+
+    @staticmethod
+    def decode_json(request: Request, response: Response) -> Any:
+        """A raw request's answer: its JSON, or None for an empty body."""
         if not response.body:
             return None
         try:
@@ -369,26 +520,39 @@ class Transport:
                 body=response.body,
             ) from None
 
-    async def send(self, request: EncodedRequest, timeout: aiohttp.ClientTimeout) -> Response:
-        """Send with retries; a 2xx :class:`Response` or a :class:`LosantError`."""
+    def _status_error(self, request: Request, status: int, headers: Any, body: bytes) -> APIError:
+        """The one mapping of an answer's status to its typed error, for calls and streams."""
+        return error_for_status(
+            status, method=request.method, path=request.path, body=body, headers=dict(headers)
+        )
+
+    @overload
+    async def send(self, request: Request, *, stream: Literal[False] = False) -> Response: ...
+
+    @overload
+    async def send(self, request: Request, *, stream: Literal[True]) -> aiohttp.ClientResponse: ...
+
+    async def send(self, request: Request, *, stream: bool = False) -> Any:
+        """Send ``request``: a 2xx :class:`Response` or a :class:`LosantError`, after the
+        retries the policy allows. With ``stream=True``, one attempt outside the limits
+        (a stream is no call in flight) returning the open response, whose body the caller
+        reads and closes, for any status below 400; the caller's reconnects decide how
+        often to try."""
         policy = self.retry
+        pool = self._pool
         attempt = 0
         sent = False
         data: Any = request.body
         while True:
+            # -- an attempt starts.
             # Checked per attempt: a disabled log costs neither formatting nor the clock.
             debug = logger.isEnabledFor(logging.DEBUG)
             started = time.monotonic() if debug else 0.0
-            # One attempt, written out here rather than in a coroutine of its own: every
-            # resumption of a call passes through one frame fewer.
             if self._closed:
                 raise self._closed_error(request, sent=False)
-            session = self._session
-            if session is None or self._loop is not asyncio.get_running_loop():
-                session = await self.session()  # first: a new event loop resets the limits
-            limiter = self._limiter
-            if limiter is None:
-                limiter = self._limiter = ConcurrencyLimiter(self.max_concurrency)
+            session = pool.session
+            if session is None or pool.loop is not asyncio.get_running_loop():
+                session = await pool.open()  # first: a new event loop resets the limits
             if request.multipart is not None:
                 data = self._form(request.multipart)  # a form is consumed by sending it
             exchange = _Exchange()
@@ -397,12 +561,15 @@ class Transport:
             failed: type[APIConnectionError] = APIConnectionError
             what = ""
             response: Response | None = None
+            opened: aiohttp.ClientResponse | None = None
+            limiter = pool.limiter
+            assert limiter is not None
             # The slot first, then the rate-limit token: tokens taken while queued for a
             # slot would all be spent at once when a slow call frees it.
-            if not limiter.try_acquire():
+            if not stream and not limiter.try_acquire():
                 await limiter.acquire()
             try:
-                if self.bucket is not None:
+                if self.bucket is not None and not stream:
                     try:
                         await self.bucket.acquire()
                     except ClientClosedError:
@@ -412,27 +579,39 @@ class Transport:
                 try:
                     # Our error handling must not depend on how a caller's session is set
                     # up: statuses are ours to judge, and bodies are always decompressed.
-                    async with session.request(
+                    context = session.request(
                         request.method,
-                        self.base_url + request.target,
+                        request.url,
                         # Not a local: a caller's session gets the token among these.
-                        headers=self._send_headers(request),
+                        headers=request.headers
+                        if pool.owns_session
+                        else {**pool.headers, **(request.headers or {})},
                         data=data,
-                        timeout=timeout,
-                        middlewares=(exchange, *self._middlewares),
+                        timeout=request.timeout,
+                        middlewares=(exchange, *pool.middlewares),
                         raise_for_status=False,
                         auto_decompress=True,
-                    ) as resp:
+                    )
+                    if stream:
+                        opened = await context
+                        pool.streams.add(opened)
                         answered = True
-                        # Chunk by chunk, so that a body cut short keeps what arrived.
-                        content = resp.content
-                        while chunk := await content.readany():
-                            chunks.append(chunk)
-                        if resp.status == 429 and self.bucket is not None:
-                            # Inside the slot, so that no caller queued for it sends first.
-                            self._throttle(resp.headers.get("Retry-After"))
-                        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-                        response = Response(resp.status, resp.headers, body)
+                        if opened.status >= 400:
+                            # Read (bounded) for the error; the connection is not reused.
+                            chunks.append(await opened.content.read(1 << 16))
+                    else:
+                        async with context as resp:
+                            answered = True
+                            # Chunk by chunk, so that a body cut short keeps what arrived.
+                            content = resp.content
+                            while chunk := await content.readany():
+                                chunks.append(chunk)
+                            if resp.status == 429 and self.bucket is not None:
+                                # Inside the slot, so that no caller queued for it sends
+                                # first.
+                                self._throttle(resp.headers.get("Retry-After"))
+                            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                            response = Response(resp.status, resp.headers, body)
                 except aiohttp.ConnectionTimeoutError:
                     failed, what = APITimeoutError, "connect timeout"
                 except aiohttp.ClientConnectorError as exc:
@@ -450,7 +629,14 @@ class Transport:
                     if not self._closed:  # aiohttp's "Session is closed", after aclose()
                         raise
             finally:
-                limiter.release()
+                if not stream:
+                    limiter.release()
+            if opened is not None:
+                if not answered or opened.status >= 400:
+                    opened.close()
+                if answered:
+                    response = Response(opened.status, opened.headers, b"".join(chunks))
+            # -- the attempt ended: an answer, or a failure.
             # Judged here, outside the handlers, so that no aiohttp error rides along as
             # __context__ of what is raised: some hold the request headers, and so the token.
             error: APIError | APIConnectionError
@@ -486,25 +672,24 @@ class Transport:
                         attempt + 1,
                         time.monotonic() - started,
                     )
+                if opened is not None and response.status < 400:
+                    return opened
                 if response.status < 300:
-                    if policy.budget is not None:
-                        policy.budget.success()
+                    if self.budget is not None:
+                        self.budget.success()
                     if self.bucket is not None:
                         self.bucket.succeeded()
                     return response
-                error = error_for_status(
-                    response.status,
-                    method=request.method,
-                    path=request.path,
-                    body=response.body,
-                    headers=dict(response.headers),
+                error = self._status_error(
+                    request, response.status, response.headers, response.body
                 )
                 sent = True
                 retry_after = error.retry_after
                 retryable = policy.retryable_status(request.method, response.status)
-            if not retryable or attempt >= policy.max_retries:
+            # -- retry, or raise.
+            if stream or not retryable or attempt >= policy.max_retries:
                 raise error
-            if policy.budget is not None and not policy.budget.try_spend():
+            if self.budget is not None and not self.budget.try_spend():
                 logger.debug("%s %s: retry budget exhausted", request.method, request.path)
                 raise error
             self.retries += 1
@@ -524,27 +709,6 @@ class Transport:
                 form.add_field(name, value, filename=filename)
         return form
 
-    async def open_stream(
-        self, target: str, headers: Mapping[str, str], timeout: aiohttp.ClientTimeout
-    ) -> aiohttp.ClientResponse:
-        """Send a GET whose body the caller reads as it arrives and closes: with the
-        client's auth and the per-request settings of a call, and sent once (the caller's
-        reconnects decide how often). aiohttp's errors pass through."""
-        if self._closed:
-            raise ClientClosedError("the client is closed")
-        session = await self.session()
-        response = await session.get(
-            self.base_url + target,
-            # Built here, so that no frame of ours holds the token.
-            headers=headers if self._owns_session else {**self.headers(), **headers},
-            timeout=timeout,
-            middlewares=(_Exchange(), *self._middlewares),
-            raise_for_status=False,
-            auto_decompress=True,
-        )
-        self._streams.add(response)
-        return response
-
     def _throttle(self, retry_after: str | None) -> None:
         assert self.bucket is not None
         pause = parse_retry_after(retry_after) if retry_after else None
@@ -554,14 +718,15 @@ class Transport:
     # -- decoding -------------------------------------------------------------------
 
     def decoder(self, model: str) -> msgspec.json.Decoder[Any]:
-        """A cached typed decoder for a model name (loads the models on first use)."""
-        dec = self._decoders.get(model)
+        """A cached typed decoder for a model name (loads the model on first use)."""
+        decoders = self._pool.decoders
+        dec = decoders.get(model)
         if dec is None:
-            dec = self._decoders[model] = msgspec.json.Decoder(model_type(model))
+            dec = decoders[model] = msgspec.json.Decoder(model_type(model))
         return dec
 
     def _decode_model(
-        self, action: Action[Any], request: EncodedRequest, response: Response
+        self, action: Action[Any], request: Request | EncodedRequest, response: Response
     ) -> Any:
         if response.status in action.responses:
             model = action.responses[response.status]

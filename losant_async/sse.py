@@ -20,6 +20,7 @@ status) and the reconnect loop are therefore this module's own.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import operator
@@ -40,7 +41,7 @@ from ._models import model_type
 from ._retry import parse_retry_after
 from ._sse_decoder import EventTooLarge, ServerSentEvent, SSEDecoder
 from ._transport import describe_failure
-from ._types import Timeout
+from ._types import NOT_GIVEN, GapHandler, NotGiven, StreamOptions, TimeoutArg
 from .errors import (
     APIConnectionError,
     APIError,
@@ -58,7 +59,6 @@ if TYPE_CHECKING:
 __all__ = ["EventStream", "SSEDecoder", "ServerSentEvent", "StreamGap", "StreamStats"]
 
 T = TypeVar("T")
-GapHandler = Callable[["StreamGap"], Awaitable[None] | None]
 
 logger = logging.getLogger("losant_async")
 
@@ -193,29 +193,18 @@ class EventStream(AsyncCloseable, Generic[T]):
         query: str,
         *,
         models: Mapping[str, str] | None,
-        idle_timeout: float | None,
-        max_event_size: int | None = 1 << 20,
-        backoff_base: float = 1.0,
-        backoff_max: float = 60.0,
-        retry_after_max: float = 300.0,
-        max_reconnects: int | None = None,
-        connect_timeout: float | None = None,
+        options: StreamOptions,
         headers: Mapping[str, str] | None = None,
-        on_gap: GapHandler | None = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> None:
         self._transport = transport
         self.path = path
         self._query = query
         self._headers = dict(headers or {})
         self._models = models
-        self.idle_timeout = idle_timeout
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self.retry_after_max = retry_after_max
-        self.max_reconnects = max_reconnects
-        self.on_gap = on_gap
-        self._connect_timeout = connect_timeout
-        self._decoder = SSEDecoder(max_event_size=max_event_size)
+        self._timeout = timeout  # read as a call's: its connect part applies
+        self._options = options
+        self._decoder = SSEDecoder(max_event_size=options.max_event_size)
         self._decoders: dict[str, Callable[[str], Any]] = {}
         self._response: aiohttp.ClientResponse | None = None
         # The batch being delivered: its items, and the events they came from.
@@ -256,18 +245,19 @@ class EventStream(AsyncCloseable, Generic[T]):
         """The stream of a generated SSE action, with its arguments."""
         from ._encoding import encode_action
 
-        request = encode_action(action, args, transport.accept_version)
-        keepalive = float(args.get("keep_alive_interval") or 2)
-        timeout = args.get("timeout")
-        connect = timeout.connect if isinstance(timeout, Timeout) else None
+        request = encode_action(action, args)
+        # The server's keep-alive interval, read as the encoder reads every parameter.
+        keepalive = next(
+            (args[p.attr] for p in action.params if p.name == "keepAliveInterval"), None
+        )
         return cls(
             transport,
             request.path,
             request.query,
             models=action.events or {},
-            headers={k: v for k, v in request.headers.items() if k == "losantdomain"},
-            idle_timeout=3 * keepalive,
-            connect_timeout=connect if connect is not None else transport.timeout.connect,
+            options=StreamOptions(idle_timeout=3 * float(keepalive or 2)),
+            headers=request.headers,
+            timeout=args["timeout"],
         )
 
     @classmethod
@@ -287,10 +277,77 @@ class EventStream(AsyncCloseable, Generic[T]):
             path,
             encode_params(params),
             models=None,
-            idle_timeout=idle_timeout,
-            connect_timeout=transport.timeout.connect,
+            options=StreamOptions(idle_timeout=idle_timeout),
             headers=headers,
         )
+
+    # -- settings --------------------------------------------------------------------
+
+    @property
+    def options(self) -> StreamOptions:
+        """The stream's settings, frozen; each attribute below replaces one of them."""
+        return self._options
+
+    def _set(self, **change: Any) -> None:
+        self._options = dataclasses.replace(self._options, **change)  # checked there
+
+    @property
+    def idle_timeout(self) -> float | None:
+        return self._options.idle_timeout
+
+    @idle_timeout.setter
+    def idle_timeout(self, value: float | None) -> None:
+        self._set(idle_timeout=value)
+
+    @property
+    def max_event_size(self) -> int | None:
+        """See the class docstring."""
+        return self._options.max_event_size
+
+    @max_event_size.setter
+    def max_event_size(self, value: int | None) -> None:
+        self._set(max_event_size=value)
+        self._decoder.max_event_size = value
+
+    @property
+    def backoff_base(self) -> float:
+        return self._options.backoff_base
+
+    @backoff_base.setter
+    def backoff_base(self, value: float) -> None:
+        self._set(backoff_base=value)
+
+    @property
+    def backoff_max(self) -> float:
+        return self._options.backoff_max
+
+    @backoff_max.setter
+    def backoff_max(self, value: float) -> None:
+        self._set(backoff_max=value)
+
+    @property
+    def retry_after_max(self) -> float:
+        return self._options.retry_after_max
+
+    @retry_after_max.setter
+    def retry_after_max(self, value: float) -> None:
+        self._set(retry_after_max=value)
+
+    @property
+    def max_reconnects(self) -> int | None:
+        return self._options.max_reconnects
+
+    @max_reconnects.setter
+    def max_reconnects(self, value: int | None) -> None:
+        self._set(max_reconnects=value)
+
+    @property
+    def on_gap(self) -> GapHandler | None:
+        return self._options.on_gap
+
+    @on_gap.setter
+    def on_gap(self, value: GapHandler | None) -> None:
+        self._set(on_gap=value)
 
     # -- lifetime --------------------------------------------------------------------
 
@@ -314,15 +371,6 @@ class EventStream(AsyncCloseable, Generic[T]):
     @property
     def last_event_id(self) -> str:
         return self._decoder.last_event_id
-
-    @property
-    def max_event_size(self) -> int | None:
-        """See the class docstring."""
-        return self._decoder.max_event_size
-
-    @max_event_size.setter
-    def max_event_size(self, value: int | None) -> None:
-        self._decoder.max_event_size = value
 
     # -- iteration -------------------------------------------------------------------
     #
@@ -377,7 +425,7 @@ class EventStream(AsyncCloseable, Generic[T]):
                 await self._interruptible(self._reconnect)
                 continue
             try:
-                with anyio.fail_after(self.idle_timeout):
+                with anyio.fail_after(self._options.idle_timeout):
                     chunk = await self._response.content.readany()
             except TimeoutError:
                 logger.debug("stream %s: silent too long, reconnecting", self.path)
@@ -595,33 +643,39 @@ class EventStream(AsyncCloseable, Generic[T]):
         Returns without a connection once the stream is closed: ``aclose()`` from another
         task must stop the retries and must not leave a connection opened after it.
         """
+        transport = self._transport
         while not self._closed:
-            if self._transport.closed:
+            if transport.closed:
                 raise self._client_closed()
-            # The client's own headers (and token) are added by the transport, so that no
-            # frame of ours holds the token.
             headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
             headers.update(self._headers)
             resume_id = self._decoder.last_event_id
             if resume_id:
                 headers["Last-Event-ID"] = resume_id
-            # sock_read also bounds the wait for the response headers, which the watchdog
-            # in __anext__ does not cover: a server that accepts and never answers would
-            # otherwise hold a connect (or reconnect) forever.
-            timeout = aiohttp.ClientTimeout(
-                total=None, connect=self._connect_timeout, sock_read=self.idle_timeout
-            )
+            # The idle timeout also bounds the wait for the response headers, which the
+            # watchdog in _fill does not cover: a server that accepts and never answers
+            # would otherwise hold a connect (or reconnect) forever.
+            request = transport.build(
+                "GET", self.path, self._query, headers, timeout=self._timeout,
+                stream_idle=self._options.idle_timeout,
+            )  # fmt: skip
             retry_after: float | None = None
             failure: LosantError
-            target = self.path + (f"?{self._query}" if self._query else "")
             try:
-                response = await self._transport.open_stream(target, headers, timeout)
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                logger.debug("stream %s: connect failed: %s", self.path, type(exc).__name__)
-                # Ours, in words: aiohttp's errors may hold the request's headers.
-                failure = APIConnectionError(
-                    describe_failure(exc), method="GET", path=self.path, sent=False
-                )
+                response = await transport.send(request, stream=True)
+            except APIError as error:
+                if _fatal(error.status):
+                    self._closed = True
+                    raise
+                if error.retry_after is not None:
+                    retry_after = parse_retry_after(error.retry_after)
+                logger.debug("stream %s: status %d, retrying", self.path, error.status)
+                failure = error
+            except ClientClosedError:
+                raise self._client_closed() from None
+            except APIConnectionError as error:
+                logger.debug("stream %s: connect failed: %s", self.path, error)
+                failure = error
             else:
                 if self._closed:
                     response.close()
@@ -635,39 +689,26 @@ class EventStream(AsyncCloseable, Generic[T]):
                         f"expected text/event-stream, got {response.content_type!r}",
                         status=200, method="GET", path=self.path, body=body,
                     )  # fmt: skip
-                if response.status < 400 and response.status != 200:
+                if response.status != 200:
                     # As EventSource does: only a 200 opens a stream. 204 is the server
                     # saying "stop"; 304, another 2xx or a redirect not followed will not
                     # change by asking again.
                     await self._refuse(response)
-                if response.status == 200:
-                    self._decoder.reset()
-                    self._response = response
-                    self._connects += 1
-                    self._heard = time.time()
-                    if self._outage is not None and not resume_id:
-                        start, reason, last_id, reconnects = self._outage
-                        self._gap = StreamGap(
-                            _utc(start), _utc(self._heard), last_id, reason,
-                            self._reconnects - reconnects,
-                        )  # fmt: skip
-                        self._gaps += 1
-                    self._outage = None
-                    logger.debug("stream %s: connected", self.path)
-                    return
-                body = await _read_quietly(response)
-                error: APIError = error_for_status(
-                    response.status, method="GET", path=self.path, body=body,
-                    headers=dict(response.headers),
-                )  # fmt: skip
-                if _fatal(response.status):
-                    self._closed = True
-                    raise error
-                if error.retry_after is not None:
-                    retry_after = parse_retry_after(error.retry_after)
-                logger.debug("stream %s: status %d, retrying", self.path, response.status)
-                failure = error
-            if self._transport.closed:
+                self._decoder.reset()
+                self._response = response
+                self._connects += 1
+                self._heard = time.time()
+                if self._outage is not None and not resume_id:
+                    start, reason, last_id, reconnects = self._outage
+                    self._gap = StreamGap(
+                        _utc(start), _utc(self._heard), last_id, reason,
+                        self._reconnects - reconnects,
+                    )  # fmt: skip
+                    self._gaps += 1
+                self._outage = None
+                logger.debug("stream %s: connected", self.path)
+                return
+            if transport.closed:
                 raise self._client_closed()
             self._count_reconnect("cannot connect", failure)
             await self._sleep(self._backoff(retry_after))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
@@ -28,7 +28,7 @@ class ApplicationCertificateAuthority(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes an application certificate authority.
 
@@ -50,7 +50,18 @@ class ApplicationCertificateAuthority(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application certificate authority was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "application_certificate_authority_id": application_certificate_authority_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -61,7 +72,7 @@ class ApplicationCertificateAuthority(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ApplicationCertificateAuthority:
         """Retrieves information on an application certificate authority.
 
@@ -84,7 +95,18 @@ class ApplicationCertificateAuthority(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application certificate authority was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "application_certificate_authority_id": application_certificate_authority_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -97,7 +119,7 @@ class ApplicationCertificateAuthority(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ApplicationCertificateAuthority:
         """Updates information about an application certificate authority.
 
@@ -122,7 +144,19 @@ class ApplicationCertificateAuthority(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application certificate authority was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "application_certificate_authority_id": application_certificate_authority_id,
+                "application_certificate_authority": application_certificate_authority,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _DELETE: Action[models.Success] = Action(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
@@ -28,7 +28,7 @@ class ApplicationDashboard(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a dashboard.
 
@@ -48,7 +48,18 @@ class ApplicationDashboard(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if dashboard was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "dashboard_id": dashboard_id,
+                "application_id": application_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -59,7 +70,7 @@ class ApplicationDashboard(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Dashboard:
         """Retrieves information on a dashboard.
 
@@ -79,7 +90,18 @@ class ApplicationDashboard(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if dashboard was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "dashboard_id": dashboard_id,
+                "application_id": application_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -91,7 +113,7 @@ class ApplicationDashboard(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Dashboard:
         """Updates information about a dashboard.
 
@@ -112,7 +134,19 @@ class ApplicationDashboard(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if dashboard was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "dashboard_id": dashboard_id,
+                "application_id": application_id,
+                "dashboard": dashboard,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def send_report(
         self,
@@ -124,7 +158,7 @@ class ApplicationDashboard(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult:
         """Sends a snapshot of a dashboard.
 
@@ -145,7 +179,19 @@ class ApplicationDashboard(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if dashboard was not found
         """
-        return await self._call(_SEND_REPORT, locals())
+        return await self._call(
+            _SEND_REPORT,
+            {
+                "dashboard_id": dashboard_id,
+                "application_id": application_id,
+                "report_config": report_config,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _DELETE: Action[models.Success] = Action(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ class ApplicationTemplates(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ApplicationTemplates:
         """Returns the application templates the current user has permission to see.
 
@@ -60,7 +60,24 @@ class ApplicationTemplates(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "keywords": keywords,
+                "category_id": category_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -77,7 +94,7 @@ class ApplicationTemplates(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.ApplicationTemplate]:
         """Every ApplicationTemplate of ``applicationTemplates.get``, over all its pages, in order.
 
@@ -131,7 +148,7 @@ class ApplicationTemplates(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.ApplicationTemplates]:
         """Every page of ``applicationTemplates.get``, in order.
 
@@ -176,7 +193,7 @@ class ApplicationTemplates(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ApplicationTemplateCategories:
         """Returns a category list, beginning at the specified category.
 
@@ -194,7 +211,17 @@ class ApplicationTemplates(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_GET_CATEGORIES, locals())
+        return await self._call(
+            _GET_CATEGORIES,
+            {
+                "base_id": base_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get_unique_keywords(
         self,
@@ -203,7 +230,7 @@ class ApplicationTemplates(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.TemplateKeywords:
         """Returns an array of all unique keywords currently in use by templates.
 
@@ -218,7 +245,16 @@ class ApplicationTemplates(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_GET_UNIQUE_KEYWORDS, locals())
+        return await self._call(
+            _GET_UNIQUE_KEYWORDS,
+            {
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _GET: Action[models.ApplicationTemplates] = Action(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import FileInput, TimeoutArg
+from ..._types import NOT_GIVEN, FileInput, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class Applications(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Applications:
         """Returns the applications the current user has permission to see.
 
@@ -67,7 +67,25 @@ class Applications(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "org_id": org_id,
+                "summary_exclude": summary_exclude,
+                "summary_include": summary_include,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -85,7 +103,7 @@ class Applications(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.Application]:
         """Every Application of ``applications.get``, over all its pages, in order.
 
@@ -141,7 +159,7 @@ class Applications(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.Applications]:
         """Every page of ``applications.get``, in order.
 
@@ -194,7 +212,7 @@ class Applications(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ApplicationCreationByTemplateResult | models.JobEnqueuedResult:
         """Create a new application from an import bundle.
 
@@ -227,7 +245,24 @@ class Applications(Resource):
             UnprocessableEntityError: 422, Error if too many validation errors occurred
                 on other resources
         """
-        return await self._call(_IMPORT, locals())
+        return await self._call(
+            _IMPORT,
+            {
+                "import_bundle": import_bundle,
+                "owner_id": owner_id,
+                "owner_type": owner_type,
+                "include_devices": include_devices,
+                "include_data_table_rows": include_data_table_rows,
+                "include_files": include_files,
+                "email": email,
+                "options": options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def period_summaries(
         self,
@@ -249,7 +284,7 @@ class Applications(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.PeriodSummaries:
         """Returns application usage summaries over a selected date range.
 
@@ -288,7 +323,29 @@ class Applications(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_PERIOD_SUMMARIES, locals())
+        return await self._call(
+            _PERIOD_SUMMARIES,
+            {
+                "start": start,
+                "end": end,
+                "as_bytes": as_bytes,
+                "include_non_billable": include_non_billable,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "org_id": org_id,
+                "exclude": exclude,
+                "include": include,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate_period_summaries(
         self,
@@ -310,7 +367,7 @@ class Applications(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.PeriodSummary]:
         """Every PeriodSummary of ``applications.periodSummaries``, over all its pages, in order.
 
@@ -374,7 +431,7 @@ class Applications(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.PeriodSummaries]:
         """Every page of ``applications.periodSummaries``, in order.
 
@@ -427,7 +484,7 @@ class Applications(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Application:
         """Create a new application.
 
@@ -449,7 +506,19 @@ class Applications(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "application": application,
+                "summary_exclude": summary_exclude,
+                "summary_include": summary_include,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _GET: Action[models.Applications] = Action(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
@@ -28,7 +28,7 @@ class Credential(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a credential.
 
@@ -48,7 +48,18 @@ class Credential(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if credential was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "credential_id": credential_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -59,7 +70,7 @@ class Credential(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Credential:
         """Retrieves information on a credential.
 
@@ -79,7 +90,18 @@ class Credential(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if credential was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "credential_id": credential_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def linked_resources(
         self,
@@ -91,7 +113,7 @@ class Credential(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.CredentialLinkedResources:
         """Retrieves information on resources linked to a credential.
 
@@ -114,7 +136,19 @@ class Credential(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if credential was not found
         """
-        return await self._call(_LINKED_RESOURCES, locals())
+        return await self._call(
+            _LINKED_RESOURCES,
+            {
+                "application_id": application_id,
+                "credential_id": credential_id,
+                "include_custom_nodes": include_custom_nodes,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -126,7 +160,7 @@ class Credential(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Credential:
         """Updates information about a credential.
 
@@ -147,7 +181,19 @@ class Credential(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if credential was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "credential_id": credential_id,
+                "credential": credential,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _DELETE: Action[models.Success] = Action(

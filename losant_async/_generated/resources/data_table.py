@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
@@ -29,7 +29,7 @@ class DataTable(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DataTable:
         """Adds a new column to this data table.
 
@@ -50,7 +50,19 @@ class DataTable(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if data table was not found
         """
-        return await self._call(_ADD_COLUMN, locals())
+        return await self._call(
+            _ADD_COLUMN,
+            {
+                "application_id": application_id,
+                "data_table_id": data_table_id,
+                "data_table_column": data_table_column,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def delete(
         self,
@@ -61,7 +73,7 @@ class DataTable(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a data table.
 
@@ -81,7 +93,18 @@ class DataTable(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if data table was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "data_table_id": data_table_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -92,7 +115,7 @@ class DataTable(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DataTable:
         """Retrieves information on a data table.
 
@@ -112,7 +135,18 @@ class DataTable(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if data table was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "data_table_id": data_table_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -124,7 +158,7 @@ class DataTable(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DataTable:
         """Updates information about a data table.
 
@@ -145,7 +179,19 @@ class DataTable(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if data table was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "data_table_id": data_table_id,
+                "data_table": data_table,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def remove_column(
         self,
@@ -157,7 +203,7 @@ class DataTable(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DataTable:
         """Removes a column from this data table.
 
@@ -178,7 +224,19 @@ class DataTable(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if data table was not found
         """
-        return await self._call(_REMOVE_COLUMN, locals())
+        return await self._call(
+            _REMOVE_COLUMN,
+            {
+                "application_id": application_id,
+                "data_table_id": data_table_id,
+                "column_name": column_name,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _ADD_COLUMN: Action[models.DataTable] = Action(

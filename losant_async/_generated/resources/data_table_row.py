@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
@@ -29,7 +29,7 @@ class DataTableRow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a data table row.
 
@@ -50,7 +50,19 @@ class DataTableRow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if data table row was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "data_table_id": data_table_id,
+                "row_id": row_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -62,7 +74,7 @@ class DataTableRow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DataTableRow:
         """Retrieves the data table row.
 
@@ -83,7 +95,19 @@ class DataTableRow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if data table row was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "data_table_id": data_table_id,
+                "row_id": row_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -96,7 +120,7 @@ class DataTableRow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DataTableRow:
         """Updates the data table row.
 
@@ -118,7 +142,20 @@ class DataTableRow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if data table row was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "data_table_id": data_table_id,
+                "row_id": row_id,
+                "data_table_row": data_table_row,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _DELETE: Action[models.Success] = Action(

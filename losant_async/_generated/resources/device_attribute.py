@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
@@ -29,7 +29,7 @@ class DeviceAttribute(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Removes an attribute from a device.
 
@@ -50,7 +50,19 @@ class DeviceAttribute(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device attribute was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "name": name,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -62,7 +74,7 @@ class DeviceAttribute(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceAttribute:
         """Retrieves information on a device attribute.
 
@@ -83,7 +95,19 @@ class DeviceAttribute(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device attribute was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "name": name,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -96,7 +120,7 @@ class DeviceAttribute(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceAttribute:
         """Updates an attribute on a device.
 
@@ -118,7 +142,20 @@ class DeviceAttribute(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device attribute was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "name": name,
+                "device_attribute": device_attribute,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _DELETE: Action[models.Success] = Action(

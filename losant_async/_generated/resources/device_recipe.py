@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
@@ -29,7 +29,7 @@ class DeviceRecipe(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceRecipeBulkCreate | models.JobEnqueuedResult:
         """Bulk creates devices using this recipe from a CSV.
 
@@ -51,7 +51,19 @@ class DeviceRecipe(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device recipe was not found
         """
-        return await self._call(_BULK_CREATE, locals())
+        return await self._call(
+            _BULK_CREATE,
+            {
+                "application_id": application_id,
+                "device_recipe_id": device_recipe_id,
+                "bulk_info": bulk_info,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def delete(
         self,
@@ -62,7 +74,7 @@ class DeviceRecipe(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a device recipe.
 
@@ -82,7 +94,18 @@ class DeviceRecipe(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device recipe was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "device_recipe_id": device_recipe_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -95,7 +118,7 @@ class DeviceRecipe(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceRecipe:
         """Retrieves information on a device recipe.
 
@@ -117,7 +140,20 @@ class DeviceRecipe(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device recipe was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "device_recipe_id": device_recipe_id,
+                "tags_as_object": tags_as_object,
+                "attributes_as_object": attributes_as_object,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -131,7 +167,7 @@ class DeviceRecipe(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceRecipe:
         """Updates information about a device recipe.
 
@@ -154,7 +190,21 @@ class DeviceRecipe(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device recipe was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "device_recipe_id": device_recipe_id,
+                "device_recipe": device_recipe,
+                "tags_as_object": tags_as_object,
+                "attributes_as_object": attributes_as_object,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _BULK_CREATE: Action[models.DeviceRecipeBulkCreate | models.JobEnqueuedResult] = Action(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.AttributeNamesResponse:
         """Gets the attribute names that match the given query. Maximum 1K returned.
 
@@ -52,7 +52,20 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_ATTRIBUTE_NAMES, locals())
+        return await self._call(
+            _ATTRIBUTE_NAMES,
+            {
+                "application_id": application_id,
+                "query": query,
+                "data_type": data_type,
+                "starts_with": starts_with,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def delete(
         self,
@@ -63,7 +76,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.BulkDeleteResponse | models.JobEnqueuedResult:
         """Delete devices.
 
@@ -85,7 +98,18 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "options": options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def device_names(
         self,
@@ -97,7 +121,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceNamesResponse:
         """Gets the device names that match the given query. Maximum 1K returned.
 
@@ -119,7 +143,19 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_DEVICE_NAMES, locals())
+        return await self._call(
+            _DEVICE_NAMES,
+            {
+                "application_id": application_id,
+                "query": query,
+                "starts_with": starts_with,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def export(
         self,
@@ -132,7 +168,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult:
         """Creates an export of all device metadata.
 
@@ -154,7 +190,20 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_EXPORT, locals())
+        return await self._call(
+            _EXPORT,
+            {
+                "application_id": application_id,
+                "email": email,
+                "callback_url": callback_url,
+                "options": options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -180,7 +229,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Devices:
         """Returns the devices for an application.
 
@@ -217,7 +266,31 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "device_class": device_class,
+                "tag_filter": tag_filter,
+                "exclude_connection_info": exclude_connection_info,
+                "parent_id": parent_id,
+                "query": query,
+                "tags_as_object": tags_as_object,
+                "attributes_as_object": attributes_as_object,
+                "query_deleted": query_deleted,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -243,7 +316,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.Device]:
         """Every Device of ``devices.get``, over all its pages, in order.
 
@@ -313,7 +386,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.Devices]:
         """Every page of ``devices.get``, in order.
 
@@ -375,7 +448,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.CompositeDevicesState:
         """Retrieve the composite last complete state of the matching devices.
 
@@ -403,7 +476,25 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_GET_COMPOSITE_STATE, locals())
+        return await self._call(
+            _GET_COMPOSITE_STATE,
+            {
+                "application_id": application_id,
+                "start": start,
+                "end": end,
+                "attributes": attributes,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "query": query,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate_get_composite_state(
         self,
@@ -423,7 +514,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.CompositeDevicesStateItem]:
         """Every CompositeDevicesStateItem of ``devices.getCompositeState``, over all its pages, in
         order.
@@ -483,7 +574,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.CompositeDevicesState]:
         """Every page of ``devices.getCompositeState``, in order.
 
@@ -531,7 +622,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DevicesUpdated | models.JobEnqueuedResult:
         """Update the fields of one or more devices.
 
@@ -553,7 +644,18 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "patch_info": patch_info,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def payload_counts(
         self,
@@ -564,7 +666,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult:
         """Creates an export of payload count information for the matching devices.
 
@@ -584,7 +686,18 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_PAYLOAD_COUNTS, locals())
+        return await self._call(
+            _PAYLOAD_COUNTS,
+            {
+                "application_id": application_id,
+                "options": options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def post(
         self,
@@ -597,7 +710,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Device:
         """Create a new device for an application.
 
@@ -619,7 +732,20 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "application_id": application_id,
+                "device": device,
+                "tags_as_object": tags_as_object,
+                "attributes_as_object": attributes_as_object,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def remove_data(
         self,
@@ -630,7 +756,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult:
         """Removes all device data for the specified time range. Defaults to all data.
 
@@ -651,7 +777,18 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_REMOVE_DATA, locals())
+        return await self._call(
+            _REMOVE_DATA,
+            {
+                "application_id": application_id,
+                "options": options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def restore(
         self,
@@ -662,7 +799,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.BulkRestoreResponse | models.JobEnqueuedResult:
         """Restore deleted devices.
 
@@ -684,7 +821,18 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_RESTORE, locals())
+        return await self._call(
+            _RESTORE,
+            {
+                "application_id": application_id,
+                "options": options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def send_command(
         self,
@@ -695,7 +843,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult | models.Success:
         """Send a command to multiple devices.
 
@@ -716,7 +864,18 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_SEND_COMMAND, locals())
+        return await self._call(
+            _SEND_COMMAND,
+            {
+                "application_id": application_id,
+                "multi_device_command": multi_device_command,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def tag_keys(
         self,
@@ -728,7 +887,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.TagKeysResponse:
         """Gets the unique tag keys for devices that match the given query. Maximum 1K returned.
 
@@ -750,7 +909,19 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_TAG_KEYS, locals())
+        return await self._call(
+            _TAG_KEYS,
+            {
+                "application_id": application_id,
+                "query": query,
+                "starts_with": starts_with,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def tag_values(
         self,
@@ -763,7 +934,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.TagValuesResponse:
         """Gets the unique tag values for the given key for devices that match the given query.
         Maximum 1K returned.
@@ -787,7 +958,20 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_TAG_VALUES, locals())
+        return await self._call(
+            _TAG_VALUES,
+            {
+                "application_id": application_id,
+                "query": query,
+                "key": key,
+                "starts_with": starts_with,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _ATTRIBUTE_NAMES: Action[models.AttributeNamesResponse] = Action(

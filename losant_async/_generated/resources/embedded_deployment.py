@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
@@ -27,7 +27,7 @@ class EmbeddedDeployment(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.EmbeddedDeployment:
         """Retrieves information on an embedded deployment.
 
@@ -47,7 +47,18 @@ class EmbeddedDeployment(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if embedded deployment was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "embedded_deployment_id": embedded_deployment_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _GET: Action[models.EmbeddedDeployment] = Action(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ class EmbeddedDeployments(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult:
         """Request an export of the compiled WASM files for a current deployment.
 
@@ -49,7 +49,18 @@ class EmbeddedDeployments(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if deployment was not found
         """
-        return await self._call(_EXPORT, locals())
+        return await self._call(
+            _EXPORT,
+            {
+                "application_id": application_id,
+                "options": options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -66,7 +77,7 @@ class EmbeddedDeployments(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.EmbeddedDeployments:
         """Returns the embedded deployments for an application.
 
@@ -93,7 +104,24 @@ class EmbeddedDeployments(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application or device was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "device_id": device_id,
+                "version": version,
+                "flow_id": flow_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -110,7 +138,7 @@ class EmbeddedDeployments(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.EmbeddedDeployment]:
         """Every EmbeddedDeployment of ``embeddedDeployments.get``, over all its pages, in order.
 
@@ -164,7 +192,7 @@ class EmbeddedDeployments(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.EmbeddedDeployments]:
         """Every page of ``embeddedDeployments.get``, in order.
 
@@ -210,7 +238,7 @@ class EmbeddedDeployments(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deploy an embedded workflow version to one or more embedded devices. Version can be
         blank, if removal is desired.
@@ -231,7 +259,18 @@ class EmbeddedDeployments(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_RELEASE, locals())
+        return await self._call(
+            _RELEASE,
+            {
+                "application_id": application_id,
+                "deployment": deployment,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def remove(
         self,
@@ -242,7 +281,7 @@ class EmbeddedDeployments(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Remove all embedded deployments from a device, remove all embedded deployments of a
         workflow, or remove a specific workflow from a specific device.
@@ -263,7 +302,18 @@ class EmbeddedDeployments(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_REMOVE, locals())
+        return await self._call(
+            _REMOVE,
+            {
+                "application_id": application_id,
+                "deployment": deployment,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def replace(
         self,
@@ -274,7 +324,7 @@ class EmbeddedDeployments(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Replace deployments of an embedded workflow version with a new version. New version can
         be blank, if removal is desired.
@@ -295,7 +345,18 @@ class EmbeddedDeployments(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_REPLACE, locals())
+        return await self._call(
+            _REPLACE,
+            {
+                "application_id": application_id,
+                "deployment": deployment,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _EXPORT: Action[models.JobEnqueuedResult] = Action(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
@@ -26,7 +26,7 @@ class Experience(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceBootstrapResult:
         """Bootstraps the experience for this application with standard endpoints and views.
 
@@ -46,7 +46,18 @@ class Experience(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_BOOTSTRAP, locals())
+        return await self._call(
+            _BOOTSTRAP,
+            {
+                "application_id": application_id,
+                "options": options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def delete(
         self,
@@ -64,7 +75,7 @@ class Experience(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes multiple parts of an experience including users, groups, slugs, domains,
         versions, endpoints, views, and workflows.
@@ -96,7 +107,25 @@ class Experience(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "keep_users": keep_users,
+                "keep_groups": keep_groups,
+                "keep_slugs": keep_slugs,
+                "keep_domains": keep_domains,
+                "remove_versions": remove_versions,
+                "keep_views": keep_views,
+                "keep_endpoints": keep_endpoints,
+                "remove_workflows": remove_workflows,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _BOOTSTRAP: Action[models.ExperienceBootstrapResult] = Action(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
@@ -29,7 +29,7 @@ class ExperienceEndpoint(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes an experience endpoint.
 
@@ -51,7 +51,19 @@ class ExperienceEndpoint(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if experience endpoint was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "experience_endpoint_id": experience_endpoint_id,
+                "include_workflows": include_workflows,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -63,7 +75,7 @@ class ExperienceEndpoint(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceEndpoint:
         """Retrieves information on an experience endpoint.
 
@@ -84,7 +96,19 @@ class ExperienceEndpoint(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if experience endpoint was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "experience_endpoint_id": experience_endpoint_id,
+                "version": version,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def linked_resources(
         self,
@@ -97,7 +121,7 @@ class ExperienceEndpoint(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceLinkedResources:
         """Retrieves information on resources linked to an experience endpoint.
 
@@ -122,7 +146,20 @@ class ExperienceEndpoint(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if experience endpoint was not found
         """
-        return await self._call(_LINKED_RESOURCES, locals())
+        return await self._call(
+            _LINKED_RESOURCES,
+            {
+                "application_id": application_id,
+                "experience_endpoint_id": experience_endpoint_id,
+                "version": version,
+                "include_custom_nodes": include_custom_nodes,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -134,7 +171,7 @@ class ExperienceEndpoint(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceEndpoint:
         """Updates information about an experience endpoint.
 
@@ -156,7 +193,19 @@ class ExperienceEndpoint(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if experience endpoint was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "experience_endpoint_id": experience_endpoint_id,
+                "experience_endpoint": experience_endpoint,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _DELETE: Action[models.Success] = Action(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
@@ -28,7 +28,7 @@ class ExperienceGroup(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes an experience group.
 
@@ -48,7 +48,18 @@ class ExperienceGroup(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if experience group was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "experience_group_id": experience_group_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -61,7 +72,7 @@ class ExperienceGroup(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceGroup:
         """Retrieves information on an experience group.
 
@@ -85,7 +96,20 @@ class ExperienceGroup(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if experience group was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "experience_group_id": experience_group_id,
+                "include_direct_device_count": include_direct_device_count,
+                "include_total_device_count": include_total_device_count,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -97,7 +121,7 @@ class ExperienceGroup(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceGroup:
         """Updates information about an experience group.
 
@@ -118,7 +142,19 @@ class ExperienceGroup(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if experience group was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "experience_group_id": experience_group_id,
+                "experience_group": experience_group,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _DELETE: Action[models.Success] = Action(

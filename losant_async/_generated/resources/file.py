@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import FileInput, TimeoutArg
+from ..._types import NOT_GIVEN, FileInput, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
@@ -26,7 +26,7 @@ class File(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a file or directory, if directory all the contents that directory will also be
         removed.
@@ -47,7 +47,18 @@ class File(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if file was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "file_id": file_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -58,7 +69,7 @@ class File(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.File:
         """Retrieves information on a file.
 
@@ -78,7 +89,18 @@ class File(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if file was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "file_id": file_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def move(
         self,
@@ -91,7 +113,7 @@ class File(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.File:
         """Move a file or the entire contents of a directory.
 
@@ -115,7 +137,20 @@ class File(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if file was not found
         """
-        return await self._call(_MOVE, locals())
+        return await self._call(
+            _MOVE,
+            {
+                "application_id": application_id,
+                "file_id": file_id,
+                "name": name,
+                "parent_directory": parent_directory,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -127,7 +162,7 @@ class File(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FileUploadPostResponse:
         """Reupload a file.
 
@@ -149,7 +184,19 @@ class File(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if file was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "file_id": file_id,
+                "updates": updates,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def upload(
         self,
@@ -161,7 +208,7 @@ class File(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.File:
         """Uploads the file.
 
@@ -182,7 +229,19 @@ class File(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if file was not found
         """
-        return await self._call(_UPLOAD, locals())
+        return await self._call(
+            _UPLOAD,
+            {
+                "application_id": application_id,
+                "file_id": file_id,
+                "file": file,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _DELETE: Action[models.Success] = Action(

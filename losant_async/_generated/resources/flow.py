@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
@@ -27,7 +27,7 @@ class Flow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowStorageEntries:
         """Clear all storage entries.
 
@@ -47,7 +47,18 @@ class Flow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_CLEAR_STORAGE_ENTRIES, locals())
+        return await self._call(
+            _CLEAR_STORAGE_ENTRIES,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def delete(
         self,
@@ -58,7 +69,7 @@ class Flow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a flow.
 
@@ -78,7 +89,18 @@ class Flow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def errors(
         self,
@@ -95,7 +117,7 @@ class Flow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowErrors:
         """Get information about errors that occurred during runs of this workflow.
 
@@ -124,7 +146,24 @@ class Flow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_ERRORS, locals())
+        return await self._call(
+            _ERRORS,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "duration": duration,
+                "end": end,
+                "limit": limit,
+                "sort_direction": sort_direction,
+                "flow_version": flow_version,
+                "device_id": device_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -136,7 +175,7 @@ class Flow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Flow:
         """Retrieves information on a flow.
 
@@ -159,7 +198,19 @@ class Flow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "include_custom_nodes": include_custom_nodes,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get_log_entries(
         self,
@@ -172,7 +223,7 @@ class Flow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowLog:
         """Retrieve the recent log entries about runs of this workflow.
 
@@ -195,7 +246,20 @@ class Flow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_GET_LOG_ENTRIES, locals())
+        return await self._call(
+            _GET_LOG_ENTRIES,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "limit": limit,
+                "since": since,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get_storage_entries(
         self,
@@ -206,7 +270,7 @@ class Flow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowStorageEntries:
         """Gets the current values in persistent storage.
 
@@ -226,7 +290,18 @@ class Flow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_GET_STORAGE_ENTRIES, locals())
+        return await self._call(
+            _GET_STORAGE_ENTRIES,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get_storage_entries_metadata(
         self,
@@ -237,7 +312,7 @@ class Flow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowStorageMetadata:
         """Gets metadata about storage for this flow.
 
@@ -257,7 +332,18 @@ class Flow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_GET_STORAGE_ENTRIES_METADATA, locals())
+        return await self._call(
+            _GET_STORAGE_ENTRIES_METADATA,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -270,7 +356,7 @@ class Flow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Flow:
         """Updates information about a flow.
 
@@ -294,7 +380,20 @@ class Flow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow is not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "include_custom_nodes": include_custom_nodes,
+                "flow": flow,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def press_virtual_button(
         self,
@@ -306,7 +405,7 @@ class Flow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Presses the specified virtual button on the flow.
 
@@ -327,7 +426,19 @@ class Flow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_PRESS_VIRTUAL_BUTTON, locals())
+        return await self._call(
+            _PRESS_VIRTUAL_BUTTON,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "button": button,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def set_storage_entry(
         self,
@@ -339,7 +450,7 @@ class Flow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Sets a storage value.
 
@@ -360,7 +471,19 @@ class Flow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_SET_STORAGE_ENTRY, locals())
+        return await self._call(
+            _SET_STORAGE_ENTRY,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "entry": entry,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def stats(
         self,
@@ -376,7 +499,7 @@ class Flow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowStats:
         """Get statistics about workflow runs for this workflow.
 
@@ -404,7 +527,23 @@ class Flow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_STATS, locals())
+        return await self._call(
+            _STATS,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "duration": duration,
+                "end": end,
+                "resolution": resolution,
+                "flow_version": flow_version,
+                "device_id": device_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _CLEAR_STORAGE_ENTRIES: Action[models.FlowStorageEntries] = Action(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
@@ -30,7 +30,7 @@ class FlowVersion(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a flow version.
 
@@ -51,7 +51,19 @@ class FlowVersion(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow version was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "flow_version_id": flow_version_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def errors(
         self,
@@ -68,7 +80,7 @@ class FlowVersion(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowErrors:
         """Get information about errors that occurred during runs of this workflow version.
 
@@ -96,7 +108,24 @@ class FlowVersion(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow version was not found
         """
-        return await self._call(_ERRORS, locals())
+        return await self._call(
+            _ERRORS,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "flow_version_id": flow_version_id,
+                "duration": duration,
+                "end": end,
+                "limit": limit,
+                "sort_direction": sort_direction,
+                "device_id": device_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -109,7 +138,7 @@ class FlowVersion(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowVersion:
         """Retrieves information on a flow version.
 
@@ -133,7 +162,20 @@ class FlowVersion(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow version was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "flow_version_id": flow_version_id,
+                "include_custom_nodes": include_custom_nodes,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get_log_entries(
         self,
@@ -147,7 +189,7 @@ class FlowVersion(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowLog:
         """Retrieve the recent log entries about runs of this workflow version.
 
@@ -171,7 +213,21 @@ class FlowVersion(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow version was not found
         """
-        return await self._call(_GET_LOG_ENTRIES, locals())
+        return await self._call(
+            _GET_LOG_ENTRIES,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "flow_version_id": flow_version_id,
+                "limit": limit,
+                "since": since,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -185,7 +241,7 @@ class FlowVersion(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowVersion:
         """Updates information about a flow version.
 
@@ -210,7 +266,21 @@ class FlowVersion(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow version was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "flow_version_id": flow_version_id,
+                "include_custom_nodes": include_custom_nodes,
+                "flow_version": flow_version,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def stats(
         self,
@@ -226,7 +296,7 @@ class FlowVersion(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowStats:
         """Get statistics about workflow runs for this workflow version.
 
@@ -253,7 +323,23 @@ class FlowVersion(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow version was not found
         """
-        return await self._call(_STATS, locals())
+        return await self._call(
+            _STATS,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "flow_version_id": flow_version_id,
+                "duration": duration,
+                "end": end,
+                "resolution": resolution,
+                "device_id": device_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _DELETE: Action[models.Success] = Action(

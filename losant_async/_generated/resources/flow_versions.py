@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ class FlowVersions(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.BulkDeleteResponse | models.JobEnqueuedResult:
         """Delete flow versions.
 
@@ -54,7 +54,19 @@ class FlowVersions(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "options": options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -73,7 +85,7 @@ class FlowVersions(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowVersions:
         """Returns the flow versions for a flow.
 
@@ -106,7 +118,26 @@ class FlowVersions(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "include_custom_nodes": include_custom_nodes,
+                "query": query,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -125,7 +156,7 @@ class FlowVersions(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.FlowVersion]:
         """Every FlowVersion of ``flowVersions.get``, over all its pages, in order.
 
@@ -183,7 +214,7 @@ class FlowVersions(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.FlowVersions]:
         """Every page of ``flowVersions.get``, in order.
 
@@ -234,7 +265,7 @@ class FlowVersions(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowVersion:
         """Create or replace a flow version for a flow.
 
@@ -260,7 +291,21 @@ class FlowVersions(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "flow_version": flow_version,
+                "include_custom_nodes": include_custom_nodes,
+                "allow_replacement": allow_replacement,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _DELETE: Action[models.BulkDeleteResponse | models.JobEnqueuedResult] = Action(

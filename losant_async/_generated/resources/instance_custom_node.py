@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
@@ -29,7 +29,7 @@ class InstanceCustomNode(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a Custom Node.
 
@@ -49,7 +49,18 @@ class InstanceCustomNode(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if Custom Node was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "instance_id": instance_id,
+                "instance_custom_node_id": instance_custom_node_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def errors(
         self,
@@ -64,7 +75,7 @@ class InstanceCustomNode(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowErrors:
         """Get information about errors that occurred during runs of this Custom Node.
 
@@ -89,7 +100,22 @@ class InstanceCustomNode(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if Custom Node was not found
         """
-        return await self._call(_ERRORS, locals())
+        return await self._call(
+            _ERRORS,
+            {
+                "instance_id": instance_id,
+                "instance_custom_node_id": instance_custom_node_id,
+                "duration": duration,
+                "end": end,
+                "limit": limit,
+                "sort_direction": sort_direction,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -100,7 +126,7 @@ class InstanceCustomNode(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.InstanceCustomNode:
         """Retrieves information on a Custom Node.
 
@@ -120,7 +146,18 @@ class InstanceCustomNode(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if Custom Node was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "instance_id": instance_id,
+                "instance_custom_node_id": instance_custom_node_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -132,7 +169,7 @@ class InstanceCustomNode(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.InstanceCustomNode:
         """Updates information about a Custom Node.
 
@@ -153,7 +190,19 @@ class InstanceCustomNode(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if Custom Node was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "instance_id": instance_id,
+                "instance_custom_node_id": instance_custom_node_id,
+                "instance_custom_node": instance_custom_node,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def stats(
         self,
@@ -167,7 +216,7 @@ class InstanceCustomNode(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowStats:
         """Get statistics about runs for this Custom Node.
 
@@ -191,7 +240,21 @@ class InstanceCustomNode(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if Custom Node was not found
         """
-        return await self._call(_STATS, locals())
+        return await self._call(
+            _STATS,
+            {
+                "instance_id": instance_id,
+                "instance_custom_node_id": instance_custom_node_id,
+                "duration": duration,
+                "end": end,
+                "resolution": resolution,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _DELETE: Action[models.Success] = Action(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
@@ -29,7 +29,7 @@ class InstanceNotificationRule(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a notification rule.
 
@@ -49,7 +49,18 @@ class InstanceNotificationRule(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notification rule was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "instance_id": instance_id,
+                "notification_rule_id": notification_rule_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def evaluate(
         self,
@@ -61,7 +72,7 @@ class InstanceNotificationRule(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult:
         """Queues the evaluation of a notification rule.
 
@@ -82,7 +93,19 @@ class InstanceNotificationRule(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notification rule was not found
         """
-        return await self._call(_EVALUATE, locals())
+        return await self._call(
+            _EVALUATE,
+            {
+                "instance_id": instance_id,
+                "notification_rule_id": notification_rule_id,
+                "evaluation_options": evaluation_options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -93,7 +116,7 @@ class InstanceNotificationRule(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.NotificationRule:
         """Retrieves information on a notification rule.
 
@@ -113,7 +136,18 @@ class InstanceNotificationRule(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notification rule was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "instance_id": instance_id,
+                "notification_rule_id": notification_rule_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def logs(
         self,
@@ -126,7 +160,7 @@ class InstanceNotificationRule(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.NotificationRuleDeliveryLogs:
         """Retrieves information on notification rule deliveries.
 
@@ -149,7 +183,20 @@ class InstanceNotificationRule(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notification rule was not found
         """
-        return await self._call(_LOGS, locals())
+        return await self._call(
+            _LOGS,
+            {
+                "instance_id": instance_id,
+                "notification_rule_id": notification_rule_id,
+                "limit": limit,
+                "since": since,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -161,7 +208,7 @@ class InstanceNotificationRule(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.NotificationRule:
         """Updates information about a notification rule.
 
@@ -182,7 +229,19 @@ class InstanceNotificationRule(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notification rule was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "instance_id": instance_id,
+                "notification_rule_id": notification_rule_id,
+                "notification_rule": notification_rule,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _DELETE: Action[models.Success] = Action(

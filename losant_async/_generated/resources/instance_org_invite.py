@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
@@ -29,7 +29,7 @@ class InstanceOrgInvite(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Revokes an instance org invitation.
 
@@ -50,7 +50,19 @@ class InstanceOrgInvite(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance, organization or invite was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "instance_id": instance_id,
+                "org_id": org_id,
+                "invite_id": invite_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -62,7 +74,7 @@ class InstanceOrgInvite(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.OrgInvite:
         """Returns an organization invite.
 
@@ -83,7 +95,19 @@ class InstanceOrgInvite(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance, organization, or invite was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "instance_id": instance_id,
+                "org_id": org_id,
+                "invite_id": invite_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def resend_invite(
         self,
@@ -96,7 +120,7 @@ class InstanceOrgInvite(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.OrgInvite:
         """Resend an organization invite with modified role info.
 
@@ -118,7 +142,20 @@ class InstanceOrgInvite(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance, organization, or invite was not found
         """
-        return await self._call(_RESEND_INVITE, locals())
+        return await self._call(
+            _RESEND_INVITE,
+            {
+                "instance_id": instance_id,
+                "org_id": org_id,
+                "invite_id": invite_id,
+                "role_info": role_info,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _DELETE: Action[models.Success] = Action(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import cursor_pages, items
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ class InstanceSandboxes(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.InstanceSandboxes:
         """Returns a collection of instance sandboxes.
 
@@ -79,7 +79,27 @@ class InstanceSandboxes(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "instance_id": instance_id,
+                "summary_exclude": summary_exclude,
+                "summary_include": summary_include,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "starting_after_id": starting_after_id,
+                "ending_before_id": ending_before_id,
+                "limit": limit,
+                "filter_field": filter_field,
+                "filter": filter,
+                "include_deleted": include_deleted,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -108,7 +128,7 @@ class InstanceSandboxes(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.InstanceSandbox]:
         """Every InstanceSandbox of ``instanceSandboxes.get``, over all its pages, in order.
 
@@ -175,7 +195,7 @@ class InstanceSandboxes(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.InstanceSandboxes]:
         """Every page of ``instanceSandboxes.get``, in order.
 

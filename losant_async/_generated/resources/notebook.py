@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import FileInput, TimeoutArg
+from ..._types import NOT_GIVEN, FileInput, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
@@ -30,7 +30,7 @@ class Notebook(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Marks a specific notebook execution for cancellation.
 
@@ -51,7 +51,19 @@ class Notebook(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if execution was not found
         """
-        return await self._call(_CANCEL_EXECUTION, locals())
+        return await self._call(
+            _CANCEL_EXECUTION,
+            {
+                "application_id": application_id,
+                "notebook_id": notebook_id,
+                "execution_id": execution_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def delete(
         self,
@@ -62,7 +74,7 @@ class Notebook(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a notebook.
 
@@ -82,7 +94,18 @@ class Notebook(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notebook was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "notebook_id": notebook_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def execute(
         self,
@@ -94,7 +117,7 @@ class Notebook(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.SuccessWithExecutionId:
         """Triggers the execution of a notebook.
 
@@ -116,7 +139,19 @@ class Notebook(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notebook was not found
         """
-        return await self._call(_EXECUTE, locals())
+        return await self._call(
+            _EXECUTE,
+            {
+                "application_id": application_id,
+                "notebook_id": notebook_id,
+                "execution_options": execution_options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -127,7 +162,7 @@ class Notebook(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Notebook:
         """Retrieves information on a notebook.
 
@@ -147,7 +182,18 @@ class Notebook(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notebook was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "notebook_id": notebook_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def logs(
         self,
@@ -160,7 +206,7 @@ class Notebook(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.NotebookExecutionLogs:
         """Retrieves information on notebook executions.
 
@@ -183,7 +229,20 @@ class Notebook(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notebook was not found
         """
-        return await self._call(_LOGS, locals())
+        return await self._call(
+            _LOGS,
+            {
+                "application_id": application_id,
+                "notebook_id": notebook_id,
+                "limit": limit,
+                "since": since,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def notebook_minute_counts(
         self,
@@ -196,7 +255,7 @@ class Notebook(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.NotebookMinuteCounts:
         """Returns notebook execution usage by day for the time range specified for this notebook.
 
@@ -220,7 +279,20 @@ class Notebook(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notebook was not found
         """
-        return await self._call(_NOTEBOOK_MINUTE_COUNTS, locals())
+        return await self._call(
+            _NOTEBOOK_MINUTE_COUNTS,
+            {
+                "application_id": application_id,
+                "notebook_id": notebook_id,
+                "start": start,
+                "end": end,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -232,7 +304,7 @@ class Notebook(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Notebook:
         """Updates information about a notebook.
 
@@ -253,7 +325,19 @@ class Notebook(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notebook was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "notebook_id": notebook_id,
+                "notebook": notebook,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def request_input_data_export(
         self,
@@ -265,7 +349,7 @@ class Notebook(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult:
         """Requests a combined zip file of the potential input data for a notebook execution.
 
@@ -287,7 +371,19 @@ class Notebook(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notebook was not found
         """
-        return await self._call(_REQUEST_INPUT_DATA_EXPORT, locals())
+        return await self._call(
+            _REQUEST_INPUT_DATA_EXPORT,
+            {
+                "application_id": application_id,
+                "notebook_id": notebook_id,
+                "export_options": export_options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def upload(
         self,
@@ -299,7 +395,7 @@ class Notebook(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Notebook:
         """Uploads the jupyter notebook file.
 
@@ -320,7 +416,19 @@ class Notebook(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notebook was not found
         """
-        return await self._call(_UPLOAD, locals())
+        return await self._call(
+            _UPLOAD,
+            {
+                "application_id": application_id,
+                "notebook_id": notebook_id,
+                "jupyter_file": jupyter_file,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _CANCEL_EXECUTION: Action[models.Success] = Action(

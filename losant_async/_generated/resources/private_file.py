@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import FileInput, TimeoutArg
+from ..._types import NOT_GIVEN, FileInput, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
@@ -28,7 +28,7 @@ class PrivateFile(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a private file or directory, if a directory all the contents that directory will
         also be removed.
@@ -49,7 +49,18 @@ class PrivateFile(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if private file was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "private_file_id": private_file_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -61,7 +72,7 @@ class PrivateFile(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.File:
         """Retrieves information on a private file.
 
@@ -84,7 +95,19 @@ class PrivateFile(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if private file was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "private_file_id": private_file_id,
+                "url_ttl": url_ttl,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def move(
         self,
@@ -98,7 +121,7 @@ class PrivateFile(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.File:
         """Move a private file or the entire contents of a directory.
 
@@ -126,7 +149,21 @@ class PrivateFile(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if private file was not found
         """
-        return await self._call(_MOVE, locals())
+        return await self._call(
+            _MOVE,
+            {
+                "application_id": application_id,
+                "private_file_id": private_file_id,
+                "name": name,
+                "parent_directory": parent_directory,
+                "url_ttl": url_ttl,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -138,7 +175,7 @@ class PrivateFile(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FileUploadPostResponse:
         """Reupload a private file.
 
@@ -160,7 +197,19 @@ class PrivateFile(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if private file was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "private_file_id": private_file_id,
+                "updates": updates,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def upload(
         self,
@@ -173,7 +222,7 @@ class PrivateFile(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.File:
         """Uploads the private file.
 
@@ -197,7 +246,20 @@ class PrivateFile(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if file was not found
         """
-        return await self._call(_UPLOAD, locals())
+        return await self._call(
+            _UPLOAD,
+            {
+                "application_id": application_id,
+                "private_file_id": private_file_id,
+                "private_file": private_file,
+                "url_ttl": url_ttl,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _DELETE: Action[models.Success] = Action(

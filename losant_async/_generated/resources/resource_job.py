@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
@@ -30,7 +30,7 @@ class ResourceJob(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Marks a specific resource job execution for cancellation.
 
@@ -51,7 +51,19 @@ class ResourceJob(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if execution was not found
         """
-        return await self._call(_CANCEL_EXECUTION, locals())
+        return await self._call(
+            _CANCEL_EXECUTION,
+            {
+                "application_id": application_id,
+                "resource_job_id": resource_job_id,
+                "execution_id": execution_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def delete(
         self,
@@ -63,7 +75,7 @@ class ResourceJob(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a resource job.
 
@@ -85,7 +97,19 @@ class ResourceJob(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if resource job was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "resource_job_id": resource_job_id,
+                "include_workflows": include_workflows,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def execute(
         self,
@@ -97,7 +121,7 @@ class ResourceJob(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.SuccessWithExecutionId:
         """Queues the execution of a resource job.
 
@@ -118,7 +142,19 @@ class ResourceJob(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if resource job was not found
         """
-        return await self._call(_EXECUTE, locals())
+        return await self._call(
+            _EXECUTE,
+            {
+                "application_id": application_id,
+                "resource_job_id": resource_job_id,
+                "execution_options": execution_options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -129,7 +165,7 @@ class ResourceJob(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ResourceJob:
         """Returns a resource job.
 
@@ -149,7 +185,18 @@ class ResourceJob(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "resource_job_id": resource_job_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def logs(
         self,
@@ -162,7 +209,7 @@ class ResourceJob(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ResourceJobExecutionLogs:
         """Retrieves information on resource job executions.
 
@@ -185,7 +232,20 @@ class ResourceJob(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if resource job was not found
         """
-        return await self._call(_LOGS, locals())
+        return await self._call(
+            _LOGS,
+            {
+                "application_id": application_id,
+                "resource_job_id": resource_job_id,
+                "limit": limit,
+                "since": since,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -197,7 +257,7 @@ class ResourceJob(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ResourceJob:
         """Update a resource job.
 
@@ -218,7 +278,19 @@ class ResourceJob(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if resource job was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "resource_job_id": resource_job_id,
+                "resource_job": resource_job,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
 
 _CANCEL_EXECUTION: Action[models.Success] = Action(
