@@ -21,7 +21,7 @@ from urllib.parse import quote
 import msgspec
 
 from ._action import Action, Param
-from ._times import to_epoch_ms
+from ._times import MAX_MS, MIN_MS, to_epoch_ms
 
 _json_encode = msgspec.json.Encoder().encode
 
@@ -193,6 +193,7 @@ _PATH, _QUERY, _BODY, _MULTIPART = range(4)
 # Kinds whose str, int, float and bool values go straight to query_value(); any other
 # kind is left to add_query().
 _SCALAR_KINDS = frozenset({"string", "boolean"})
+_FAST_SCALAR, _FAST_TIME = 1, 2
 _DEFAULT_GLOBALS = "_actions=false&_links=true&_embedded=true"
 _PLACEHOLDER = re.compile(r"(\{[^{}]*\})")
 # Path values already checked and quoted, per pattern: IDs repeat call after call.
@@ -203,7 +204,7 @@ class _Step(NamedTuple):
     where: int
     param: Param
     regex: re.Pattern[str] | None  # the parameter's pattern, compiled
-    fast: bool  # a scalar kind: exact str, int and bool skip add_query()
+    fast: int  # _FAST_SCALAR: exact str, int and bool skip add_query(); _FAST_TIME: int ms
     cache: dict[str, str] | None  # path values checked and quoted
     key: str  # the query name, quoted, and "="
 
@@ -230,15 +231,17 @@ class ActionEncoder:
             regex = _pattern(param.pattern) if param.pattern else None
             if param.location == "path":
                 cache = _checked_paths.setdefault(param.pattern, {})
-                steps.append(_Step(_PATH, param, regex, False, cache, ""))
+                steps.append(_Step(_PATH, param, regex, 0, cache, ""))
             elif param.location == "query":
-                fast = param.kind in _SCALAR_KINDS
+                fast = _FAST_SCALAR if param.kind in _SCALAR_KINDS else 0
+                if param.kind == "time":
+                    fast = _FAST_TIME
                 key = quote(param.name, safe="") + "="
                 steps.append(_Step(_QUERY, param, regex, fast, None, key))
             elif param.location == "body":
-                steps.append(_Step(_BODY, param, regex, False, None, ""))
+                steps.append(_Step(_BODY, param, regex, 0, None, ""))
             elif param.location == "multipart":
-                steps.append(_Step(_MULTIPART, param, regex, False, None, ""))
+                steps.append(_Step(_MULTIPART, param, regex, 0, None, ""))
         self.steps = tuple(steps)
 
     def encode(self, args: Mapping[str, Any]) -> EncodedRequest:
@@ -279,20 +282,31 @@ class ActionEncoder:
                 if param.pattern:
                     _check_pattern(param, value, regex)
                 kind = type(value)
-                if fast and kind is str and value.isascii():
-                    parts.append(key + (value if value.isalnum() else quote(value, safe="")))
-                elif fast and kind is bool:
-                    parts.append(key + ("true" if value else "false"))
-                elif fast and kind is int:
-                    parts.append(key + str(value))  # digits and "-": nothing to quote
-                else:
-                    pairs: list[tuple[str, str]] = []
-                    add_query(pairs, param.name, param.kind, value)
-                    for k, v in pairs:
-                        try:
-                            parts.append(f"{_quote_key(k)}={_quote_value(v)}")
-                        except UnicodeEncodeError as exc:
-                            unquotable = unquotable or exc
+                if fast == _FAST_SCALAR:
+                    if kind is str and value.isascii():
+                        parts.append(key + (value if value.isalnum() else quote(value, safe="")))
+                        continue
+                    if kind is bool:
+                        parts.append(key + ("true" if value else "false"))
+                        continue
+                    if kind is int:
+                        parts.append(key + str(value))  # digits and "-": nothing to quote
+                        continue
+                elif (
+                    fast == _FAST_TIME
+                    and kind is int
+                    and (MIN_MS <= value <= MAX_MS or value <= 0 or value == 1)
+                ):
+                    # Epoch ms that to_epoch_ms() takes as they are.
+                    parts.append(key + str(value))
+                    continue
+                pairs: list[tuple[str, str]] = []
+                add_query(pairs, param.name, param.kind, value)
+                for k, v in pairs:
+                    try:
+                        parts.append(f"{_quote_key(k)}={_quote_value(v)}")
+                    except UnicodeEncodeError as exc:
+                        unquotable = unquotable or exc
             elif where == _BODY:
                 if value is not None:
                     body = _body(param, value)

@@ -14,7 +14,7 @@ import logging
 import platform
 import time
 import weakref
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Coroutine, Mapping
 from typing import Any, Literal, TypeVar, overload
 from urllib.parse import urlsplit
 
@@ -136,6 +136,23 @@ class _Exchange:
             self.sent = self.sent or req.response is not None
 
 
+_REQREP = aiohttp.ClientResponse.start.__code__.co_filename
+
+
+def _written(exc: BaseException) -> bool:
+    """Whether a request that failed with ``exc`` had been written: aiohttp waits for the
+    answer in ``ClientResponse.start`` once the request is on the wire, so the failure (or
+    the cancellation behind a total timeout, its cause) passed through that frame."""
+    for failure in (exc, exc.__cause__):
+        tb = failure.__traceback__ if failure is not None else None
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            if code.co_name == "start" and code.co_filename == _REQREP:
+                return True
+            tb = tb.tb_next
+    return False
+
+
 async def _closing_with_loop(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
     """Closes ``session`` when closed: by aclose(), or by the event loop as it shuts down
     (asyncio.run and anyio.run close every async generator still open), so a client that
@@ -156,30 +173,18 @@ class Response(msgspec.Struct, frozen=True):
     body: bytes
 
 
-class Request:
+class Request(msgspec.Struct):
     """A request built once (:meth:`Transport.build`) and sent, and re-sent on retries, as
     is: the method, the path (for errors and logs), the whole URL, the headers of this
     request alone (the client's own are the session's), the body and aiohttp's timeout."""
 
-    __slots__ = ("body", "headers", "method", "multipart", "path", "timeout", "url")
-
-    def __init__(
-        self,
-        method: str,
-        path: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        body: bytes | None,
-        multipart: list[tuple[str, bytes | str, str | None]] | None,
-        timeout: aiohttp.ClientTimeout,
-    ) -> None:
-        self.method = method
-        self.path = path
-        self.url = url
-        self.headers = headers
-        self.body = body
-        self.multipart = multipart
-        self.timeout = timeout
+    method: str
+    path: str
+    url: str
+    headers: Mapping[str, str] | None
+    body: bytes | None
+    multipart: list[tuple[str, bytes | str, str | None]] | None
+    timeout: aiohttp.ClientTimeout
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path}>"
@@ -206,6 +211,9 @@ class _Pool:
         self.middlewares: tuple[aiohttp.ClientMiddlewareType, ...] = tuple(
             getattr(session, "_middlewares", None) or ()
         )
+        # True once our own session re-sends nothing by itself (then no request needs
+        # the _Exchange middleware).
+        self.bare = False
         self.keeper: AsyncGenerator[None, None] | None = None
         self.limiter: ConcurrencyLimiter | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -239,6 +247,13 @@ class _Pool:
                 connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
                 headers=self.headers,
             )
+            # Our retry policy alone decides how often a request is sent: aiohttp's own
+            # re-send of an idempotent request on a lost pooled connection is turned off
+            # for the whole session (aiohttp's own test client does the same), which spares
+            # every request a middleware; without that switch, the middleware does it.
+            self.bare = hasattr(session, "_retry_connection")
+            if self.bare:
+                session._retry_connection = False
             keeper = _closing_with_loop(session)
             await keeper.__anext__()  # now the loop knows it, and closes it at shutdown
             self.session, self.keeper = session, keeper
@@ -438,7 +453,9 @@ class Transport:
         and aiohttp's timeout. A stream (``stream_idle`` given: its idle timeout) applies
         the connect timeout alone, and bounds the wait for the answer by ``stream_idle``."""
         url = self.base_url + path + ("?" + query if query else "")
-        if isinstance(stream_idle, NotGiven):
+        if timeout is NOT_GIVEN and stream_idle is NOT_GIVEN:
+            client_timeout = self._client_timeout  # a call's, as most calls have it
+        elif isinstance(stream_idle, NotGiven):
             client_timeout = self.client_timeout(timeout)
         else:
             t = resolve_timeout(timeout, self.timeout)
@@ -447,15 +464,16 @@ class Transport:
 
     # -- calls ----------------------------------------------------------------------
 
-    async def call(self, action: Action[T], args: Mapping[str, Any]) -> T:
-        """Run one generated action with its coroutine's arguments."""
+    def call(self, action: Action[T], args: Mapping[str, Any]) -> Coroutine[Any, Any, T]:
+        """Run one generated action with its coroutine's arguments: the request is built
+        here, and the coroutine returned sends it and decodes the answer (one coroutine
+        for the whole call: every resumption passes through one frame fewer)."""
         encoded = encode_action(action, args)
         request = self.build(
             encoded.method, encoded.path, encoded.query, encoded.headers, encoded.body,
             encoded.multipart, args["timeout"],
         )  # fmt: skip
-        response = await self.send(request)
-        return self._decode_model(action, request, response)  # type: ignore[no-any-return]
+        return self.send(request, action=action)
 
     def build_call(self, action: Action[Any], args: Mapping[str, Any]) -> Request:
         """The request of a generated action (what :meth:`call` sends)."""
@@ -532,12 +550,17 @@ class Transport:
     @overload
     async def send(self, request: Request, *, stream: Literal[True]) -> aiohttp.ClientResponse: ...
 
-    async def send(self, request: Request, *, stream: bool = False) -> Any:
-        """Send ``request``: a 2xx :class:`Response` or a :class:`LosantError`, after the
-        retries the policy allows. With ``stream=True``, one attempt outside the limits
-        (a stream is no call in flight) returning the open response, whose body the caller
-        reads and closes, for any status below 400; the caller's reconnects decide how
-        often to try."""
+    @overload
+    async def send(self, request: Request, *, action: Action[T]) -> T: ...
+
+    async def send(
+        self, request: Request, *, stream: bool = False, action: Action[Any] | None = None
+    ) -> Any:
+        """Send ``request``: a 2xx :class:`Response` (decoded to ``action``'s model when
+        given) or a :class:`LosantError`, after the retries the policy allows. With
+        ``stream=True``, one attempt outside the limits (a stream is no call in flight)
+        returning the open response, whose body the caller reads and closes, for any
+        status below 400; the caller's reconnects decide how often to try."""
         policy = self.retry
         pool = self._pool
         attempt = 0
@@ -555,7 +578,10 @@ class Transport:
                 session = await pool.open()  # first: a new event loop resets the limits
             if request.multipart is not None:
                 data = self._form(request.multipart)  # a form is consumed by sending it
-            exchange = _Exchange()
+            # Our own session needs no per-request middleware (see _Pool.open): whether a
+            # failed request was written is read from the failure instead.
+            exchange = None if pool.bare else _Exchange()
+            written = False
             answered = False
             chunks: list[bytes] = []
             failed: type[APIConnectionError] = APIConnectionError
@@ -588,7 +614,9 @@ class Transport:
                         else {**pool.headers, **(request.headers or {})},
                         data=data,
                         timeout=request.timeout,
-                        middlewares=(exchange, *pool.middlewares),
+                        middlewares=pool.middlewares
+                        if exchange is None
+                        else (exchange, *pool.middlewares),
                         raise_for_status=False,
                         auto_decompress=True,
                     )
@@ -616,18 +644,21 @@ class Transport:
                     failed, what = APITimeoutError, "connect timeout"
                 except aiohttp.ClientConnectorError as exc:
                     what = f"cannot connect: {exc.os_error}"
-                except TimeoutError:
+                except TimeoutError as exc:
                     failed = APITimeoutError
-                    what = "timed out" if exchange.sent else "timed out before sending"
+                    written = exchange.sent if exchange else answered or _written(exc)
+                    what = "timed out" if written else "timed out before sending"
                 except aiohttp.ClientError as exc:
                     # Once headers arrived the body was cut short; before, the request
                     # may or may not have reached the server.
+                    written = exchange.sent if exchange else answered or _written(exc)
                     what = "response truncated" if answered else "connection lost"
                     detail = str(exc) if isinstance(exc, _Dropped) else describe_failure(exc)
                     what = f"{what}: {detail}"
-                except RuntimeError:
+                except RuntimeError as exc:
                     if not self._closed:  # aiohttp's "Session is closed", after aclose()
                         raise
+                    written = exchange.sent if exchange else answered or _written(exc)
             finally:
                 if not stream:
                     limiter.release()
@@ -643,12 +674,12 @@ class Transport:
             retry_after: str | None = None
             if response is None:
                 if self._closed:
-                    raise self._closed_error(request, sent=exchange.sent)
+                    raise self._closed_error(request, sent=written)
                 error = failed(
                     what,
                     method=request.method,
                     path=request.path,
-                    sent=exchange.sent,
+                    sent=written,
                     partial=b"".join(chunks),
                 )
                 if debug:
@@ -679,6 +710,8 @@ class Transport:
                         self.budget.success()
                     if self.bucket is not None:
                         self.bucket.succeeded()
+                    if action is not None:
+                        return self._decode_model(action, request, response)
                     return response
                 error = self._status_error(
                     request, response.status, response.headers, response.body

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 import losant_async._generated.resources as resources_pkg
 from losant_async._action import Action, Param
 from losant_async._encoding import ActionEncoder, encode_action, encode_params
+from losant_async._times import MAX_MS, MIN_MS
 
 from . import _reference_encoding as reference
 
@@ -78,7 +79,17 @@ ODD = st.one_of(
 ANY_VALUE = st.one_of(SCALAR, STRUCTURED, ODD)
 
 
+# Epoch milliseconds at and around the bounds the time arguments take as they are.
+TIME_MS = st.one_of(
+    st.sampled_from([0, 1, 2, -1, MIN_MS - 1, MIN_MS, MAX_MS, MAX_MS + 1, True]),
+    st.integers(min_value=MIN_MS, max_value=MAX_MS),
+    st.integers(min_value=-(10**13), max_value=10**13),
+)
+
+
 def value_for(param: Param) -> st.SearchStrategy[Any]:
+    if param.kind == "time":
+        return st.one_of(TIME_MS, TIME_MS, ANY_VALUE)
     if param.location == "path" or param.pattern:
         # Mostly valid, so that the later parameters are reached too.
         return st.one_of(HEX_ID, HEX_ID, HEX_ID, ANY_VALUE)
