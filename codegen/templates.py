@@ -53,6 +53,7 @@ from ...pagination import cursor_pages, items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
     from ...sse import EventStream
 
 
@@ -60,6 +61,14 @@ class $cls(Resource):
 $doc
 
 $methods
+
+
+if TYPE_CHECKING:
+
+    class ${cls}WithRawResponse:
+$raw_doc
+
+$raw_methods
 
 
 $constants
@@ -81,6 +90,17 @@ $doc
 
 # The iterators hand the list call's own arguments, by name, to the page walk of
 # ``losant_async.pagination``, which adds the page (or cursor) and page size it drives.
+# The type of a call through ``client.with_raw_response``, for type checkers only: at
+# run time that is the resource class itself, bound to a transport answering raw responses
+# (streams are as they are; the page iterators are left out).
+RAW_CALL = Template("""\
+        async def $attr(
+$args        ) -> RawResponse[$returns]: ...""")
+
+RAW_STREAM = Template("""\
+        def $attr(
+$args        ) -> EventStream[$returns]: ...""")
+
 ITERATE = Template("""\
     def $attr(
 $args    ) -> AsyncIterator[$returns]:
@@ -116,9 +136,24 @@ class Resources:
 $properties
 
 
+class RawResourcesBase:
+    """``client.with_raw_response``: one attribute per API resource, whose calls answer a
+    ``RawResponse``."""
+
+    def _resource(self, module: str, cls: str) -> Any:
+        raise NotImplementedError
+$raw_properties
+
+
 RESOURCES = {
 $table}
 ''')
+
+RAW_PROPERTY = Template("""
+    @property
+    def $attr(self) -> ${cls}WithRawResponse:
+$doc
+        return cast("${cls}WithRawResponse", self._resource("$attr", "$cls"))""")
 
 PROPERTY = Template("""
     @property
@@ -167,6 +202,17 @@ def resource_module(header: str, res: ResourceView) -> str:
         cls=res.cls,
         doc=short_doc(f"Actions of the ``{res.name}`` resource (``{res.path}``).", 4),
         methods="\n\n".join(method(a) for a in res.actions),
+        raw_doc=short_doc(
+            f"The calls of ``{res.name}`` as ``client.with_raw_response`` makes them.", 8
+        ),
+        raw_methods="\n\n".join(
+            (RAW_STREAM if a.stream else RAW_CALL).substitute(
+                attr=a.attr,
+                args=_arguments(a.params, [], GLOBAL_ARGS[-1:] if a.stream else GLOBAL_ARGS),
+                returns=a.returns,
+            )
+            for a in res.actions
+        ),
         constants="\n\n".join(action_constant(a) for a in res.actions),
     )
 
@@ -265,7 +311,16 @@ def action_constant(action: ActionView) -> str:
 def client_module(header: str, resources: list[ResourceView]) -> str:
     return CLIENT_MODULE.substitute(
         header=header,
-        imports="\n".join(f"    from .resources.{r.attr} import {r.cls}" for r in resources),
+        imports="\n".join(
+            f"    from .resources.{r.attr} import {r.cls}, {r.cls}WithRawResponse"
+            for r in resources
+        ),
+        raw_properties="\n".join(
+            RAW_PROPERTY.substitute(
+                attr=r.attr, cls=r.cls, doc=short_doc(f"``{r.name}``, raw responses.", 8)
+            )
+            for r in resources
+        ),
         properties="\n".join(
             PROPERTY.substitute(
                 attr=r.attr, cls=r.cls, doc=short_doc(f"``{r.name}``: ``{r.path}``.", 8)

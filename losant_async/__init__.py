@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from ._retry import RetryBudget as RetryBudget
     from ._retry import RetryPolicy as RetryPolicy
     from ._times import TimeArg as TimeArg
+    from ._transport import RawResponse as RawResponse
+    from ._transport import TokenProvider as TokenProvider
     from ._types import NOT_GIVEN as NOT_GIVEN
     from ._types import FileInput as FileInput
     from ._types import GapHandler as GapHandler
@@ -43,6 +45,7 @@ __all__ = [
     "LosantDecodeWarning",
     "NotGiven",
     "RateLimit",
+    "RawResponse",
     "RetryBudget",
     "RetryPolicy",
     "ServerSentEvent",
@@ -52,6 +55,7 @@ __all__ = [
     "TimeArg",
     "Timeout",
     "TimeoutArg",
+    "TokenProvider",
     "__version__",
     "models",
     "sse",
@@ -65,6 +69,8 @@ _LAZY = {
     "RetryPolicy": ("._retry", "RetryPolicy"),
     "RateLimit": ("._limits", "RateLimit"),
     "TimeArg": ("._times", "TimeArg"),
+    "RawResponse": ("._transport", "RawResponse"),
+    "TokenProvider": ("._transport", "TokenProvider"),
     "FileInput": ("._types", "FileInput"),
     "GapHandler": ("._types", "GapHandler"),
     "NOT_GIVEN": ("._types", "NOT_GIVEN"),

@@ -5,29 +5,34 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._generated.client import RESOURCES, Resources
+from ._generated.client import RESOURCES, RawResourcesBase, Resources
 from ._generated.meta import ACCEPT_VERSION
 from ._lifetime import AsyncCloseable
 from ._limits import RateLimit
 from ._retry import RetryPolicy
-from ._transport import Secret, Transport
+from ._transport import RawResponse, Secret, TokenProvider, Transport
 from ._types import NOT_GIVEN, NotGiven, Timeout, TimeoutArg, resolve_timeout
 
 if TYPE_CHECKING:
     import aiohttp
 
+    from ._action import Action
     from .sse import EventStream, ServerSentEvent
+
+T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://api.losant.com"
 DEFAULT_TIMEOUT = Timeout()
 
 
-def _secret(token: str | None) -> Secret | None:
+def _secret(token: str | TokenProvider | None) -> Secret | TokenProvider | None:
     if token is None:
         token = os.environ.get("LOSANT_API_TOKEN") or None
+    if callable(token):
+        return token
     if isinstance(token, str):
         token = token.strip()  # a token read from a file often ends in a newline
     return Secret(token) if token is not None else None
@@ -42,6 +47,11 @@ class LosantClient(AsyncCloseable, Resources):
     (``client.instance_org.payload_counts_breakdown(...)``). A ``session`` passed in is
     used as is and not closed.
 
+    ``token`` may also be a function, sync or async, returning the token: it is asked on
+    first use, again after a 401 (the request is sent once more with the fresh token) and
+    before each stream reconnect. ``default_headers`` and ``default_query`` go with every
+    request, calls and streams alike, under the values a call sets itself.
+
     ``timeout`` is seconds for a whole attempt (more than 0), a :class:`Timeout`, or None
     for no limit;
     ``rate_limit`` takes requests per second (a float) or a :class:`RateLimit`;
@@ -51,7 +61,7 @@ class LosantClient(AsyncCloseable, Resources):
 
     def __init__(
         self,
-        token: str | None = None,
+        token: str | TokenProvider | None = None,
         *,
         base_url: str | None = None,
         timeout: float | Timeout | None = DEFAULT_TIMEOUT,
@@ -60,12 +70,14 @@ class LosantClient(AsyncCloseable, Resources):
         max_concurrency: int = 32,
         accept_version: str = ACCEPT_VERSION,
         session: aiohttp.ClientSession | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, Any] | None = None,
     ) -> None:
         # From here on the token lives only in a Secret: a traceback through this frame
         # (say, for a bad base_url) must not show it among the locals.
         secret = _secret(token)
         del token
-        if secret is not None:
+        if isinstance(secret, Secret):
             secret.check()
         if base_url is None:
             base_url = os.environ.get("LOSANT_API_URL") or DEFAULT_BASE_URL
@@ -78,6 +90,8 @@ class LosantClient(AsyncCloseable, Resources):
             max_concurrency=max_concurrency,
             accept_version=accept_version,
             session=session,
+            default_headers=default_headers,
+            default_query=default_query,
         )
         self._resources: dict[str, Any] = {}
 
@@ -111,6 +125,17 @@ class LosantClient(AsyncCloseable, Resources):
         )
         copy._resources = {}
         return copy
+
+    @property
+    def with_raw_response(self) -> RawResources:
+        """The same resources, each call answering a :class:`RawResponse` (status,
+        headers, bytes, elapsed time, attempts; ``.parse()`` for the model):
+        ``await client.with_raw_response.device.get(...)``, and
+        ``client.with_raw_response.request(...)``."""
+        raw: RawResources | None = self.__dict__.get("_raw")
+        if raw is None:
+            raw = self.__dict__["_raw"] = RawResources(self._transport)
+        return raw
 
     def __repr__(self) -> str:
         # Also shown for a half-built client, in the locals of a failed __init__.
@@ -162,5 +187,56 @@ class LosantClient(AsyncCloseable, Resources):
         return EventStream.for_path(self._transport, path, params or {}, idle_timeout, headers)
 
     async def aclose(self) -> None:
-        """Close the session (unless it was passed in)."""
+        """Close the session (unless it was passed in); a copy made by
+        :meth:`with_options` closes only itself."""
         await self._transport.aclose()
+
+
+class _RawCalls:
+    """A transport whose calls answer a :class:`RawResponse` (everything else is the
+    transport's: streams are as they are)."""
+
+    __slots__ = ("_transport",)
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def call(self, action: Action[T], args: Mapping[str, Any]) -> Coroutine[Any, Any, Any]:
+        transport = self._transport
+        return transport.send(transport.build_call(action, args), action=action, raw=True)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class RawResources(RawResourcesBase):
+    """``client.with_raw_response``: every resource, each call answering a
+    :class:`RawResponse`."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+        self._calls = _RawCalls(transport)
+        self._resources: dict[str, Any] = {}
+
+    def _resource(self, module: str, cls: str) -> Any:
+        resource = self._resources.get(module)
+        if resource is None:
+            mod = importlib.import_module(f"losant_async._generated.resources.{module}")
+            resource = self._resources[module] = getattr(mod, cls)(self._calls)
+        return resource
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+    ) -> RawResponse[Any]:
+        """:meth:`LosantClient.request`, answering a :class:`RawResponse` (``.parse()``:
+        the decoded JSON)."""
+        transport = self._transport
+        request = transport.build_raw(method, path, params, body, headers, timeout)
+        return await transport.send(request, action=None, raw=True)

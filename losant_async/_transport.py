@@ -10,12 +10,22 @@ response for streams (whose reconnects decide how often to try).
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import logging
 import platform
 import time
 import weakref
-from collections.abc import AsyncGenerator, Coroutine, Mapping
-from typing import Any, Literal, TypeVar, overload
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Mapping,
+    MutableMapping,
+)
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeAlias, TypeVar, overload
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -83,6 +93,35 @@ class Secret:
 
     def bearer(self) -> str:
         return f"Bearer {self._value}"
+
+
+TokenProvider: TypeAlias = "Callable[[], str | Awaitable[str]]"
+"""A function, sync or async, returning the API token: asked on first use, again after a
+401 and before each stream reconnect."""
+
+
+async def _provided(value: str | Awaitable[str]) -> str:
+    # The token passes from the provider into a Secret without a frame of ours holding it
+    # once this one has returned.
+    token = await value if inspect.isawaitable(value) else value
+    # A token read from a file often ends in a newline.
+    return token.strip() if isinstance(token, str) else token
+
+
+class _Auth:
+    """The token of the clients on one pool: a :class:`Secret`, or a provider asked for a
+    fresh one (``generation`` counts the tokens it gave)."""
+
+    __slots__ = ("generation", "lock", "provider", "secret")
+
+    def __init__(self, token: Secret | TokenProvider | None) -> None:
+        self.secret = token if isinstance(token, Secret) or token is None else None
+        self.provider = None if isinstance(token, Secret) or token is None else token
+        self.generation = 0
+        self.lock: asyncio.Lock | None = None
+
+    def __repr__(self) -> str:
+        return "<Auth>"
 
 
 def check_base_url(base_url: str) -> str:
@@ -173,6 +212,26 @@ class Response(msgspec.Struct, frozen=True):
     body: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class RawResponse(Generic[T]):
+    """A call's answer as it arrived (``client.with_raw_response``): its ``status``,
+    ``headers`` (case-insensitive), ``content`` (the body's bytes), ``elapsed`` (seconds
+    from the first attempt's start to the answer, waits between retries included) and
+    ``attempts`` (1 when the first attempt was answered); :meth:`parse` gives the typed
+    model the call returns otherwise."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    elapsed: float
+    attempts: int
+    _parse: Callable[[], T] = field(repr=False, compare=False)
+
+    def parse(self) -> T:
+        """The body decoded as the call returns it (a model, or None without a body)."""
+        return self._parse()
+
+
 class Request(msgspec.Struct):
     """A request built once (:meth:`Transport.build`) and sent, and re-sent on retries, as
     is: the method, the path (for errors and logs), the whole URL, the headers of this
@@ -190,6 +249,41 @@ class Request(msgspec.Struct):
         return f"<Request {self.method} {self.path}>"
 
 
+def _checked_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """A client's ``default_headers``, checked before any request."""
+    checked: dict[str, str] = {}
+    for name, value in (headers or {}).items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError("default_headers takes str names and values")
+        if name.lower() == "authorization":
+            raise ValueError("default_headers must not set Authorization: pass token= instead")
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name + value) or not name:
+            raise ValueError(f"default header {name!r} has control characters or no name")
+        checked[name] = value
+    return checked
+
+
+def _default_query(params: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    """A client's ``default_query``, encoded once: (name as sent, ``name=value`` pairs)."""
+    found: dict[str, list[str]] = {}
+    for pair in encode_params(params).split("&") if params else ():
+        found.setdefault(_query_name(pair), []).append(pair)
+    return tuple((name, "&".join(pairs)) for name, pairs in found.items())
+
+
+def _query_name(pair: str) -> str:
+    """The parameter a ``name=value`` pair of an encoded query belongs to (``a%5B0%5D``,
+    an item of array ``a``, belongs to ``a``)."""
+    return pair.partition("=")[0].partition("%5B")[0]
+
+
+def _merge_query(query: str, defaults: tuple[tuple[str, str], ...]) -> str:
+    """``query`` with the client's default parameters it does not set itself."""
+    given = {_query_name(pair) for pair in query.split("&")} if query else set()
+    extra = [pairs for name, pairs in defaults if name not in given]
+    return "&".join([query, *extra] if query else extra)
+
+
 class _Pool:
     """What a client shares with its copies (:meth:`LosantClient.with_options`): the
     session and its connections, the event loop it belongs to, the concurrency limiter,
@@ -200,7 +294,9 @@ class _Pool:
         session: aiohttp.ClientSession | None,
         max_concurrency: int,
         headers: dict[str, str],
+        auth: _Auth,
     ) -> None:
+        self.auth = auth
         self.session = session
         self.owns_session = session is None
         self.max_concurrency = max_concurrency
@@ -240,6 +336,10 @@ class _Pool:
                 self.keeper = None
                 self.limiter = None
             self.loop = loop
+            if self.auth.lock is not None:
+                self.auth.lock = None  # a lock serves one loop
+        if self.auth.provider is not None and not self.auth.generation:
+            await self.authenticate(0)  # the provider's first token
         if self.session is None:
             # No connection cap here: calls are capped by the concurrency limiter, and
             # long-lived streams must not starve them of connections.
@@ -260,6 +360,33 @@ class _Pool:
         if self.limiter is None:
             self.limiter = ConcurrencyLimiter(self.max_concurrency)
         return self.session
+
+    async def authenticate(self, seen: int) -> None:
+        """Ask the provider for a token, unless one newer than generation ``seen`` came
+        while waiting (concurrent 401s ask once)."""
+        auth = self.auth
+        if auth.provider is None:
+            return
+        if auth.lock is None:
+            auth.lock = asyncio.Lock()
+        async with auth.lock:
+            if auth.generation != seen:
+                return
+            secret = Secret(await _provided(auth.provider()))
+            secret.check()
+            auth.secret, auth.generation = secret, seen + 1
+            self._apply(secret)
+
+    def _apply(self, secret: Secret) -> None:
+        # Written straight into the headers, so that no frame holds the token as a str.
+        targets: list[MutableMapping[str, str]] = [self.headers]
+        if self.owns_session and self.session is not None:
+            targets.append(self.session.headers)
+        for headers in targets:
+            if secret:
+                headers["Authorization"] = secret.bearer()
+            else:
+                headers.pop("Authorization", None)
 
     async def aclose(self) -> None:
         self.closed = True
@@ -283,7 +410,7 @@ class Transport:
     def __init__(
         self,
         *,
-        token: Secret | None,
+        token: Secret | TokenProvider | None,
         base_url: str,
         timeout: Timeout,
         retry: RetryPolicy,
@@ -291,6 +418,8 @@ class Transport:
         max_concurrency: int,
         accept_version: str,
         session: aiohttp.ClientSession | None,
+        default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, Any] | None = None,
     ) -> None:
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
             raise TypeError("max_concurrency takes an int")
@@ -298,11 +427,14 @@ class Transport:
             raise ValueError("max_concurrency must be at least 1")
         if session is not None and token and getattr(session, "auth", None) is not None:
             raise ValueError("the session passed in has auth= set, which clashes with the token")
-        self._token = token
+        auth = _Auth(token)
         self.base_url = check_base_url(base_url)
         self.accept_version = accept_version
-        self._pool = _Pool(session, max_concurrency, self.headers())
+        headers = self.headers(auth.secret)
+        headers.update(_checked_headers(default_headers))
+        self._pool = _Pool(session, max_concurrency, headers, auth)
         self._owns_pool = True
+        self._default_query = _default_query(default_query)
         self._configure(timeout, retry, rate_limit)
         self.bucket = self._new_bucket(rate_limit)
         self.budget = BudgetState(retry.budget) if retry.budget is not None else None
@@ -336,8 +468,8 @@ class Transport:
         the rate-limit state shared unless ``rate_limit`` is given, and the retry budget
         shared unless ``retry`` brings another budget."""
         new = object.__new__(Transport)
-        new._token = self._token
         new.base_url = self.base_url
+        new._default_query = self._default_query
         new.accept_version = self.accept_version
         new._pool = self._pool
         new._owns_pool = False
@@ -408,16 +540,25 @@ class Transport:
 
     # -- building requests ----------------------------------------------------------
 
-    def headers(self, accept: str = "application/json") -> dict[str, str]:
+    def headers(self, token: Secret | None) -> dict[str, str]:
         """The headers every request carries: the one place ``Accept-Version`` is set."""
         headers = {
-            "Accept": accept,
+            "Accept": "application/json",
             "Accept-Version": self.accept_version,
             "User-Agent": USER_AGENT,
         }
-        if self._token:
-            headers["Authorization"] = self._token.bearer()
+        if token:
+            headers["Authorization"] = token.bearer()
         return headers
+
+    async def reauthenticate(self) -> None:
+        """Ask the token provider, if any, for a fresh token (a stream does before each
+        reconnect)."""
+        pool = self._pool
+        if pool.auth.provider is not None:
+            if pool.loop is not asyncio.get_running_loop():
+                await pool.open()
+            await pool.authenticate(pool.auth.generation)
 
     def _aiohttp_timeout(self, t: Timeout, sock_read: float | None = None) -> aiohttp.ClientTimeout:
         key = (t.total, t.connect, sock_read)
@@ -452,6 +593,8 @@ class Transport:
         """The request to send: its URL, its own headers (the client's are the session's)
         and aiohttp's timeout. A stream (``stream_idle`` given: its idle timeout) applies
         the connect timeout alone, and bounds the wait for the answer by ``stream_idle``."""
+        if self._default_query:
+            query = _merge_query(query, self._default_query)
         url = self.base_url + path + ("?" + query if query else "")
         if timeout is NOT_GIVEN and stream_idle is NOT_GIVEN:
             client_timeout = self._client_timeout  # a call's, as most calls have it
@@ -553,21 +696,37 @@ class Transport:
     @overload
     async def send(self, request: Request, *, action: Action[T]) -> T: ...
 
+    @overload
     async def send(
-        self, request: Request, *, stream: bool = False, action: Action[Any] | None = None
+        self, request: Request, *, action: Action[T] | None, raw: Literal[True]
+    ) -> RawResponse[T]: ...
+
+    async def send(
+        self,
+        request: Request,
+        *,
+        stream: bool = False,
+        action: Action[Any] | None = None,
+        raw: bool = False,
     ) -> Any:
         """Send ``request``: a 2xx :class:`Response` (decoded to ``action``'s model when
-        given) or a :class:`LosantError`, after the retries the policy allows. With
-        ``stream=True``, one attempt outside the limits (a stream is no call in flight)
-        returning the open response, whose body the caller reads and closes, for any
-        status below 400; the caller's reconnects decide how often to try."""
+        given; a :class:`RawResponse` with ``raw``) or a :class:`LosantError`, after the
+        retries the policy allows. With ``stream=True``, one attempt outside the limits
+        (a stream is no call in flight) returning the open response, whose body the
+        caller reads and closes, for any status below 400; the caller's reconnects decide
+        how often to try. A 401 with a token provider is sent once more with a fresh
+        token."""
         policy = self.retry
         pool = self._pool
-        attempt = 0
+        attempt = 0  # retries made by the policy
+        tries = 0  # attempts made, the one after a fresh token included
+        reauthenticated = False
         sent = False
         data: Any = request.body
+        began = time.monotonic() if raw else 0.0
         while True:
             # -- an attempt starts.
+            tries += 1
             # Checked per attempt: a disabled log costs neither formatting nor the clock.
             debug = logger.isEnabledFor(logging.DEBUG)
             started = time.monotonic() if debug else 0.0
@@ -576,6 +735,7 @@ class Transport:
             session = pool.session
             if session is None or pool.loop is not asyncio.get_running_loop():
                 session = await pool.open()  # first: a new event loop resets the limits
+            generation = pool.auth.generation  # the token this attempt is sent with
             if request.multipart is not None:
                 data = self._form(request.multipart)  # a form is consumed by sending it
             # Our own session needs no per-request middleware (see _Pool.open): whether a
@@ -688,7 +848,7 @@ class Transport:
                         request.method,
                         request.path,
                         type(error).__name__,
-                        attempt + 1,
+                        tries,
                         time.monotonic() - started,
                     )
                 sent = sent or error.sent
@@ -700,7 +860,7 @@ class Transport:
                         request.method,
                         request.path,
                         response.status,
-                        attempt + 1,
+                        tries,
                         time.monotonic() - started,
                     )
                 if opened is not None and response.status < 400:
@@ -710,6 +870,8 @@ class Transport:
                         self.budget.success()
                     if self.bucket is not None:
                         self.bucket.succeeded()
+                    if raw:
+                        return self._raw(action, request, response, began, tries)
                     if action is not None:
                         return self._decode_model(action, request, response)
                     return response
@@ -719,6 +881,13 @@ class Transport:
                 sent = True
                 retry_after = error.retry_after
                 retryable = policy.retryable_status(request.method, response.status)
+                if response.status == 401 and pool.auth.provider and not reauthenticated:
+                    # -- retried once with a fresh token, whatever the policy.
+                    reauthenticated = True
+                    logger.debug("%s %s: 401, asking for a fresh token", request.method,
+                                 request.path)  # fmt: skip
+                    await pool.authenticate(generation)
+                    continue
             # -- retry, or raise.
             if stream or not retryable or attempt >= policy.max_retries:
                 raise error
@@ -731,6 +900,28 @@ class Transport:
             if not await self._wait(delay):
                 raise self._closed_error(request, sent=sent)
             attempt += 1
+
+    def _raw(
+        self,
+        action: Action[Any] | None,
+        request: Request,
+        response: Response,
+        began: float,
+        tries: int,
+    ) -> RawResponse[Any]:
+        parse: Callable[[], Any]
+        if action is not None:
+            parse = functools.partial(self._decode_model, action, request, response)
+        else:
+            parse = functools.partial(self.decode_json, request, response)
+        return RawResponse(
+            response.status,
+            response.headers,
+            response.body,
+            time.monotonic() - began,
+            tries,
+            parse,
+        )
 
     @staticmethod
     def _form(fields: list[tuple[str, bytes | str, str | None]]) -> aiohttp.FormData:

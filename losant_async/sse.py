@@ -595,7 +595,7 @@ class EventStream(AsyncCloseable, Generic[T]):
             raise self._client_closed()
         self._count_reconnect("gave up")
         await self._sleep(self._backoff())
-        await self._connect()
+        await self._connect(reconnecting=True)
 
     async def _sleep(self, seconds: float) -> None:
         """Wait ``seconds``; the client's aclose() ends the wait, and the stream, at once."""
@@ -637,7 +637,7 @@ class EventStream(AsyncCloseable, Generic[T]):
         logger.debug("stream %s: next attempt in %.3f s", self.path, wait)
         return wait
 
-    async def _connect(self) -> None:
+    async def _connect(self, *, reconnecting: bool = False) -> None:
         """Open a connection, retrying transient failures; fatal statuses raise.
 
         Returns without a connection once the stream is closed: ``aclose()`` from another
@@ -647,6 +647,9 @@ class EventStream(AsyncCloseable, Generic[T]):
         while not self._closed:
             if transport.closed:
                 raise self._client_closed()
+            if reconnecting:
+                await transport.reauthenticate()  # a token provider is asked each time
+            reconnecting = True
             headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
             headers.update(self._headers)
             resume_id = self._decoder.last_event_id

@@ -12,6 +12,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ApplicationCertificateAuthority(Resource):
@@ -157,6 +158,52 @@ class ApplicationCertificateAuthority(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class ApplicationCertificateAuthorityWithRawResponse:
+        """The calls of ``applicationCertificateAuthority`` as ``client.with_raw_response`` makes
+        them.
+        """
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            application_certificate_authority_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            application_certificate_authority_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApplicationCertificateAuthority]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            application_certificate_authority_id: str,
+            application_certificate_authority: models.ApplicationCertificateAuthorityPatch
+            | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApplicationCertificateAuthority]: ...
 
 
 _DELETE: Action[models.Success] = Action(

@@ -11,6 +11,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ApplicationJobLog(Resource):
@@ -59,6 +60,24 @@ class ApplicationJobLog(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class ApplicationJobLogWithRawResponse:
+        """The calls of ``applicationJobLog`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            job_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApplicationJobLog]: ...
 
 
 _GET: Action[models.ApplicationJobLog] = Action(

@@ -13,6 +13,7 @@ from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ApplicationJobLogs(Resource):
@@ -177,6 +178,30 @@ class ApplicationJobLogs(Resource):
             per_page=per_page,
             concurrency=concurrency,
         )
+
+
+if TYPE_CHECKING:
+
+    class ApplicationJobLogsWithRawResponse:
+        """The calls of ``applicationJobLogs`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            sort_field: Literal[
+                "name", "status", "resourceType", "runQueuedAt", "runStartedAt", "runCompletedAt"
+            ] = "runQueuedAt",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            query: models.AdvancedApplicationJobLogQuery | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApplicationJobLogs]: ...
 
 
 _GET: Action[models.ApplicationJobLogs] = Action(

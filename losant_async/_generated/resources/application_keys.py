@@ -13,6 +13,7 @@ from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ApplicationKeys(Resource):
@@ -234,6 +235,44 @@ class ApplicationKeys(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class ApplicationKeysWithRawResponse:
+        """The calls of ``applicationKeys`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            sort_field: Literal[
+                "key", "status", "id", "creationDate", "lastUpdated", "name"
+            ] = "creationDate",
+            sort_direction: Literal["asc", "desc"] = "desc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["key", "status", "name"] | None = None,
+            filter: str | None = None,
+            query: models.AdvancedApplicationKeyQuery | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApplicationKeys]: ...
+
+        async def post(
+            self,
+            *,
+            application_id: str,
+            application_key: models.ApplicationKeyPost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApplicationKeyPostResponse]: ...
 
 
 _GET: Action[models.ApplicationKeys] = Action(

@@ -11,6 +11,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ApplicationTemplate(Resource):
@@ -54,6 +55,23 @@ class ApplicationTemplate(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class ApplicationTemplateWithRawResponse:
+        """The calls of ``applicationTemplate`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            template_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApplicationTemplate]: ...
 
 
 _GET: Action[models.ApplicationTemplate] = Action(

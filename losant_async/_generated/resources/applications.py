@@ -14,6 +14,7 @@ from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Applications(Resource):
@@ -519,6 +520,85 @@ class Applications(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class ApplicationsWithRawResponse:
+        """The calls of ``applications`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            sort_field: Literal["name", "id", "creationDate", "ownerId", "lastUpdated"] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["name"] | None = None,
+            filter: str | None = None,
+            org_id: str | None = None,
+            summary_exclude: str | None = None,
+            summary_include: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Applications]: ...
+
+        async def import_(
+            self,
+            *,
+            import_bundle: FileInput | None = None,
+            owner_id: str | None = None,
+            owner_type: Literal["user", "organization"] = "user",
+            include_devices: bool | str | None = None,
+            include_data_table_rows: bool | str | None = None,
+            include_files: bool | str | None = None,
+            email: str | None = None,
+            options: models.ImportNewApplicationOptions | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApplicationCreationByTemplateResult | models.JobEnqueuedResult]: ...
+
+        async def period_summaries(
+            self,
+            *,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            as_bytes: bool | str = False,
+            include_non_billable: bool | str = False,
+            sort_field: Literal["name", "id", "creationDate", "ownerId", "lastUpdated"] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["name"] | None = None,
+            filter: str | None = None,
+            org_id: str | None = None,
+            exclude: str | None = None,
+            include: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.PeriodSummaries]: ...
+
+        async def post(
+            self,
+            *,
+            application: models.ApplicationPost | Mapping[str, Any],
+            summary_exclude: str | None = None,
+            summary_include: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Application]: ...
 
 
 _GET: Action[models.Applications] = Action(

@@ -11,6 +11,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class AuditLog(Resource):
@@ -57,6 +58,24 @@ class AuditLog(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class AuditLogWithRawResponse:
+        """The calls of ``auditLog`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            org_id: str,
+            audit_log_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.AuditLog]: ...
 
 
 _GET: Action[models.AuditLog] = Action(

@@ -12,6 +12,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Auth(Resource):
@@ -216,6 +217,67 @@ class Auth(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class AuthWithRawResponse:
+        """The calls of ``auth`` as ``client.with_raw_response`` makes them."""
+
+        async def authenticate_device(
+            self,
+            *,
+            credentials: models.DeviceCredentials | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.AuthedDevice]: ...
+
+        async def authenticate_user(
+            self,
+            *,
+            credentials: models.UserCredentials | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.AuthedUser]: ...
+
+        async def authenticate_user_github(
+            self,
+            *,
+            oauth: models.GithubLogin | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.AuthedUser]: ...
+
+        async def authenticate_user_saml(
+            self,
+            *,
+            saml: models.SamlResponse | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.AuthedUser]: ...
+
+        async def sso_domain(
+            self,
+            *,
+            email: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.SsoRequest | None]: ...
 
 
 _AUTHENTICATE_DEVICE: Action[models.AuthedDevice] = Action(

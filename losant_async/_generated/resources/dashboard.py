@@ -13,6 +13,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Dashboard(Resource):
@@ -233,6 +234,75 @@ class Dashboard(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class DashboardWithRawResponse:
+        """The calls of ``dashboard`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            dashboard_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            dashboard_id: str,
+            password: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Dashboard]: ...
+
+        async def patch(
+            self,
+            *,
+            dashboard_id: str,
+            dashboard: models.DashboardPatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Dashboard]: ...
+
+        async def send_report(
+            self,
+            *,
+            dashboard_id: str,
+            report_config: models.DashboardSendReport | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def validate_context(
+            self,
+            *,
+            dashboard_id: str,
+            ctx: models.DashboardContextInstance | Mapping[str, Any],
+            password: str | None = None,
+            duration: int | str | None = None,
+            resolution: int | str | None = None,
+            end: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ValidateContextSuccess]: ...
 
 
 _DELETE: Action[models.Success] = Action(

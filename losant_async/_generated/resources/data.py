@@ -12,6 +12,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Data(Resource):
@@ -142,6 +143,48 @@ class Data(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class DataWithRawResponse:
+        """The calls of ``data`` as ``client.with_raw_response`` makes them."""
+
+        async def export(
+            self,
+            *,
+            application_id: str,
+            query: models.DevicesDataExport | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def last_value_query(
+            self,
+            *,
+            application_id: str,
+            query: models.LastValueQuery | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.LastValueData]: ...
+
+        async def time_series_query(
+            self,
+            *,
+            application_id: str,
+            query: models.TimeSeriesQuery | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.TimeSeriesData]: ...
 
 
 _EXPORT: Action[models.JobEnqueuedResult] = Action(

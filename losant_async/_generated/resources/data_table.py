@@ -12,6 +12,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class DataTable(Resource):
@@ -237,6 +238,75 @@ class DataTable(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class DataTableWithRawResponse:
+        """The calls of ``dataTable`` as ``client.with_raw_response`` makes them."""
+
+        async def add_column(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            data_table_column: models.DataTableColumn | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DataTable]: ...
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DataTable]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            data_table: models.DataTablePatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DataTable]: ...
+
+        async def remove_column(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            column_name: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DataTable]: ...
 
 
 _ADD_COLUMN: Action[models.DataTable] = Action(

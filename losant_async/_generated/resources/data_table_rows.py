@@ -12,6 +12,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class DataTableRows(Resource):
@@ -320,6 +321,99 @@ class DataTableRows(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class DataTableRowsWithRawResponse:
+        """The calls of ``dataTableRows`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            query: models.AdvancedQuery | Mapping[str, Any] | None = None,
+            limit: str = "1000",
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DataTableRowsDelete]: ...
+
+        async def export(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            export_data: models.DataTableRowsExport | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            sort_column: str | None = None,
+            sort_direction: Literal["asc", "desc"] = "asc",
+            limit: int | str = 1000,
+            offset: int | str = 0,
+            include_fields: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DataTableRows]: ...
+
+        async def post(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            data_table_row: Any,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DataTableRowInsertResult]: ...
+
+        async def query(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            sort_column: str | None = None,
+            sort_direction: Literal["asc", "desc"] = "asc",
+            limit: int | str = 1000,
+            offset: int | str = 0,
+            include_fields: str | None = None,
+            query: models.AdvancedQuery | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DataTableRows]: ...
+
+        async def truncate(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
 
 
 _DELETE: Action[models.DataTableRowsDelete] = Action(

@@ -13,6 +13,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
     from ...sse import EventStream
 
 
@@ -842,6 +843,243 @@ class Device(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class DeviceWithRawResponse:
+        """The calls of ``device`` as ``client.with_raw_response`` makes them."""
+
+        def command_stream(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            keep_alive_interval: int | str = 2,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> EventStream[models.DeviceCommand]: ...
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def export(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            start: TimeArg = 1,
+            end: TimeArg = 0,
+            email: str | None = None,
+            callback_url: str | None = None,
+            include_blob_data: str | None = None,
+            query: models.DeviceDataExport | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            exclude_connection_info: bool | str | None = None,
+            tags_as_object: bool | str | None = None,
+            attributes_as_object: bool | str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Device]: ...
+
+        async def get_command(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            limit: int | str = 1,
+            since: TimeArg | None = None,
+            sort_direction: Literal["asc", "desc"] = "desc",
+            duration: int | str | None = None,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceCommands]: ...
+
+        async def get_composite_state(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            start: int | str = 1,
+            end: int | str = 0,
+            attributes: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.CompositeDeviceState]: ...
+
+        async def get_log_entries(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            limit: int | str = 1,
+            since: TimeArg | None = None,
+            sort_direction: Literal["asc", "desc"] = "desc",
+            duration: int | str | None = None,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceLog]: ...
+
+        async def get_state(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            limit: int | str = 1,
+            since: TimeArg | None = None,
+            sort_direction: Literal["asc", "desc"] = "desc",
+            duration: int | str | None = None,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceStates]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            device: models.DevicePatch | Mapping[str, Any],
+            tags_as_object: bool | str | None = None,
+            attributes_as_object: bool | str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Device]: ...
+
+        async def payload_counts(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            start: TimeArg = -2592000000,
+            end: TimeArg = 0,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DevicePayloadCounts]: ...
+
+        async def payload_counts_breakdown(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            start: TimeArg = -2592000000,
+            end: TimeArg = 0,
+            resolution: Literal["86400000", "3600000", 86400000, 3600000] = "86400000",
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.PayloadCountsBreakdown]: ...
+
+        async def remove_data(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            start: TimeArg = 1,
+            end: TimeArg = 0,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def send_command(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            device_command: models.DeviceCommand | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def send_state(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            device_state: Any,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def set_connection_status(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            connection_status: Any,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        def state_stream(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            keep_alive_interval: int | str = 2,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> EventStream[models.DeviceState]: ...
 
 
 _COMMAND_STREAM: Action[models.DeviceCommand] = Action(

@@ -12,6 +12,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class DeviceAttributes(Resource):
@@ -119,6 +120,41 @@ class DeviceAttributes(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class DeviceAttributesWithRawResponse:
+        """The calls of ``deviceAttributes`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            sort_field: Literal["name", "dataType"] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            filter_field: Literal["name", "dataType"] | None = None,
+            filter: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceAttributes]: ...
+
+        async def post(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            device_attribute: models.DeviceAttributePost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceAttribute]: ...
 
 
 _GET: Action[models.DeviceAttributes] = Action(

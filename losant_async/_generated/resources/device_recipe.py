@@ -12,6 +12,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class DeviceRecipe(Resource):
@@ -205,6 +206,66 @@ class DeviceRecipe(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class DeviceRecipeWithRawResponse:
+        """The calls of ``deviceRecipe`` as ``client.with_raw_response`` makes them."""
+
+        async def bulk_create(
+            self,
+            *,
+            application_id: str,
+            device_recipe_id: str,
+            bulk_info: models.DeviceRecipeBulkCreatePost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceRecipeBulkCreate | models.JobEnqueuedResult]: ...
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            device_recipe_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            device_recipe_id: str,
+            tags_as_object: bool | str | None = None,
+            attributes_as_object: bool | str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceRecipe]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            device_recipe_id: str,
+            device_recipe: models.DeviceRecipePatch | Mapping[str, Any],
+            tags_as_object: bool | str | None = None,
+            attributes_as_object: bool | str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceRecipe]: ...
 
 
 _BULK_CREATE: Action[models.DeviceRecipeBulkCreate | models.JobEnqueuedResult] = Action(

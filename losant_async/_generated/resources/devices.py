@@ -13,6 +13,7 @@ from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Devices(Resource):
@@ -972,6 +973,214 @@ class Devices(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class DevicesWithRawResponse:
+        """The calls of ``devices`` as ``client.with_raw_response`` makes them."""
+
+        async def attribute_names(
+            self,
+            *,
+            application_id: str,
+            query: models.AdvancedDeviceQuery | Mapping[str, Any] | None = None,
+            data_type: Any = None,
+            starts_with: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.AttributeNamesResponse]: ...
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            options: models.DevicesDeleteOrRestorePost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.BulkDeleteResponse | models.JobEnqueuedResult]: ...
+
+        async def device_names(
+            self,
+            *,
+            application_id: str,
+            query: models.AdvancedDeviceQuery | Mapping[str, Any] | None = None,
+            starts_with: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceNamesResponse]: ...
+
+        async def export(
+            self,
+            *,
+            application_id: str,
+            email: str | None = None,
+            callback_url: str | None = None,
+            options: models.DevicesExportPost | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            sort_field: Literal[
+                "name", "id", "creationDate", "lastUpdated", "connectionStatus", "deletedAt"
+            ] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["name"] | None = None,
+            filter: str | None = None,
+            device_class: Any = None,
+            tag_filter: models.DeviceTagFilter | Sequence[Any] | None = None,
+            exclude_connection_info: bool | str | None = None,
+            parent_id: str | None = None,
+            query: models.AdvancedDeviceQuery | Mapping[str, Any] | None = None,
+            tags_as_object: bool | str | None = None,
+            attributes_as_object: bool | str | None = None,
+            query_deleted: bool | str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Devices]: ...
+
+        async def get_composite_state(
+            self,
+            *,
+            application_id: str,
+            start: int | str = 1,
+            end: int | str = 0,
+            attributes: str | None = None,
+            sort_field: Literal[
+                "name", "id", "creationDate", "lastUpdated", "connectionStatus"
+            ] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            query: models.AdvancedDeviceQuery | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.CompositeDevicesState]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            patch_info: models.DevicesPatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DevicesUpdated | models.JobEnqueuedResult]: ...
+
+        async def payload_counts(
+            self,
+            *,
+            application_id: str,
+            options: models.DevicesExportPayloadCountPost | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def post(
+            self,
+            *,
+            application_id: str,
+            device: models.DevicePost | Mapping[str, Any],
+            tags_as_object: bool | str | None = None,
+            attributes_as_object: bool | str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Device]: ...
+
+        async def remove_data(
+            self,
+            *,
+            application_id: str,
+            options: models.DevicesRemoveDataPost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def restore(
+            self,
+            *,
+            application_id: str,
+            options: models.DevicesDeleteOrRestorePost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.BulkRestoreResponse | models.JobEnqueuedResult]: ...
+
+        async def send_command(
+            self,
+            *,
+            application_id: str,
+            multi_device_command: models.MultiDeviceCommand | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult | models.Success]: ...
+
+        async def tag_keys(
+            self,
+            *,
+            application_id: str,
+            query: models.AdvancedDeviceQuery | Mapping[str, Any] | None = None,
+            starts_with: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.TagKeysResponse]: ...
+
+        async def tag_values(
+            self,
+            *,
+            application_id: str,
+            key: str,
+            query: models.AdvancedDeviceQuery | Mapping[str, Any] | None = None,
+            starts_with: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.TagValuesResponse]: ...
 
 
 _ATTRIBUTE_NAMES: Action[models.AttributeNamesResponse] = Action(

@@ -13,6 +13,7 @@ from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class EdgeDeployments(Resource):
@@ -347,6 +348,75 @@ class EdgeDeployments(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class EdgeDeploymentsWithRawResponse:
+        """The calls of ``edgeDeployments`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            sort_field: Literal[
+                "id",
+                "deviceId",
+                "flowId",
+                "desiredVersion",
+                "currentVersion",
+                "creationDate",
+                "lastUpdated",
+            ] = "lastUpdated",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            device_id: str | None = None,
+            version: str | None = None,
+            filter_empty: bool | str | None = None,
+            flow_id: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.EdgeDeployments]: ...
+
+        async def release(
+            self,
+            *,
+            application_id: str,
+            deployment: models.EdgeDeploymentRelease | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def remove(
+            self,
+            *,
+            application_id: str,
+            deployment: models.EdgeDeploymentRemove | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def replace(
+            self,
+            *,
+            application_id: str,
+            deployment: models.EdgeDeploymentReplace | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
 
 
 _GET: Action[models.EdgeDeployments] = Action(

@@ -13,6 +13,7 @@ from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class EmbeddedDeployments(Resource):
@@ -357,6 +358,78 @@ class EmbeddedDeployments(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class EmbeddedDeploymentsWithRawResponse:
+        """The calls of ``embeddedDeployments`` as ``client.with_raw_response`` makes them."""
+
+        async def export(
+            self,
+            *,
+            application_id: str,
+            options: models.EmbeddedDeploymentExport | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            sort_field: Literal["id", "creationDate", "lastUpdated"] = "lastUpdated",
+            sort_direction: Literal["asc", "desc"] = "desc",
+            page: int | str = 0,
+            per_page: int | str = 1000,
+            device_id: str | None = None,
+            version: str | None = None,
+            flow_id: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.EmbeddedDeployments]: ...
+
+        async def release(
+            self,
+            *,
+            application_id: str,
+            deployment: models.EmbeddedDeploymentRelease | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def remove(
+            self,
+            *,
+            application_id: str,
+            deployment: models.EmbeddedDeploymentRemove | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def replace(
+            self,
+            *,
+            application_id: str,
+            deployment: models.EmbeddedDeploymentReplace | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
 
 
 _EXPORT: Action[models.JobEnqueuedResult] = Action(

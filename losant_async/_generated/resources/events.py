@@ -13,6 +13,7 @@ from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Events(Resource):
@@ -444,6 +445,102 @@ class Events(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class EventsWithRawResponse:
+        """The calls of ``events`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            query: models.AdvancedEventQuery | Mapping[str, Any] | None = None,
+            email: str | None = None,
+            callback_url: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.EventsDeleted | models.JobEnqueuedResult]: ...
+
+        async def export(
+            self,
+            *,
+            application_id: str,
+            export_data: models.EventsExport | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            sort_field: Literal[
+                "subject", "id", "creationDate", "lastUpdated", "level", "state", "deviceId"
+            ] = "creationDate",
+            sort_direction: Literal["asc", "desc"] = "desc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["subject"] | None = None,
+            filter: str | None = None,
+            state: Literal["new", "acknowledged", "resolved"] | None = None,
+            query: models.AdvancedEventQuery | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Events]: ...
+
+        async def most_recent_by_severity(
+            self,
+            *,
+            application_id: str,
+            filter: str | None = None,
+            query: models.AdvancedEventQuery | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.EventPlusNewCount]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            updates: models.EventPatch | Mapping[str, Any],
+            filter_field: Literal["subject"] | None = None,
+            filter: str | None = None,
+            state: Literal["new", "acknowledged", "resolved"] | None = None,
+            query: models.AdvancedEventQuery | Mapping[str, Any] | None = None,
+            email: str | None = None,
+            callback_url: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult | models.Success]: ...
+
+        async def post(
+            self,
+            *,
+            application_id: str,
+            event: models.EventPost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Event]: ...
 
 
 _DELETE: Action[models.EventsDeleted | models.JobEnqueuedResult] = Action(

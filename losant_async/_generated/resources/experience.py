@@ -12,6 +12,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Experience(Resource):
@@ -126,6 +127,43 @@ class Experience(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class ExperienceWithRawResponse:
+        """The calls of ``experience`` as ``client.with_raw_response`` makes them."""
+
+        async def bootstrap(
+            self,
+            *,
+            application_id: str,
+            options: models.ExperienceBootstrapOptions | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceBootstrapResult]: ...
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            keep_users: str | None = None,
+            keep_groups: str | None = None,
+            keep_slugs: str | None = None,
+            keep_domains: str | None = None,
+            remove_versions: str | None = None,
+            keep_views: str | None = None,
+            keep_endpoints: str | None = None,
+            remove_workflows: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
 
 
 _BOOTSTRAP: Action[models.ExperienceBootstrapResult] = Action(

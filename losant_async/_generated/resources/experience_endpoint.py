@@ -12,6 +12,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ExperienceEndpoint(Resource):
@@ -206,6 +207,65 @@ class ExperienceEndpoint(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class ExperienceEndpointWithRawResponse:
+        """The calls of ``experienceEndpoint`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            experience_endpoint_id: str,
+            include_workflows: bool | str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            experience_endpoint_id: str,
+            version: str = "develop",
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceEndpoint]: ...
+
+        async def linked_resources(
+            self,
+            *,
+            application_id: str,
+            experience_endpoint_id: str,
+            version: str = "develop",
+            include_custom_nodes: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceLinkedResources]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            experience_endpoint_id: str,
+            experience_endpoint: models.ExperienceEndpointPatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceEndpoint]: ...
 
 
 _DELETE: Action[models.Success] = Action(

@@ -13,6 +13,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ExperienceEndpoints(Resource):
@@ -191,6 +192,63 @@ class ExperienceEndpoints(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class ExperienceEndpointsWithRawResponse:
+        """The calls of ``experienceEndpoints`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            sort_field: Literal[
+                "order", "method", "route", "id", "creationDate", "requestCount", "lastUpdated"
+            ] = "order",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            filter_field: Literal["method", "route"] | None = None,
+            filter: str | None = None,
+            experience_group_id: str | None = None,
+            request_count_duration: int | str | None = None,
+            version: str = "develop",
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceEndpoints]: ...
+
+        async def post(
+            self,
+            *,
+            application_id: str,
+            experience_endpoint: models.ExperienceEndpointPost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceEndpoint]: ...
+
+        async def stats(
+            self,
+            *,
+            application_id: str,
+            stat_grouping: Literal["statusCode", "endpointId", "version", "domain"] = "statusCode",
+            duration: int | str = 86400000,
+            end: TimeArg = 0,
+            resolution: int | str = 3600000,
+            version_filter: str | None = None,
+            domain_filter: str | None = None,
+            status_code_filter: int | str | None = None,
+            endpoint_id_filter: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceEndpointStats]: ...
 
 
 _GET: Action[models.ExperienceEndpoints] = Action(

@@ -13,6 +13,7 @@ from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ExperienceUsers(Resource):
@@ -254,6 +255,46 @@ class ExperienceUsers(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class ExperienceUsersWithRawResponse:
+        """The calls of ``experienceUsers`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            sort_field: Literal[
+                "firstName", "lastName", "email", "id", "creationDate", "lastLogin", "lastUpdated"
+            ] = "email",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["firstName", "lastName", "email"] | None = None,
+            filter: str | None = None,
+            experience_group_id: str | None = None,
+            include_ancestor_groups: str | None = None,
+            query: models.AdvancedExperienceUserQuery | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceUsers]: ...
+
+        async def post(
+            self,
+            *,
+            application_id: str,
+            experience_user: models.ExperienceUserPost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceUser]: ...
 
 
 _GET: Action[models.ExperienceUsers] = Action(

@@ -13,6 +13,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Flow(Resource):
@@ -544,6 +545,162 @@ class Flow(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class FlowWithRawResponse:
+        """The calls of ``flow`` as ``client.with_raw_response`` makes them."""
+
+        async def clear_storage_entries(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowStorageEntries]: ...
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def errors(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            duration: int | str = 86400000,
+            end: TimeArg = 0,
+            limit: int | str = 25,
+            sort_direction: Literal["asc", "desc"] = "desc",
+            flow_version: str | None = None,
+            device_id: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowErrors]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            include_custom_nodes: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Flow]: ...
+
+        async def get_log_entries(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            limit: int | str = 1,
+            since: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowLog]: ...
+
+        async def get_storage_entries(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowStorageEntries]: ...
+
+        async def get_storage_entries_metadata(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowStorageMetadata]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            flow: models.FlowPatch | Mapping[str, Any],
+            include_custom_nodes: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Flow]: ...
+
+        async def press_virtual_button(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            button: models.VirtualButtonPress | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def set_storage_entry(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            entry: models.FlowStorageEntry | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def stats(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            duration: int | str = 86400000,
+            end: TimeArg = 0,
+            resolution: int | str = 3600000,
+            flow_version: str | None = None,
+            device_id: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowStats]: ...
 
 
 _CLEAR_STORAGE_ENTRIES: Action[models.FlowStorageEntries] = Action(

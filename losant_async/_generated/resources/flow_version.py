@@ -13,6 +13,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class FlowVersion(Resource):
@@ -340,6 +341,104 @@ class FlowVersion(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class FlowVersionWithRawResponse:
+        """The calls of ``flowVersion`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            flow_version_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def errors(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            flow_version_id: str,
+            duration: int | str = 86400000,
+            end: TimeArg = 0,
+            limit: int | str = 25,
+            sort_direction: Literal["asc", "desc"] = "desc",
+            device_id: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowErrors]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            flow_version_id: str,
+            include_custom_nodes: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowVersion]: ...
+
+        async def get_log_entries(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            flow_version_id: str,
+            limit: int | str = 1,
+            since: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowLog]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            flow_version_id: str,
+            flow_version: models.FlowVersionPatch | Mapping[str, Any],
+            include_custom_nodes: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowVersion]: ...
+
+        async def stats(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            flow_version_id: str,
+            duration: int | str = 86400000,
+            end: TimeArg = 0,
+            resolution: int | str = 3600000,
+            device_id: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowStats]: ...
 
 
 _DELETE: Action[models.Success] = Action(

@@ -13,6 +13,7 @@ from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class FlowVersions(Resource):
@@ -306,6 +307,60 @@ class FlowVersions(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class FlowVersionsWithRawResponse:
+        """The calls of ``flowVersions`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            options: models.FlowVersionsDeletePost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.BulkDeleteResponse | models.JobEnqueuedResult]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            sort_field: Literal["version", "id", "creationDate", "lastUpdated"] = "version",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["version"] | None = None,
+            filter: str | None = None,
+            include_custom_nodes: bool | str = False,
+            query: models.AdvancedFlowVersionQuery | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowVersions]: ...
+
+        async def post(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            flow_version: models.FlowVersionPost | Mapping[str, Any],
+            include_custom_nodes: bool | str = False,
+            allow_replacement: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowVersion]: ...
 
 
 _DELETE: Action[models.BulkDeleteResponse | models.JobEnqueuedResult] = Action(

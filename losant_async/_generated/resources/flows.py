@@ -13,6 +13,7 @@ from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Flows(Resource):
@@ -547,6 +548,92 @@ class Flows(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class FlowsWithRawResponse:
+        """The calls of ``flows`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            sort_field: Literal["name", "id", "creationDate", "lastUpdated"] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["name"] | None = None,
+            filter: str | None = None,
+            flow_class: Literal["edge", "embedded", "cloud", "customNode", "experience"] = "cloud",
+            trigger_filter: models.FlowTriggerFilter | Sequence[Any] | None = None,
+            include_custom_nodes: bool | str = False,
+            query: models.AdvancedFlowQuery | Mapping[str, Any] | None = None,
+            all_versions: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Flows]: ...
+
+        async def get_by_version(
+            self,
+            *,
+            application_id: str,
+            version: str,
+            sort_field: Literal["name", "id", "creationDate", "lastUpdated"] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["name"] | None = None,
+            filter: str | None = None,
+            flow_class: Literal["edge", "embedded", "cloud", "customNode", "experience"] = "cloud",
+            trigger_filter: models.FlowTriggerFilter | Sequence[Any] | None = None,
+            include_custom_nodes: bool | str = False,
+            query: models.AdvancedFlowByVersionQuery | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowVersions]: ...
+
+        async def import_(
+            self,
+            *,
+            application_id: str,
+            import_data: models.FlowsImportPost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowsImportResult]: ...
+
+        async def palette(
+            self,
+            *,
+            application_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.PaletteResponse]: ...
+
+        async def post(
+            self,
+            *,
+            application_id: str,
+            flow: models.FlowPost | Mapping[str, Any],
+            include_custom_nodes: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Flow]: ...
 
 
 _GET: Action[models.Flows] = Action(

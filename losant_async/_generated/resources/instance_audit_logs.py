@@ -13,6 +13,7 @@ from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class InstanceAuditLogs(Resource):
@@ -183,6 +184,30 @@ class InstanceAuditLogs(Resource):
             per_page=per_page,
             concurrency=concurrency,
         )
+
+
+if TYPE_CHECKING:
+
+    class InstanceAuditLogsWithRawResponse:
+        """The calls of ``instanceAuditLogs`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            instance_id: str,
+            sort_field: Literal["creationDate", "responseStatus", "actorName"] = "creationDate",
+            sort_direction: Literal["asc", "desc"] = "desc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            start: int | str | None = None,
+            end: int | str | None = None,
+            audit_log_filter: models.InstanceAuditLogFilter | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.InstanceAuditLogs]: ...
 
 
 _GET: Action[models.InstanceAuditLogs] = Action(

@@ -13,6 +13,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class InstanceNotificationRule(Resource):
@@ -242,6 +243,76 @@ class InstanceNotificationRule(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class InstanceNotificationRuleWithRawResponse:
+        """The calls of ``instanceNotificationRule`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            instance_id: str,
+            notification_rule_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def evaluate(
+            self,
+            *,
+            instance_id: str,
+            notification_rule_id: str,
+            evaluation_options: models.NotificationRuleEvaluationOptions | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def get(
+            self,
+            *,
+            instance_id: str,
+            notification_rule_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.NotificationRule]: ...
+
+        async def logs(
+            self,
+            *,
+            instance_id: str,
+            notification_rule_id: str,
+            limit: int | str = 1,
+            since: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.NotificationRuleDeliveryLogs]: ...
+
+        async def patch(
+            self,
+            *,
+            instance_id: str,
+            notification_rule_id: str,
+            notification_rule: models.NotificationRulePatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.NotificationRule]: ...
 
 
 _DELETE: Action[models.Success] = Action(

@@ -12,6 +12,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class InstanceOrgInvites(Resource):
@@ -119,6 +120,41 @@ class InstanceOrgInvites(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class InstanceOrgInvitesWithRawResponse:
+        """The calls of ``instanceOrgInvites`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            instance_id: str,
+            org_id: str,
+            sort_field: Literal["email", "role", "inviteDate"] = "inviteDate",
+            sort_direction: Literal["asc", "desc"] = "desc",
+            filter_field: Literal["email", "role"] | None = None,
+            filter: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.OrgInviteCollection]: ...
+
+        async def post(
+            self,
+            *,
+            instance_id: str,
+            org_id: str,
+            invite: models.OrgInvitePost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.OrgInviteCollection]: ...
 
 
 _GET: Action[models.OrgInviteCollection] = Action(

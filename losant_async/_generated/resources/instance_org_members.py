@@ -11,6 +11,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class InstanceOrgMembers(Resource):
@@ -118,6 +119,41 @@ class InstanceOrgMembers(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class InstanceOrgMembersWithRawResponse:
+        """The calls of ``instanceOrgMembers`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            instance_id: str,
+            org_id: str,
+            sort_field: Literal["email", "role"] = "email",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            filter_field: Literal["email", "role"] | None = None,
+            filter: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.InstanceOrgMembers]: ...
+
+        async def post(
+            self,
+            *,
+            instance_id: str,
+            org_id: str,
+            member: Any,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.InstanceOrgMember]: ...
 
 
 _GET: Action[models.InstanceOrgMembers] = Action(

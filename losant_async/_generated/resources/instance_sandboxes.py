@@ -13,6 +13,7 @@ from ...pagination import cursor_pages, items
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class InstanceSandboxes(Resource):
@@ -232,6 +233,43 @@ class InstanceSandboxes(Resource):
             },
             limit=limit,
         )
+
+
+if TYPE_CHECKING:
+
+    class InstanceSandboxesWithRawResponse:
+        """The calls of ``instanceSandboxes`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            instance_id: str,
+            summary_exclude: str | None = None,
+            summary_include: str | None = None,
+            sort_field: Literal[
+                "firstName",
+                "lastName",
+                "email",
+                "id",
+                "creationDate",
+                "lastSuccessfulLogin",
+                "lastFailedLogin",
+                "failedLoginCount",
+                "lastUpdated",
+            ] = "email",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            starting_after_id: str | None = None,
+            ending_before_id: str | None = None,
+            limit: int | str = 100,
+            filter_field: Literal["firstName", "lastName", "email"] | None = None,
+            filter: str | None = None,
+            include_deleted: bool | str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.InstanceSandboxes]: ...
 
 
 _GET: Action[models.InstanceSandboxes] = Action(

@@ -13,6 +13,7 @@ from ..._types import NOT_GIVEN, FileInput, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Notebook(Resource):
@@ -429,6 +430,129 @@ class Notebook(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class NotebookWithRawResponse:
+        """The calls of ``notebook`` as ``client.with_raw_response`` makes them."""
+
+        async def cancel_execution(
+            self,
+            *,
+            application_id: str,
+            notebook_id: str,
+            execution_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            notebook_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def execute(
+            self,
+            *,
+            application_id: str,
+            notebook_id: str,
+            execution_options: models.NotebookExecutionOptions | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.SuccessWithExecutionId]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            notebook_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Notebook]: ...
+
+        async def logs(
+            self,
+            *,
+            application_id: str,
+            notebook_id: str,
+            limit: int | str = 1,
+            since: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.NotebookExecutionLogs]: ...
+
+        async def notebook_minute_counts(
+            self,
+            *,
+            application_id: str,
+            notebook_id: str,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.NotebookMinuteCounts]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            notebook_id: str,
+            notebook: models.NotebookPatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Notebook]: ...
+
+        async def request_input_data_export(
+            self,
+            *,
+            application_id: str,
+            notebook_id: str,
+            export_options: models.NotebookDataExportOptions | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def upload(
+            self,
+            *,
+            application_id: str,
+            notebook_id: str,
+            jupyter_file: FileInput,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Notebook]: ...
 
 
 _CANCEL_EXECUTION: Action[models.Success] = Action(

@@ -12,6 +12,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class OrgInvites(Resource):
@@ -99,6 +100,35 @@ class OrgInvites(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class OrgInvitesWithRawResponse:
+        """The calls of ``orgInvites`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            token: str,
+            email: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.OrgInviteInfo]: ...
+
+        async def post(
+            self,
+            *,
+            invite: models.OrgInviteAction | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.OrgInviteResult]: ...
 
 
 _GET: Action[models.OrgInviteInfo] = Action(

@@ -12,6 +12,7 @@ from ..._types import NOT_GIVEN, FileInput, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class PrivateFile(Resource):
@@ -260,6 +261,79 @@ class PrivateFile(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class PrivateFileWithRawResponse:
+        """The calls of ``privateFile`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            private_file_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            private_file_id: str,
+            url_ttl: int | str = 900,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.File]: ...
+
+        async def move(
+            self,
+            *,
+            application_id: str,
+            private_file_id: str,
+            name: str | None = None,
+            parent_directory: str | None = None,
+            url_ttl: int | str = 900,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.File]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            private_file_id: str,
+            updates: models.FilePatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FileUploadPostResponse]: ...
+
+        async def upload(
+            self,
+            *,
+            application_id: str,
+            private_file_id: str,
+            private_file: FileInput,
+            url_ttl: int | str = 900,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.File]: ...
 
 
 _DELETE: Action[models.Success] = Action(

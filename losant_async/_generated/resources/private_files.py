@@ -13,6 +13,7 @@ from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class PrivateFiles(Resource):
@@ -251,6 +252,45 @@ class PrivateFiles(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class PrivateFilesWithRawResponse:
+        """The calls of ``privateFiles`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            sort_field: Literal["lastUpdated", "type", "name", "creationDate"] = "lastUpdated",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["name"] | None = None,
+            filter: str | None = None,
+            type: str | None = None,
+            status: Literal["completed", "pending"] | None = None,
+            directory: str | None = None,
+            url_ttl: int | str = 900,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Files]: ...
+
+        async def post(
+            self,
+            *,
+            application_id: str,
+            private_file: models.FilePost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FileUploadPostResponse]: ...
 
 
 _GET: Action[models.Files] = Action(

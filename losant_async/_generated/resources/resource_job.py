@@ -13,6 +13,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ResourceJob(Resource):
@@ -291,6 +292,90 @@ class ResourceJob(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class ResourceJobWithRawResponse:
+        """The calls of ``resourceJob`` as ``client.with_raw_response`` makes them."""
+
+        async def cancel_execution(
+            self,
+            *,
+            application_id: str,
+            resource_job_id: str,
+            execution_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            resource_job_id: str,
+            include_workflows: bool | str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def execute(
+            self,
+            *,
+            application_id: str,
+            resource_job_id: str,
+            execution_options: models.ResourceJobExecutionOptions | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.SuccessWithExecutionId]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            resource_job_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ResourceJob]: ...
+
+        async def logs(
+            self,
+            *,
+            application_id: str,
+            resource_job_id: str,
+            limit: int | str = 1,
+            since: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ResourceJobExecutionLogs]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            resource_job_id: str,
+            resource_job: models.ResourceJobPatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ResourceJob]: ...
 
 
 _CANCEL_EXECUTION: Action[models.Success] = Action(

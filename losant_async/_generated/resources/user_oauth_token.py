@@ -12,6 +12,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class UserOauthToken(Resource):
@@ -136,6 +137,46 @@ class UserOauthToken(Resource):
                 "timeout": timeout,
             },
         )
+
+
+if TYPE_CHECKING:
+
+    class UserOauthTokenWithRawResponse:
+        """The calls of ``userOauthToken`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            oauth_token_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            oauth_token_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.UserOauthToken]: ...
+
+        async def patch(
+            self,
+            *,
+            oauth_token_id: str,
+            oauth_token: models.UserOauthTokenPatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.UserOauthToken]: ...
 
 
 _DELETE: Action[models.Success] = Action(
