@@ -322,6 +322,8 @@ class _Pool:
 
     async def open(self) -> aiohttp.ClientSession:
         """The session, created on first use (it needs a running loop)."""
+        if self.closed:
+            raise ClientClosedError("the client is closed")
         loop = asyncio.get_running_loop()
         if self.loop is not loop:
             if self.loop is not None:
@@ -476,6 +478,8 @@ class Transport:
         policy = retry if retry is not None else self.retry
         limit = self.rate_limit if isinstance(rate_limit, NotGiven) else rate_limit
         new._configure(timeout if timeout is not None else self.timeout, policy, limit)
+        if self._pool.closed:
+            new._closed = True  # a copy of a closed client is closed
         new.bucket = self.bucket if isinstance(rate_limit, NotGiven) else new._new_bucket(limit)
         if policy.budget == self.retry.budget:
             new.budget = self.budget

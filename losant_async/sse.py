@@ -49,12 +49,11 @@ from .errors import (
     DecodeError,
     LosantError,
     StreamError,
-    error_for_status,
 )
 
 if TYPE_CHECKING:
     from ._action import Action
-    from ._transport import Transport
+    from ._transport import Request, Transport
 
 __all__ = ["EventStream", "SSEDecoder", "ServerSentEvent", "StreamGap", "StreamStats"]
 
@@ -696,7 +695,7 @@ class EventStream(AsyncCloseable, Generic[T]):
                     # As EventSource does: only a 200 opens a stream. 204 is the server
                     # saying "stop"; 304, another 2xx or a redirect not followed will not
                     # change by asking again.
-                    await self._refuse(response)
+                    await self._refuse(request, response)
                 self._decoder.reset()
                 self._response = response
                 self._connects += 1
@@ -716,13 +715,11 @@ class EventStream(AsyncCloseable, Generic[T]):
             self._count_reconnect("cannot connect", failure)
             await self._sleep(self._backoff(retry_after))
 
-    async def _refuse(self, response: aiohttp.ClientResponse) -> NoReturn:
+    async def _refuse(self, request: Request, response: aiohttp.ClientResponse) -> NoReturn:
         self._closed = True
         body = await _read_quietly(response, limit=1 << 16)
-        answer = error_for_status(
-            response.status, method="GET", path=self.path, body=body,
-            headers=dict(response.headers),
-        )  # fmt: skip
+        # The client's one status mapping, as for any answer.
+        answer = self._transport._status_error(request, response.status, response.headers, body)
         raise StreamError(
             f"stream {self.path}: the server answered {response.status} {response.reason}"
             " where only 200 opens an event stream"

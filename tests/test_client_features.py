@@ -130,7 +130,17 @@ async def test_default_query_goes_with_every_request_under_per_call_values(
         await c.me.get()
         await c.request("GET", "/raw?tags=z", params={"trace": "off"})
         await c.request("GET", "/plain")
-    first, second, third = (dict_of(s.query) for s in scripted.seen)
+        scripted.fallback = one_event
+        async with c.stream("/events", params={"trace": "stream"}) as stream:
+            async for _ in stream:
+                break
+    first, second, third, events = (dict_of(s.query) for s in scripted.seen)
+    assert events == {
+        "trace": ["stream"],
+        "_embedded": ["false"],
+        "tags[0]": ["a"],
+        "tags[1]": ["b"],
+    }
     assert first == {
         "_actions": ["false"],
         "_links": ["true"],
@@ -141,6 +151,14 @@ async def test_default_query_goes_with_every_request_under_per_call_values(
     }
     assert second == {"tags": ["z"], "trace": ["off"], "_embedded": ["false"]}
     assert third == {"trace": ["on"], "_embedded": ["false"], "tags[0]": ["a"], "tags[1]": ["b"]}
+
+
+async def one_event(request: web.Request) -> web.StreamResponse:
+    # One event, then the server closes the stream: the client reconnects.
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    await response.write(b"data: hello\n\n")
+    return response
 
 
 def dict_of(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
@@ -219,13 +237,6 @@ async def test_a_second_401_is_the_typed_error(server: FakeLosant) -> None:
 
 
 async def test_a_stream_asks_for_a_token_before_each_reconnect(scripted: Scripted) -> None:
-    async def one_event(request: web.Request) -> web.StreamResponse:
-        # One event, then the server closes the stream: the client reconnects.
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        await response.write(b"data: hello\n\n")
-        return response
-
     scripted.fallback = one_event
     provider = Provider("t1", "t2", "t3", "t4")
     async with LosantClient(provider, base_url=scripted.url) as c:

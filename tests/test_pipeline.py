@@ -246,3 +246,5 @@ async def test_closing_a_copy_leaves_the_pool_open(server: FakeLosant) -> None:
     assert session.closed
     with pytest.raises(ClientClosedError):
         await later.me.get()
+    with pytest.raises(ClientClosedError):
+        await c.with_options(timeout=1).me.get()  # a copy made after closing
