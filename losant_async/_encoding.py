@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import quote
@@ -28,8 +27,7 @@ _json_encode = msgspec.json.Encoder().encode
 GLOBAL_QUERY = ("_actions", "_links", "_embedded")
 
 
-@dataclass(slots=True)
-class EncodedRequest:
+class EncodedRequest(msgspec.Struct):
     """Everything needed to send one call, built once and re-sent on retries."""
 
     method: str

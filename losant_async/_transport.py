@@ -956,14 +956,16 @@ class Transport:
     def _decode_model(
         self, action: Action[Any], request: Request | EncodedRequest, response: Response
     ) -> Any:
-        if response.status in action.responses:
-            model = action.responses[response.status]
+        responses = action.responses
+        status = response.status
+        if status in responses:
+            model = responses[status]
         else:
-            model = next((m for m in action.responses.values() if m), None)
-        if model is None or (not response.body and response.status == 204):
+            model = next((m for m in responses.values() if m), None)
+        if model is None or (not response.body and status == 204):
             return None
         try:
-            return self.decoder(model).decode(response.body)
+            return (self._pool.decoders.get(model) or self.decoder(model)).decode(response.body)
         except (msgspec.DecodeError, RecursionError) as exc:
             return decode_leniently(self.decoder(model), response.body, exc, what="body",
                 status=response.status, method=request.method, path=request.path)  # fmt: skip
