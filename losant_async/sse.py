@@ -157,7 +157,9 @@ class EventStream(AsyncCloseable, Generic[T]):
     replay nothing): it is counted in ``stats.gaps`` and, before the first event of the
     new connection, handed to ``on_gap`` as a :class:`StreamGap`.
 
-    Settings are public attributes, set on the stream before entering it::
+    Settings are public attributes, set on the stream before entering it (they live in
+    ``stream.options``, a frozen :class:`~losant_async.StreamOptions`: setting one checks
+    the value and replaces the options)::
 
         stream = client.device.state_stream(application_id=app, device_id=dev)
         stream.max_event_size = 64 * 1024
