@@ -15,11 +15,11 @@ from codegen.models import ModelBuilder
 from codegen.naming import pascal
 from codegen.spec import load as load_spec
 from losant_async import models
-from losant_async._generated import models as generated
+from losant_async._generated.models import _all as generated
 
 SPEC = load_spec()
 REFERENCED = sorted(set(re.findall(r"#/definitions/(\w+)", json.dumps(SPEC.api))))
-# Every Struct the generated module defines, found without asking ``__all__``.
+# Every Struct the generated modules define, found without asking ``__all__``.
 DEFINED = sorted(
     (
         v
