@@ -576,7 +576,7 @@ def _alias_order(aliases: dict[str, str]) -> list[str]:
 # cheaper (a module costs about as much to load as a few classes); smaller ones load fewer
 # unneeded models with the ones a call needs, and less source to compile where no bytecode
 # is cached. At 150: about 60 modules, loading all of them costs 1.2x the instructions of
-# one module of every model, and a call's models load with 30 KB of source (median).
+# one module of every model, and a call's models load with 32 KB of source (median).
 MODULE_SIZE = 150
 
 
@@ -608,7 +608,8 @@ def module_layout(builder: ModelBuilder, size: int = MODULE_SIZE) -> dict[str, s
       one other group uses (whatever loads that one loads it anyway);
     - groups that load the same modules are packed together (see ``_pack_levels``).
 
-    No merge or packing makes a module bigger than ``size`` classes and fields.
+    Merging a single user and packing stop short of ``size`` classes plus fields a module
+    (models on one cycle stay together whatever their size).
     """
     refs = references(builder)
     tops = set(builder.tops)
