@@ -18,15 +18,26 @@
   on a shared machine read them with the spread.
 - with ``--callgrind`` (valgrind on PATH): the import as instructions, stable where time
   is not (disk and page-cache time are left out).
+
+Bytecode: the figures with goals run with compiled bytecode cached (``__pycache__``
+written and read, as an installed package has it; ``PYTHONDONTWRITEBYTECODE`` is removed
+from the children's environment and the cache is warmed first). The rows marked "from
+source" run the same children on a copy of the package without ``__pycache__`` and with
+``PYTHONDONTWRITEBYTECODE=1``, so every module of the package is compiled as it loads (a
+checkout on a machine that writes no bytecode); aiohttp and the standard library keep
+their installed bytecode.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script from a checkout
@@ -34,8 +45,10 @@ if __package__ in (None, ""):  # run as a script from a checkout
 
 from benchmarks._peer_server import PeerServer
 from benchmarks._results import (
+    ROOT,
     Result,
     callgrind_available,
+    child_env,
     instructions,
     median_ratio,
     paired,
@@ -121,28 +134,67 @@ FIRST_CALL_CODE = {
 }
 
 
-def import_ratio(rounds: int) -> Result:
-    for statement in IMPORTS.values():  # compiled bytecode and the page cache, both warm
-        run_python(IMPORT.format(statement=statement))
+@contextmanager
+def package_without_bytecode() -> Iterator[Path]:
+    """A folder holding a copy of the package without ``__pycache__``: children run there
+    import it (the current folder comes first on ``sys.path``) and compile every module."""
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copytree(
+            ROOT / "losant_async",
+            Path(tmp, "losant_async"),
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+        yield Path(tmp)
+
+
+def runner(source: Path | None) -> Callable[..., str]:
+    """``run_python`` (bytecode cached) or, given a package copy, the same from source."""
+    if source is None:
+        return run_python
+    env = {**child_env(), "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def run(code: str, *args: str) -> str:
+        argv = [sys.executable, "-c", code, *args]
+        done = subprocess.run(
+            argv, cwd=source, env=env, capture_output=True, text=True, timeout=300, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"child failed: {done.stderr[-3000:]}")
+        return done.stdout
+
+    where = run("import losant_async; print(losant_async.__file__)").strip()
+    if not Path(where).is_relative_to(source):
+        raise RuntimeError(f"children import losant_async from {where}, not the copy")
+    return run
+
+
+def import_ratio(rounds: int, source: Path | None = None) -> Result:
+    run = runner(source)
+    if source is None:
+        for statement in IMPORTS.values():  # compiled bytecode and the page cache, both warm
+            run(IMPORT.format(statement=statement))
 
     def timer(statement: str) -> Callable[[], float]:
-        return lambda: float(run_python(IMPORT.format(statement=statement)))
+        return lambda: float(run(IMPORT.format(statement=statement)))
 
     times = paired({name: timer(statement) for name, statement in IMPORTS.items()}, rounds)
     ours_ms = statistics.median(times["ours"]) * 1e3
     theirs_ms = statistics.median(times["aiohttp"]) * 1e3
+    how = "bytecode cached" if source is None else "losant_async from source"
     return Result(
-        "import: `from losant_async import LosantClient` / `import aiohttp`",
+        "import: `from losant_async import LosantClient` / `import aiohttp`"
+        + ("" if source is None else ", losant_async from source (no bytecode cache)"),
         median_ratio(times["ours"], times["aiohttp"]),
         "x",
-        1.2,
+        1.2 if source is None else None,
         "lower",
-        f"fresh processes, CPU time, {spread(times['ours'], times['aiohttp'])}; "
+        f"fresh processes, {how}, CPU time, {spread(times['ours'], times['aiohttp'])}; "
         f"{ours_ms:.0f} ms vs {theirs_ms:.0f} ms",
     )
 
 
-def first_call_block(rounds: int) -> Result:
+def first_call_block(rounds: int, source: Path | None = None) -> Result:
+    run_code = runner(source)
     bodies = capture()
     call = bodies.daily
     spec = {
@@ -158,12 +210,13 @@ def first_call_block(rounds: int) -> Result:
         hourly.write_bytes(bodies.hourly_body)
         with PeerServer(TOKEN, daily, hourly) as url:
             arg = json.dumps({**spec, "url": url})
-            for code in FIRST_CALL_CODE.values():  # warm bytecode, as for the import
-                run_python(code, arg)
+            if source is None:
+                for code in FIRST_CALL_CODE.values():  # warm bytecode, as for the import
+                    run_code(code, arg)
 
             def one(name: str) -> Callable[[], float]:
                 def run() -> float:
-                    found = json.loads(run_python(FIRST_CALL_CODE[name], arg))
+                    found = json.loads(run_code(FIRST_CALL_CODE[name], arg))
                     seen[name].append(found)
                     return float(found["longest"])
 
@@ -174,15 +227,17 @@ def first_call_block(rounds: int) -> Result:
     raw = [b * 1e3 for b in blocks["aiohttp"]]
     wall = statistics.median(f["wall"] for f in seen["ours"]) * 1e3
     cpu = statistics.median(f["cpu"] for f in seen["ours"]) * 1e3
+    how = "bytecode cached" if source is None else "losant_async compiled as it loads"
     return Result(
-        "first call: longest event-loop block in a fresh process",
+        "first call: longest event-loop block in a fresh process"
+        + (" (bytecode cached)" if source is None else ", losant_async from source"),
         statistics.median(ours),
         "ms",
         20.0,
         "lower",
-        f"{len(ours)} processes, {min(ours):.0f}-{max(ours):.0f} ms ({cpu:.0f} ms of it CPU "
-        f"time), the call {wall:.0f} ms in all (client built, call, decode); raw aiohttp's "
-        f"first request blocks {statistics.median(raw):.1f} ms",
+        f"{len(ours)} processes, {how}, {min(ours):.0f}-{max(ours):.0f} ms ({cpu:.0f} ms of "
+        f"it CPU time), the call {wall:.0f} ms in all (client built, call, decode); raw "
+        f"aiohttp's first request blocks {statistics.median(raw):.1f} ms",
     )
 
 
@@ -212,6 +267,9 @@ def results(quick: bool, callgrind: bool = False) -> list[Result]:
             raise RuntimeError("--callgrind needs valgrind on PATH")
         found.append(import_instructions())
     found.append(first_call_block(rounds if quick else 9))
+    with package_without_bytecode() as source:
+        found.append(first_call_block(rounds if quick else 9, source))
+        found.append(import_ratio(rounds if quick else 9, source))
     return found
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import __version__, templates
 from .actions import ActionBuilder, ResourceView
-from .models import ModelBuilder
+from .models import ModelBuilder, module_layout, references
 from .serverdata import server_data
 from .spec import DEFAULT_API, ApiSpec, load
 
@@ -56,9 +56,7 @@ def generate(spec: ApiSpec, out: Path) -> None:
     files = {
         "__init__.py": templates.package(head, "Code written by the generator."),
         "meta.py": templates.meta_module(head, spec.api_version, spec.sha256, __version__),
-        "models.py": templates.models_module(
-            head, builder.exported(), builder.classes, builder.aliases_in_order()
-        ),
+        **model_files(head, builder),
         "client.py": templates.client_module(head, resources),
         "resources/__init__.py": templates.package(head, "One module per resource."),
         **{f"resources/{r.attr}.py": templates.resource_module(head, r) for r in resources},
@@ -68,6 +66,31 @@ def generate(spec: ApiSpec, out: Path) -> None:
         path = out / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+
+
+def model_files(head: str, builder: ModelBuilder) -> dict[str, str]:
+    """The models' package: its index, a module importing all, a module per group."""
+    layout = module_layout(builder)
+    refs = references(builder)
+    files = {
+        "models/__init__.py": templates.models_package(head, layout),
+        "models/_all.py": templates.models_all(head, layout),
+    }
+    for module in sorted(set(layout.values())):
+        names = sorted(n for n, m in layout.items() if m == module)
+        imports: dict[str, set[str]] = {}
+        for name in names:
+            for used in refs[name]:
+                if layout[used] != module:
+                    imports.setdefault(layout[used], set()).add(used)
+        files[f"models/{module}.py"] = templates.model_module(
+            head,
+            names,
+            {m: sorted(ns) for m, ns in imports.items()},
+            [c for c in builder.classes if layout[c[0]] == module],
+            [(a, ann) for a, ann in builder.aliases_in_order() if layout[a] == module],
+        )
+    return files
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -478,13 +478,7 @@ class ModelBuilder:
 
     def _top_place(self, name: str) -> Place:
         cls = self.top_names[name]
-        family = cls
-        for variant in _VARIANTS:
-            head = words(cls)
-            if len(head) > len(variant) and tuple(head[-len(variant) :]) == variant:
-                family = "".join(head[: -len(variant)])
-                break
-        return Place(cls, family, None, (), name)
+        return Place(cls, family_of(cls), None, (), name)
 
     def exported(self) -> list[str]:
         """Every class and alias, in sorted order: all of them are public."""
@@ -493,6 +487,15 @@ class ModelBuilder:
     def aliases_in_order(self) -> list[tuple[str, str]]:
         """Each alias with its annotation, defined after the aliases it mentions."""
         return [(alias, self.aliases[alias]) for alias in _alias_order(self.aliases)]
+
+
+def family_of(cls: str) -> str:
+    """A top-level name without a trailing ``Post``, ``Patch`` or ``PostResponse``."""
+    head = words(cls)
+    for variant in _VARIANTS:
+        if len(head) > len(variant) and tuple(head[-len(variant) :]) == variant:
+            return "".join(head[: -len(variant)])
+    return cls
 
 
 def _common_ending(names: list[list[str]]) -> str:
@@ -564,3 +567,244 @@ def _alias_order(aliases: dict[str, str]) -> list[str]:
     for alias in sorted(aliases):
         visit(alias)
     return order
+
+
+# -- modules ---------------------------------------------------------------------------
+
+# How big a module may grow by merging or packing groups of models, in classes plus
+# fields (about the lines of source). Fewer, larger modules make loading every model
+# cheaper (a module costs about as much to load as a few classes); smaller ones load fewer
+# unneeded models with the ones a call needs, and less source to compile where no bytecode
+# is cached. At 150: about 60 modules, loading all of them costs 1.2x the instructions of
+# one module of every model, and a call's models load with 32 KB of source (median).
+MODULE_SIZE = 150
+
+
+def references(builder: ModelBuilder) -> dict[str, set[str]]:
+    """Each class and alias with the names of the others it uses (a subclass: its base)."""
+    names = set(builder.exported())
+
+    def used(annotation: str) -> set[str]:
+        return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", annotation)) & names
+
+    out: dict[str, set[str]] = {}
+    for name, _, fields, base in builder.classes:
+        out[name] = ({base} & names).union(*(used(ann) for _, _, ann in fields)) - {name}
+    for alias, annotation in builder.aliases.items():
+        out[alias] = used(annotation) - {alias}
+    return out
+
+
+def module_layout(builder: ModelBuilder, size: int = MODULE_SIZE) -> dict[str, str]:
+    """Which generated module holds each model: name -> module name.
+
+    A module imports the modules whose models its own use, so loading a model loads its
+    module and those, and the modules form no import cycle. Built in steps:
+
+    - the variants of one resource (``device``, ``devicePost``, ``devicePatch``) and every
+      nested type only they reach (the dominator tree of the references, rooted at the
+      resources' families) are one group; a type several groups share is a group of its own;
+    - groups that refer to each other (recursive models) merge, and so does a group only
+      one other group uses (whatever loads that one loads it anyway);
+    - groups that load the same modules are packed together (see ``_pack_levels``).
+
+    Merging a single user and packing stop short of ``size`` classes plus fields a module
+    (models on one cycle stay together whatever their size).
+    """
+    refs = references(builder)
+    tops = set(builder.tops)
+    families = {t: "family " + family_of(t) for t in tops}
+    succ: dict[str, list[str]] = {n: sorted(r) for n, r in refs.items()}
+    root = "root"
+    succ[root] = sorted(set(families.values()))
+    for fam in succ[root]:
+        succ[fam] = sorted(t for t in tops if families[t] == fam)
+    idom = _dominators(succ, root)
+
+    def head(name: str) -> str:
+        while idom[name] != root:
+            name = idom[name]
+        return name
+
+    # What a model costs to load: about one class and one line of source a field.
+    weight = {name: 1 for name in refs}
+    weight.update((name, 1 + len(fields)) for name, _, fields, _ in builder.classes)
+    group = {name: head(name) for name in refs}
+    group = _merge_cycles(group, refs)
+    group = _merge_single_users(group, refs, weight, size)
+    return _pack_levels(group, refs, weight, size)
+
+
+def _dominators(succ: dict[str, list[str]], root: str) -> dict[str, str]:
+    """The immediate dominator of every node reachable from ``root`` (Cooper, Harvey,
+    Kennedy: "A Simple, Fast Dominance Algorithm")."""
+    post: list[str] = []
+    seen = {root}
+    stack = [(root, iter(succ[root]))]
+    while stack:
+        node, rest = stack[-1]
+        for nxt in rest:
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append((nxt, iter(succ[nxt])))
+                break
+        else:
+            stack.pop()
+            post.append(node)
+    order = list(reversed(post))
+    rank = {n: i for i, n in enumerate(order)}
+    preds: dict[str, list[str]] = {n: [] for n in order}
+    for n in order:
+        for m in succ[n]:
+            preds[m].append(n)
+    idom = {root: root}
+
+    def meet(a: str, b: str) -> str:
+        while a != b:
+            while rank[a] > rank[b]:
+                a = idom[a]
+            while rank[b] > rank[a]:
+                b = idom[b]
+        return a
+
+    changed = True
+    while changed:
+        changed = False
+        for n in order[1:]:
+            done = [p for p in preds[n] if p in idom]
+            new = done[0]
+            for p in done[1:]:
+                new = meet(p, new)
+            if idom.get(n) != new:
+                idom[n] = new
+                changed = True
+    return idom
+
+
+def _group_edges(group: dict[str, str], refs: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Group -> the other groups its models use."""
+    edges: dict[str, set[str]] = {g: set() for g in group.values()}
+    for name, used in refs.items():
+        edges[group[name]].update(group[u] for u in used if group[u] != group[name])
+    return edges
+
+
+def _merge_cycles(group: dict[str, str], refs: dict[str, set[str]]) -> dict[str, str]:
+    """Groups on one cycle of references become one (the first name's)."""
+    edges = _group_edges(group, refs)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    merged: dict[str, str] = {}
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(edges[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            for w in component:
+                merged[w] = min(component)
+
+    for g in sorted(edges):
+        if g not in index:
+            visit(g)
+    return {name: merged[g] for name, g in group.items()}
+
+
+def _merge_single_users(
+    group: dict[str, str], refs: dict[str, set[str]], weight: dict[str, int], size: int
+) -> dict[str, str]:
+    """A group that one other group alone uses joins it (smallest first) while the two
+    weigh ``size`` or less."""
+    group = dict(group)
+    while True:
+        members: dict[str, list[str]] = {}
+        for name, g in group.items():
+            members.setdefault(g, []).append(name)
+        users: dict[str, set[str]] = {g: set() for g in members}
+        for g, used in _group_edges(group, refs).items():
+            for u in used:
+                users[u].add(g)
+        total = {g: sum(weight[n] for n in names) for g, names in members.items()}
+        for g in sorted(members, key=lambda g: (total[g], g)):
+            if len(users[g]) == 1:
+                (user,) = users[g]
+                if total[user] + total[g] <= size:
+                    for name in members[g]:
+                        group[name] = user
+                    break
+        else:
+            return group
+
+
+def _pack_levels(
+    group: dict[str, str], refs: dict[str, set[str]], weight: dict[str, int], size: int
+) -> dict[str, str]:
+    """Groups packed into modules weighing up to ``size``; each module is named after its
+    first model.
+
+    Only groups that load the same modules share one: groups that import nothing, ordered
+    by the groups that use them (so a group's leaves tend to share a module), then groups
+    one height up (the longest chain of imports below them) that import the same modules,
+    and so on. Groups of one height never import each other, so no cycle can form.
+    """
+    edges = _group_edges(group, refs)
+    users: dict[str, set[str]] = {g: set() for g in edges}
+    for g, used in edges.items():
+        for u in used:
+            users[u].add(_shown(g))
+    height: dict[str, int] = {}
+
+    def measure(g: str) -> int:
+        if g not in height:
+            height[g] = 1 + max((measure(u) for u in edges[g]), default=-1)
+        return height[g]
+
+    members: dict[str, list[str]] = {}
+    for name, g in sorted(group.items()):
+        members.setdefault(g, []).append(name)
+    module: dict[str, str] = {}
+    for level in sorted({measure(g) for g in members}):
+        buckets: dict[tuple[str, ...], list[str]] = {}
+        for g in sorted((g for g in members if height[g] == level), key=_shown):
+            loads = tuple(sorted({module[members[u][0]] for u in edges[g]}))
+            buckets.setdefault(loads, []).append(g)
+        for loads in sorted(buckets):
+            bins: list[list[str]] = []  # of groups
+            count = 0
+            ordered = sorted(buckets[loads], key=_shown)
+            if level == 0:  # leaves by who uses them (unused ones last)
+                ordered.sort(key=lambda g: sorted(users[g]) or ["~"])
+            for g in ordered:
+                load = sum(weight[n] for n in members[g])
+                if not bins or count + load > size:
+                    bins.append([])
+                    count = 0
+                bins[-1].append(g)
+                count += load
+            for groups in bins:
+                name = snake(min(n for g in groups for n in members[g]))
+                if name in module.values():
+                    raise RuntimeError(f"two modules of models would be named {name}")
+                for g in groups:
+                    for n in members[g]:
+                        module[n] = name
+    return module
+
+
+def _shown(group: str) -> str:
+    return group.removeprefix("family ")

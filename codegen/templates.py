@@ -161,9 +161,38 @@ PROPERTY = Template("""
 $doc
         return cast("$cls", self._resource("$attr", "$cls"))""")
 
-MODELS_MODULE = Template('''\
+MODELS_PACKAGE = Template('''\
 $header
-"""msgspec Structs for every schema of the Losant API."""
+"""The generated models, in modules of models that load together.
+
+``losant_async.models`` loads a model's module (and the modules it imports) on first use of
+the name. ``_all`` imports every one of them.
+"""
+
+MODELS: dict[str, tuple[str, ...]] = {
+$index}
+"""Each module's models and aliases."""
+
+MODULES = {name: module for module, names in MODELS.items() for name in names}
+"""The module of each model and alias."""
+''')
+
+MODELS_ALL = Template('''\
+$header
+"""Every generated model, imported from its module, and their base ``Model``: what
+``losant_async.models`` exports, as type checkers see it (importing this loads them all)."""
+
+from ..._models import Model
+$imports
+
+__all__ = [
+    "Model",
+$public]
+''')
+
+MODEL_MODULE = Template("""\
+$header
+$doc
 
 from __future__ import annotations
 
@@ -172,14 +201,14 @@ from typing import Any
 
 from msgspec import field
 
-from .._models import Model
-
+from ..._models import Model
+$imports
 __all__ = [
 $public]
 $classes
 
 $aliases
-''')
+""")
 
 
 def package(header: str, doc: str) -> str:
@@ -336,15 +365,51 @@ def client_module(header: str, resources: list[ResourceView]) -> str:
 Field = tuple[str, str, str]  # attribute, wire name, annotation
 
 
-def models_module(
+def models_package(header: str, modules: dict[str, str]) -> str:
+    """The index of the models' modules: module -> names."""
+    return MODELS_PACKAGE.substitute(
+        header=header,
+        index="".join(
+            f"    {_quoted([m])}: ({_quoted(_in(modules, m))},),\n"
+            for m in sorted(set(modules.values()))
+        ),
+    )
+
+
+def models_all(header: str, modules: dict[str, str]) -> str:
+    """A module that imports every model under its own name."""
+    return MODELS_ALL.substitute(
+        header=header,
+        imports="".join(
+            f"from .{m} import {', '.join(_in(modules, m))}\n"
+            for m in sorted(set(modules.values()))
+        ),
+        public="".join(f'    "{n}",\n' for n in sorted(modules)),
+    )
+
+
+def _in(modules: dict[str, str], module: str) -> list[str]:
+    return sorted(n for n, m in modules.items() if m == module)
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(f'"{n}"' for n in names)
+
+
+def model_module(
     header: str,
-    public: Iterable[str],
+    names: list[str],
+    imports: dict[str, list[str]],
     classes: Iterable[tuple[str, str | None, list[Field], str]],
     aliases: Iterable[tuple[str, str]],
 ) -> str:
-    return MODELS_MODULE.substitute(
+    """One module of models: ``imports`` are the other modules' names its models use."""
+    shown = ", ".join(f"``{n}``" for n in names[:3]) + (", ..." if len(names) > 3 else "")
+    return MODEL_MODULE.substitute(
         header=header,
-        public="".join(f'    "{n}",\n' for n in public),
+        doc=short_doc(f"Models {shown}" + ("" if shown.endswith(".") else "."), 0),
+        imports="".join(f"from .{m} import {', '.join(ns)}\n" for m, ns in sorted(imports.items())),
+        public="".join(f'    "{n}",\n' for n in names),
         classes="".join(struct(*c) for c in classes),
         aliases="".join(f"{name} = {annotation}\n" for name, annotation in aliases),
     )

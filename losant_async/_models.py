@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from importlib import import_module
+from types import ModuleType
 from typing import Any, Self
 
 import msgspec
@@ -70,7 +72,13 @@ def _python_builtins(value: Any) -> Any:
 def model_type(name: str) -> type[Model]:
     """The generated model class called ``name``, loaded on first use: the one place a
     model name from generated code becomes a type."""
-    from . import models
-
-    cls: type[Model] = getattr(models, name)
+    cls: type[Model] = getattr(model_module(name), name)
     return cls
+
+
+def model_module(name: str) -> ModuleType:
+    """The generated module defining the model (or alias) ``name``, imported on first use
+    with the modules of the models it refers to, and no others."""
+    from ._generated.models import MODULES
+
+    return import_module(f"{__package__}._generated.models.{MODULES[name]}")

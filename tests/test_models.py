@@ -11,15 +11,17 @@ from typing import Any
 import msgspec
 import pytest
 
-from codegen.models import ModelBuilder
+from codegen.models import ModelBuilder, module_layout
 from codegen.naming import pascal
 from codegen.spec import load as load_spec
 from losant_async import models
-from losant_async._generated import models as generated
+from losant_async._generated.models import MODULES
+from losant_async._generated.models import _all as generated
 
+PACKAGE = "losant_async._generated.models"
 SPEC = load_spec()
 REFERENCED = sorted(set(re.findall(r"#/definitions/(\w+)", json.dumps(SPEC.api))))
-# Every Struct the generated module defines, found without asking ``__all__``.
+# Every Struct the generated modules define, found without asking ``__all__``.
 DEFINED = sorted(
     (
         v
@@ -123,19 +125,22 @@ def test_a_nested_type_is_named_for_where_it_lives(model: str, attr: str, expect
     assert _struct_names(_field_type(getattr(models, model), attr)) == {expected}
 
 
-def test_the_names_do_not_depend_on_the_order_the_schemas_are_read() -> None:
-    def build(reverse: bool) -> tuple[list[Any], list[tuple[str, str]]]:
+def test_the_names_and_modules_do_not_depend_on_the_order_the_schemas_are_read() -> None:
+    def build(reverse: bool) -> tuple[list[Any], list[tuple[str, str]], dict[str, str]]:
         spec = load_spec()
         if reverse:
             spec.schemas = dict(reversed(spec.schemas.items()))
         builder = ModelBuilder(spec)
         builder.build(list(reversed(REFERENCED)) if reverse else REFERENCED)
-        return sorted(builder.classes), sorted(builder.aliases_in_order())
+        layout = module_layout(builder)
+        return sorted(builder.classes), sorted(builder.aliases_in_order()), layout
 
-    classes, aliases = build(False)
-    assert (classes, aliases) == build(True)
-    # What was built is what the package holds.
+    classes, aliases, layout = build(False)
+    assert (classes, aliases, layout) == build(True)
+    # What was built is what the package holds, in the modules the layout gives.
     assert {c[0] for c in classes} == {cls.__name__ for cls in DEFINED}
+    assert layout == MODULES
+    assert all(cls.__module__ == f"{PACKAGE}.{layout[cls.__name__]}" for cls in DEFINED)
 
 
 # -- to_dict / to_json / from_dict / from_json -------------------------------------------
