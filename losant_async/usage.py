@@ -17,10 +17,14 @@ can cover some orgs only (``orgs=[...]``, ``sandboxes=False``), so parts can run
 machines; :func:`export_usage` writes CSV or JSON Lines and resumes from a checkpoint.
 
 The API's ``end`` is inclusive: ``end=date(2026, 11, 1)`` includes the first hour (or day)
-of November. ``resolution="month"`` sums the daily payload breakdown per calendar month;
-when the window is whole months (``end`` the last millisecond of a month) the numbers of
-orgs and their applications come from ``instance.historicalSummaries``, a page per 100
-entities, instead of one call per entity.
+of November. ``resolution="month"`` sums the daily payload breakdown per calendar month.
+
+Bulk endpoints stand in for per-entity calls where they give the same numbers (``bulk=False``
+turns them off): an org's applications are listed with ``applications.periodSummaries``,
+which holds each one's daily payload breakdown, device and notebook counts (a page per 100
+applications), so only their payload counts take a call each; when the window is whole
+months (``end`` the last millisecond of a month) the monthly breakdowns of orgs and their
+applications come from ``instance.historicalSummaries``, a page per 100 entities.
 """
 
 from __future__ import annotations
@@ -84,7 +88,14 @@ DAY_MS = 24 * HOUR_MS
 _RESOLUTION_MS = {"hour": HOUR_MS, "day": DAY_MS, "month": DAY_MS}
 _ID = re.compile(r"^[A-Fa-f\d]{24}$")
 PCB: Metric = "payload_counts_breakdown"
-ORG_LISTINGS = 4  # orgs whose applications are listed at once
+ORG_LISTINGS = 16  # orgs whose applications are listed at once
+# The metrics an org's applications.periodSummaries gives for each of its applications:
+# metric -> (the action's ``include`` name, the summary's attribute).
+_SUMMARY_PARTS: dict[str, tuple[str, str]] = {
+    PCB: ("payloadCounts", "payload_counts"),  # daily, billable only: the breakdown's defaults
+    "device_counts": ("deviceCounts", "device_counts"),
+    "notebook_minute_counts": ("notebookMinuteCounts", "notebook_minute_counts"),
+}
 
 
 class UsageRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -208,13 +219,32 @@ def _rows(entity: _Entity, metric: str, answer: Any, monthly: bool) -> list[Usag
                 months[month] = months.get(month, 0) + entry.value
         return [entity.row(metric, month, "value", value) for month, value in months.items()]
     for entry in counts:
-        for info in msgspec.structs.fields(type(entry)):
-            if info.name == "date":
-                continue
-            value = getattr(entry, info.name)
+        for attr, name in _value_fields(type(entry)):
+            value = getattr(entry, attr)
             if value is not None:
-                out.append(entity.row(metric, entry.date, info.encode_name, value))
+                out.append(entity.row(metric, entry.date, name, value))
     return out
+
+
+_VALUE_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
+def _value_fields(kind: type) -> tuple[tuple[str, str], ...]:
+    """(attribute, API name) of a count entry's values, per entry type: msgspec.structs.fields
+    resolves the type's annotations on every call, far too slow to make per entry."""
+    found = _VALUE_FIELDS.get(kind)
+    if found is None:
+        fields = msgspec.structs.fields(kind)
+        found = _VALUE_FIELDS[kind] = tuple(
+            (info.name, info.encode_name) for info in fields if info.name != "date"
+        )
+    return found
+
+
+async def _page_lists(pages: AsyncIterator[Any]) -> AsyncIterator[list[Any]]:
+    """Each page's items as a list."""
+    async for page in pages:
+        yield list(page.items or ())
 
 
 def _error_row(entity: _Entity, metric: str, exc: BaseException) -> UsageRow:
@@ -298,6 +328,15 @@ class UsageScrape:
             and _month_aligned(start)
             and _month_aligned(end + 1)
             else []
+        )
+        # Metrics of org applications read from their org's period summaries (a page per
+        # 100 applications), not one call each; hourly breakdowns are not in them.
+        self.summary_metrics: tuple[Metric, ...] = tuple(
+            m
+            for m in metrics
+            if bulk
+            and m in _SUMMARY_PARTS
+            and not (m == PCB and (resolution == "hour" or self.bulk_months))
         )
         self._tg: TaskGroup | None = None
         self._send: MemoryObjectSendStream[EntityUsage] | None = None
@@ -431,10 +470,13 @@ class UsageScrape:
             await submit(lambda: self._usage(entity, named=True), entity.key)
         for month in self.bulk_months:
             await submit(lambda month=month: self._bulk_month(month), None)
-        if "organization" in want or "application" in want:
-            await self._walk_orgs(submit, want)
-        if self.sandboxes and ("sandbox" in want or "application" in want):
-            await self._walk_sandboxes(submit, want)
+        # The two halves of the instance are walked side by side: each list call waits
+        # out the API's latency, and neither half needs the other.
+        async with anyio.create_task_group() as tg:
+            if "organization" in want or "application" in want:
+                tg.start_soon(self._walk_orgs, submit, want)
+            if self.sandboxes and ("sandbox" in want or "application" in want):
+                tg.start_soon(self._walk_sandboxes, submit, want)
 
     async def _listing(self, what: str, parent: _Entity, walk: AsyncIterator[Any]) -> Any:
         """Items of a list walk; a failure becomes an error row of the parent's listing."""
@@ -462,12 +504,12 @@ class UsageScrape:
             if not want:
                 return
         instance = _Entity("instance", inst, None, None)
-        orgs: AsyncIterator[Any]
+        batches: AsyncIterator[Any]  # of orgs: a page at a time, or one named org
         if self.orgs is None:
             pages = numbered_pages(self._counted(client.instance_orgs.get), {"instance_id": inst})
-            orgs = self._listing("organizations", instance, items(pages))
+            batches = self._listing("organizations", instance, _page_lists(pages))
         else:
-            orgs = self._named_orgs(self.orgs)
+            batches = self._named_orgs(self.orgs)
         # Orgs' application lists are walked a few at a time, each in its own task, so
         # that one org's listing does not hold up the next (they wait for room in the
         # entity limiter, which never waits for them: no deadlock).
@@ -475,26 +517,48 @@ class UsageScrape:
 
         async def list_apps(org: _Entity, borrower: object) -> None:
             try:
-                args = {"org_id": org.resource_id}
-                apps = numbered_pages(self._counted(client.applications.get), args)
-                async for app in self._listing("applications", org, items(apps)):
+                apps = self._org_apps(org.resource_id)
+                async for app in self._listing("applications", org, apps):
                     entity = _Entity("application", str(app.id), app.name, org.resource_id)
-                    await submit(lambda e=entity: self._usage(e, in_org=True), entity.key)
+                    summary = getattr(app, "summary", None)
+                    await submit(
+                        lambda e=entity, s=summary: self._usage(e, in_org=True, summary=s),
+                        entity.key,
+                    )
             finally:
                 listings.release_on_behalf_of(borrower)
 
         async with anyio.create_task_group() as tg:
-            async for org in orgs:
-                entity = _Entity("organization", str(org.id), org.name, inst)
-                if "organization" in want:
-                    await submit(lambda entity=entity: self._usage(entity), entity.key)
+            async for batch in batches:
+                found = [_Entity("organization", str(o.id), o.name, inst) for o in batch]
+                # A batch's listings go first: each brings many entities' work, so the
+                # requests in flight stay many while the orgs' own usage is fetched.
                 if "application" in want:
-                    borrower = object()
-                    await listings.acquire_on_behalf_of(borrower)
-                    tg.start_soon(list_apps, entity, borrower)
+                    for entity in found:
+                        borrower = object()
+                        await listings.acquire_on_behalf_of(borrower)
+                        tg.start_soon(list_apps, entity, borrower)
+                if "organization" in want:
+                    for entity in found:
+                        await submit(lambda entity=entity: self._usage(entity), entity.key)
 
-    async def _named_orgs(self, org_ids: tuple[str, ...]) -> AsyncIterator[Any]:
-        """The orgs asked for, each read for its name; one not found is an error row."""
+    def _org_apps(self, org_id: str) -> AsyncIterator[Any]:
+        """An org's applications: with their summaries when some metrics come from them."""
+        if not self.summary_metrics:
+            fetch = self._counted(self.client.applications.get)
+            return items(numbered_pages(fetch, {"org_id": org_id}))
+        args = {
+            "org_id": org_id,
+            "start": self.start,
+            "end": self.end,
+            "include": ",".join(_SUMMARY_PARTS[m][0] for m in self.summary_metrics),
+        }
+        fetch = self._counted(self.client.applications.period_summaries)
+        return items(numbered_pages(fetch, args))
+
+    async def _named_orgs(self, org_ids: tuple[str, ...]) -> AsyncIterator[list[Any]]:
+        """The orgs asked for, one at a time, each read for its name; one not found is an
+        error row."""
         get = self._counted(self.client.instance_org.get)
         for org_id in org_ids:
             try:
@@ -503,7 +567,7 @@ class UsageScrape:
                 entity = _Entity("organization", org_id, None, self.instance_id)
                 await self._failed(entity.key, entity, "get", exc)
             else:
-                yield org
+                yield [org]
 
     async def _walk_sandboxes(self, submit: Callable[..., Awaitable[None]], want: set[str]) -> None:
         client = self.client
@@ -542,11 +606,17 @@ class UsageScrape:
         return client.application, {"application_id": entity.resource_id}
 
     async def _usage(
-        self, entity: _Entity, *, named: bool = False, in_org: bool = False
+        self,
+        entity: _Entity,
+        *,
+        named: bool = False,
+        in_org: bool = False,
+        summary: Any = None,
     ) -> EntityUsage:
         resource, ids = self._calls(entity)
         rows: list[UsageRow] = []
         errors: list[LosantError] = []
+        monthly = self.resolution == "month"
         if named:  # the instance: its name is one more call
             try:
                 got = await self._counted(resource.get)(**ids)
@@ -558,7 +628,16 @@ class UsageScrape:
         metrics = [m for m in self.metrics if not (m == PCB and bulk_covered)]
         # An entity's metrics are fetched at once (the client's max_concurrency still caps
         # what is in flight); their rows keep the order of ``metrics``.
-        answers: list[list[UsageRow] | LosantError] = [[] for _ in metrics]
+        answers: list[list[UsageRow] | LosantError | None] = [None] * len(metrics)
+        if summary is not None:  # an org application: some metrics came with its listing
+            for slot, metric in enumerate(metrics):
+                part = (
+                    getattr(summary, _SUMMARY_PARTS[metric][1], None)
+                    if (metric in self.summary_metrics)
+                    else None
+                )
+                if part is not None:
+                    answers[slot] = _rows(entity, metric, part, monthly)
 
         async def fetch(slot: int, metric: str) -> None:
             args = dict(ids, start=self.start, end=self.end)
@@ -569,12 +648,18 @@ class UsageScrape:
             except LosantError as exc:
                 answers[slot] = exc
             else:
-                answers[slot] = _rows(entity, metric, answer, self.resolution == "month")
+                answers[slot] = _rows(entity, metric, answer, monthly)
 
-        async with anyio.create_task_group() as tg:
-            for slot, metric in enumerate(metrics):
-                tg.start_soon(fetch, slot, metric)
+        missing = [slot for slot, answer in enumerate(answers) if answer is None]
+        if len(missing) == 1:  # no task group for a single call
+            await fetch(missing[0], metrics[missing[0]])
+        elif missing:
+            async with anyio.create_task_group() as tg:
+                for slot in missing:
+                    tg.start_soon(fetch, slot, metrics[slot])
         for metric, answer in zip(metrics, answers, strict=True):
+            if answer is None:
+                continue
             if isinstance(answer, LosantError):
                 rows.append(_error_row(entity, metric, answer))
                 errors.append(answer)
@@ -635,7 +720,8 @@ def scrape_usage(
     ``concurrency`` entities are fetched at once, each with its metrics in parallel (the
     client's ``max_concurrency`` caps the requests in flight). ``orgs`` limits the scrape
     to those orgs and their applications; ``sandboxes`` (default: only when ``orgs`` is
-    None) adds the sandboxes, their applications and the instance level. ``skip`` holds keys of
+    None) adds the sandboxes, their applications and the instance level. ``bulk`` lets
+    bulk endpoints stand in for per-entity calls (see the module). ``skip`` holds keys of
     :class:`EntityUsage` already done. ``progress`` is called after each entity.
     Arguments are checked here, before any request.
     """

@@ -213,8 +213,9 @@ async def test_a_failing_list_gives_an_error_row_and_the_rest_goes_on(
 
 async def test_memory_is_bounded_by_concurrency(server: FakeLosant, client: LosantClient) -> None:
     """At most ``concurrency`` entities are being fetched at once, each with its four
-    metrics, besides the lists being walked (the orgs, and the applications of up to
-    ORG_LISTINGS orgs); progress is reported after each entity."""
+    metrics, besides the lists being walked (the orgs, the applications of up to
+    ORG_LISTINGS orgs, and the sandboxes or then every application, beside them);
+    progress is reported after each entity."""
     server.faults.add(Latency(delay=0.002))
     seen: list[int] = []
     rows, summary = await scrape_all(
@@ -224,7 +225,7 @@ async def test_memory_is_bounded_by_concurrency(server: FakeLosant, client: Losa
         progress=lambda s: seen.append(s.entities_done),
     )
     assert keyed(rows) == truth(server)
-    assert server.stats.peak_in_flight <= 2 * 4 + 1 + ORG_LISTINGS
+    assert server.stats.peak_in_flight <= 2 * 4 + 1 + ORG_LISTINGS + 1
     assert seen == list(range(1, summary.entities_done + 1))
 
 
@@ -366,6 +367,67 @@ async def test_a_window_of_part_of_a_month_is_not_taken_from_the_bulk_endpoint(
     )
     assert keyed(rows) == truth(server, metrics=("payload_counts_breakdown",), resolution="month")
     assert not server.journal.for_action("instance.historicalSummaries")
+
+
+PER_APP = ("application.payloadCountsBreakdown", "application.deviceCounts",
+           "application.notebookMinuteCounts")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("resolution", "start_end"),
+    [("day", (START, END)), ("month", (START, END)), ("hour", (START, END)), ("month", None)],
+)
+async def test_org_applications_from_period_summaries_equal_per_entity_calls(
+    resolution: str, start_end: tuple[int, int] | None
+) -> None:
+    """An org's applications.periodSummaries (a page per 100 applications) gives the same
+    rows as each application's own calls, at every resolution; hourly breakdowns are
+    not in it, and are still fetched per application."""
+    start, end = start_end or last_month()  # also a whole month, beside historical summaries
+    async with FakeLosant(orgs=3, sandboxes=2, apps_per_org=3, days=70) as server:
+        async with LosantClient(server.token, base_url=server.url) as client:
+            options: dict[str, Any] = {
+                "instance_id": server.ids.instance_id,
+                "start": start,
+                "end": end,
+                "resolution": resolution,
+            }
+            bulk, bulk_summary = await scrape_all(client, **options)
+            bulk_calls = Counter(e.action for e in server.journal)
+            server.journal.clear()
+            single, single_summary = await scrape_all(client, bulk=False, **options)
+            single_calls = Counter(e.action for e in server.journal)
+    assert not any(r.error for r in bulk)
+    assert keyed(bulk) == keyed(single)
+    assert keyed(bulk) == truth(server, start=start, end=end, resolution=resolution)
+    org_apps, box_apps = 3 * 3, sum(len(b.app_ids) for b in server.state.sandboxes.values())
+    assert box_apps > 0
+    assert bulk_calls["applications.periodSummaries"] == 3  # one page per org
+    assert single_calls["applications.periodSummaries"] == 0
+    for action in PER_APP:
+        per_entity = org_apps + box_apps
+        assert single_calls[action] == per_entity
+        hourly = resolution == "hour" and action == "application.payloadCountsBreakdown"
+        assert bulk_calls[action] == (per_entity if hourly else box_apps)  # the sandboxes' own
+    assert bulk_calls["application.payloadCounts"] == org_apps + box_apps
+    assert bulk_summary.requests < single_summary.requests
+    assert bulk_summary.rows == single_summary.rows
+
+
+async def test_a_failing_period_summaries_page_is_an_error_row_of_its_org(
+    server: FakeLosant, client: LosantClient
+) -> None:
+    server.faults.add(Status(status=403), action="applications.periodSummaries", times=1)
+    rows, summary = await scrape_all(client, instance_id=server.ids.instance_id)
+    (error,) = [r for r in rows if r.error]
+    assert (error.resource_type, error.metric) == ("organization", "list applications")
+    failed_org = error.resource_id
+    expected = truth(server)
+    for key in list(expected):  # that org's applications are missing, the org is not
+        if key[0] == "application" and key[3] == failed_org:
+            del expected[key]
+    assert keyed(r for r in rows if not r.error) == expected
+    assert summary.errors == 1
 
 
 # -- writers ----------------------------------------------------------------------------
@@ -538,7 +600,9 @@ async def test_an_interrupted_export_resumed_gives_every_row_once(
         for e in server.journal[first_requests:]
         if e.action and e.action.split(".")[1].endswith(("Counts", "CountsBreakdown"))
     ]
-    assert len(usage_paths) >= 4 * (16 - 5)
+    # Each entity not recorded was fetched once more (an org's applications' other
+    # metrics come with their org's period summaries).
+    assert sum(p.endswith("/payloadCounts") for p in usage_paths) == 16 - 5
     assert not [p for p in usage_paths if any(i in p for i in done_ids)]
 
     # Resumed once more, everything is already there: nothing is fetched but the lists.
