@@ -41,8 +41,16 @@ class Usage:
     def __init__(self, state: State) -> None:
         self.state = state
         # What a window's answers share whatever the scope (they are linear in its
-        # weights): summed hour weights, ISO dates and the day weights, per window.
+        # weights): summed hour weights, ISO dates and the day weights, per span of hours
+        # or days (a window ending now has the same span until the next hour starts).
         self._memo: dict[tuple[object, ...], object] = {}
+
+    def _span(self, window: Window, unit: int) -> tuple[int, int]:
+        """First and last index of the hours (or days) the window has usage in, as
+        :meth:`State.hours` walks them."""
+        start, end, now = window
+        first, last = max(start, self.state.data_start(now)), min(end, now)
+        return -(-first // unit), last // unit
 
     def _cached(self, key: tuple[object, ...], make: Callable[[], T]) -> T:
         found = self._memo.get(key)
@@ -61,7 +69,7 @@ class Usage:
 
     def window_weight(self, window: Window) -> int:
         return self._cached(
-            ("hours", *window),
+            ("hours", *self._span(window, HOUR)),
             lambda: sum(self.state.hour_weight(h) for h in self.state.hours(*window)),
         )
 
@@ -75,13 +83,13 @@ class Usage:
                 buckets[slot] = buckets.get(slot, 0) + self.state.hour_weight(h)
             return [(iso(slot), weight) for slot, weight in buckets.items()]
 
-        return self._cached(("buckets", resolution, *window), make)
+        return self._cached(("buckets", resolution, *self._span(window, HOUR)), make)
 
     def _days(self, window: Window) -> list[tuple[str, int, int, int]]:
         """(ISO date, created, deleted and notebook weights) of each day of the window."""
         weight = self.state.day_weight
         return self._cached(
-            ("days", *window),
+            ("days", *self._span(window, DAY)),
             lambda: [
                 (iso(d * DAY), weight("created", d), weight("deleted", d), weight("notebook", d))
                 for d in self.state.days_in(*window)
