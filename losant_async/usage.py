@@ -35,12 +35,11 @@ import os
 import re
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, Literal, Self
+from typing import IO, TYPE_CHECKING, Any, Literal, Required, Self, TypedDict, Unpack
 
 import anyio
 import msgspec
@@ -58,6 +57,8 @@ __all__ = [
     "METRICS",
     "RESOURCE_TYPES",
     "EntityUsage",
+    "ExportOptions",
+    "ScrapePlan",
     "ScrapeSummary",
     "UsageRow",
     "UsageScrape",
@@ -133,23 +134,26 @@ class EntityUsage:
 
 @dataclass
 class ScrapeSummary:
-    """Live counters of a scrape: read them for a progress bar while it runs.
-
-    ``entities_found`` grows as the walk discovers entities; ``entities_done`` counts
-    those whose rows were handed out; ``entities_skipped`` those a resumed scrape had
-    already done. ``requests`` are API calls the scrape made, ``retries`` the retries the
-    client made meanwhile.
-    """
+    """Live counters of a scrape: read them for a progress bar while it runs."""
 
     entities_found: int = 0
+    """Entities (units of :class:`EntityUsage`) the walk has discovered so far."""
     entities_done: int = 0
+    """Entities whose rows were handed out."""
     entities_skipped: int = 0
-    rows: int = 0
-    errors: int = 0
-    requests: int = 0
-    retries: int = 0
+    """Entities a resumed scrape had already done (in ``skip``)."""
     started: float = field(default_factory=time.monotonic)
+    """When the scrape began (``time.monotonic()``)."""
     finished: float | None = None
+    """When it ended, once it has."""
+    rows: int = 0
+    """Rows handed out, error rows included."""
+    errors: int = 0
+    """Error rows: failed calls and listings."""
+    requests: int = 0
+    """API calls the scrape made (retries aside)."""
+    retries: int = 0
+    """Retries the client made meanwhile (any caller's on the same client)."""
 
     @property
     def elapsed(self) -> float:
@@ -284,47 +288,75 @@ def _check_ids(name: str, values: Sequence[str] | None) -> tuple[str, ...] | Non
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class ScrapePlan:
+    """The arguments of a scrape, checked and resolved (times in epoch ms)."""
+
+    instance_id: str
+    start: int
+    end: int
+    metrics: tuple[Metric, ...]
+    include: tuple[ResourceType, ...]
+    resolution: Resolution
+    concurrency: int
+    orgs: tuple[str, ...] | None
+    sandboxes: bool
+    bulk: bool
+    skip: frozenset[str]
+    progress: Callable[[ScrapeSummary], object] | None
+
+    @classmethod
+    def checked(cls, given: Mapping[str, Any]) -> ScrapePlan:
+        """The plan of :func:`scrape_usage`'s arguments (``client`` aside); a bad one
+        raises TypeError or ValueError."""
+        args = {k: v for k, v in given.items() if k not in ("client", "now")}
+        instance_id = args["instance_id"]
+        if not isinstance(instance_id, str) or not _ID.match(instance_id):
+            raise ValueError(f"instance_id: {instance_id!r} is not a Losant ID (24 hex digits)")
+        for name in ("start", "end"):
+            args[name] = resolve_epoch_ms(args[name], name, now=given["now"])
+        if args["start"] > args["end"]:
+            raise ValueError(f"start ({args['start']}) is after end ({args['end']})")
+        args["metrics"] = metrics = tuple(dict.fromkeys(args["metrics"]))
+        unknown: list[str] = [m for m in metrics if m not in METRICS]
+        if unknown or not metrics:
+            raise ValueError(f"metrics: {unknown or 'none'}; choose from {', '.join(METRICS)}")
+        if isinstance(args["include"], str):
+            raise TypeError("include takes a list of resource types, not a single string")
+        args["include"] = levels = tuple(dict.fromkeys(args["include"]))
+        unknown = [str(t) for t in levels if t not in RESOURCE_TYPES]
+        if unknown or not levels:
+            choices = ", ".join(RESOURCE_TYPES)
+            raise ValueError(f"include: {unknown or 'none'}; choose from {choices}")
+        if args["resolution"] not in _RESOLUTION_MS:
+            raise ValueError(f"resolution: {args['resolution']!r}; choose hour, day or month")
+        concurrency = args["concurrency"]
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"concurrency must be an int of at least 1, not {concurrency!r}")
+        args["orgs"] = _check_ids("orgs", args["orgs"])
+        sandboxes = args["sandboxes"]
+        args["sandboxes"] = args["orgs"] is None if sandboxes is None else bool(sandboxes)
+        args["skip"] = frozenset(args["skip"])
+        return cls(**args)
+
+
 class UsageScrape:
     """A running scrape: ``async with`` it, then iterate its rows (or :meth:`entities`);
-    :attr:`summary` counts as it goes. Leaving the ``async with`` early cancels the rest.
+    :attr:`summary` counts as it goes, :attr:`plan` holds its checked arguments. Leaving
+    the ``async with`` early cancels the rest.
     """
 
-    def __init__(
-        self,
-        client: LosantClient,
-        *,
-        instance_id: str,
-        start: int,
-        end: int,
-        metrics: tuple[Metric, ...],
-        include: tuple[ResourceType, ...],
-        resolution: Resolution,
-        concurrency: int,
-        orgs: tuple[str, ...] | None,
-        sandboxes: bool,
-        bulk: bool,
-        skip: frozenset[str],
-        progress: Callable[[ScrapeSummary], object] | None,
-    ) -> None:
+    def __init__(self, client: LosantClient, plan: ScrapePlan) -> None:
         self.client = client
-        self.instance_id = instance_id
-        self.start = start
-        self.end = end
-        self.metrics = metrics
-        self.include = include
-        self.resolution = resolution
-        self.concurrency = concurrency
-        self.orgs = orgs
-        self.sandboxes = sandboxes
-        self.skip = skip
-        self.progress = progress
+        self.plan = plan
         self.summary = ScrapeSummary()
+        start, end, metrics, resolution = plan.start, plan.end, plan.metrics, plan.resolution
         self.bulk_months = (
             _months(start, end)
-            if bulk
+            if plan.bulk
             and resolution == "month"
             and PCB in metrics
-            and orgs is None
+            and plan.orgs is None
             and _month_aligned(start)
             and _month_aligned(end + 1)
             else []
@@ -334,7 +366,7 @@ class UsageScrape:
         self.summary_metrics: tuple[Metric, ...] = tuple(
             m
             for m in metrics
-            if bulk
+            if plan.bulk
             and m in _SUMMARY_PARTS
             and not (m == PCB and (resolution == "hour" or self.bulk_months))
         )
@@ -347,7 +379,7 @@ class UsageScrape:
     @property
     def window(self) -> tuple[int, int]:
         """(start, end) in epoch ms, as sent to the API (relative times resolved once)."""
-        return self.start, self.end
+        return self.plan.start, self.plan.end
 
     # -- lifetime ---------------------------------------------------------------------
 
@@ -356,19 +388,17 @@ class UsageScrape:
             raise RuntimeError("a scrape runs once")
         self.summary = ScrapeSummary()
         self._retries_before = self.client._transport.retries
-        self._send, self._receive = anyio.create_memory_object_stream[EntityUsage](self.concurrency)
+        self._send, self._receive = anyio.create_memory_object_stream[EntityUsage](
+            self.plan.concurrency
+        )
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         self._tg.start_soon(self._run, self._send)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
+    async def __aexit__(self, *exc_info: Any) -> bool | None:  # (type, exception, traceback)
         assert self._tg is not None and self._receive is not None
+        exc = exc_info[1]
         self._tg.cancel_scope.cancel()  # a no-op once the walk and every job are done
         try:
             if exc is not None and not isinstance(exc, anyio.get_cancelled_exc_class()):
@@ -376,7 +406,7 @@ class UsageScrape:
                 # (the task group would raise it inside an exception group).
                 await self._tg.__aexit__(None, None, None)
                 return None
-            return await self._tg.__aexit__(exc_type, exc, tb)
+            return await self._tg.__aexit__(*exc_info)
         finally:
             self._receive.close()
             self.summary.finished = time.monotonic()
@@ -397,8 +427,8 @@ class UsageScrape:
             summary.entities_done += 1
             summary.rows += len(entity.rows)
             summary.errors += len(entity.errors)
-            if self.progress is not None:
-                self.progress(summary)
+            if self.plan.progress is not None:
+                self.plan.progress(summary)
 
     async def _rows(self) -> AsyncIterator[UsageRow]:
         async for entity in self.entities():
@@ -425,7 +455,7 @@ class UsageScrape:
         self.summary.retries = self.client._transport.retries - self._retries_before
 
     async def _run(self, send: MemoryObjectSendStream[EntityUsage]) -> None:
-        limiter = anyio.CapacityLimiter(self.concurrency)
+        limiter = anyio.CapacityLimiter(self.plan.concurrency)
         async with send, anyio.create_task_group() as tg:
 
             async def submit(
@@ -434,7 +464,7 @@ class UsageScrape:
                 """Run ``job`` once there is room; ``key`` None: a job that sends the
                 units it finds itself (and counts them)."""
                 if key is not None:
-                    if key in self.skip:
+                    if key in self.plan.skip:
                         self.summary.entities_skipped += 1
                         return
                     self.summary.entities_found += 1
@@ -463,9 +493,9 @@ class UsageScrape:
             limiter.release_on_behalf_of(borrower)
 
     async def _walk(self, submit: Callable[..., Awaitable[None]]) -> None:
-        inst = self.instance_id
-        want: set[str] = set(self.include)
-        if self.sandboxes and "instance" in want:  # the part with the rest of the instance
+        inst = self.plan.instance_id
+        want: set[str] = set(self.plan.include)
+        if self.plan.sandboxes and "instance" in want:  # the part with the rest of the instance
             entity = _Entity("instance", inst, None, None)
             await submit(lambda: self._usage(entity, named=True), entity.key)
         for month in self.bulk_months:
@@ -475,7 +505,7 @@ class UsageScrape:
         async with anyio.create_task_group() as tg:
             if "organization" in want or "application" in want:
                 tg.start_soon(self._walk_orgs, submit, want)
-            if self.sandboxes and ("sandbox" in want or "application" in want):
+            if self.plan.sandboxes and ("sandbox" in want or "application" in want):
                 tg.start_soon(self._walk_sandboxes, submit, want)
 
     async def _listing(self, what: str, parent: _Entity, walk: AsyncIterator[Any]) -> Any:
@@ -489,7 +519,7 @@ class UsageScrape:
     async def _failed(self, key: str, entity: _Entity, what: str, exc: LosantError) -> None:
         """An error row for a failure outside an entity's own usage calls (a listing, an
         org asked for by ID), unless a resumed scrape already has it."""
-        if key in self.skip:
+        if key in self.plan.skip:
             self.summary.entities_skipped += 1
             return
         self.summary.entities_found += 1
@@ -498,18 +528,18 @@ class UsageScrape:
 
     async def _walk_orgs(self, submit: Callable[..., Awaitable[None]], want: set[str]) -> None:
         client = self.client
-        inst = self.instance_id
-        if self.bulk_months and self.metrics == (PCB,):
+        inst = self.plan.instance_id
+        if self.bulk_months and self.plan.metrics == (PCB,):
             want = want - {"organization", "application"}  # the bulk jobs cover them
             if not want:
                 return
         instance = _Entity("instance", inst, None, None)
         batches: AsyncIterator[Any]  # of orgs: a page at a time, or one named org
-        if self.orgs is None:
+        if self.plan.orgs is None:
             pages = numbered_pages(self._counted(client.instance_orgs.get), {"instance_id": inst})
             batches = self._listing("organizations", instance, _page_lists(pages))
         else:
-            batches = self._named_orgs(self.orgs)
+            batches = self._named_orgs(self.plan.orgs)
         # Orgs' application lists are walked a few at a time, each in its own task, so
         # that one org's listing does not hold up the next (they wait for room in the
         # entity limiter, which never waits for them: no deadlock).
@@ -549,8 +579,8 @@ class UsageScrape:
             return items(numbered_pages(fetch, {"org_id": org_id}))
         args = {
             "org_id": org_id,
-            "start": self.start,
-            "end": self.end,
+            "start": self.plan.start,
+            "end": self.plan.end,
             "include": ",".join(_SUMMARY_PARTS[m][0] for m in self.summary_metrics),
         }
         fetch = self._counted(self.client.applications.period_summaries)
@@ -562,16 +592,16 @@ class UsageScrape:
         get = self._counted(self.client.instance_org.get)
         for org_id in org_ids:
             try:
-                org = await get(instance_id=self.instance_id, org_id=org_id)
+                org = await get(instance_id=self.plan.instance_id, org_id=org_id)
             except LosantError as exc:
-                entity = _Entity("organization", org_id, None, self.instance_id)
+                entity = _Entity("organization", org_id, None, self.plan.instance_id)
                 await self._failed(entity.key, entity, "get", exc)
             else:
                 yield [org]
 
     async def _walk_sandboxes(self, submit: Callable[..., Awaitable[None]], want: set[str]) -> None:
         client = self.client
-        inst = self.instance_id
+        inst = self.plan.instance_id
         instance = _Entity("instance", inst, None, None)
         boxes = cursor_pages(self._counted(client.instance_sandboxes.get), {"instance_id": inst})
         box_ids: set[str] = set()
@@ -597,11 +627,11 @@ class UsageScrape:
             return client.instance, {"instance_id": entity.resource_id}
         if entity.resource_type == "organization":
             return client.instance_org, {
-                "instance_id": self.instance_id,
+                "instance_id": self.plan.instance_id,
                 "org_id": entity.resource_id,
             }
         if entity.resource_type == "sandbox":
-            args = {"instance_id": self.instance_id, "instance_sandbox_id": entity.resource_id}
+            args = {"instance_id": self.plan.instance_id, "instance_sandbox_id": entity.resource_id}
             return client.instance_sandbox, args
         return client.application, {"application_id": entity.resource_id}
 
@@ -616,7 +646,7 @@ class UsageScrape:
         resource, ids = self._calls(entity)
         rows: list[UsageRow] = []
         errors: list[LosantError] = []
-        monthly = self.resolution == "month"
+        monthly = self.plan.resolution == "month"
         if named:  # the instance: its name is one more call
             try:
                 got = await self._counted(resource.get)(**ids)
@@ -625,7 +655,7 @@ class UsageScrape:
                 rows.append(_error_row(entity, "get", exc))
                 errors.append(exc)
         bulk_covered = bool(self.bulk_months) and (entity.resource_type == "organization" or in_org)
-        metrics = [m for m in self.metrics if not (m == PCB and bulk_covered)]
+        metrics = [m for m in self.plan.metrics if not (m == PCB and bulk_covered)]
         # An entity's metrics are fetched at once (the client's max_concurrency still caps
         # what is in flight); their rows keep the order of ``metrics``.
         answers: list[list[UsageRow] | LosantError | None] = [None] * len(metrics)
@@ -640,9 +670,9 @@ class UsageScrape:
                     answers[slot] = _rows(entity, metric, part, monthly)
 
         async def fetch(slot: int, metric: str) -> None:
-            args = dict(ids, start=self.start, end=self.end)
+            args = dict(ids, start=self.plan.start, end=self.plan.end)
             if metric == PCB:
-                args["resolution"] = _RESOLUTION_MS[self.resolution]
+                args["resolution"] = _RESOLUTION_MS[self.plan.resolution]
             try:
                 answer = await self._counted(getattr(resource, metric))(**args)
             except LosantError as exc:
@@ -671,21 +701,21 @@ class UsageScrape:
         """The month's payloads of every org and org application from the instance's
         historical summaries, each entity-month sent as its own unit."""
         assert self._send is not None
-        want: set[str] = set(self.include)
+        want: set[str] = set(self.plan.include)
         fetch = self._counted(self.client.instance.historical_summaries)
-        pages = numbered_pages(fetch, {"instance_id": self.instance_id, "month": month})
+        pages = numbered_pages(fetch, {"instance_id": self.plan.instance_id, "month": month})
         when = datetime.fromtimestamp(month / 1000, tz=UTC)
-        instance = _Entity("instance", self.instance_id, None, None)
+        instance = _Entity("instance", self.plan.instance_id, None, None)
         async for item in self._listing("historical summaries", instance, items(pages)):
             kind = item.resource_type
             if kind not in ("organization", "application") or kind not in want:
                 continue
             if kind == "application" and item.owner_type != "organization":
                 continue
-            parent = self.instance_id if kind == "organization" else item.owner_id
+            parent = self.plan.instance_id if kind == "organization" else item.owner_id
             entity = _Entity(kind, str(item.resource_id), item.resource_name, parent)
             key = f"{entity.key}:{PCB}:{when:%Y-%m}"
-            if key in self.skip:
+            if key in self.plan.skip:
                 self.summary.entities_skipped += 1
                 continue
             self.summary.entities_found += 1
@@ -725,42 +755,7 @@ def scrape_usage(
     :class:`EntityUsage` already done. ``progress`` is called after each entity.
     Arguments are checked here, before any request.
     """
-    if not isinstance(instance_id, str) or not _ID.match(instance_id):
-        raise ValueError(f"instance_id: {instance_id!r} is not a Losant ID (24 hex digits)")
-    start_ms = resolve_epoch_ms(start, "start", now=now)
-    end_ms = resolve_epoch_ms(end, "end", now=now)
-    if start_ms > end_ms:
-        raise ValueError(f"start ({start_ms}) is after end ({end_ms})")
-    chosen_metrics = tuple(dict.fromkeys(metrics))
-    unknown: list[str] = [m for m in chosen_metrics if m not in METRICS]
-    if unknown or not chosen_metrics:
-        raise ValueError(f"metrics: {unknown or 'none'}; choose from {', '.join(METRICS)}")
-    if isinstance(include, str):
-        raise TypeError("include takes a list of resource types, not a single string")
-    levels = tuple(dict.fromkeys(include))
-    unknown = [str(t) for t in levels if t not in RESOURCE_TYPES]
-    if unknown or not levels:
-        raise ValueError(f"include: {unknown or 'none'}; choose from {', '.join(RESOURCE_TYPES)}")
-    if resolution not in _RESOLUTION_MS:
-        raise ValueError(f"resolution: {resolution!r}; choose hour, day or month")
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError(f"concurrency must be an int of at least 1, not {concurrency!r}")
-    org_ids = _check_ids("orgs", orgs)
-    return UsageScrape(
-        client,
-        instance_id=instance_id,
-        start=start_ms,
-        end=end_ms,
-        metrics=chosen_metrics,
-        include=levels,
-        resolution=resolution,
-        concurrency=concurrency,
-        orgs=org_ids,
-        sandboxes=org_ids is None if sandboxes is None else bool(sandboxes),
-        bulk=bulk,
-        skip=frozenset(skip),
-        progress=progress,
-    )
+    return UsageScrape(client, ScrapePlan.checked(locals()))
 
 
 # -- writers ---------------------------------------------------------------------------
@@ -1024,27 +1019,37 @@ def _epoch_clock() -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC)
 
 
+class ExportOptions(TypedDict, total=False):
+    """The arguments :func:`export_usage` passes on to :func:`scrape_usage`: all of its
+    own but ``skip``, which a checkpoint sets, with the same defaults."""
+
+    instance_id: Required[str]
+    start: Required[TimeArg]
+    end: Required[TimeArg]
+    metrics: Iterable[Metric]
+    include: Iterable[ResourceType]
+    resolution: Resolution
+    concurrency: int
+    orgs: Sequence[str] | None
+    sandboxes: bool | None
+    bulk: bool
+    progress: Callable[[ScrapeSummary], object] | None
+    now: Callable[[], datetime] | None
+
+
 async def export_usage(
     client: LosantClient,
     out: str | os.PathLike[str] | None,
     *,
-    instance_id: str,
-    start: TimeArg,
-    end: TimeArg,
     format: Format = "csv",
     checkpoint: str | os.PathLike[str] | None = None,
-    metrics: Iterable[Metric] = METRICS,
-    include: Iterable[ResourceType] = DEFAULT_INCLUDE,
-    resolution: Resolution = "day",
-    concurrency: int = 16,
-    orgs: Sequence[str] | None = None,
-    sandboxes: bool | None = None,
-    bulk: bool = True,
-    progress: Callable[[ScrapeSummary], object] | None = None,
-    now: Callable[[], datetime] | None = None,
+    **options: Unpack[ExportOptions],
 ) -> ScrapeSummary:
-    """Scrape usage (as :func:`scrape_usage`) into ``out`` (a path; None: stdout) as CSV
-    or JSON Lines, each entity's rows written together.
+    """Scrape usage into ``out`` (a path; None: stdout) as CSV or JSON Lines, each
+    entity's rows written together. ``options`` are :func:`scrape_usage`'s:
+    ``instance_id``, ``start`` and ``end`` (required), ``metrics``, ``include``,
+    ``resolution``, ``concurrency``, ``orgs``, ``sandboxes``, ``bulk``, ``progress`` and
+    ``now`` (see :class:`ExportOptions`).
 
     With ``checkpoint`` (a path), each entity is recorded once its rows are flushed, and
     an export started again with the same arguments resumes: the output keeps what was
@@ -1054,32 +1059,21 @@ async def export_usage(
     fmt = _format(format)
     if checkpoint is not None and out is None:
         raise ValueError("a checkpoint needs an output file: stdout cannot be resumed")
-    options: dict[str, Any] = {
-        "instance_id": instance_id,
-        "metrics": metrics,
-        "include": include,
-        "resolution": resolution,
-        "concurrency": concurrency,
-        "orgs": orgs,
-        "sandboxes": sandboxes,
-        "bulk": bulk,
-        "progress": progress,
-        "now": now,
-    }
-    scrape = scrape_usage(client, start=start, end=end, **options)
+    scrape = scrape_usage(client, **options)
     if out is None:
         async with scrape:
             await _write(scrape, None, fmt)
         return scrape.summary
 
+    plan = scrape.plan
     params = {
-        "instance_id": scrape.instance_id,
-        "metrics": list(scrape.metrics),
-        "include": list(scrape.include),
-        "resolution": scrape.resolution,
-        "orgs": None if scrape.orgs is None else list(scrape.orgs),
-        "sandboxes": scrape.sandboxes,
-        "bulk": bulk,
+        "instance_id": plan.instance_id,
+        "metrics": list(plan.metrics),
+        "include": list(plan.include),
+        "resolution": plan.resolution,
+        "orgs": None if plan.orgs is None else list(plan.orgs),
+        "sandboxes": plan.sandboxes,
+        "bulk": plan.bulk,
         "format": format,
     }
     store = _Checkpoint(Path(checkpoint)) if checkpoint is not None else None
@@ -1087,14 +1081,14 @@ async def export_usage(
     resume = export.resumable(params)
     if resume is not None:
         (first, last), kept, keep_to = resume
-        given = {"start": start, "end": end}
+        given = {"start": options["start"], "end": options["end"]}
         for name, stored in (("start", first), ("end", last)):
             # An absolute time must match the first run's; a relative one takes it.
             mine = resolve_epoch_ms(given[name], name, now=_epoch_clock)
             if mine > 0 and mine != stored:
                 raise ValueError(f"{name} ({mine}) differs from the checkpoint's ({stored})")
-        skip = [key for key, _ in kept]
-        scrape = scrape_usage(client, start=first, end=last, skip=skip, **options)
+        options["start"], options["end"] = first, last
+        scrape = scrape_usage(client, skip=[key for key, _ in kept], **options)
         export.open_resumed(kept, keep_to)
     else:
         export.open_fresh(params, scrape.window)

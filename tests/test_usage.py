@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import anyio
 import msgspec
@@ -198,16 +198,30 @@ async def test_an_unknown_org_in_a_split_is_an_error_row(
     assert summary.errors == 1
 
 
+@pytest.mark.parametrize(
+    ("action", "where"),
+    [
+        ("instanceOrgs.get", ("instance", "list organizations")),
+        ("applications.periodSummaries", ("organization", "list applications")),
+    ],
+)
 async def test_a_failing_list_gives_an_error_row_and_the_rest_goes_on(
-    server: FakeLosant, client: LosantClient
+    server: FakeLosant, client: LosantClient, action: str, where: tuple[str, str]
 ) -> None:
-    server.faults.add(Status(status=403), action="instanceOrgs.get", times=1)
+    server.faults.add(Status(status=403), action=action, times=1)
     rows, summary = await scrape_all(client, instance_id=server.ids.instance_id)
     (error,) = [r for r in rows if r.error]
-    assert (error.resource_type, error.metric) == ("instance", "list organizations")
+    assert (error.resource_type, error.metric) == where
     assert str(error.error).startswith("PermissionDeniedError: GET ")
-    # No org was reached; the sandboxes and their applications were.
-    assert keyed(r for r in rows if not r.error) == truth(server, orgs=[])
+    if error.resource_type == "instance":
+        # No org was reached; the sandboxes and their applications were.
+        expected = truth(server, orgs=[])
+    else:  # that org's applications (an org's summaries list them) are missing, not the org
+        expected = truth(server)
+        for key in list(expected):
+            if key[0] == "application" and key[3] == error.resource_id:
+                del expected[key]
+    assert keyed(r for r in rows if not r.error) == expected
     assert summary.errors == 1
 
 
@@ -325,22 +339,40 @@ def last_month() -> tuple[int, int]:
     return ms(first), ms(today) - 1
 
 
+class Scraped(NamedTuple):
+    rows: list[UsageRow]
+    summary: ScrapeSummary
+    calls: Counter[str | None]  # requests per action
+
+
+async def bulk_and_single(orgs: int, **options: Any) -> tuple[FakeLosant, Scraped, Scraped]:
+    """One scrape with the bulk endpoints and one without (``bulk=False``), of a fresh
+    instance of ``orgs`` orgs of 3 applications and 2 sandboxes, 70 days of history."""
+    runs: list[Scraped] = []
+    async with FakeLosant(orgs=orgs, sandboxes=2, apps_per_org=3, days=70) as server:
+        async with LosantClient(server.token, base_url=server.url) as client:
+            for bulk in (True, False):
+                server.journal.clear()
+                rows, summary = await scrape_all(
+                    client, instance_id=server.ids.instance_id, bulk=bulk, **options
+                )
+                runs.append(Scraped(rows, summary, Counter(e.action for e in server.journal)))
+    return server, runs[0], runs[1]
+
+
 async def test_monthly_numbers_from_the_bulk_endpoint_equal_per_entity_calls() -> None:
     start, end = last_month()
-    async with FakeLosant(orgs=5, sandboxes=2, apps_per_org=3, days=70) as server:
-        async with LosantClient(server.token, base_url=server.url) as client:
-            options: dict[str, Any] = {
-                "instance_id": server.ids.instance_id,
-                "start": start,
-                "end": end,
-                "metrics": ("payload_counts_breakdown",),
-                "resolution": "month",
-            }
-            bulk, bulk_summary = await scrape_all(client, **options)
-            bulk_calls = Counter(e.action for e in server.journal)
-            server.journal.clear()
-            single, single_summary = await scrape_all(client, bulk=False, **options)
-            single_calls = Counter(e.action for e in server.journal)
+    options: dict[str, Any] = {
+        "start": start,
+        "end": end,
+        "metrics": ("payload_counts_breakdown",),
+        "resolution": "month",
+    }
+    (
+        server,
+        (bulk, bulk_summary, bulk_calls),
+        (single, single_summary, single_calls),
+    ) = await bulk_and_single(5, **options)
     assert keyed(bulk) == keyed(single)
     assert keyed(bulk) == truth(
         server, start=start, end=end, metrics=options["metrics"], resolution="month"
@@ -384,19 +416,11 @@ async def test_org_applications_from_period_summaries_equal_per_entity_calls(
     rows as each application's own calls, at every resolution; hourly breakdowns are
     not in it, and are still fetched per application."""
     start, end = start_end or last_month()  # also a whole month, beside historical summaries
-    async with FakeLosant(orgs=3, sandboxes=2, apps_per_org=3, days=70) as server:
-        async with LosantClient(server.token, base_url=server.url) as client:
-            options: dict[str, Any] = {
-                "instance_id": server.ids.instance_id,
-                "start": start,
-                "end": end,
-                "resolution": resolution,
-            }
-            bulk, bulk_summary = await scrape_all(client, **options)
-            bulk_calls = Counter(e.action for e in server.journal)
-            server.journal.clear()
-            single, single_summary = await scrape_all(client, bulk=False, **options)
-            single_calls = Counter(e.action for e in server.journal)
+    (
+        server,
+        (bulk, bulk_summary, bulk_calls),
+        (single, single_summary, single_calls),
+    ) = await bulk_and_single(3, start=start, end=end, resolution=resolution)
     assert not any(r.error for r in bulk)
     assert keyed(bulk) == keyed(single)
     assert keyed(bulk) == truth(server, start=start, end=end, resolution=resolution)
@@ -412,22 +436,6 @@ async def test_org_applications_from_period_summaries_equal_per_entity_calls(
     assert bulk_calls["application.payloadCounts"] == org_apps + box_apps
     assert bulk_summary.requests < single_summary.requests
     assert bulk_summary.rows == single_summary.rows
-
-
-async def test_a_failing_period_summaries_page_is_an_error_row_of_its_org(
-    server: FakeLosant, client: LosantClient
-) -> None:
-    server.faults.add(Status(status=403), action="applications.periodSummaries", times=1)
-    rows, summary = await scrape_all(client, instance_id=server.ids.instance_id)
-    (error,) = [r for r in rows if r.error]
-    assert (error.resource_type, error.metric) == ("organization", "list applications")
-    failed_org = error.resource_id
-    expected = truth(server)
-    for key in list(expected):  # that org's applications are missing, the org is not
-        if key[0] == "application" and key[3] == failed_org:
-            del expected[key]
-    assert keyed(r for r in rows if not r.error) == expected
-    assert summary.errors == 1
 
 
 # -- writers ----------------------------------------------------------------------------
