@@ -202,9 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument(
         "--concurrency",
         type=_positive_int,
-        default=16,
+        default=32,
         metavar="N",
-        help="entities fetched at once (default: 16)",
+        help="entities fetched at once (default: 32)",
     )
     usage.add_argument(
         "--progress-interval",

@@ -39,7 +39,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal, Required, Self, TypedDict, Unpack
+from typing import IO, TYPE_CHECKING, Any, Literal, Required, Self, TypedDict, TypeVar, Unpack
 
 import anyio
 import msgspec
@@ -84,6 +84,7 @@ METRICS: tuple[Metric, ...] = (
 RESOURCE_TYPES: tuple[ResourceType, ...] = ("instance", "organization", "sandbox", "application")
 DEFAULT_INCLUDE: tuple[ResourceType, ...] = ("organization", "sandbox", "application")
 
+T = TypeVar("T")
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 _RESOLUTION_MS = {"hour": HOUR_MS, "day": DAY_MS, "month": DAY_MS}
@@ -249,6 +250,19 @@ async def _page_lists(pages: AsyncIterator[Any]) -> AsyncIterator[list[Any]]:
     """Each page's items as a list."""
     async for page in pages:
         yield list(page.items or ())
+
+
+def _read_ahead(tg: TaskGroup, walk: AsyncIterator[T]) -> MemoryObjectReceiveStream[T]:
+    """``walk``'s items, read in a task of ``tg`` one item ahead of the reader."""
+    send, receive = anyio.create_memory_object_stream[T](1)
+
+    async def pump() -> None:
+        async with send:
+            async for item in walk:
+                await send.send(item)
+
+    tg.start_soon(pump)
+    return receive
 
 
 def _error_row(entity: _Entity, metric: str, exc: BaseException) -> UsageRow:
@@ -605,21 +619,29 @@ class UsageScrape:
         instance = _Entity("instance", inst, None, None)
         boxes = cursor_pages(self._counted(client.instance_sandboxes.get), {"instance_id": inst})
         box_ids: set[str] = set()
-        async for box in self._listing("sandboxes", instance, items(boxes)):
-            box_ids.add(str(box.id))
-            if "sandbox" in want:
-                name = box.full_name or box.email
-                entity = _Entity("sandbox", str(box.id), name, inst)
-                await submit(lambda entity=entity: self._usage(entity), entity.key)
-        if "application" not in want or not box_ids:
-            return
-        # Sandbox applications are listed with every application the token sees, and
-        # told apart by their owner.
-        apps = numbered_pages(self._counted(client.applications.get), {})
-        async for app in self._listing("applications", instance, items(apps)):
-            if app.owner_id in box_ids:
-                entity = _Entity("application", str(app.id), app.name, app.owner_id)
-                await submit(lambda entity=entity: self._usage(entity), entity.key)
+        async with anyio.create_task_group() as tg:
+            apps: MemoryObjectReceiveStream[Any] | None = None
+            if "application" in want:
+                # Sandbox applications are listed with every application the token sees,
+                # and told apart by their owner: that list is read a page ahead, beside
+                # the sandboxes'.
+                every = numbered_pages(self._counted(client.applications.get), {})
+                apps = _read_ahead(tg, self._listing("applications", instance, every))
+            async for box in self._listing("sandboxes", instance, items(boxes)):
+                box_ids.add(str(box.id))
+                if "sandbox" in want:
+                    name = box.full_name or box.email
+                    entity = _Entity("sandbox", str(box.id), name, inst)
+                    await submit(lambda entity=entity: self._usage(entity), entity.key)
+            if apps is None or not box_ids:
+                tg.cancel_scope.cancel()  # no sandbox: no application of theirs to find
+                return
+            async with apps:
+                async for page in apps:
+                    for app in page.items or ():
+                        if app.owner_id in box_ids:
+                            entity = _Entity("application", str(app.id), app.name, app.owner_id)
+                            await submit(lambda entity=entity: self._usage(entity), entity.key)
 
     def _calls(self, entity: _Entity) -> tuple[Any, dict[str, Any]]:
         client = self.client
@@ -733,7 +755,7 @@ def scrape_usage(
     metrics: Iterable[Metric] = METRICS,
     include: Iterable[ResourceType] = DEFAULT_INCLUDE,
     resolution: Resolution = "day",
-    concurrency: int = 16,
+    concurrency: int = 32,
     orgs: Sequence[str] | None = None,
     sandboxes: bool | None = None,
     bulk: bool = True,
