@@ -20,8 +20,9 @@ Each way's time is its whole scrape: the walk, every request and its decoding, a
 building of its rows, from making the client on (one per run, for every way). The
 ways are checked to give the same rows (count and checksum) before any timing; then
 paired rounds, each running every way in an order that rotates from round to round; the
-figures are the medians of the per-round ratios. The server's share of a CPU during each
-way's runs is printed too: near 100%, the server and not the client would bound the run.
+figures are the medians of the per-round ratios. The client's CPU time and the server's
+share of a CPU during each way's runs are printed too: with two cores, a way whose client
+CPU nears its time, or whose server nears 100%, is bound by CPU and not by the latency.
 
 ``python benchmarks/bench_official.py [--quick]``
 """
@@ -202,13 +203,15 @@ def measure(sizes: tuple[int, int, int], rounds: int) -> tuple[float, float, flo
         names = list(ways)
         times: dict[str, list[float]] = {name: [] for name in names}
         busy: dict[str, list[float]] = {name: [] for name in names}  # the server's CPU share
+        own: dict[str, list[float]] = {name: [] for name in names}  # the client's CPU seconds
         for i in range(rounds):
             turn = i % len(names)
             for name in names[turn:] + names[:turn]:  # each goes first in turn
-                cpu, started = server.cpu(), time.perf_counter()
+                cpu, mine, started = server.cpu(), time.process_time(), time.perf_counter()
                 rows = ways[name]()
                 elapsed = time.perf_counter() - started
                 times[name].append(elapsed)
+                own[name].append(time.process_time() - mine)
                 busy[name].append((server.cpu() - cpu) / elapsed)
                 assert len(rows) == count
     seq, thr, ours, single = (times[n] for n in names)
@@ -218,6 +221,7 @@ def measure(sizes: tuple[int, int, int], rounds: int) -> tuple[float, float, flo
     medians = {name: statistics.median(ts) for name, ts in times.items()}
     for name, median in medians.items():
         print(f"  {name:<28}{median * 1e3:9.0f} ms  {count / median:10,.0f} rows/s  "
+              f"client CPU {statistics.median(own[name]) * 1e3:5.0f} ms, "
               f"server CPU busy {statistics.median(busy[name]):4.0%}")  # fmt: skip
     print(f"  losant_async / sequential: {vs_seq:.1f}x, / {THREADS} threads: {vs_thr:.1f}x, "
           f"/ bulk=False: {vs_single:.1f}x (medians of {rounds} paired rounds)")  # fmt: skip
