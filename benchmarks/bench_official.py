@@ -30,6 +30,7 @@ CPU nears its time, or whose server nears 100%, is bound by CPU and not by the l
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import os
 import statistics
@@ -49,9 +50,8 @@ if __package__ in (None, ""):  # run as a script from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._results import Result, script_main
-from benchmarks.bench_usage import DAY, LATENCY, TOKEN, LocalServer, window
+from benchmarks.bench_usage import DAY, LATENCY, TOKEN, LocalServer, seeded_instance_id, window
 from losant_async import LosantClient
-from losant_async.testing import FakeLosant
 from losant_async.usage import METRICS, UsageRow, scrape_usage
 
 THREADS = 16
@@ -163,8 +163,9 @@ def official_rows(url: str, instance_id: str, start: int, end: int, threads: int
         return each(usage, [(e, m) for e in entities for m in METRICS])
 
 
-async def async_rows(url: str, start: int, end: int, bulk: bool = True) -> list[UsageRow]:
-    instance_id = FakeLosant(TOKEN).ids.instance_id  # same seed, same ids
+async def async_rows(
+    url: str, instance_id: str, start: int, end: int, bulk: bool = True
+) -> list[UsageRow]:
     async with (
         LosantClient(TOKEN, base_url=url) as client,
         scrape_usage(client, instance_id=instance_id, start=start, end=end, bulk=bulk) as running,
@@ -182,16 +183,16 @@ def measure(sizes: tuple[int, int, int], rounds: int) -> tuple[float, float, flo
     own per-entity calls, the rows of a scrape, and the server's CPU share during
     losant_async's scrapes."""
     start, end = window()
-    instance_id = FakeLosant(TOKEN).ids.instance_id
+    inst = seeded_instance_id()
     server = LocalServer(*sizes, LATENCY)
     with server as url:
         ways: dict[str, Callable[[], list[Row] | list[UsageRow]]] = {
-            "losant-rest, sequential": lambda: official_rows(url, instance_id, start, end, 1),
+            "losant-rest, sequential": lambda: official_rows(url, inst, start, end, 1),
             f"losant-rest, {THREADS} threads": lambda: official_rows(
-                url, instance_id, start, end, THREADS
+                url, inst, start, end, THREADS
             ),
-            "losant_async scrape_usage": lambda: anyio.run(async_rows, url, start, end),
-            "  the same, bulk=False": lambda: anyio.run(async_rows, url, start, end, False),
+            "losant_async scrape_usage": lambda: anyio.run(async_rows, url, inst, start, end),
+            "  the same, bulk=False": lambda: anyio.run(async_rows, url, inst, start, end, False),
         }
         # The same rows from every way, before any timing.
         digests = {name: digest(way()) for name, way in ways.items()}
@@ -207,6 +208,7 @@ def measure(sizes: tuple[int, int, int], rounds: int) -> tuple[float, float, flo
         for i in range(rounds):
             turn = i % len(names)
             for name in names[turn:] + names[:turn]:  # each goes first in turn
+                gc.collect()  # no way pays for garbage another left behind
                 cpu, mine, started = server.cpu(), time.process_time(), time.perf_counter()
                 rows = ways[name]()
                 elapsed = time.perf_counter() - started
