@@ -20,11 +20,12 @@ The API's ``end`` is inclusive: ``end=date(2026, 11, 1)`` includes the first hou
 of November. ``resolution="month"`` sums the daily payload breakdown per calendar month.
 
 Bulk endpoints stand in for per-entity calls where they give the same numbers (``bulk=False``
-turns them off): an org's applications are listed with ``applications.periodSummaries``,
-which holds each one's daily payload breakdown, device and notebook counts (a page per 100
-applications), so only their payload counts take a call each; when the window is whole
-months (``end`` the last millisecond of a month) the monthly breakdowns of orgs and their
-applications come from ``instance.historicalSummaries``, a page per 100 entities.
+turns them off): ``applications.periodSummaries`` holds every application's daily payload
+breakdown, device and notebook counts (a page per 100 applications, read beside the list of
+applications that tells whose each one is), so only their payload counts take a call each
+(a split by org reads its orgs' own summaries); when the window is whole months (``end`` the
+last millisecond of a month) the monthly breakdowns of orgs and their applications come
+from ``instance.historicalSummaries``, a page per 100 entities.
 """
 
 from __future__ import annotations
@@ -263,6 +264,16 @@ def _read_ahead(tg: TaskGroup, walk: AsyncIterator[T]) -> MemoryObjectReceiveStr
 
     tg.start_soon(pump)
     return receive
+
+
+async def _until_error(walk: AsyncIterator[T]) -> AsyncIterator[T]:
+    """``walk``'s items up to a failed call: what it would have given is fetched another
+    way."""
+    try:
+        async for item in walk:
+            yield item
+    except LosantError:
+        return
 
 
 def _error_row(entity: _Entity, metric: str, exc: BaseException) -> UsageRow:
@@ -514,13 +525,27 @@ class UsageScrape:
             await submit(lambda: self._usage(entity, named=True), entity.key)
         for month in self.bulk_months:
             await submit(lambda month=month: self._bulk_month(month), None)
-        # The two halves of the instance are walked side by side: each list call waits
-        # out the API's latency, and neither half needs the other.
+        # The parts of the instance are walked side by side: each list call waits out
+        # the API's latency.
+        org_ids: set[str] = set()
+        box_ids: set[str] = set()
+        listed = anyio.Event()  # the orgs and sandboxes are all known
+        joined = self.plan.orgs is None and bool(self.summary_metrics) and "application" in want
+        if joined:  # every application at once, with its summary (see _walk_apps)
+            want = want - {"application"}
+
+        async def lists() -> None:
+            async with anyio.create_task_group() as tg:
+                if joined or "organization" in want or "application" in want:
+                    tg.start_soon(self._walk_orgs, submit, want, org_ids)
+                if self.plan.sandboxes and (joined or want & {"sandbox", "application"}):
+                    tg.start_soon(self._walk_sandboxes, submit, want, box_ids)
+            listed.set()
+
         async with anyio.create_task_group() as tg:
-            if "organization" in want or "application" in want:
-                tg.start_soon(self._walk_orgs, submit, want)
-            if self.plan.sandboxes and ("sandbox" in want or "application" in want):
-                tg.start_soon(self._walk_sandboxes, submit, want)
+            tg.start_soon(lists)
+            if joined:
+                tg.start_soon(self._walk_apps, submit, org_ids, box_ids, listed)
 
     async def _listing(self, what: str, parent: _Entity, walk: AsyncIterator[Any]) -> Any:
         """Items of a list walk; a failure becomes an error row of the parent's listing."""
@@ -540,7 +565,10 @@ class UsageScrape:
         assert self._send is not None
         await self._send.send(EntityUsage(key, [_error_row(entity, what, exc)], [exc]))
 
-    async def _walk_orgs(self, submit: Callable[..., Awaitable[None]], want: set[str]) -> None:
+    async def _walk_orgs(
+        self, submit: Callable[..., Awaitable[None]], want: set[str], org_ids: set[str]
+    ) -> None:
+        """The orgs (their IDs into ``org_ids``), and their applications if wanted."""
         client = self.client
         inst = self.plan.instance_id
         if self.bulk_months and self.plan.metrics == (PCB,):
@@ -575,6 +603,7 @@ class UsageScrape:
         async with anyio.create_task_group() as tg:
             async for batch in batches:
                 found = [_Entity("organization", str(o.id), o.name, inst) for o in batch]
+                org_ids.update(e.resource_id for e in found)
                 # A batch's listings go first: each brings many entities' work, so the
                 # requests in flight stay many while the orgs' own usage is fetched.
                 if "application" in want:
@@ -591,14 +620,56 @@ class UsageScrape:
         if not self.summary_metrics:
             fetch = self._counted(self.client.applications.get)
             return items(numbered_pages(fetch, {"org_id": org_id}))
-        args = {
-            "org_id": org_id,
-            "start": self.plan.start,
-            "end": self.plan.end,
-            "include": ",".join(_SUMMARY_PARTS[m][0] for m in self.summary_metrics),
-        }
         fetch = self._counted(self.client.applications.period_summaries)
-        return items(numbered_pages(fetch, args))
+        return items(numbered_pages(fetch, {"org_id": org_id, **self._summary_args()}))
+
+    def _summary_args(self) -> dict[str, Any]:
+        """Arguments of applications.periodSummaries: the window, the parts wanted."""
+        parts = ",".join(_SUMMARY_PARTS[m][0] for m in self.summary_metrics)
+        return {"start": self.plan.start, "end": self.plan.end, "include": parts}
+
+    async def _walk_apps(
+        self,
+        submit: Callable[..., Awaitable[None]],
+        org_ids: set[str],
+        box_ids: set[str],
+        listed: anyio.Event,
+    ) -> None:
+        """Every application the token sees, with its period summary: the list of them and
+        their summaries are read side by side, a page of each at a time, both in ID order
+        (so that their pages hold the same applications), from the start of the scrape.
+        Those owned by the instance's orgs and sandboxes are its application entities;
+        one missing from its summaries page (or every one, when that list fails) is
+        fetched per entity."""
+        instance = _Entity("instance", self.plan.instance_id, None, None)
+        order = {"sort_field": "id", "sort_direction": "asc"}
+        listing = numbered_pages(self._counted(self.client.applications.get), order)
+        fetch = self._counted(self.client.applications.period_summaries)
+        summed = _until_error(numbered_pages(fetch, {**order, **self._summary_args()}))
+        async with anyio.create_task_group() as tg:
+            apps = _read_ahead(tg, self._listing("applications", instance, listing))
+            summaries = _read_ahead(tg, summed)
+            async with apps, summaries:
+                await listed.wait()  # the owners are known
+                async for page in apps:
+                    try:
+                        got = await summaries.receive()
+                    except anyio.EndOfStream:
+                        got = None
+                    found = {x.id: x.summary for x in got.items or ()} if got else {}
+                    for app in page.items or ():
+                        owner = app.owner_id
+                        if owner not in org_ids and owner not in box_ids:
+                            continue  # not the instance's: the token user's own
+                        entity = _Entity("application", str(app.id), app.name, owner)
+                        summary, in_org = found.get(app.id), owner in org_ids
+                        await submit(
+                            lambda e=entity, s=summary, o=in_org: self._usage(
+                                e, in_org=o, summary=s
+                            ),
+                            entity.key,
+                        )
+                tg.cancel_scope.cancel()  # a summaries page beyond the list's: not needed
 
     async def _named_orgs(self, org_ids: tuple[str, ...]) -> AsyncIterator[list[Any]]:
         """The orgs asked for, one at a time, each read for its name; one not found is an
@@ -613,35 +684,29 @@ class UsageScrape:
             else:
                 yield [org]
 
-    async def _walk_sandboxes(self, submit: Callable[..., Awaitable[None]], want: set[str]) -> None:
+    async def _walk_sandboxes(
+        self, submit: Callable[..., Awaitable[None]], want: set[str], box_ids: set[str]
+    ) -> None:
+        """The sandboxes (their IDs into ``box_ids``), and their applications if wanted."""
         client = self.client
         inst = self.plan.instance_id
         instance = _Entity("instance", inst, None, None)
         boxes = cursor_pages(self._counted(client.instance_sandboxes.get), {"instance_id": inst})
-        box_ids: set[str] = set()
-        async with anyio.create_task_group() as tg:
-            apps: MemoryObjectReceiveStream[Any] | None = None
-            if "application" in want:
-                # Sandbox applications are listed with every application the token sees,
-                # and told apart by their owner: that list is read a page ahead, beside
-                # the sandboxes'.
-                every = numbered_pages(self._counted(client.applications.get), {})
-                apps = _read_ahead(tg, self._listing("applications", instance, every))
-            async for box in self._listing("sandboxes", instance, items(boxes)):
-                box_ids.add(str(box.id))
-                if "sandbox" in want:
-                    name = box.full_name or box.email
-                    entity = _Entity("sandbox", str(box.id), name, inst)
-                    await submit(lambda entity=entity: self._usage(entity), entity.key)
-            if apps is None or not box_ids:
-                tg.cancel_scope.cancel()  # no sandbox: no application of theirs to find
-                return
-            async with apps:
-                async for page in apps:
-                    for app in page.items or ():
-                        if app.owner_id in box_ids:
-                            entity = _Entity("application", str(app.id), app.name, app.owner_id)
-                            await submit(lambda entity=entity: self._usage(entity), entity.key)
+        async for box in self._listing("sandboxes", instance, items(boxes)):
+            box_ids.add(str(box.id))
+            if "sandbox" in want:
+                name = box.full_name or box.email
+                entity = _Entity("sandbox", str(box.id), name, inst)
+                await submit(lambda entity=entity: self._usage(entity), entity.key)
+        if "application" not in want or not box_ids:
+            return
+        # Sandbox applications are listed with every application the token sees, and
+        # told apart by their owner (_walk_apps does so for every application at once).
+        apps = numbered_pages(self._counted(client.applications.get), {})
+        async for app in self._listing("applications", instance, items(apps)):
+            if app.owner_id in box_ids:
+                entity = _Entity("application", str(app.id), app.name, app.owner_id)
+                await submit(lambda entity=entity: self._usage(entity), entity.key)
 
     def _calls(self, entity: _Entity) -> tuple[Any, dict[str, Any]]:
         client = self.client

@@ -140,7 +140,7 @@ async def test_with_injected_503s_and_dropped_connections(
 async def test_a_failing_entity_gives_an_error_row_and_the_scrape_goes_on(
     server: FakeLosant, client: LosantClient
 ) -> None:
-    server.faults.add(Status(status=404), action="application.deviceCounts", times=1)
+    server.faults.add(Status(status=404), action="application.payloadCounts", times=1)
     async with scrape_usage(
         client, instance_id=server.ids.instance_id, start=START, end=END
     ) as scrape:
@@ -149,14 +149,14 @@ async def test_a_failing_entity_gives_an_error_row_and_the_scrape_goes_on(
     (error,) = failed.errors
     assert isinstance(error, NotFoundError) and error.status == 404
     (error_row,) = [r for r in failed.rows if r.error is not None]
-    assert error_row.metric == "device_counts" and error_row.field == "error"
+    assert error_row.metric == "payload_counts" and error_row.field == "error"
     assert error_row.value is None
     assert str(error_row.error).startswith("NotFoundError: GET ")
     app_id = error_row.resource_id
-    # Everything else arrived: the truth less that application's device counts.
+    # Everything else arrived: the truth less that application's payload counts.
     expected = truth(server)
     for key in list(expected):
-        if key[1] == app_id and key[4] == "device_counts":
+        if key[1] == app_id and key[4] == "payload_counts":
             del expected[key]
     rows = [r for e in results for r in e.rows if r.error is None]
     assert keyed(rows) == expected
@@ -199,30 +199,41 @@ async def test_an_unknown_org_in_a_split_is_an_error_row(
 
 
 @pytest.mark.parametrize(
-    ("action", "where"),
+    ("action", "lost"),
     [
-        ("instanceOrgs.get", ("instance", "list organizations")),
-        ("applications.periodSummaries", ("organization", "list applications")),
+        ("instanceOrgs.get", "organizations"),  # and so which applications are theirs
+        ("applications.get", "applications"),
     ],
 )
 async def test_a_failing_list_gives_an_error_row_and_the_rest_goes_on(
-    server: FakeLosant, client: LosantClient, action: str, where: tuple[str, str]
+    server: FakeLosant, client: LosantClient, action: str, lost: str
 ) -> None:
     server.faults.add(Status(status=403), action=action, times=1)
     rows, summary = await scrape_all(client, instance_id=server.ids.instance_id)
     (error,) = [r for r in rows if r.error]
-    assert (error.resource_type, error.metric) == where
+    assert (error.resource_type, error.metric) == ("instance", f"list {lost}")
     assert str(error.error).startswith("PermissionDeniedError: GET ")
-    if error.resource_type == "instance":
-        # No org was reached; the sandboxes and their applications were.
-        expected = truth(server, orgs=[])
-    else:  # that org's applications (an org's summaries list them) are missing, not the org
-        expected = truth(server)
-        for key in list(expected):
-            if key[0] == "application" and key[3] == error.resource_id:
-                del expected[key]
+    org_ids = set(server.state.orgs)
+    expected = truth(server)
+    for key in list(expected):
+        kind, parent = key[0], key[3]
+        if lost == "applications" and kind == "application":
+            del expected[key]
+        elif lost == "organizations" and (kind == "organization" or parent in org_ids):
+            del expected[key]
     assert keyed(r for r in rows if not r.error) == expected
     assert summary.errors == 1
+
+
+async def test_a_failing_period_summaries_page_is_made_up_by_per_entity_calls(
+    server: FakeLosant, client: LosantClient
+) -> None:
+    server.faults.add(Status(status=403), action="applications.periodSummaries", times=1)
+    rows, summary = await scrape_all(client, instance_id=server.ids.instance_id)
+    assert keyed(rows) == truth(server)
+    assert summary.errors == 0
+    instance_apps = {key[1] for key in truth(server) if key[0] == "application"}
+    assert len(server.journal.for_action("application.deviceCounts")) == len(instance_apps)
 
 
 async def test_memory_is_bounded_by_concurrency(server: FakeLosant, client: LosantClient) -> None:
@@ -412,9 +423,11 @@ PER_APP = ("application.payloadCountsBreakdown", "application.deviceCounts",
 async def test_org_applications_from_period_summaries_equal_per_entity_calls(
     resolution: str, start_end: tuple[int, int] | None
 ) -> None:
-    """An org's applications.periodSummaries (a page per 100 applications) gives the same
-    rows as each application's own calls, at every resolution; hourly breakdowns are
-    not in it, and are still fetched per application."""
+    """applications.periodSummaries (a page per 100 applications, read beside the list of
+    every application) gives the same rows as each application's own calls, at every
+    resolution; hourly breakdowns are not in it, and are still fetched per application
+    (as are monthly ones over whole months, of sandbox applications: those of orgs come
+    from the historical summaries then)."""
     start, end = start_end or last_month()  # also a whole month, beside historical summaries
     (
         server,
@@ -426,13 +439,18 @@ async def test_org_applications_from_period_summaries_equal_per_entity_calls(
     assert keyed(bulk) == truth(server, start=start, end=end, resolution=resolution)
     org_apps, box_apps = 3 * 3, sum(len(b.app_ids) for b in server.state.sandboxes.values())
     assert box_apps > 0
-    assert bulk_calls["applications.periodSummaries"] == 3  # one page per org
+    assert bulk_calls["applications.periodSummaries"] == 1  # one page for every application
     assert single_calls["applications.periodSummaries"] == 0
     for action in PER_APP:
         per_entity = org_apps + box_apps
         assert single_calls[action] == per_entity
-        hourly = resolution == "hour" and action == "application.payloadCountsBreakdown"
-        assert bulk_calls[action] == (per_entity if hourly else box_apps)  # the sandboxes' own
+        breakdown = action == "application.payloadCountsBreakdown"
+        if breakdown and resolution == "hour":
+            assert bulk_calls[action] == per_entity
+        elif breakdown and start_end is None:  # whole months
+            assert bulk_calls[action] == box_apps
+        else:
+            assert bulk_calls[action] == 0
     assert bulk_calls["application.payloadCounts"] == org_apps + box_apps
     assert bulk_summary.requests < single_summary.requests
     assert bulk_summary.rows == single_summary.rows
