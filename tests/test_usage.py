@@ -232,6 +232,7 @@ async def test_a_failing_period_summaries_page_is_made_up_by_per_entity_calls(
     rows, summary = await scrape_all(client, instance_id=server.ids.instance_id)
     assert keyed(rows) == truth(server)
     assert summary.errors == 0
+    assert len(server.journal.for_action("applications.periodSummaries")) == 1  # refused
     instance_apps = {key[1] for key in truth(server) if key[0] == "application"}
     assert len(server.journal.for_action("application.deviceCounts")) == len(instance_apps)
 
@@ -420,7 +421,7 @@ PER_APP = ("application.payloadCountsBreakdown", "application.deviceCounts",
     ("resolution", "start_end"),
     [("day", (START, END)), ("month", (START, END)), ("hour", (START, END)), ("month", None)],
 )
-async def test_org_applications_from_period_summaries_equal_per_entity_calls(
+async def test_applications_from_period_summaries_equal_per_entity_calls(
     resolution: str, start_end: tuple[int, int] | None
 ) -> None:
     """applications.periodSummaries (a page per 100 applications, read beside the list of
