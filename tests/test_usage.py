@@ -301,13 +301,6 @@ async def test_leaving_early_stops_the_scrape(server: FakeLosant, client: Losant
             pass
 
 
-async def test_rows_need_the_async_with(server: FakeLosant, client: LosantClient) -> None:
-    scrape = scrape_usage(client, instance_id=server.ids.instance_id, start=START, end=END)
-    with pytest.raises(RuntimeError, match="async with"):
-        await exhaust(scrape)
-    assert len(server.journal) == 0
-
-
 async def test_arguments_are_checked_before_any_request(
     server: FakeLosant, client: LosantClient
 ) -> None:
@@ -334,6 +327,8 @@ async def test_arguments_are_checked_before_any_request(
         await export_usage(client, None, instance_id=inst, start=START, end=END, format="xml")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="stdout cannot be resumed"):
         await export_usage(client, None, instance_id=inst, start=START, end=END, checkpoint="x")
+    with pytest.raises(RuntimeError, match="async with"):  # rows need the async with
+        await exhaust(scrape_usage(client, instance_id=inst, start=START, end=END))
     assert len(server.journal) == 0
 
 
