@@ -1,29 +1,38 @@
 """The usage scrape against Losant's official synchronous client, ``losant-rest``.
 
-The same scrape (every metric of every org, sandbox and application over one window,
-daily, the same rows) three ways, against one local Losant server in a child process
-answering each request after 20 ms (an API across a network):
+The same scrape, against one local Losant server in a child process answering each
+request after 20 ms (an API across a network): the same entities (every org, sandbox and
+application of the instance, found by walking its lists), the same metrics (the four usage
+actions, daily, over the last seven days) and the same rows out (type, id, name, parent,
+metric, date, field, value; dates parsed into datetimes on both sides), four ways:
 
-- ``losant-rest``, one call after another, as its documentation shows it used;
+- ``losant-rest``, one call after another, as its documentation shows it used: a list
+  walk, then one call per entity and metric;
 - ``losant-rest`` from 16 threads (``concurrent.futures``), one task per entity and metric;
-- ``scrape_usage`` of losant_async (its defaults: 16 entities at a time, up to 32 requests
-  in flight).
+- ``scrape_usage`` of losant_async with its defaults (32 entities at a time, up to 32
+  requests in flight, and the bulk endpoint where it gives the same numbers:
+  ``applications.periodSummaries`` holds the applications' breakdown, device and notebook
+  counts, a page per 100 applications, so those take one call, not three per application;
+  114 requests here against 285);
+- ``scrape_usage(bulk=False)``: the same calls losant-rest makes, for reference.
 
-The three are checked to give the same rows (count and checksum) before any timing; then
-paired rounds, each running all three in an order that rotates from round to round; the
-figures are the medians of the per-round ratios. The server's share of a CPU during each
-way's runs is printed too: near 100%, the server and not the client would bound the run.
+Each way's time is its whole scrape: the walk, every request and its decoding, and the
+building of its rows, from making the client on (one per run, for every way). The
+ways are checked to give the same rows (count and checksum) before any timing; then
+paired rounds, each running every way in an order that rotates from round to round; the
+figures are the medians of the per-round ratios. The client's CPU time and the server's
+share of a CPU during each way's runs are printed too: with two cores, a way whose client
+CPU nears its time, or whose server nears 100%, is bound by CPU and not by the latency.
 
 ``python benchmarks/bench_official.py [--quick]``
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import gc
 import hashlib
 import os
-import signal
 import statistics
 import sys
 import time
@@ -40,71 +49,31 @@ from losant_rest import Client  # type: ignore[import-untyped]
 if __package__ in (None, ""):  # run as a script from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._peer_server import ChildServer
 from benchmarks._results import Result, script_main
+from benchmarks.bench_usage import DAY, LATENCY, TOKEN, LocalServer, seeded_instance_id, window
 from losant_async import LosantClient
-from losant_async.testing import FakeLosant, Latency
-from losant_async.usage import METRICS, scrape_usage
+from losant_async.usage import METRICS, UsageRow, scrape_usage
 
-TOKEN = "bench-token"
-DAY = 86_400_000
-LATENCY = 0.02
 THREADS = 16
 PER_PAGE = 100
 
 Row = tuple[Any, ...]
 
 
-def window() -> tuple[int, int]:
-    """The last seven whole days, as epoch ms (the API's ``end`` is inclusive)."""
-    end = int(time.time() * 1000) // DAY * DAY - 1
-    return end + 1 - 7 * DAY, end
-
-
-class LocalServer(ChildServer):
-    """The local Losant server of that size, answering after 20 ms, in a child process."""
-
-    def __init__(self, orgs: int, sandboxes: int, apps: int) -> None:
-        sizes = [str(orgs), str(sandboxes), str(apps)]
-        super().__init__([sys.executable, str(Path(__file__).resolve()), "--serve", *sizes])
-
-    def cpu(self) -> float:
-        """CPU seconds the server has used so far (0 where /proc is missing)."""
-        if self._proc is None:
-            return 0.0
-        try:
-            fields = Path(f"/proc/{self._proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-async def serve(orgs: int, sandboxes: int, apps: int) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with FakeLosant(TOKEN, orgs=orgs, sandboxes=sandboxes, apps_per_org=apps) as server:
-        server.faults.add(Latency(LATENCY))
-        print(f"Losant API at {server.url}", flush=True)
-        await stop.wait()
-
-
 # -- rows, in one form for every client ------------------------------------------------
 
 
-def canonical(*row: Any) -> Row:
-    """A row (type, id, name, parent, metric, date, field, value) as a plain tuple, its
-    date as ISO text in UTC (from the API's text or from a datetime)."""
-    when = row[5]
-    if isinstance(when, str):
-        when = datetime.fromisoformat(when)
-    return (*row[:5], None if when is None else when.isoformat(), *row[6:])
+def row(*values: Any) -> Row:
+    """A row (type, id, name, parent, metric, date, field, value) from losant-rest's
+    answers as a tuple, its date (the API's ISO text) parsed into a datetime."""
+    when = values[5]
+    return (*values[:5], None if when is None else datetime.fromisoformat(when), *values[6:])
 
 
-def digest(rows: Iterable[Row]) -> tuple[int, str]:
-    """Count and an order-independent checksum of rows."""
-    lines = sorted(repr(r) for r in rows)
+def digest(rows: Iterable[Row | UsageRow]) -> tuple[int, str]:
+    """Count and an order-independent checksum of rows of either client."""
+    plain = (msgspec.structs.astuple(r)[:-1] if isinstance(r, UsageRow) else r for r in rows)
+    lines = sorted(repr(r) for r in plain)  # all but losant_async's ``error``
     return len(lines), hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
 
 
@@ -135,8 +104,9 @@ def cursor(fetch: Callable[..., Any], **args: Any) -> Iterator[Any]:
         after = {"startingAfterId": got["items"][-1]["id"]}
 
 
-def official_rows(client: Any, instance_id: str, start: int, end: int, threads: int) -> list[Row]:
+def official_rows(url: str, instance_id: str, start: int, end: int, threads: int) -> list[Row]:
     """Every usage row, with ``threads`` threads (1: plain sequential calls)."""
+    client = Client(auth_token=TOKEN, url=url)  # made here, as losant_async's client is
     with contextlib.ExitStack() as stack:
         pool = stack.enter_context(ThreadPoolExecutor(threads)) if threads > 1 else None
 
@@ -179,12 +149,12 @@ def official_rows(client: Any, instance_id: str, start: int, end: int, threads: 
             answer = getattr(resource, metric)(**args)
             if metric == "payload_counts":  # {type: {source: count}}
                 return [
-                    canonical(*entity, metric, None, f"{k}.{source}", count)
+                    row(*entity, metric, None, f"{k}.{source}", count)
                     for k, sources in answer.items()
                     for source, count in (sources or {}).items()
                 ]
             return [
-                canonical(*entity, metric, entry.get("date"), name, value)
+                row(*entity, metric, entry.get("date"), name, value)
                 for entry in answer.get("counts") or ()
                 for name, value in entry.items()
                 if name != "date" and value is not None
@@ -193,16 +163,14 @@ def official_rows(client: Any, instance_id: str, start: int, end: int, threads: 
         return each(usage, [(e, m) for e in entities for m in METRICS])
 
 
-async def async_rows(url: str, start: int, end: int) -> list[Row]:
-    instance_id = FakeLosant(TOKEN).ids.instance_id  # same seed, same ids
+async def async_rows(
+    url: str, instance_id: str, start: int, end: int, bulk: bool = True
+) -> list[UsageRow]:
     async with (
         LosantClient(TOKEN, base_url=url) as client,
-        scrape_usage(client, instance_id=instance_id, start=start, end=end) as running,
+        scrape_usage(client, instance_id=instance_id, start=start, end=end, bulk=bulk) as running,
     ):
-        rows = [
-            canonical(*msgspec.structs.astuple(r)[:-1])  # all but ``error``
-            async for r in running
-        ]
+        rows = [r async for r in running]
     assert running.summary.errors == 0
     return rows
 
@@ -210,22 +178,23 @@ async def async_rows(url: str, start: int, end: int) -> list[Row]:
 # -- the measure ------------------------------------------------------------------------
 
 
-def measure(sizes: tuple[int, int, int], rounds: int) -> tuple[float, float, int, float]:
-    """Ratios of losant_async's throughput to the sequential and threaded ones, the rows
-    of a scrape, and the server's CPU share during losant_async's scrapes."""
+def measure(sizes: tuple[int, int, int], rounds: int) -> tuple[float, float, float, int, float]:
+    """Ratios of losant_async's throughput to the sequential and threaded ones and to its
+    own per-entity calls, the rows of a scrape, and the server's CPU share during
+    losant_async's scrapes."""
     start, end = window()
-    instance_id = FakeLosant(TOKEN).ids.instance_id
-    server = LocalServer(*sizes)
+    inst = seeded_instance_id()
+    server = LocalServer(*sizes, LATENCY)
     with server as url:
-        client = Client(auth_token=TOKEN, url=url)
-        ways: dict[str, Callable[[], list[Row]]] = {
-            "losant-rest, sequential": lambda: official_rows(client, instance_id, start, end, 1),
+        ways: dict[str, Callable[[], list[Row] | list[UsageRow]]] = {
+            "losant-rest, sequential": lambda: official_rows(url, inst, start, end, 1),
             f"losant-rest, {THREADS} threads": lambda: official_rows(
-                client, instance_id, start, end, THREADS
+                url, inst, start, end, THREADS
             ),
-            "losant_async scrape_usage": lambda: anyio.run(async_rows, url, start, end),
+            "losant_async scrape_usage": lambda: anyio.run(async_rows, url, inst, start, end),
+            "  the same, bulk=False": lambda: anyio.run(async_rows, url, inst, start, end, False),
         }
-        # The same rows from all three, before any timing.
+        # The same rows from every way, before any timing.
         digests = {name: digest(way()) for name, way in ways.items()}
         assert len(set(digests.values())) == 1, f"the clients disagree: {digests}"
         (count, checksum), *_ = digests.values()
@@ -235,34 +204,42 @@ def measure(sizes: tuple[int, int, int], rounds: int) -> tuple[float, float, int
         names = list(ways)
         times: dict[str, list[float]] = {name: [] for name in names}
         busy: dict[str, list[float]] = {name: [] for name in names}  # the server's CPU share
+        own: dict[str, list[float]] = {name: [] for name in names}  # the client's CPU seconds
         for i in range(rounds):
-            for name in names[i % 3 :] + names[: i % 3]:  # each goes first in turn
-                cpu, started = server.cpu(), time.perf_counter()
+            turn = i % len(names)
+            for name in names[turn:] + names[:turn]:  # each goes first in turn
+                gc.collect()  # no way pays for garbage another left behind
+                cpu, mine, started = server.cpu(), time.process_time(), time.perf_counter()
                 rows = ways[name]()
                 elapsed = time.perf_counter() - started
                 times[name].append(elapsed)
+                own[name].append(time.process_time() - mine)
                 busy[name].append((server.cpu() - cpu) / elapsed)
                 assert len(rows) == count
-    seq, thr, ours = (times[n] for n in names)
+                del rows  # before the next way runs
+    seq, thr, ours, single = (times[n] for n in names)
     vs_seq = statistics.median(s / a for s, a in zip(seq, ours, strict=True))
     vs_thr = statistics.median(t / a for t, a in zip(thr, ours, strict=True))
+    vs_single = statistics.median(t / a for t, a in zip(single, ours, strict=True))
     medians = {name: statistics.median(ts) for name, ts in times.items()}
     for name, median in medians.items():
         print(f"  {name:<28}{median * 1e3:9.0f} ms  {count / median:10,.0f} rows/s  "
+              f"client CPU {statistics.median(own[name]) * 1e3:5.0f} ms, "
               f"server CPU busy {statistics.median(busy[name]):4.0%}")  # fmt: skip
-    print(f"  losant_async / sequential: {vs_seq:.1f}x, / {THREADS} threads: {vs_thr:.1f}x "
-          f"(medians of {rounds} paired rounds)")  # fmt: skip
-    return vs_seq, vs_thr, count, statistics.median(busy[names[2]])
+    print(f"  losant_async / sequential: {vs_seq:.1f}x, / {THREADS} threads: {vs_thr:.1f}x, "
+          f"/ bulk=False: {vs_single:.1f}x (medians of {rounds} paired rounds)")  # fmt: skip
+    return vs_seq, vs_thr, vs_single, count, statistics.median(busy[names[2]])
 
 
 def results(quick: bool, callgrind: bool = False) -> list[Result]:
     """The figures for ``python -m benchmarks``."""
     sizes, rounds = ((2, 1, 2), 1) if quick else ((10, 4, 5), 5)
-    vs_seq, vs_thr, count, busy = measure(sizes, rounds)
+    vs_seq, vs_thr, vs_single, count, busy = measure(sizes, rounds)
     notes = (
         f"{count} rows, {sizes[0]} orgs of {sizes[2]} applications and {sizes[1]} sandboxes, "
         f"20 ms latency, median of {rounds} paired rounds; the server's CPU is {busy:.0%} busy "
-        "during losant_async's scrape"
+        f"during losant_async's scrape; bulk endpoints make it {vs_single:.1f}x its per-entity "
+        "calls"
     )
     return [
         Result(
@@ -283,10 +260,5 @@ def results(quick: bool, callgrind: bool = False) -> list[Result]:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--serve"]:
-        orgs, sandboxes, apps = (int(x) for x in sys.argv[2:5])
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve(orgs, sandboxes, apps))
-    else:
-        os.environ.pop("LOSANT_API_TOKEN", None)
-        script_main(__doc__, results)
+    os.environ.pop("LOSANT_API_TOKEN", None)
+    script_main(__doc__, results)

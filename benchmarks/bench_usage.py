@@ -1,12 +1,13 @@
 """The usage scrape end to end: throughput against a sequential scrape, and memory flat in
 the number of entities.
 
-The local Losant server runs in a child process. Two measures:
+The local Losant server runs in a child process (its CPU is not the client's). Two
+measures:
 
-- throughput: ``scrape_usage`` of some orgs (every metric, daily, 7 days) on an
-  in-process server answering after 20 ms (an API across a network), 16 entities at a
-  time (with their metrics in parallel, up to the client's 32 requests in flight) against
-  one request at a time (``max_concurrency=1``), alternating, best of N;
+- throughput: ``scrape_usage`` of some orgs (every metric, daily, 7 days) on the server
+  answering each request after 20 ms (an API across a network), 16 entities at a time
+  (with their metrics in parallel, up to the client's 32 requests in flight) against one
+  request at a time (``max_concurrency=1``), alternating, best of N;
 - memory: the peak of Python allocations (``tracemalloc``) over a whole scrape of a small
   and a ten times larger instance (200 orgs of 5 applications and 50 sandboxes, against
   2,000 orgs and 500 sandboxes); rows are counted and dropped, as a writer would.
@@ -16,7 +17,11 @@ The local Losant server runs in a child process. Two measures:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import os
+import signal
 import sys
 import time
 import tracemalloc
@@ -38,24 +43,60 @@ TOKEN = "bench-token"
 DAY = 86_400_000
 
 
-def local_server(orgs: int, sandboxes: int, apps: int) -> ChildServer:
-    """``python -m losant_async.testing`` of that size in a child process."""
-    cmd = [sys.executable, "-m", "losant_async.testing", "--port", "0", "--token", TOKEN]
-    cmd += ["--orgs", str(orgs), "--sandboxes", str(sandboxes), "--apps-per-org", str(apps)]
-    return ChildServer(cmd)
+LATENCY = 0.02
+
+
+class LocalServer(ChildServer):
+    """The local Losant server of that size, answering each request after ``latency``
+    seconds, in a child process."""
+
+    def __init__(self, orgs: int, sandboxes: int, apps: int, latency: float = 0.0) -> None:
+        sizes = [str(orgs), str(sandboxes), str(apps), str(latency)]
+        super().__init__([sys.executable, str(Path(__file__).resolve()), "--serve", *sizes])
+
+    def cpu(self) -> float:
+        """CPU seconds the server has used so far (0 where /proc is missing)."""
+        if self._proc is None:
+            return 0.0
+        try:
+            fields = Path(f"/proc/{self._proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+async def serve(orgs: int, sandboxes: int, apps: int, latency: float) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with FakeLosant(TOKEN, orgs=orgs, sandboxes=sandboxes, apps_per_org=apps) as server:
+        if latency > 0:
+            server.faults.add(Latency(latency))
+        print(f"Losant API at {server.url}", flush=True)
+        await stop.wait()
+
+
+@functools.cache
+def seeded_instance_id() -> str:
+    """The local server's instance ID (the same seed gives the same IDs), made once and
+    outside any timing: building a server's state is no part of a scrape."""
+    return FakeLosant(TOKEN).ids.instance_id
 
 
 def window() -> tuple[int, int]:
+    """The last seven whole days, as epoch ms (the API's ``end`` is inclusive)."""
     end = int(time.time() * 1000) // DAY * DAY - 1
     return end + 1 - 7 * DAY, end
 
 
 async def scrape(url: str, max_concurrency: int = 32, **options: Any) -> tuple[int, ScrapeSummary]:
-    instance_id = FakeLosant(TOKEN).ids.instance_id  # same seed, same ids
     start, end = window()
     async with (
         LosantClient(TOKEN, base_url=url, max_concurrency=max_concurrency) as client,
-        scrape_usage(client, instance_id=instance_id, start=start, end=end, **options) as running,
+        scrape_usage(
+            client, instance_id=seeded_instance_id(), start=start, end=end, **options
+        ) as running,
     ):
         rows = 0
         async for _row in running:
@@ -63,23 +104,19 @@ async def scrape(url: str, max_concurrency: int = 32, **options: Any) -> tuple[i
     return rows, running.summary
 
 
-async def throughput(orgs: int, repeat: int) -> float:
-    async with FakeLosant(TOKEN, orgs=orgs, sandboxes=0, apps_per_org=5) as server:
-        server.faults.add(Latency(0.02))
-        best: dict[int, float] = {}
-        rows_seen: set[int] = set()
-        for i in range(repeat):
-            for concurrency in (16, 1) if i % 2 == 0 else (1, 16):
-                started = time.perf_counter()
-                # 1: one request at a time, as a plain loop over the API would make them.
-                rows, summary = await scrape(
-                    server.url,
-                    max_concurrency=32 if concurrency > 1 else 1,
-                    concurrency=concurrency,
-                )
-                elapsed = time.perf_counter() - started
-                rows_seen.add(rows)
-                best[concurrency] = min(best.get(concurrency, float("inf")), elapsed)
+async def throughput(url: str, orgs: int, repeat: int) -> float:
+    best: dict[int, float] = {}
+    rows_seen: set[int] = set()
+    for i in range(repeat):
+        for concurrency in (16, 1) if i % 2 == 0 else (1, 16):
+            started = time.perf_counter()
+            # 1: one request at a time, as a plain loop over the API would make them.
+            rows, summary = await scrape(
+                url, max_concurrency=32 if concurrency > 1 else 1, concurrency=concurrency
+            )
+            elapsed = time.perf_counter() - started
+            rows_seen.add(rows)
+            best[concurrency] = min(best.get(concurrency, float("inf")), elapsed)
     assert len(rows_seen) == 1, "the runs disagree"
     print(f"throughput: {orgs} orgs of 5 applications, {summary.requests} requests, 20 ms each")
     for concurrency, elapsed in best.items():
@@ -103,10 +140,12 @@ def results(quick: bool, callgrind: bool = False) -> list[Result]:
     """The figures for ``python -m benchmarks``."""
     sizes = [(10, 2, 2), (100, 20, 2)] if quick else [(200, 50, 5), (2000, 500, 5)]
     throughput_orgs, repeat = (2, 2) if quick else (20, 4)
-    speedup = anyio.run(throughput, throughput_orgs, repeat)
+    seeded_instance_id()  # made before any timing or tracing
+    with LocalServer(throughput_orgs, 0, 5, LATENCY) as url:
+        speedup = anyio.run(throughput, url, throughput_orgs, repeat)
     peaks = []
     for orgs, sandboxes, apps in sizes:
-        with local_server(orgs, sandboxes, apps) as url:
+        with LocalServer(orgs, sandboxes, apps) as url:
             peaks.append(anyio.run(memory, url))
     print("memory: tracemalloc peak over a whole scrape, 16 entities at a time")
     for entities, peak, rate in peaks:
@@ -133,5 +172,10 @@ def results(quick: bool, callgrind: bool = False) -> list[Result]:
 
 
 if __name__ == "__main__":
-    os.environ.pop("LOSANT_API_TOKEN", None)
-    script_main(__doc__, results)
+    if sys.argv[1:2] == ["--serve"]:
+        orgs, sandboxes, apps = (int(x) for x in sys.argv[2:5])
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(orgs, sandboxes, apps, float(sys.argv[5])))
+    else:
+        os.environ.pop("LOSANT_API_TOKEN", None)
+        script_main(__doc__, results)

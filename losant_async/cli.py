@@ -202,9 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument(
         "--concurrency",
         type=_positive_int,
-        default=16,
+        default=32,
         metavar="N",
-        help="entities fetched at once (default: 16)",
+        help="entities fetched at once (default: 32)",
     )
     usage.add_argument(
         "--progress-interval",
@@ -318,24 +318,24 @@ async def _expected_entities(client: LosantClient, scrape: UsageScrape) -> int:
     from .pagination import cursor_pages, items, numbered_pages
     from .usage import PCB
 
-    want = set(scrape.include)
-    inst = scrape.instance_id
+    want = set(scrape.plan.include)
+    inst = scrape.plan.instance_id
     orgs = org_apps = 0
-    if scrape.orgs is None:
+    if scrape.plan.orgs is None:
         pages = numbered_pages(client.instance_orgs.get, {"instance_id": inst})
         async for org in items(pages):
             orgs += 1
             org_apps += (org.summary.app_count or 0) if org.summary else 0
     else:
-        for org_id in scrape.orgs:
+        for org_id in scrape.plan.orgs:
             got = await client.instance_org.get(instance_id=inst, org_id=org_id)
             orgs += 1
             org_apps += (got.summary.app_count or 0) if got.summary else 0
     per_org = (orgs if "organization" in want else 0) + (org_apps if "application" in want else 0)
     total = per_org * len(scrape.bulk_months)
-    if not (scrape.bulk_months and scrape.metrics == (PCB,)):
+    if not (scrape.bulk_months and scrape.plan.metrics == (PCB,)):
         total += per_org
-    if scrape.sandboxes:
+    if scrape.plan.sandboxes:
         total += "instance" in want
         boxes = 0
         async for _ in items(cursor_pages(client.instance_sandboxes.get, {"instance_id": inst})):

@@ -17,10 +17,15 @@ can cover some orgs only (``orgs=[...]``, ``sandboxes=False``), so parts can run
 machines; :func:`export_usage` writes CSV or JSON Lines and resumes from a checkpoint.
 
 The API's ``end`` is inclusive: ``end=date(2026, 11, 1)`` includes the first hour (or day)
-of November. ``resolution="month"`` sums the daily payload breakdown per calendar month;
-when the window is whole months (``end`` the last millisecond of a month) the numbers of
-orgs and their applications come from ``instance.historicalSummaries``, a page per 100
-entities, instead of one call per entity.
+of November. ``resolution="month"`` sums the daily payload breakdown per calendar month.
+
+Bulk endpoints stand in for per-entity calls where they give the same numbers (``bulk=False``
+turns them off): ``applications.periodSummaries`` holds every application's daily payload
+breakdown, device and notebook counts (a page per 100 applications, read beside the list of
+applications that tells whose each one is), so only their payload counts take a call each
+(a split by org reads its orgs' own summaries); when the window is whole months (``end`` the
+last millisecond of a month) the monthly breakdowns of orgs and their applications come
+from ``instance.historicalSummaries``, a page per 100 entities.
 """
 
 from __future__ import annotations
@@ -31,12 +36,11 @@ import os
 import re
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, Literal, Self
+from typing import IO, TYPE_CHECKING, Any, Literal, Required, Self, TypedDict, TypeVar, Unpack
 
 import anyio
 import msgspec
@@ -54,6 +58,8 @@ __all__ = [
     "METRICS",
     "RESOURCE_TYPES",
     "EntityUsage",
+    "ExportOptions",
+    "ScrapePlan",
     "ScrapeSummary",
     "UsageRow",
     "UsageScrape",
@@ -79,12 +85,20 @@ METRICS: tuple[Metric, ...] = (
 RESOURCE_TYPES: tuple[ResourceType, ...] = ("instance", "organization", "sandbox", "application")
 DEFAULT_INCLUDE: tuple[ResourceType, ...] = ("organization", "sandbox", "application")
 
+T = TypeVar("T")
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 _RESOLUTION_MS = {"hour": HOUR_MS, "day": DAY_MS, "month": DAY_MS}
 _ID = re.compile(r"^[A-Fa-f\d]{24}$")
 PCB: Metric = "payload_counts_breakdown"
-ORG_LISTINGS = 4  # orgs whose applications are listed at once
+ORG_LISTINGS = 16  # orgs whose applications are listed at once
+# The metrics an org's applications.periodSummaries gives for each of its applications:
+# metric -> (the action's ``include`` name, the summary's attribute).
+_SUMMARY_PARTS: dict[str, tuple[str, str]] = {
+    PCB: ("payloadCounts", "payload_counts"),  # daily, billable only: the breakdown's defaults
+    "device_counts": ("deviceCounts", "device_counts"),
+    "notebook_minute_counts": ("notebookMinuteCounts", "notebook_minute_counts"),
+}
 
 
 class UsageRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -122,23 +136,26 @@ class EntityUsage:
 
 @dataclass
 class ScrapeSummary:
-    """Live counters of a scrape: read them for a progress bar while it runs.
-
-    ``entities_found`` grows as the walk discovers entities; ``entities_done`` counts
-    those whose rows were handed out; ``entities_skipped`` those a resumed scrape had
-    already done. ``requests`` are API calls the scrape made, ``retries`` the retries the
-    client made meanwhile.
-    """
+    """Live counters of a scrape: read them for a progress bar while it runs."""
 
     entities_found: int = 0
+    """Entities (units of :class:`EntityUsage`) the walk has discovered so far."""
     entities_done: int = 0
+    """Entities whose rows were handed out."""
     entities_skipped: int = 0
-    rows: int = 0
-    errors: int = 0
-    requests: int = 0
-    retries: int = 0
+    """Entities a resumed scrape had already done (in ``skip``)."""
     started: float = field(default_factory=time.monotonic)
+    """When the scrape began (``time.monotonic()``)."""
     finished: float | None = None
+    """When it ended, once it has."""
+    rows: int = 0
+    """Rows handed out, error rows included."""
+    errors: int = 0
+    """Error rows: failed calls and listings."""
+    requests: int = 0
+    """API calls the scrape made (retries aside)."""
+    retries: int = 0
+    """Retries the client made meanwhile (any caller's on the same client)."""
 
     @property
     def elapsed(self) -> float:
@@ -208,13 +225,55 @@ def _rows(entity: _Entity, metric: str, answer: Any, monthly: bool) -> list[Usag
                 months[month] = months.get(month, 0) + entry.value
         return [entity.row(metric, month, "value", value) for month, value in months.items()]
     for entry in counts:
-        for info in msgspec.structs.fields(type(entry)):
-            if info.name == "date":
-                continue
-            value = getattr(entry, info.name)
+        for attr, name in _value_fields(type(entry)):
+            value = getattr(entry, attr)
             if value is not None:
-                out.append(entity.row(metric, entry.date, info.encode_name, value))
+                out.append(entity.row(metric, entry.date, name, value))
     return out
+
+
+_VALUE_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
+def _value_fields(kind: type) -> tuple[tuple[str, str], ...]:
+    """(attribute, API name) of a count entry's values, per entry type: msgspec.structs.fields
+    resolves the type's annotations on every call, far too slow to make per entry."""
+    found = _VALUE_FIELDS.get(kind)
+    if found is None:
+        fields = msgspec.structs.fields(kind)
+        found = _VALUE_FIELDS[kind] = tuple(
+            (info.name, info.encode_name) for info in fields if info.name != "date"
+        )
+    return found
+
+
+async def _page_lists(pages: AsyncIterator[Any]) -> AsyncIterator[list[Any]]:
+    """Each page's items as a list."""
+    async for page in pages:
+        yield list(page.items or ())
+
+
+def _read_ahead(tg: TaskGroup, walk: AsyncIterator[T]) -> MemoryObjectReceiveStream[T]:
+    """``walk``'s items, read in a task of ``tg`` one item ahead of the reader."""
+    send, receive = anyio.create_memory_object_stream[T](1)
+
+    async def pump() -> None:
+        async with send:
+            async for item in walk:
+                await send.send(item)
+
+    tg.start_soon(pump)
+    return receive
+
+
+async def _until_error(walk: AsyncIterator[T]) -> AsyncIterator[T]:
+    """``walk``'s items up to a failed call: what it would have given is fetched another
+    way."""
+    try:
+        async for item in walk:
+            yield item
+    except LosantError:
+        return
 
 
 def _error_row(entity: _Entity, metric: str, exc: BaseException) -> UsageRow:
@@ -254,50 +313,87 @@ def _check_ids(name: str, values: Sequence[str] | None) -> tuple[str, ...] | Non
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class ScrapePlan:
+    """The arguments of a scrape, checked and resolved (times in epoch ms)."""
+
+    instance_id: str
+    start: int
+    end: int
+    metrics: tuple[Metric, ...]
+    include: tuple[ResourceType, ...]
+    resolution: Resolution
+    concurrency: int
+    orgs: tuple[str, ...] | None
+    sandboxes: bool
+    bulk: bool
+    skip: frozenset[str]
+    progress: Callable[[ScrapeSummary], object] | None
+
+    @classmethod
+    def checked(cls, given: Mapping[str, Any]) -> ScrapePlan:
+        """The plan of :func:`scrape_usage`'s arguments (``client`` aside); a bad one
+        raises TypeError or ValueError."""
+        args = {k: v for k, v in given.items() if k not in ("client", "now")}
+        instance_id = args["instance_id"]
+        if not isinstance(instance_id, str) or not _ID.match(instance_id):
+            raise ValueError(f"instance_id: {instance_id!r} is not a Losant ID (24 hex digits)")
+        for name in ("start", "end"):
+            args[name] = resolve_epoch_ms(args[name], name, now=given["now"])
+        if args["start"] > args["end"]:
+            raise ValueError(f"start ({args['start']}) is after end ({args['end']})")
+        args["metrics"] = metrics = tuple(dict.fromkeys(args["metrics"]))
+        unknown: list[str] = [m for m in metrics if m not in METRICS]
+        if unknown or not metrics:
+            raise ValueError(f"metrics: {unknown or 'none'}; choose from {', '.join(METRICS)}")
+        if isinstance(args["include"], str):
+            raise TypeError("include takes a list of resource types, not a single string")
+        args["include"] = levels = tuple(dict.fromkeys(args["include"]))
+        unknown = [str(t) for t in levels if t not in RESOURCE_TYPES]
+        if unknown or not levels:
+            choices = ", ".join(RESOURCE_TYPES)
+            raise ValueError(f"include: {unknown or 'none'}; choose from {choices}")
+        if args["resolution"] not in _RESOLUTION_MS:
+            raise ValueError(f"resolution: {args['resolution']!r}; choose hour, day or month")
+        concurrency = args["concurrency"]
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"concurrency must be an int of at least 1, not {concurrency!r}")
+        args["orgs"] = _check_ids("orgs", args["orgs"])
+        sandboxes = args["sandboxes"]
+        args["sandboxes"] = args["orgs"] is None if sandboxes is None else bool(sandboxes)
+        args["skip"] = frozenset(args["skip"])
+        return cls(**args)
+
+
 class UsageScrape:
     """A running scrape: ``async with`` it, then iterate its rows (or :meth:`entities`);
-    :attr:`summary` counts as it goes. Leaving the ``async with`` early cancels the rest.
+    :attr:`summary` counts as it goes, :attr:`plan` holds its checked arguments. Leaving
+    the ``async with`` early cancels the rest.
     """
 
-    def __init__(
-        self,
-        client: LosantClient,
-        *,
-        instance_id: str,
-        start: int,
-        end: int,
-        metrics: tuple[Metric, ...],
-        include: tuple[ResourceType, ...],
-        resolution: Resolution,
-        concurrency: int,
-        orgs: tuple[str, ...] | None,
-        sandboxes: bool,
-        bulk: bool,
-        skip: frozenset[str],
-        progress: Callable[[ScrapeSummary], object] | None,
-    ) -> None:
+    def __init__(self, client: LosantClient, plan: ScrapePlan) -> None:
         self.client = client
-        self.instance_id = instance_id
-        self.start = start
-        self.end = end
-        self.metrics = metrics
-        self.include = include
-        self.resolution = resolution
-        self.concurrency = concurrency
-        self.orgs = orgs
-        self.sandboxes = sandboxes
-        self.skip = skip
-        self.progress = progress
+        self.plan = plan
         self.summary = ScrapeSummary()
+        start, end, metrics, resolution = plan.start, plan.end, plan.metrics, plan.resolution
         self.bulk_months = (
             _months(start, end)
-            if bulk
+            if plan.bulk
             and resolution == "month"
             and PCB in metrics
-            and orgs is None
+            and plan.orgs is None
             and _month_aligned(start)
             and _month_aligned(end + 1)
             else []
+        )
+        # Metrics of org applications read from their org's period summaries (a page per
+        # 100 applications), not one call each; hourly breakdowns are not in them.
+        self.summary_metrics: tuple[Metric, ...] = tuple(
+            m
+            for m in metrics
+            if plan.bulk
+            and m in _SUMMARY_PARTS
+            and not (m == PCB and (resolution == "hour" or self.bulk_months))
         )
         self._tg: TaskGroup | None = None
         self._send: MemoryObjectSendStream[EntityUsage] | None = None
@@ -308,7 +404,7 @@ class UsageScrape:
     @property
     def window(self) -> tuple[int, int]:
         """(start, end) in epoch ms, as sent to the API (relative times resolved once)."""
-        return self.start, self.end
+        return self.plan.start, self.plan.end
 
     # -- lifetime ---------------------------------------------------------------------
 
@@ -317,19 +413,17 @@ class UsageScrape:
             raise RuntimeError("a scrape runs once")
         self.summary = ScrapeSummary()
         self._retries_before = self.client._transport.retries
-        self._send, self._receive = anyio.create_memory_object_stream[EntityUsage](self.concurrency)
+        self._send, self._receive = anyio.create_memory_object_stream[EntityUsage](
+            self.plan.concurrency
+        )
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         self._tg.start_soon(self._run, self._send)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
+    async def __aexit__(self, *exc_info: Any) -> bool | None:  # (type, exception, traceback)
         assert self._tg is not None and self._receive is not None
+        exc = exc_info[1]
         self._tg.cancel_scope.cancel()  # a no-op once the walk and every job are done
         try:
             if exc is not None and not isinstance(exc, anyio.get_cancelled_exc_class()):
@@ -337,7 +431,7 @@ class UsageScrape:
                 # (the task group would raise it inside an exception group).
                 await self._tg.__aexit__(None, None, None)
                 return None
-            return await self._tg.__aexit__(exc_type, exc, tb)
+            return await self._tg.__aexit__(*exc_info)
         finally:
             self._receive.close()
             self.summary.finished = time.monotonic()
@@ -358,8 +452,8 @@ class UsageScrape:
             summary.entities_done += 1
             summary.rows += len(entity.rows)
             summary.errors += len(entity.errors)
-            if self.progress is not None:
-                self.progress(summary)
+            if self.plan.progress is not None:
+                self.plan.progress(summary)
 
     async def _rows(self) -> AsyncIterator[UsageRow]:
         async for entity in self.entities():
@@ -386,7 +480,7 @@ class UsageScrape:
         self.summary.retries = self.client._transport.retries - self._retries_before
 
     async def _run(self, send: MemoryObjectSendStream[EntityUsage]) -> None:
-        limiter = anyio.CapacityLimiter(self.concurrency)
+        limiter = anyio.CapacityLimiter(self.plan.concurrency)
         async with send, anyio.create_task_group() as tg:
 
             async def submit(
@@ -395,7 +489,7 @@ class UsageScrape:
                 """Run ``job`` once there is room; ``key`` None: a job that sends the
                 units it finds itself (and counts them)."""
                 if key is not None:
-                    if key in self.skip:
+                    if key in self.plan.skip:
                         self.summary.entities_skipped += 1
                         return
                     self.summary.entities_found += 1
@@ -424,17 +518,34 @@ class UsageScrape:
             limiter.release_on_behalf_of(borrower)
 
     async def _walk(self, submit: Callable[..., Awaitable[None]]) -> None:
-        inst = self.instance_id
-        want: set[str] = set(self.include)
-        if self.sandboxes and "instance" in want:  # the part with the rest of the instance
+        inst = self.plan.instance_id
+        want: set[str] = set(self.plan.include)
+        if self.plan.sandboxes and "instance" in want:  # the part with the rest of the instance
             entity = _Entity("instance", inst, None, None)
             await submit(lambda: self._usage(entity, named=True), entity.key)
         for month in self.bulk_months:
             await submit(lambda month=month: self._bulk_month(month), None)
-        if "organization" in want or "application" in want:
-            await self._walk_orgs(submit, want)
-        if self.sandboxes and ("sandbox" in want or "application" in want):
-            await self._walk_sandboxes(submit, want)
+        # The parts of the instance are walked side by side: each list call waits out
+        # the API's latency.
+        org_ids: set[str] = set()
+        box_ids: set[str] = set()
+        listed = anyio.Event()  # the orgs and sandboxes are all known
+        joined = self.plan.orgs is None and bool(self.summary_metrics) and "application" in want
+        if joined:  # every application at once, with its summary (see _walk_apps)
+            want = want - {"application"}
+
+        async def lists() -> None:
+            async with anyio.create_task_group() as tg:
+                if joined or "organization" in want or "application" in want:
+                    tg.start_soon(self._walk_orgs, submit, want, org_ids)
+                if self.plan.sandboxes and (joined or want & {"sandbox", "application"}):
+                    tg.start_soon(self._walk_sandboxes, submit, want, box_ids)
+            listed.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lists)
+            if joined:
+                tg.start_soon(self._walk_apps, submit, org_ids, box_ids, listed)
 
     async def _listing(self, what: str, parent: _Entity, walk: AsyncIterator[Any]) -> Any:
         """Items of a list walk; a failure becomes an error row of the parent's listing."""
@@ -447,27 +558,30 @@ class UsageScrape:
     async def _failed(self, key: str, entity: _Entity, what: str, exc: LosantError) -> None:
         """An error row for a failure outside an entity's own usage calls (a listing, an
         org asked for by ID), unless a resumed scrape already has it."""
-        if key in self.skip:
+        if key in self.plan.skip:
             self.summary.entities_skipped += 1
             return
         self.summary.entities_found += 1
         assert self._send is not None
         await self._send.send(EntityUsage(key, [_error_row(entity, what, exc)], [exc]))
 
-    async def _walk_orgs(self, submit: Callable[..., Awaitable[None]], want: set[str]) -> None:
+    async def _walk_orgs(
+        self, submit: Callable[..., Awaitable[None]], want: set[str], org_ids: set[str]
+    ) -> None:
+        """The orgs (their IDs into ``org_ids``), and their applications if wanted."""
         client = self.client
-        inst = self.instance_id
-        if self.bulk_months and self.metrics == (PCB,):
+        inst = self.plan.instance_id
+        if self.bulk_months and self.plan.metrics == (PCB,):
             want = want - {"organization", "application"}  # the bulk jobs cover them
             if not want:
                 return
         instance = _Entity("instance", inst, None, None)
-        orgs: AsyncIterator[Any]
-        if self.orgs is None:
+        batches: AsyncIterator[Any]  # of orgs: a page at a time, or one named org
+        if self.plan.orgs is None:
             pages = numbered_pages(self._counted(client.instance_orgs.get), {"instance_id": inst})
-            orgs = self._listing("organizations", instance, items(pages))
+            batches = self._listing("organizations", instance, _page_lists(pages))
         else:
-            orgs = self._named_orgs(self.orgs)
+            batches = self._named_orgs(self.plan.orgs)
         # Orgs' application lists are walked a few at a time, each in its own task, so
         # that one org's listing does not hold up the next (they wait for room in the
         # entity limiter, which never waits for them: no deadlock).
@@ -475,42 +589,109 @@ class UsageScrape:
 
         async def list_apps(org: _Entity, borrower: object) -> None:
             try:
-                args = {"org_id": org.resource_id}
-                apps = numbered_pages(self._counted(client.applications.get), args)
-                async for app in self._listing("applications", org, items(apps)):
+                apps = self._org_apps(org.resource_id)
+                async for app in self._listing("applications", org, apps):
                     entity = _Entity("application", str(app.id), app.name, org.resource_id)
-                    await submit(lambda e=entity: self._usage(e, in_org=True), entity.key)
+                    summary = getattr(app, "summary", None)
+                    await submit(
+                        lambda e=entity, s=summary: self._usage(e, in_org=True, summary=s),
+                        entity.key,
+                    )
             finally:
                 listings.release_on_behalf_of(borrower)
 
         async with anyio.create_task_group() as tg:
-            async for org in orgs:
-                entity = _Entity("organization", str(org.id), org.name, inst)
-                if "organization" in want:
-                    await submit(lambda entity=entity: self._usage(entity), entity.key)
+            async for batch in batches:
+                found = [_Entity("organization", str(o.id), o.name, inst) for o in batch]
+                org_ids.update(e.resource_id for e in found)
+                # A batch's listings go first: each brings many entities' work, so the
+                # requests in flight stay many while the orgs' own usage is fetched.
                 if "application" in want:
-                    borrower = object()
-                    await listings.acquire_on_behalf_of(borrower)
-                    tg.start_soon(list_apps, entity, borrower)
+                    for entity in found:
+                        borrower = object()
+                        await listings.acquire_on_behalf_of(borrower)
+                        tg.start_soon(list_apps, entity, borrower)
+                if "organization" in want:
+                    for entity in found:
+                        await submit(lambda entity=entity: self._usage(entity), entity.key)
 
-    async def _named_orgs(self, org_ids: tuple[str, ...]) -> AsyncIterator[Any]:
-        """The orgs asked for, each read for its name; one not found is an error row."""
+    def _org_apps(self, org_id: str) -> AsyncIterator[Any]:
+        """An org's applications: with their summaries when some metrics come from them."""
+        if not self.summary_metrics:
+            fetch = self._counted(self.client.applications.get)
+            return items(numbered_pages(fetch, {"org_id": org_id}))
+        fetch = self._counted(self.client.applications.period_summaries)
+        return items(numbered_pages(fetch, {"org_id": org_id, **self._summary_args()}))
+
+    def _summary_args(self) -> dict[str, Any]:
+        """Arguments of applications.periodSummaries: the window, the parts wanted."""
+        parts = ",".join(_SUMMARY_PARTS[m][0] for m in self.summary_metrics)
+        return {"start": self.plan.start, "end": self.plan.end, "include": parts}
+
+    async def _walk_apps(
+        self,
+        submit: Callable[..., Awaitable[None]],
+        org_ids: set[str],
+        box_ids: set[str],
+        listed: anyio.Event,
+    ) -> None:
+        """Every application the token sees, with its period summary: the list of them and
+        their summaries are read side by side, a page of each at a time, both in ID order
+        (so that their pages hold the same applications), from the start of the scrape.
+        Those owned by the instance's orgs and sandboxes are its application entities;
+        one missing from its summaries page (or every one, when that list fails) is
+        fetched per entity."""
+        instance = _Entity("instance", self.plan.instance_id, None, None)
+        order = {"sort_field": "id", "sort_direction": "asc"}
+        listing = numbered_pages(self._counted(self.client.applications.get), order)
+        fetch = self._counted(self.client.applications.period_summaries)
+        summed = _until_error(numbered_pages(fetch, {**order, **self._summary_args()}))
+        async with anyio.create_task_group() as tg:
+            apps = _read_ahead(tg, self._listing("applications", instance, listing))
+            summaries = _read_ahead(tg, summed)
+            async with apps, summaries:
+                await listed.wait()  # the owners are known
+                async for page in apps:
+                    try:
+                        got = await summaries.receive()
+                    except anyio.EndOfStream:
+                        got = None
+                    found = {x.id: x.summary for x in got.items or ()} if got else {}
+                    for app in page.items or ():
+                        owner = app.owner_id
+                        if owner not in org_ids and owner not in box_ids:
+                            continue  # not the instance's: the token user's own
+                        entity = _Entity("application", str(app.id), app.name, owner)
+                        summary, in_org = found.get(app.id), owner in org_ids
+                        await submit(
+                            lambda e=entity, s=summary, o=in_org: self._usage(
+                                e, in_org=o, summary=s
+                            ),
+                            entity.key,
+                        )
+                tg.cancel_scope.cancel()  # a summaries page beyond the list's: not needed
+
+    async def _named_orgs(self, org_ids: tuple[str, ...]) -> AsyncIterator[list[Any]]:
+        """The orgs asked for, one at a time, each read for its name; one not found is an
+        error row."""
         get = self._counted(self.client.instance_org.get)
         for org_id in org_ids:
             try:
-                org = await get(instance_id=self.instance_id, org_id=org_id)
+                org = await get(instance_id=self.plan.instance_id, org_id=org_id)
             except LosantError as exc:
-                entity = _Entity("organization", org_id, None, self.instance_id)
+                entity = _Entity("organization", org_id, None, self.plan.instance_id)
                 await self._failed(entity.key, entity, "get", exc)
             else:
-                yield org
+                yield [org]
 
-    async def _walk_sandboxes(self, submit: Callable[..., Awaitable[None]], want: set[str]) -> None:
+    async def _walk_sandboxes(
+        self, submit: Callable[..., Awaitable[None]], want: set[str], box_ids: set[str]
+    ) -> None:
+        """The sandboxes (their IDs into ``box_ids``), and their applications if wanted."""
         client = self.client
-        inst = self.instance_id
+        inst = self.plan.instance_id
         instance = _Entity("instance", inst, None, None)
         boxes = cursor_pages(self._counted(client.instance_sandboxes.get), {"instance_id": inst})
-        box_ids: set[str] = set()
         async for box in self._listing("sandboxes", instance, items(boxes)):
             box_ids.add(str(box.id))
             if "sandbox" in want:
@@ -520,7 +701,7 @@ class UsageScrape:
         if "application" not in want or not box_ids:
             return
         # Sandbox applications are listed with every application the token sees, and
-        # told apart by their owner.
+        # told apart by their owner (_walk_apps does so for every application at once).
         apps = numbered_pages(self._counted(client.applications.get), {})
         async for app in self._listing("applications", instance, items(apps)):
             if app.owner_id in box_ids:
@@ -533,20 +714,26 @@ class UsageScrape:
             return client.instance, {"instance_id": entity.resource_id}
         if entity.resource_type == "organization":
             return client.instance_org, {
-                "instance_id": self.instance_id,
+                "instance_id": self.plan.instance_id,
                 "org_id": entity.resource_id,
             }
         if entity.resource_type == "sandbox":
-            args = {"instance_id": self.instance_id, "instance_sandbox_id": entity.resource_id}
+            args = {"instance_id": self.plan.instance_id, "instance_sandbox_id": entity.resource_id}
             return client.instance_sandbox, args
         return client.application, {"application_id": entity.resource_id}
 
     async def _usage(
-        self, entity: _Entity, *, named: bool = False, in_org: bool = False
+        self,
+        entity: _Entity,
+        *,
+        named: bool = False,
+        in_org: bool = False,
+        summary: Any = None,
     ) -> EntityUsage:
         resource, ids = self._calls(entity)
         rows: list[UsageRow] = []
         errors: list[LosantError] = []
+        monthly = self.plan.resolution == "month"
         if named:  # the instance: its name is one more call
             try:
                 got = await self._counted(resource.get)(**ids)
@@ -555,26 +742,41 @@ class UsageScrape:
                 rows.append(_error_row(entity, "get", exc))
                 errors.append(exc)
         bulk_covered = bool(self.bulk_months) and (entity.resource_type == "organization" or in_org)
-        metrics = [m for m in self.metrics if not (m == PCB and bulk_covered)]
+        metrics = [m for m in self.plan.metrics if not (m == PCB and bulk_covered)]
         # An entity's metrics are fetched at once (the client's max_concurrency still caps
         # what is in flight); their rows keep the order of ``metrics``.
-        answers: list[list[UsageRow] | LosantError] = [[] for _ in metrics]
+        answers: list[list[UsageRow] | LosantError | None] = [None] * len(metrics)
+        if summary is not None:  # an org application: some metrics came with its listing
+            for slot, metric in enumerate(metrics):
+                part = (
+                    getattr(summary, _SUMMARY_PARTS[metric][1], None)
+                    if (metric in self.summary_metrics)
+                    else None
+                )
+                if part is not None:
+                    answers[slot] = _rows(entity, metric, part, monthly)
 
         async def fetch(slot: int, metric: str) -> None:
-            args = dict(ids, start=self.start, end=self.end)
+            args = dict(ids, start=self.plan.start, end=self.plan.end)
             if metric == PCB:
-                args["resolution"] = _RESOLUTION_MS[self.resolution]
+                args["resolution"] = _RESOLUTION_MS[self.plan.resolution]
             try:
                 answer = await self._counted(getattr(resource, metric))(**args)
             except LosantError as exc:
                 answers[slot] = exc
             else:
-                answers[slot] = _rows(entity, metric, answer, self.resolution == "month")
+                answers[slot] = _rows(entity, metric, answer, monthly)
 
-        async with anyio.create_task_group() as tg:
-            for slot, metric in enumerate(metrics):
-                tg.start_soon(fetch, slot, metric)
+        missing = [slot for slot, answer in enumerate(answers) if answer is None]
+        if len(missing) == 1:  # no task group for a single call
+            await fetch(missing[0], metrics[missing[0]])
+        elif missing:
+            async with anyio.create_task_group() as tg:
+                for slot in missing:
+                    tg.start_soon(fetch, slot, metrics[slot])
         for metric, answer in zip(metrics, answers, strict=True):
+            if answer is None:
+                continue
             if isinstance(answer, LosantError):
                 rows.append(_error_row(entity, metric, answer))
                 errors.append(answer)
@@ -586,21 +788,21 @@ class UsageScrape:
         """The month's payloads of every org and org application from the instance's
         historical summaries, each entity-month sent as its own unit."""
         assert self._send is not None
-        want: set[str] = set(self.include)
+        want: set[str] = set(self.plan.include)
         fetch = self._counted(self.client.instance.historical_summaries)
-        pages = numbered_pages(fetch, {"instance_id": self.instance_id, "month": month})
+        pages = numbered_pages(fetch, {"instance_id": self.plan.instance_id, "month": month})
         when = datetime.fromtimestamp(month / 1000, tz=UTC)
-        instance = _Entity("instance", self.instance_id, None, None)
+        instance = _Entity("instance", self.plan.instance_id, None, None)
         async for item in self._listing("historical summaries", instance, items(pages)):
             kind = item.resource_type
             if kind not in ("organization", "application") or kind not in want:
                 continue
             if kind == "application" and item.owner_type != "organization":
                 continue
-            parent = self.instance_id if kind == "organization" else item.owner_id
+            parent = self.plan.instance_id if kind == "organization" else item.owner_id
             entity = _Entity(kind, str(item.resource_id), item.resource_name, parent)
             key = f"{entity.key}:{PCB}:{when:%Y-%m}"
-            if key in self.skip:
+            if key in self.plan.skip:
                 self.summary.entities_skipped += 1
                 continue
             self.summary.entities_found += 1
@@ -618,7 +820,7 @@ def scrape_usage(
     metrics: Iterable[Metric] = METRICS,
     include: Iterable[ResourceType] = DEFAULT_INCLUDE,
     resolution: Resolution = "day",
-    concurrency: int = 16,
+    concurrency: int = 32,
     orgs: Sequence[str] | None = None,
     sandboxes: bool | None = None,
     bulk: bool = True,
@@ -635,46 +837,12 @@ def scrape_usage(
     ``concurrency`` entities are fetched at once, each with its metrics in parallel (the
     client's ``max_concurrency`` caps the requests in flight). ``orgs`` limits the scrape
     to those orgs and their applications; ``sandboxes`` (default: only when ``orgs`` is
-    None) adds the sandboxes, their applications and the instance level. ``skip`` holds keys of
+    None) adds the sandboxes, their applications and the instance level. ``bulk`` lets
+    bulk endpoints stand in for per-entity calls (see the module). ``skip`` holds keys of
     :class:`EntityUsage` already done. ``progress`` is called after each entity.
     Arguments are checked here, before any request.
     """
-    if not isinstance(instance_id, str) or not _ID.match(instance_id):
-        raise ValueError(f"instance_id: {instance_id!r} is not a Losant ID (24 hex digits)")
-    start_ms = resolve_epoch_ms(start, "start", now=now)
-    end_ms = resolve_epoch_ms(end, "end", now=now)
-    if start_ms > end_ms:
-        raise ValueError(f"start ({start_ms}) is after end ({end_ms})")
-    chosen_metrics = tuple(dict.fromkeys(metrics))
-    unknown: list[str] = [m for m in chosen_metrics if m not in METRICS]
-    if unknown or not chosen_metrics:
-        raise ValueError(f"metrics: {unknown or 'none'}; choose from {', '.join(METRICS)}")
-    if isinstance(include, str):
-        raise TypeError("include takes a list of resource types, not a single string")
-    levels = tuple(dict.fromkeys(include))
-    unknown = [str(t) for t in levels if t not in RESOURCE_TYPES]
-    if unknown or not levels:
-        raise ValueError(f"include: {unknown or 'none'}; choose from {', '.join(RESOURCE_TYPES)}")
-    if resolution not in _RESOLUTION_MS:
-        raise ValueError(f"resolution: {resolution!r}; choose hour, day or month")
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError(f"concurrency must be an int of at least 1, not {concurrency!r}")
-    org_ids = _check_ids("orgs", orgs)
-    return UsageScrape(
-        client,
-        instance_id=instance_id,
-        start=start_ms,
-        end=end_ms,
-        metrics=chosen_metrics,
-        include=levels,
-        resolution=resolution,
-        concurrency=concurrency,
-        orgs=org_ids,
-        sandboxes=org_ids is None if sandboxes is None else bool(sandboxes),
-        bulk=bulk,
-        skip=frozenset(skip),
-        progress=progress,
-    )
+    return UsageScrape(client, ScrapePlan.checked(locals()))
 
 
 # -- writers ---------------------------------------------------------------------------
@@ -938,27 +1106,37 @@ def _epoch_clock() -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC)
 
 
+class ExportOptions(TypedDict, total=False):
+    """The arguments :func:`export_usage` passes on to :func:`scrape_usage`: all of its
+    own but ``skip``, which a checkpoint sets, with the same defaults."""
+
+    instance_id: Required[str]
+    start: Required[TimeArg]
+    end: Required[TimeArg]
+    metrics: Iterable[Metric]
+    include: Iterable[ResourceType]
+    resolution: Resolution
+    concurrency: int
+    orgs: Sequence[str] | None
+    sandboxes: bool | None
+    bulk: bool
+    progress: Callable[[ScrapeSummary], object] | None
+    now: Callable[[], datetime] | None
+
+
 async def export_usage(
     client: LosantClient,
     out: str | os.PathLike[str] | None,
     *,
-    instance_id: str,
-    start: TimeArg,
-    end: TimeArg,
     format: Format = "csv",
     checkpoint: str | os.PathLike[str] | None = None,
-    metrics: Iterable[Metric] = METRICS,
-    include: Iterable[ResourceType] = DEFAULT_INCLUDE,
-    resolution: Resolution = "day",
-    concurrency: int = 16,
-    orgs: Sequence[str] | None = None,
-    sandboxes: bool | None = None,
-    bulk: bool = True,
-    progress: Callable[[ScrapeSummary], object] | None = None,
-    now: Callable[[], datetime] | None = None,
+    **options: Unpack[ExportOptions],
 ) -> ScrapeSummary:
-    """Scrape usage (as :func:`scrape_usage`) into ``out`` (a path; None: stdout) as CSV
-    or JSON Lines, each entity's rows written together.
+    """Scrape usage into ``out`` (a path; None: stdout) as CSV or JSON Lines, each
+    entity's rows written together. ``options`` are :func:`scrape_usage`'s:
+    ``instance_id``, ``start`` and ``end`` (required), ``metrics``, ``include``,
+    ``resolution``, ``concurrency``, ``orgs``, ``sandboxes``, ``bulk``, ``progress`` and
+    ``now`` (see :class:`ExportOptions`).
 
     With ``checkpoint`` (a path), each entity is recorded once its rows are flushed, and
     an export started again with the same arguments resumes: the output keeps what was
@@ -968,32 +1146,21 @@ async def export_usage(
     fmt = _format(format)
     if checkpoint is not None and out is None:
         raise ValueError("a checkpoint needs an output file: stdout cannot be resumed")
-    options: dict[str, Any] = {
-        "instance_id": instance_id,
-        "metrics": metrics,
-        "include": include,
-        "resolution": resolution,
-        "concurrency": concurrency,
-        "orgs": orgs,
-        "sandboxes": sandboxes,
-        "bulk": bulk,
-        "progress": progress,
-        "now": now,
-    }
-    scrape = scrape_usage(client, start=start, end=end, **options)
+    scrape = scrape_usage(client, **options)
     if out is None:
         async with scrape:
             await _write(scrape, None, fmt)
         return scrape.summary
 
+    plan = scrape.plan
     params = {
-        "instance_id": scrape.instance_id,
-        "metrics": list(scrape.metrics),
-        "include": list(scrape.include),
-        "resolution": scrape.resolution,
-        "orgs": None if scrape.orgs is None else list(scrape.orgs),
-        "sandboxes": scrape.sandboxes,
-        "bulk": bulk,
+        "instance_id": plan.instance_id,
+        "metrics": list(plan.metrics),
+        "include": list(plan.include),
+        "resolution": plan.resolution,
+        "orgs": None if plan.orgs is None else list(plan.orgs),
+        "sandboxes": plan.sandboxes,
+        "bulk": plan.bulk,
         "format": format,
     }
     store = _Checkpoint(Path(checkpoint)) if checkpoint is not None else None
@@ -1001,14 +1168,14 @@ async def export_usage(
     resume = export.resumable(params)
     if resume is not None:
         (first, last), kept, keep_to = resume
-        given = {"start": start, "end": end}
+        given = {"start": options["start"], "end": options["end"]}
         for name, stored in (("start", first), ("end", last)):
             # An absolute time must match the first run's; a relative one takes it.
             mine = resolve_epoch_ms(given[name], name, now=_epoch_clock)
             if mine > 0 and mine != stored:
                 raise ValueError(f"{name} ({mine}) differs from the checkpoint's ({stored})")
-        skip = [key for key, _ in kept]
-        scrape = scrape_usage(client, start=first, end=last, skip=skip, **options)
+        options["start"], options["end"] = first, last
+        scrape = scrape_usage(client, skip=[key for key, _ in kept], **options)
         export.open_resumed(kept, keep_to)
     else:
         export.open_fresh(params, scrape.window)

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import anyio
 import msgspec
@@ -140,7 +140,7 @@ async def test_with_injected_503s_and_dropped_connections(
 async def test_a_failing_entity_gives_an_error_row_and_the_scrape_goes_on(
     server: FakeLosant, client: LosantClient
 ) -> None:
-    server.faults.add(Status(status=404), action="application.deviceCounts", times=1)
+    server.faults.add(Status(status=404), action="application.payloadCounts", times=1)
     async with scrape_usage(
         client, instance_id=server.ids.instance_id, start=START, end=END
     ) as scrape:
@@ -149,14 +149,14 @@ async def test_a_failing_entity_gives_an_error_row_and_the_scrape_goes_on(
     (error,) = failed.errors
     assert isinstance(error, NotFoundError) and error.status == 404
     (error_row,) = [r for r in failed.rows if r.error is not None]
-    assert error_row.metric == "device_counts" and error_row.field == "error"
+    assert error_row.metric == "payload_counts" and error_row.field == "error"
     assert error_row.value is None
     assert str(error_row.error).startswith("NotFoundError: GET ")
     app_id = error_row.resource_id
-    # Everything else arrived: the truth less that application's device counts.
+    # Everything else arrived: the truth less that application's payload counts.
     expected = truth(server)
     for key in list(expected):
-        if key[1] == app_id and key[4] == "device_counts":
+        if key[1] == app_id and key[4] == "payload_counts":
             del expected[key]
     rows = [r for e in results for r in e.rows if r.error is None]
     assert keyed(rows) == expected
@@ -198,23 +198,50 @@ async def test_an_unknown_org_in_a_split_is_an_error_row(
     assert summary.errors == 1
 
 
+@pytest.mark.parametrize(
+    ("action", "lost"),
+    [
+        ("instanceOrgs.get", "organizations"),  # and so which applications are theirs
+        ("applications.get", "applications"),
+    ],
+)
 async def test_a_failing_list_gives_an_error_row_and_the_rest_goes_on(
-    server: FakeLosant, client: LosantClient
+    server: FakeLosant, client: LosantClient, action: str, lost: str
 ) -> None:
-    server.faults.add(Status(status=403), action="instanceOrgs.get", times=1)
+    server.faults.add(Status(status=403), action=action, times=1)
     rows, summary = await scrape_all(client, instance_id=server.ids.instance_id)
     (error,) = [r for r in rows if r.error]
-    assert (error.resource_type, error.metric) == ("instance", "list organizations")
+    assert (error.resource_type, error.metric) == ("instance", f"list {lost}")
     assert str(error.error).startswith("PermissionDeniedError: GET ")
-    # No org was reached; the sandboxes and their applications were.
-    assert keyed(r for r in rows if not r.error) == truth(server, orgs=[])
+    org_ids = set(server.state.orgs)
+    expected = truth(server)
+    for key in list(expected):
+        kind, parent = key[0], key[3]
+        if lost == "applications" and kind == "application":
+            del expected[key]
+        elif lost == "organizations" and (kind == "organization" or parent in org_ids):
+            del expected[key]
+    assert keyed(r for r in rows if not r.error) == expected
     assert summary.errors == 1
+
+
+async def test_a_failing_period_summaries_page_is_made_up_by_per_entity_calls(
+    server: FakeLosant, client: LosantClient
+) -> None:
+    server.faults.add(Status(status=403), action="applications.periodSummaries", times=1)
+    rows, summary = await scrape_all(client, instance_id=server.ids.instance_id)
+    assert keyed(rows) == truth(server)
+    assert summary.errors == 0
+    assert len(server.journal.for_action("applications.periodSummaries")) == 1  # refused
+    instance_apps = {key[1] for key in truth(server) if key[0] == "application"}
+    assert len(server.journal.for_action("application.deviceCounts")) == len(instance_apps)
 
 
 async def test_memory_is_bounded_by_concurrency(server: FakeLosant, client: LosantClient) -> None:
     """At most ``concurrency`` entities are being fetched at once, each with its four
-    metrics, besides the lists being walked (the orgs, and the applications of up to
-    ORG_LISTINGS orgs); progress is reported after each entity."""
+    metrics, besides the lists being walked (the orgs, the applications of up to
+    ORG_LISTINGS orgs, and beside them the sandboxes and every application); progress is
+    reported after each entity."""
     server.faults.add(Latency(delay=0.002))
     seen: list[int] = []
     rows, summary = await scrape_all(
@@ -224,7 +251,7 @@ async def test_memory_is_bounded_by_concurrency(server: FakeLosant, client: Losa
         progress=lambda s: seen.append(s.entities_done),
     )
     assert keyed(rows) == truth(server)
-    assert server.stats.peak_in_flight <= 2 * 4 + 1 + ORG_LISTINGS
+    assert server.stats.peak_in_flight <= 2 * 4 + 1 + ORG_LISTINGS + 2
     assert seen == list(range(1, summary.entities_done + 1))
 
 
@@ -274,13 +301,6 @@ async def test_leaving_early_stops_the_scrape(server: FakeLosant, client: Losant
             pass
 
 
-async def test_rows_need_the_async_with(server: FakeLosant, client: LosantClient) -> None:
-    scrape = scrape_usage(client, instance_id=server.ids.instance_id, start=START, end=END)
-    with pytest.raises(RuntimeError, match="async with"):
-        await exhaust(scrape)
-    assert len(server.journal) == 0
-
-
 async def test_arguments_are_checked_before_any_request(
     server: FakeLosant, client: LosantClient
 ) -> None:
@@ -307,6 +327,8 @@ async def test_arguments_are_checked_before_any_request(
         await export_usage(client, None, instance_id=inst, start=START, end=END, format="xml")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="stdout cannot be resumed"):
         await export_usage(client, None, instance_id=inst, start=START, end=END, checkpoint="x")
+    with pytest.raises(RuntimeError, match="async with"):  # rows need the async with
+        await exhaust(scrape_usage(client, instance_id=inst, start=START, end=END))
     assert len(server.journal) == 0
 
 
@@ -324,22 +346,40 @@ def last_month() -> tuple[int, int]:
     return ms(first), ms(today) - 1
 
 
+class Scraped(NamedTuple):
+    rows: list[UsageRow]
+    summary: ScrapeSummary
+    calls: Counter[str | None]  # requests per action
+
+
+async def bulk_and_single(orgs: int, **options: Any) -> tuple[FakeLosant, Scraped, Scraped]:
+    """One scrape with the bulk endpoints and one without (``bulk=False``), of a fresh
+    instance of ``orgs`` orgs of 3 applications and 2 sandboxes, 70 days of history."""
+    runs: list[Scraped] = []
+    async with FakeLosant(orgs=orgs, sandboxes=2, apps_per_org=3, days=70) as server:
+        async with LosantClient(server.token, base_url=server.url) as client:
+            for bulk in (True, False):
+                server.journal.clear()
+                rows, summary = await scrape_all(
+                    client, instance_id=server.ids.instance_id, bulk=bulk, **options
+                )
+                runs.append(Scraped(rows, summary, Counter(e.action for e in server.journal)))
+    return server, runs[0], runs[1]
+
+
 async def test_monthly_numbers_from_the_bulk_endpoint_equal_per_entity_calls() -> None:
     start, end = last_month()
-    async with FakeLosant(orgs=5, sandboxes=2, apps_per_org=3, days=70) as server:
-        async with LosantClient(server.token, base_url=server.url) as client:
-            options: dict[str, Any] = {
-                "instance_id": server.ids.instance_id,
-                "start": start,
-                "end": end,
-                "metrics": ("payload_counts_breakdown",),
-                "resolution": "month",
-            }
-            bulk, bulk_summary = await scrape_all(client, **options)
-            bulk_calls = Counter(e.action for e in server.journal)
-            server.journal.clear()
-            single, single_summary = await scrape_all(client, bulk=False, **options)
-            single_calls = Counter(e.action for e in server.journal)
+    options: dict[str, Any] = {
+        "start": start,
+        "end": end,
+        "metrics": ("payload_counts_breakdown",),
+        "resolution": "month",
+    }
+    (
+        server,
+        (bulk, bulk_summary, bulk_calls),
+        (single, single_summary, single_calls),
+    ) = await bulk_and_single(5, **options)
     assert keyed(bulk) == keyed(single)
     assert keyed(bulk) == truth(
         server, start=start, end=end, metrics=options["metrics"], resolution="month"
@@ -366,6 +406,50 @@ async def test_a_window_of_part_of_a_month_is_not_taken_from_the_bulk_endpoint(
     )
     assert keyed(rows) == truth(server, metrics=("payload_counts_breakdown",), resolution="month")
     assert not server.journal.for_action("instance.historicalSummaries")
+
+
+PER_APP = ("application.payloadCountsBreakdown", "application.deviceCounts",
+           "application.notebookMinuteCounts")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("resolution", "start_end"),
+    [("day", (START, END)), ("month", (START, END)), ("hour", (START, END)), ("month", None)],
+)
+async def test_applications_from_period_summaries_equal_per_entity_calls(
+    resolution: str, start_end: tuple[int, int] | None
+) -> None:
+    """applications.periodSummaries (a page per 100 applications, read beside the list of
+    every application) gives the same rows as each application's own calls, at every
+    resolution; hourly breakdowns are not in it, and are still fetched per application
+    (as are monthly ones over whole months, of sandbox applications: those of orgs come
+    from the historical summaries then)."""
+    start, end = start_end or last_month()  # also a whole month, beside historical summaries
+    (
+        server,
+        (bulk, bulk_summary, bulk_calls),
+        (single, single_summary, single_calls),
+    ) = await bulk_and_single(3, start=start, end=end, resolution=resolution)
+    assert not any(r.error for r in bulk)
+    assert keyed(bulk) == keyed(single)
+    assert keyed(bulk) == truth(server, start=start, end=end, resolution=resolution)
+    org_apps, box_apps = 3 * 3, sum(len(b.app_ids) for b in server.state.sandboxes.values())
+    assert box_apps > 0
+    assert bulk_calls["applications.periodSummaries"] == 1  # one page for every application
+    assert single_calls["applications.periodSummaries"] == 0
+    for action in PER_APP:
+        per_entity = org_apps + box_apps
+        assert single_calls[action] == per_entity
+        breakdown = action == "application.payloadCountsBreakdown"
+        if breakdown and resolution == "hour":
+            assert bulk_calls[action] == per_entity
+        elif breakdown and start_end is None:  # whole months
+            assert bulk_calls[action] == box_apps
+        else:
+            assert bulk_calls[action] == 0
+    assert bulk_calls["application.payloadCounts"] == org_apps + box_apps
+    assert bulk_summary.requests < single_summary.requests
+    assert bulk_summary.rows == single_summary.rows
 
 
 # -- writers ----------------------------------------------------------------------------
@@ -538,7 +622,9 @@ async def test_an_interrupted_export_resumed_gives_every_row_once(
         for e in server.journal[first_requests:]
         if e.action and e.action.split(".")[1].endswith(("Counts", "CountsBreakdown"))
     ]
-    assert len(usage_paths) >= 4 * (16 - 5)
+    # Each entity not recorded was fetched once more (an org's applications' other
+    # metrics come with their org's period summaries).
+    assert sum(p.endswith("/payloadCounts") for p in usage_paths) == 16 - 5
     assert not [p for p in usage_paths if any(i in p for i in done_ids)]
 
     # Resumed once more, everything is already there: nothing is fetched but the lists.

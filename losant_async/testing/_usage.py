@@ -4,7 +4,9 @@ level adds up (see :mod:`._state`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from ._schema import JSON
 from ._state import (
@@ -29,6 +31,8 @@ Scope = tuple[str, str, list[str]]
 """(kind, key, application IDs) usage is summed over; ``(kind, key)`` names the cache."""
 Window = tuple[int, int, int]
 """(start, end, now) in ms."""
+T = TypeVar("T")
+_CACHED = 256  # windows remembered per kind (a real clock makes every window new)
 
 
 class Usage:
@@ -36,6 +40,25 @@ class Usage:
 
     def __init__(self, state: State) -> None:
         self.state = state
+        # What a window's answers share whatever the scope (they are linear in its
+        # weights): summed hour weights, ISO dates and the day weights, per span of hours
+        # or days (a window ending now has the same span until the next hour starts).
+        self._memo: dict[tuple[object, ...], object] = {}
+
+    def _span(self, window: Window, unit: int) -> tuple[int, int]:
+        """First and last index of the hours (or days) the window has usage in, as
+        :meth:`State.hours` walks them."""
+        start, end, now = window
+        first, last = max(start, self.state.data_start(now)), min(end, now)
+        return -(-first // unit), last // unit
+
+    def _cached(self, key: tuple[object, ...], make: Callable[[], T]) -> T:
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) >= _CACHED:
+                self._memo.clear()
+            found = self._memo[key] = make()
+        return found  # type: ignore[return-value]
 
     def this_month(self) -> Window:
         """From the first of the clock's month to now: the current billing period."""
@@ -45,7 +68,33 @@ class Usage:
         return int(first.timestamp() * 1000), now, now
 
     def window_weight(self, window: Window) -> int:
-        return sum(self.state.hour_weight(h) for h in self.state.hours(*window))
+        return self._cached(
+            ("hours", *self._span(window, HOUR)),
+            lambda: sum(self.state.hour_weight(h) for h in self.state.hours(*window)),
+        )
+
+    def _buckets(self, window: Window, resolution: int) -> list[tuple[str, int]]:
+        """(ISO date, summed hour weights) of each ``resolution`` slot of the window."""
+
+        def make() -> list[tuple[str, int]]:
+            buckets: dict[int, int] = {}
+            for h in self.state.hours(*window):
+                slot = h * HOUR // resolution * resolution
+                buckets[slot] = buckets.get(slot, 0) + self.state.hour_weight(h)
+            return [(iso(slot), weight) for slot, weight in buckets.items()]
+
+        return self._cached(("buckets", resolution, *self._span(window, HOUR)), make)
+
+    def _days(self, window: Window) -> list[tuple[str, int, int, int]]:
+        """(ISO date, created, deleted and notebook weights) of each day of the window."""
+        weight = self.state.day_weight
+        return self._cached(
+            ("days", *self._span(window, DAY)),
+            lambda: [
+                (iso(d * DAY), weight("created", d), weight("deleted", d), weight("notebook", d))
+                for d in self.state.days_in(*window)
+            ],
+        )
 
     def payload_counts_of(self, scope: Scope, window: Window, as_bytes: bool) -> JSON:
         weights = self.state.sum_weights(*scope)
@@ -65,33 +114,32 @@ class Usage:
         )
 
     def breakdown_of(self, window: Window, per_hour: int, resolution: int) -> JSON:
-        buckets: dict[int, int] = {}
-        for h in self.state.hours(*window):
-            slot = h * HOUR // resolution * resolution
-            buckets[slot] = buckets.get(slot, 0) + per_hour * self.state.hour_weight(h)
-        counts = [{"date": iso(slot), "value": value} for slot, value in buckets.items()]
+        counts: list[JSON] = [
+            {"date": when, "value": per_hour * weight}
+            for when, weight in self._buckets(window, resolution)
+        ]
         return {"start": iso(window[0]), "end": iso(window[1]), "counts": counts}
 
     def device_counts_of(self, scope: Scope, window: Window) -> JSON:
         weights = self.state.sum_weights(*scope)
         total = sum(self.state.device_count(self.state.apps[a]) for a in scope[2])
-        counts = [
+        counts: list[JSON] = [
             {
-                "date": iso(day * DAY),
-                "created": weights[W_CREATED] * self.state.day_weight("created", day),
-                "deleted": weights[W_DELETED] * self.state.day_weight("deleted", day),
+                "date": when,
+                "created": weights[W_CREATED] * created,
+                "deleted": weights[W_DELETED] * deleted,
                 "total": total,
             }
-            for day in self.state.days_in(*window)
+            for when, created, deleted, _ in self._days(window)
         ]
         return {"start": iso(window[0]), "end": iso(window[1]), "counts": counts}
 
     def notebook_counts_of(self, scope: Scope, window: Window) -> JSON:
         weights = self.state.sum_weights(*scope)
-        counts = []
-        for day in self.state.days_in(*window):
-            factor = 1 + self.state.day_weight("notebook", day)
-            entry: dict[str, JSON] = {"date": iso(day * DAY)}
+        counts: list[JSON] = []
+        for when, _, _, notebook in self._days(window):
+            factor = 1 + notebook
+            entry: dict[str, JSON] = {"date": when}
             for k, name in enumerate(NOTEBOOK_FIELDS):
                 entry[name] = weights[W_NOTEBOOK + k] * factor
             counts.append(entry)

@@ -71,9 +71,9 @@ class UsageHandlers(Area):
                 "deviceCounts": lambda: self.usage.device_counts_of(scope, window),
                 "notebookMinuteCounts": lambda: self.usage.notebook_counts_of(scope, window),
             }
-            core: dict[str, JSON] = {"id": app.id, "applicationId": app.id, "name": app.name}
-            core["summary"] = {p: makers[p]() for p in wanted}
-            return self._render("periodSummaries.item", core, {})
+            # Every property the item's schema has, built to it: no template to fill.
+            summary: dict[str, JSON] = {p: makers[p]() for p in wanted}
+            return {"id": app.id, "applicationId": app.id, "name": app.name, "summary": summary}
 
         return 200, paged(call, self._listed_apps(call), App.value, render)
 
