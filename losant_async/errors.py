@@ -100,7 +100,20 @@ class ServerError(APIError):
     """5xx: the API or something in front of it failed."""
 
 
-class APIConnectionError(LosantError):
+class _Unanswered(LosantError):
+    """A request that got no answer: which one (when there was one) and whether it may
+    have reached the server."""
+
+    def __init__(
+        self, message: str, *, method: str = "", path: str = "", sent: bool = False
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.sent = sent
+        super().__init__(f"{method} {path}: {message}" if method else message)
+
+
+class APIConnectionError(_Unanswered):
     """The request could not be sent or the response could not be read in full.
 
     ``sent`` tells whether the request may have reached the server; ``partial`` holds any
@@ -110,31 +123,20 @@ class APIConnectionError(LosantError):
     def __init__(
         self, message: str, *, method: str, path: str, sent: bool, partial: bytes = b""
     ) -> None:
-        self.method = method
-        self.path = path
-        self.sent = sent
         self.partial = partial
-        super().__init__(f"{method} {path}: {message}")
+        super().__init__(message, method=method, path=path, sent=sent)
 
 
 class APITimeoutError(APIConnectionError):
     """The connect or total timeout elapsed."""
 
 
-class ClientClosedError(LosantError, RuntimeError):
+class ClientClosedError(_Unanswered, RuntimeError):
     """The client was closed before or during the call.
 
     ``sent`` tells whether the request may have reached the server before the close cut it
     off. Also a ``RuntimeError``, as using a closed client is a mistake of the program.
     """
-
-    def __init__(
-        self, message: str, *, method: str = "", path: str = "", sent: bool = False
-    ) -> None:
-        self.method = method
-        self.path = path
-        self.sent = sent
-        super().__init__(f"{method} {path}: {message}" if method else message)
 
 
 class DecodeError(LosantError):

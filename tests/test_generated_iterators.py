@@ -286,20 +286,12 @@ async def test_a_list_with_time_params_walks_with_times_on_every_page(
 def test_item_and_page_types_are_inferred_for_other_lists() -> None:
     """Checked by mypy; the iterators are made but never started (no request)."""
     client = LosantClient("t")
-    app = "0" * 24
-    assert_type(
-        client.devices.iterate_get_composite_state(application_id=app, attributes="t"),
-        AsyncIterator[models.CompositeDevicesStateItem],
-    )
-    assert_type(
-        client.instance.iterate_historical_summaries_pages(instance_id=app),
-        AsyncIterator[models.HistoricalSummaries],
-    )
-    assert_type(
-        client.flows.iterate_get_by_version(application_id=app, version="v1"),
-        AsyncIterator[models.FlowVersion],
-    )
-    assert_type(
-        client.instance_sandboxes.iterate_pages(instance_id=app),
-        AsyncIterator[models.InstanceSandboxes],
-    )
+    a = "0" * 24
+    states = client.devices.iterate_get_composite_state(application_id=a, attributes="t")
+    summaries = client.instance.iterate_historical_summaries_pages(instance_id=a)
+    versions = client.flows.iterate_get_by_version(application_id=a, version="v1")
+    boxes = client.instance_sandboxes.iterate_pages(instance_id=a)
+    assert_type(states, AsyncIterator[models.CompositeDevicesStateItem])
+    assert_type(summaries, AsyncIterator[models.HistoricalSummaries])
+    assert_type(versions, AsyncIterator[models.FlowVersion])
+    assert_type(boxes, AsyncIterator[models.InstanceSandboxes])

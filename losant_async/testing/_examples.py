@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -212,26 +213,16 @@ def _copy(value: JSON) -> JSON:
     return value
 
 
+@dataclass(slots=True)
 class HttpCall:
     """An action call as HTTP: what a client sends for ``args``."""
 
-    __slots__ = ("files", "headers", "json", "method", "path", "query")
-
-    def __init__(
-        self,
-        method: str,
-        path: str,
-        query: list[tuple[str, str]],
-        json: JSON = None,
-        files: list[tuple[str, bytes | str, str | None]] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        self.method = method
-        self.path = path
-        self.query = query
-        self.json = json
-        self.files = files
-        self.headers = headers or {}
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    json: JSON = None
+    files: list[tuple[str, bytes | str, str | None]] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def encode_request(qualname: str, args: dict[str, JSON]) -> HttpCall:
