@@ -169,7 +169,9 @@ class LosantClient(AsyncCloseable, Resources):
         """Send any request (``path`` from the API root) with the client's auth, limits,
         retries and errors; returns the decoded JSON, or None for an empty body.
         ``timeout`` left out is the client's; ``None`` is no limit."""
-        return await self._transport.request(method, path, params, body, headers, timeout)
+        transport = self._transport
+        request = transport.build_raw(method, path, params, body, headers, timeout)
+        return transport.decode_json(request, await transport.send(request))
 
     def stream(
         self,

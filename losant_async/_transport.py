@@ -630,21 +630,6 @@ class Transport:
             encoded.multipart, args["timeout"],
         )  # fmt: skip
 
-    async def request(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, Any] | None,
-        body: Any,
-        headers: Mapping[str, str] | None,
-        timeout: TimeoutArg | NotGiven,
-    ) -> Any:
-        """Send any request through the same limits, retries and errors (the arguments of
-        :meth:`LosantClient.request`, whose signature holds the defaults)."""
-        request = self.build_raw(method, path, params, body, headers, timeout)
-        response = await self.send(request)
-        return self.decode_json(request, response)
-
     def build_raw(
         self,
         method: str,
