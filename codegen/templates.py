@@ -369,10 +369,7 @@ def models_package(header: str, modules: dict[str, str]) -> str:
     """The index of the models' modules: module -> names."""
     return MODELS_PACKAGE.substitute(
         header=header,
-        index="".join(
-            f"    {_quoted([m])}: ({_quoted(_in(modules, m))},),\n"
-            for m in sorted(set(modules.values()))
-        ),
+        index="".join(f'    "{m}": ({_quoted(names)},),\n' for m, names in _by_module(modules)),
     )
 
 
@@ -381,15 +378,18 @@ def models_all(header: str, modules: dict[str, str]) -> str:
     return MODELS_ALL.substitute(
         header=header,
         imports="".join(
-            f"from .{m} import {', '.join(_in(modules, m))}\n"
-            for m in sorted(set(modules.values()))
+            f"from .{m} import {', '.join(names)}\n" for m, names in _by_module(modules)
         ),
         public="".join(f'    "{n}",\n' for n in sorted(modules)),
     )
 
 
-def _in(modules: dict[str, str], module: str) -> list[str]:
-    return sorted(n for n, m in modules.items() if m == module)
+def _by_module(modules: dict[str, str]) -> list[tuple[str, list[str]]]:
+    """(module, its names), both sorted, from name -> module."""
+    by: dict[str, list[str]] = {}
+    for name, module in sorted(modules.items()):
+        by.setdefault(module, []).append(name)
+    return sorted(by.items())
 
 
 def _quoted(names: list[str]) -> str:
