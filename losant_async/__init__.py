@@ -13,6 +13,7 @@ from ._version import API_VERSION, __version__
 from .errors import *  # noqa: F403  (every exception, listed once in errors.__all__)
 
 if TYPE_CHECKING:
+    from . import hooks as hooks
     from . import models as models
     from . import sse as sse
     from ._client import LosantClient as LosantClient
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from ._types import FileInput as FileInput
     from ._types import Timeout as Timeout
     from ._types import TimeoutArg as TimeoutArg
+    from .hooks import Hooks as Hooks
     from .sse import EventStream as EventStream
     from .sse import ServerSentEvent as ServerSentEvent
     from .sse import StreamGap as StreamGap
@@ -33,6 +35,7 @@ __all__ = [
     "API_VERSION",
     "EventStream",
     "FileInput",
+    "Hooks",
     "LosantClient",
     "LosantDecodeWarning",
     "RateLimit",
@@ -45,6 +48,7 @@ __all__ = [
     "Timeout",
     "TimeoutArg",
     "__version__",
+    "hooks",
     "models",
     "sse",
 ]
@@ -64,6 +68,8 @@ _LAZY = {
     "ServerSentEvent": (".sse", "ServerSentEvent"),
     "StreamGap": (".sse", "StreamGap"),
     "StreamStats": (".sse", "StreamStats"),
+    "Hooks": (".hooks", "Hooks"),
+    "hooks": (".hooks", None),
     "models": (".models", None),
     "sse": (".sse", None),
 }

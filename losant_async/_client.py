@@ -17,7 +17,9 @@ from ._types import Timeout, TimeoutArg
 
 if TYPE_CHECKING:
     import aiohttp
+    from opentelemetry.trace import TracerProvider  # hooks
 
+    from .hooks import Hooks  # hooks
     from .sse import EventStream, ServerSentEvent
 
 DEFAULT_BASE_URL = "https://api.losant.com"
@@ -46,6 +48,11 @@ class LosantClient(AsyncCloseable, Resources):
     ``rate_limit`` takes requests per second (a float) or a :class:`RateLimit`;
     ``max_concurrency`` caps requests in flight (streams are not counted). A client may
     serve successive event loops (``asyncio.run`` twice), one at a time.
+
+    ``hooks`` takes :class:`~losant_async.hooks.Hooks`, callbacks on each request attempt,
+    retry and stream reconnect; ``tracing=True`` (or a ``TracerProvider``) makes an
+    OpenTelemetry span per attempt and per stream connection (needs ``opentelemetry-api``,
+    the ``otel`` extra).
     """
 
     def __init__(
@@ -59,6 +66,8 @@ class LosantClient(AsyncCloseable, Resources):
         max_concurrency: int = 32,
         accept_version: str = ACCEPT_VERSION,
         session: aiohttp.ClientSession | None = None,
+        hooks: Hooks | None = None,
+        tracing: bool | TracerProvider = False,
     ) -> None:
         # From here on the token lives only in a Secret: a traceback through this frame
         # (say, for a bad base_url) must not show it among the locals.
@@ -90,6 +99,10 @@ class LosantClient(AsyncCloseable, Resources):
             accept_version=accept_version,
             session=session,
         )
+        if hooks is not None or tracing is not False:  # hooks and tracing, when asked for
+            from ._observer import observer
+
+            self._transport.observer = observer(hooks, tracing, self._transport.base_url)
         self._resources: dict[str, Any] = {}
 
     def __repr__(self) -> str:

@@ -12,7 +12,7 @@ import platform
 import time
 import weakref
 from collections.abc import AsyncGenerator, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -35,6 +35,9 @@ from .errors import (
     LosantError,
     error_for_status,
 )
+
+if TYPE_CHECKING:
+    from ._observer import Attempt, Observer  # hooks
 
 T = TypeVar("T")
 
@@ -199,6 +202,7 @@ class Transport:
         self.retries = 0  # retries this client has made, for counters such as a scrape's
         # Open stream responses: closed by aclose(), as a caller's session outlives it.
         self._streams: weakref.WeakSet[aiohttp.ClientResponse] = weakref.WeakSet()
+        self.observer: Observer | None = None  # hooks: the client's hooks and tracing
 
     # -- lifetime -------------------------------------------------------------------
 
@@ -328,7 +332,7 @@ class Transport:
     async def call(self, action: Action[T], args: Mapping[str, Any]) -> T:
         """Run one generated action with its coroutine's arguments."""
         request = encode_action(action, args, self.accept_version)
-        response = await self.send(request, self.client_timeout(args.get("timeout")))
+        response = await self.send(request, self.client_timeout(args.get("timeout")), action)
         return self._decode_model(action, request, response)  # type: ignore[no-any-return]
 
     async def request(
@@ -369,9 +373,17 @@ class Transport:
                 body=response.body,
             ) from None
 
-    async def send(self, request: EncodedRequest, timeout: aiohttp.ClientTimeout) -> Response:
-        """Send with retries; a 2xx :class:`Response` or a :class:`LosantError`."""
+    async def send(
+        self,
+        request: EncodedRequest,
+        timeout: aiohttp.ClientTimeout,
+        action: Action[Any] | None = None,
+    ) -> Response:
+        """Send with retries; a 2xx :class:`Response` or a :class:`LosantError`.
+        ``action`` names the call to hooks and spans (None for a raw request)."""
         policy = self.retry
+        obs = self.observer  # hooks
+        att: Attempt | None = None  # hooks
         attempt = 0
         sent = False
         data: Any = request.body
@@ -409,6 +421,8 @@ class Transport:
                         raise self._closed_error(request, sent=False) from None
                 if self._closed:
                     raise self._closed_error(request, sent=False)
+                if obs is not None:  # hooks: attempt start
+                    att = obs.start(action, request, attempt + 1)
                 try:
                     # Our error handling must not depend on how a caller's session is set
                     # up: statuses are ours to judge, and bodies are always decompressed.
@@ -449,6 +463,10 @@ class Transport:
                 except RuntimeError:
                     if not self._closed:  # aiohttp's "Session is closed", after aclose()
                         raise
+            except BaseException as exc:
+                if obs is not None:  # hooks: attempt end, cancelled (or closed while queued)
+                    obs.end(att, None, exc)
+                raise
             finally:
                 limiter.release()
             # Judged here, outside the handlers, so that no aiohttp error rides along as
@@ -457,7 +475,10 @@ class Transport:
             retry_after: str | None = None
             if response is None:
                 if self._closed:
-                    raise self._closed_error(request, sent=exchange.sent)
+                    closed = self._closed_error(request, sent=exchange.sent)
+                    if obs is not None:  # hooks: attempt end, closed in flight
+                        obs.end(att, None, closed)
+                    raise closed
                 error = failed(
                     what,
                     method=request.method,
@@ -491,6 +512,8 @@ class Transport:
                         policy.budget.success()
                     if self.bucket is not None:
                         self.bucket.succeeded()
+                    if obs is not None:  # hooks: attempt end, success
+                        obs.end(att, response.status, None)
                     return response
                 error = error_for_status(
                     response.status,
@@ -502,6 +525,8 @@ class Transport:
                 sent = True
                 retry_after = error.retry_after
                 retryable = policy.retryable_status(request.method, response.status)
+            if obs is not None:  # hooks: attempt end, failure
+                obs.end(att, None if response is None else response.status, error)
             if not retryable or attempt >= policy.max_retries:
                 raise error
             if policy.budget is not None and not policy.budget.try_spend():
@@ -510,6 +535,8 @@ class Transport:
             self.retries += 1
             delay = policy.delay(attempt, retry_after)
             logger.debug("%s %s: retrying in %.3fs", request.method, request.path, delay)
+            if obs is not None and att is not None:  # hooks: retry decision
+                obs.retry(att, None if response is None else response.status, error, delay)
             if not await self._wait(delay):
                 raise self._closed_error(request, sent=sent)
             attempt += 1

@@ -52,6 +52,8 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Span  # hooks
+
     from ._action import Action
     from ._transport import Transport
 
@@ -246,6 +248,8 @@ class EventStream(AsyncCloseable, Generic[T]):
         # Scope of the iterating task's reconnect (backoff wait and connect): aclose()
         # from another task cancels it, so that closing does not wait for either.
         self._scope: anyio.CancelScope | None = None
+        self._action: Action[Any] | None = None  # hooks: names the stream to hooks and spans
+        self._span: Span | None = None  # hooks: the open connection's span, when tracing
 
     # -- construction ----------------------------------------------------------------
 
@@ -260,7 +264,7 @@ class EventStream(AsyncCloseable, Generic[T]):
         keepalive = float(args.get("keep_alive_interval") or 2)
         timeout = args.get("timeout")
         connect = timeout.connect if isinstance(timeout, Timeout) else None
-        return cls(
+        stream = cls(
             transport,
             request.path,
             request.query,
@@ -269,6 +273,8 @@ class EventStream(AsyncCloseable, Generic[T]):
             idle_timeout=3 * keepalive,
             connect_timeout=connect if connect is not None else transport.timeout.connect,
         )
+        stream._action = action  # hooks
+        return stream
 
     @classmethod
     def for_path(
@@ -310,6 +316,9 @@ class EventStream(AsyncCloseable, Generic[T]):
             # close(), not release(): the connection must not go back to the pool mid-stream.
             self._response.close()
             self._response = None
+        if self._span is not None:  # hooks: the connection's span ends with it
+            self._span.end()
+            self._span = None
 
     @property
     def last_event_id(self) -> str:
@@ -546,7 +555,11 @@ class EventStream(AsyncCloseable, Generic[T]):
         if self._transport.closed:
             raise self._client_closed()
         self._count_reconnect("gave up")
-        await self._sleep(self._backoff())
+        delay = self._backoff()
+        if (obs := self._transport.observer) is not None:  # hooks: reconnect after a loss
+            lost = self._outage[1] if self._outage is not None else "closed"
+            obs.stream_reconnect(self._action, self.path, self._failures, delay, lost)
+        await self._sleep(delay)
         await self._connect()
 
     async def _sleep(self, seconds: float) -> None:
@@ -614,6 +627,8 @@ class EventStream(AsyncCloseable, Generic[T]):
             retry_after: float | None = None
             failure: LosantError
             target = self.path + (f"?{self._query}" if self._query else "")
+            if (obs := self._transport.observer) is not None:  # hooks: connect start
+                span = obs.stream_connect(self._action, self.path, self._query, self._reconnects)
             try:
                 response = await self._transport.open_stream(target, headers, timeout)
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
@@ -622,7 +637,16 @@ class EventStream(AsyncCloseable, Generic[T]):
                 failure = APIConnectionError(
                     describe_failure(exc), method="GET", path=self.path, sent=False
                 )
+                if obs is not None:  # hooks: connect failed
+                    obs.stream_answer(span, None, failure, opened=False)
+            except BaseException as exc:
+                if obs is not None:  # hooks: connect cancelled
+                    obs.stream_answer(span, None, exc, opened=False)
+                raise
             else:
+                if obs is not None:  # hooks: connect answered
+                    opened = response.status == 200 and response.content_type == "text/event-stream"
+                    self._span = obs.stream_answer(span, response.status, None, opened)
                 if self._closed:
                     response.close()
                     return
@@ -670,7 +694,12 @@ class EventStream(AsyncCloseable, Generic[T]):
             if self._transport.closed:
                 raise self._client_closed()
             self._count_reconnect("cannot connect", failure)
-            await self._sleep(self._backoff(retry_after))
+            delay = self._backoff(retry_after)
+            if obs is not None:  # hooks: reconnect after a failed connect
+                obs.stream_reconnect(
+                    self._action, self.path, self._failures, delay, "error", failure
+                )
+            await self._sleep(delay)
 
     async def _refuse(self, response: aiohttp.ClientResponse) -> NoReturn:
         self._closed = True
