@@ -6,6 +6,7 @@ first use.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from . import errors
@@ -53,6 +54,11 @@ __all__ = [
     "sse",
 ]
 __all__ += errors.__all__
+
+if os.environ.get("LOSANT_LOG"):  # the library's logging on stderr, without code
+    from ._logging import configure_from_env
+
+    configure_from_env()
 
 _LAZY = {
     "LosantClient": ("._client", "LosantClient"),

@@ -1,11 +1,15 @@
 """Hooks against the local Losant server: what each callback sees, in which order, for
-calls, retries, failures, cancellation and stream reconnects; a hook that raises."""
+calls, retries, failures, cancellation and stream reconnects; a hook that raises; and
+``LOSANT_LOG``, the library's logging without code, which never shows the token."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import logging
+import os
+import sys
+import textwrap
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +18,7 @@ import msgspec
 import pytest
 
 from losant_async import Hooks, LosantClient, RetryPolicy, models
+from losant_async._logging import _EnvHandler, configure_from_env
 from losant_async.errors import APIConnectionError, NotFoundError, ServerError
 from losant_async.hooks import (
     RequestEvent,
@@ -323,3 +328,114 @@ async def test_raw_streams_report_reconnects_without_an_action(
         path,
         503,
     )
+
+
+# --- LOSANT_LOG -------------------------------------------------------------------------
+
+CHILD = textwrap.dedent(
+    """
+    import anyio, sys
+    from losant_async import LosantClient, NotFoundError, RetryPolicy
+
+    async def main() -> None:
+        app, device = sys.argv[1], sys.argv[2]
+        retry = RetryPolicy(backoff_base=0.001, backoff_max=0.001)
+        async with LosantClient(retry=retry) as client:  # token and URL from the environment
+            await client.device.get(application_id=app, device_id=device)
+            try:
+                await client.device.get(application_id=app, device_id="0" * 24)
+            except NotFoundError:
+                pass
+            stream = client.application.mqtt_subscription_stream(application_id=app, topic="#")
+            stream.backoff_base = stream.backoff_max = 0.001
+            gap = anyio.Event()
+            stream.on_gap = lambda _: gap.set()
+            with anyio.fail_after(10):
+                async with stream, anyio.create_task_group() as tg:
+                    await client.application.mqtt_publish_message(
+                        application_id=app, payload={"topic": "t", "message": "1"}
+                    )
+                    tg.start_soon(read, stream)
+                    await gap.wait()  # the server dropped the stream after the event
+                    tg.cancel_scope.cancel()
+
+    async def read(stream) -> None:
+        async for _ in stream:
+            pass
+
+    anyio.run(main)
+    """
+)
+
+
+async def run_child(server: FakeLosant, log: str | None) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOSANT_")}
+    env |= {"LOSANT_API_TOKEN": server.token, "LOSANT_API_URL": server.url}
+    if log is not None:
+        env["LOSANT_LOG"] = log
+    ids = server.ids
+    server.faults.add(StreamDrop(every=1), action=MQTT)
+    done = await anyio.run_process(
+        [sys.executable, "-c", CHILD, ids.application_id, ids.device_id], env=env, check=False
+    )
+    stderr = done.stderr.decode()
+    assert done.returncode == 0, stderr
+    return stderr
+
+
+async def test_losant_log_debug_logs_every_attempt_but_never_the_token(
+    server: FakeLosant,
+) -> None:
+    ids = server.ids
+    server.faults.add(Status(503), action="device.get", times=1)
+    server.faults.add(Status(503), action=MQTT, times=1)
+    stderr = await run_child(server, "debug")
+    path = f"/applications/{ids.application_id}/devices/{ids.device_id}"
+    for line in (
+        f"DEBUG losant_async: GET {path} -> 503 (attempt 1,",
+        f"DEBUG losant_async: GET {path}: retrying in",
+        f"DEBUG losant_async: GET {path} -> 200 (attempt 2,",
+        "-> 404 (attempt 1,",
+        f"stream /applications/{ids.application_id}/mqttSubscriptionStream: status 503, retrying",
+        f"stream /applications/{ids.application_id}/mqttSubscriptionStream: connected",
+        "server closed the stream, reconnecting",
+        "reconnected without resuming",
+    ):
+        assert line in stderr
+    assert server.token not in stderr
+    assert server.token[:8] not in stderr  # not even a part of it
+
+
+async def test_losant_log_info_leaves_out_the_debug_lines(server: FakeLosant) -> None:
+    stderr = await run_child(server, "INFO")
+    stream = f"/applications/{server.ids.application_id}/mqttSubscriptionStream"
+    assert f"INFO losant_async: stream {stream}: reconnected without resuming;" in stderr
+    assert "DEBUG" not in stderr and "-> 200" not in stderr
+    assert server.token not in stderr
+
+
+async def test_without_losant_log_the_library_is_silent(server: FakeLosant) -> None:
+    assert await run_child(server, None) == ""
+
+
+async def test_a_losant_log_value_not_understood_says_so(server: FakeLosant) -> None:
+    stderr = await run_child(server, "verbose")
+    assert stderr == (
+        "losant_async: LOSANT_LOG='verbose' is not one of debug, info, warning, error; "
+        "logging left as it is\n"
+    )
+
+
+def test_configure_from_env_adds_its_handler_once() -> None:
+    logger = logging.getLogger("losant_async")
+    level, handlers = logger.level, list(logger.handlers)
+    try:
+        assert configure_from_env({"LOSANT_LOG": "debug"}) == logging.DEBUG
+        assert configure_from_env({"LOSANT_LOG": " Info "}) == logging.INFO
+        assert logger.level == logging.INFO
+        assert [type(h) for h in logger.handlers if h not in handlers] == [_EnvHandler]
+        assert configure_from_env({}) is None
+    finally:
+        for h in [h for h in logger.handlers if h not in handlers]:
+            logger.removeHandler(h)
+        logger.setLevel(level)
