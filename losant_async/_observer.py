@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from .errors import APIError, LosantError
@@ -24,10 +25,10 @@ from .hooks import (
 )
 
 if TYPE_CHECKING:
+    import aiohttp
     from opentelemetry.trace import Span
 
     from ._action import Action
-    from ._encoding import EncodedRequest
     from ._tracing import Tracing
 
 logger = logging.getLogger("losant_async")
@@ -88,16 +89,17 @@ class Observer:
 
     # -- calls --------------------------------------------------------------------------
 
-    def start(self, action: Action[Any] | None, request: EncodedRequest, attempt: int) -> Attempt:
-        """An attempt (``attempt`` from 1) is about to be sent."""
+    def start(
+        self, action: Action[Any] | None, method: str, path: str, url: str, attempt: int
+    ) -> Attempt:
+        """An attempt (``attempt`` from 1) at ``url`` is about to be sent; ``path`` is its
+        path from the base URL, without the query."""
         if action is not None:
-            a = Attempt(action.qualname, action.path, request.method, request.path, attempt)
+            a = Attempt(action.qualname, action.path, method, path, attempt)
         else:
-            a = Attempt(None, None, request.method, request.path, attempt)
+            a = Attempt(None, None, method, path, attempt)
         if self.tracing is not None:
-            a.span = self.tracing.start(
-                request.method, a.template, request.path, request.query, attempt - 1, a.action
-            )
+            a.span = self.tracing.start(method, a.template, url, attempt - 1, a.action)
         if self.on_request is not None:
             _run(
                 "on_request",
@@ -142,29 +144,31 @@ class Observer:
 
     # -- streams ------------------------------------------------------------------------
 
-    def stream_connect(
-        self, action: Action[Any] | None, path: str, query: str, resends: int
-    ) -> Span | None:
-        """A stream's connection attempt begins; its span, when tracing."""
+    async def stream_connect(
+        self,
+        connect: Awaitable[aiohttp.ClientResponse],
+        action: Action[Any] | None,
+        url: str,
+        resends: int,
+    ) -> tuple[aiohttp.ClientResponse, Span | None]:
+        """Await ``connect``, a stream's connection attempt at ``url``, in its span when
+        tracing: the answer, and the span if the connection opened (it is to end with the
+        connection; otherwise it ended here)."""
         if self.tracing is None:
-            return None
+            return await connect, None
         template = None if action is None else action.path
         qualname = None if action is None else action.qualname
-        return self.tracing.start("GET", template, path, query, resends, qualname)
-
-    def stream_answer(
-        self, span: Span | None, status: int | None, error: BaseException | None, opened: bool
-    ) -> Span | None:
-        """The connection attempt was answered (or failed); its span stays open, and is
-        returned, only when the connection ``opened``: it ends with the connection."""
-        if span is None:
-            return None
-        assert self.tracing is not None
-        if opened:
-            self.tracing.answered(span, status)
-            return span
-        self.tracing.end(span, status, error)
-        return None
+        span = self.tracing.start("GET", template, url, resends, qualname)
+        try:
+            response = await connect
+        except BaseException as exc:
+            self.tracing.end(span, getattr(exc, "status", None), exc)
+            raise
+        if response.status == 200 and response.content_type == "text/event-stream":
+            self.tracing.answered(span, response.status)
+            return response, span
+        self.tracing.end(span, response.status, None)
+        return response, None
 
     def stream_reconnect(
         self,

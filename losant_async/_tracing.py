@@ -63,7 +63,7 @@ def _error_type(error: BaseException) -> str:
 class Tracing:
     """Starts and ends the spans of one client."""
 
-    __slots__ = ("_base_url", "_host", "_port", "_tracer")
+    __slots__ = ("_host", "_port", "_tracer")
 
     def __init__(self, tracing: object, base_url: str) -> None:
         if tracing is True:
@@ -77,7 +77,6 @@ class Tracing:
             )
         self._tracer = provider.get_tracer("losant_async", __version__)
         parts = urlsplit(base_url)
-        self._base_url = base_url
         self._host = parts.hostname or ""
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
 
@@ -85,18 +84,18 @@ class Tracing:
         self,
         method: str,
         template: str | None,
-        path: str,
-        query: str,
+        url: str,
         resends: int,
         action: str | None,
     ) -> Span:
+        """A started span for an attempt at ``url`` (the base URL's, path and query)."""
         known = method in _KNOWN_METHODS
-        url = self._base_url + path + (f"?{_redacted(query)}" if query else "")
+        url, _, query = url.partition("?")
         attributes: dict[str, Any] = {
             "http.request.method": method if known else "_OTHER",
             "server.address": self._host,
             "server.port": self._port,
-            "url.full": url,
+            "url.full": f"{url}?{_redacted(query)}" if query else url,
         }
         if not known:
             attributes["http.request.method_original"] = method

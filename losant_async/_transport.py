@@ -422,7 +422,8 @@ class Transport:
                 if self._closed:
                     raise self._closed_error(request, sent=False)
                 if obs is not None:  # hooks: attempt start
-                    att = obs.start(action, request, attempt + 1)
+                    url = self.base_url + request.target
+                    att = obs.start(action, request.method, request.path, url, attempt + 1)
                 try:
                     # Our error handling must not depend on how a caller's session is set
                     # up: statuses are ours to judge, and bodies are always decompressed.

@@ -627,26 +627,23 @@ class EventStream(AsyncCloseable, Generic[T]):
             retry_after: float | None = None
             failure: LosantError
             target = self.path + (f"?{self._query}" if self._query else "")
-            if (obs := self._transport.observer) is not None:  # hooks: connect start
-                span = obs.stream_connect(self._action, self.path, self._query, self._reconnects)
+            obs = self._transport.observer  # hooks
             try:
-                response = await self._transport.open_stream(target, headers, timeout)
+                if obs is None:
+                    response = await self._transport.open_stream(target, headers, timeout)
+                else:  # hooks: the connect, in its span when tracing
+                    url = self._transport.base_url + target
+                    connect = self._transport.open_stream(target, headers, timeout)
+                    response, self._span = await obs.stream_connect(
+                        connect, self._action, url, self._reconnects
+                    )
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 logger.debug("stream %s: connect failed: %s", self.path, type(exc).__name__)
                 # Ours, in words: aiohttp's errors may hold the request's headers.
                 failure = APIConnectionError(
                     describe_failure(exc), method="GET", path=self.path, sent=False
                 )
-                if obs is not None:  # hooks: connect failed
-                    obs.stream_answer(span, None, failure, opened=False)
-            except BaseException as exc:
-                if obs is not None:  # hooks: connect cancelled
-                    obs.stream_answer(span, None, exc, opened=False)
-                raise
             else:
-                if obs is not None:  # hooks: connect answered
-                    opened = response.status == 200 and response.content_type == "text/event-stream"
-                    self._span = obs.stream_answer(span, response.status, None, opened)
                 if self._closed:
                     response.close()
                     return

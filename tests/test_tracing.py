@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from losant_async import LosantClient, RetryPolicy
-from losant_async.errors import APIConnectionError, NotFoundError
+from losant_async.errors import APIConnectionError, NotFoundError, StreamError
 from losant_async.testing import FakeLosant, Status, StreamDrop
 from tests.test_sse_live import until
 
@@ -176,6 +176,21 @@ async def test_a_stream_is_a_span_per_connection(
     ]
     assert all(s.status.status_code is StatusCode.UNSET for s in (dropped, last))
     assert_no_token(exporter.get_finished_spans(), server.token)
+
+
+async def test_a_stream_connect_that_fails_ends_its_span(
+    provider: TracerProvider, exporter: Any
+) -> None:
+    from tests.test_transport import _closed_port
+
+    async with LosantClient("t", base_url=_closed_port(), tracing=provider) as c:
+        stream = c.stream("/events")
+        stream.max_reconnects = 0
+        with pytest.raises(StreamError):
+            await stream.__aenter__()
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "GET" and span.status.status_code is StatusCode.ERROR
+    assert "error.type" in attrs(span) and "http.response.status_code" not in attrs(span)
 
 
 def test_tracing_takes_a_provider_or_true() -> None:
