@@ -26,8 +26,8 @@ from losant_async.hooks import (
     RetryEvent,
     StreamReconnectEvent,
 )
-from losant_async.testing import FakeLosant, Latency, Status, StreamDrop
-from tests.test_sse_live import until
+from losant_async.testing import FakeLosant, Latency, Status, StreamDrop, StreamStall
+from tests.test_sse_live import Drain, until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.fake_losant(token="tok-hooks-secret-42")]
 
@@ -309,6 +309,21 @@ async def test_a_refused_stream_connect_reports_status_and_error(
     ]
     assert all(isinstance(e.error, ServerError) for e in events)
     assert stream.stats.connects == 1 and stream.stats.reconnects == 2
+
+
+async def test_a_silent_stream_reports_its_reconnect_as_silent(
+    client: LosantClient, server: FakeLosant, seen: Recorder
+) -> None:
+    # Silent (no event, no keep-alive) past the watchdog's 3 x keep_alive_interval.
+    server.faults.add(StreamStall(after=0, seconds=30), action=MQTT, times=1)
+    stream = fast_stream(client, server)
+    with anyio.fail_after(10):  # a hang guard only
+        async with stream, anyio.create_task_group() as tg:
+            tg.start_soon(Drain(stream))
+            await until(lambda: stream.stats.connects == 2)
+            await stream.aclose()
+    (event,) = seen.of(StreamReconnectEvent)
+    assert (event.attempt, event.reason, event.status, event.error) == (1, "silent", None, None)
 
 
 async def test_raw_streams_report_reconnects_without_an_action(
