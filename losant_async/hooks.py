@@ -19,7 +19,8 @@
   ``delay`` seconds.
 - ``on_stream_reconnect(StreamReconnectEvent)``: a stream lost its connection, or could
   not connect, and tries again after ``delay`` seconds (each attempt counts, as in
-  ``stream.stats.reconnects``).
+  ``stream.stats.reconnects``). A stream's connects are not calls: they fire neither
+  ``on_request`` nor ``on_response``.
 
 Callbacks are plain functions, called synchronously in the task that makes the call:
 metrics, logs and counters need no ``await``, and an awaited callback would hold the
