@@ -48,11 +48,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import FileInput, TimeoutArg
+from ..._types import NOT_GIVEN, FileInput, NotGiven, TimeoutArg
 from ...pagination import cursor_pages, items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
     from ...sse import EventStream
 
 
@@ -62,25 +63,44 @@ $doc
 $methods
 
 
+if TYPE_CHECKING:
+
+    class ${cls}WithRawResponse:
+$raw_doc
+
+$raw_methods
+
+
 $constants
 ''')
 
-# ``locals()`` hands every keyword argument to the transport, which reads them by the
-# ``attr`` of each ``Param`` of the action.
+# Every keyword argument goes to the transport by name, in a dict the transport reads by
+# the ``attr`` of each ``Param`` of the action (and the global arguments by theirs).
 CALL = Template("""\
     async def $attr(
 $args    ) -> $returns:
 $doc
-        return await self._call($const, locals())""")
+        return await self._call($const, $named)""")
 
 STREAM = Template("""\
     def $attr(
 $args    ) -> EventStream[$returns]:
 $doc
-        return self._stream($const, locals())""")
+        return self._stream($const, $named)""")
 
 # The iterators hand the list call's own arguments, by name, to the page walk of
 # ``losant_async.pagination``, which adds the page (or cursor) and page size it drives.
+# The type of a call through ``client.with_raw_response``, for type checkers only: at
+# run time that is the resource class itself, bound to a transport answering raw responses
+# (streams are as they are; the page iterators are left out).
+RAW_CALL = Template("""\
+        async def $attr(
+$args        ) -> RawResponse[$returns]: ...""")
+
+RAW_STREAM = Template("""\
+        def $attr(
+$args        ) -> EventStream[$returns]: ...""")
+
 ITERATE = Template("""\
     def $attr(
 $args    ) -> AsyncIterator[$returns]:
@@ -116,9 +136,24 @@ class Resources:
 $properties
 
 
+class RawResourcesBase:
+    """``client.with_raw_response``: one attribute per API resource, whose calls answer a
+    ``RawResponse``."""
+
+    def _resource(self, module: str, cls: str) -> Any:
+        raise NotImplementedError
+$raw_properties
+
+
 RESOURCES = {
 $table}
 ''')
+
+RAW_PROPERTY = Template("""
+    @property
+    def $attr(self) -> ${cls}WithRawResponse:
+$doc
+        return cast("${cls}WithRawResponse", self._resource("$attr", "$cls"))""")
 
 PROPERTY = Template("""
     @property
@@ -167,6 +202,17 @@ def resource_module(header: str, res: ResourceView) -> str:
         cls=res.cls,
         doc=short_doc(f"Actions of the ``{res.name}`` resource (``{res.path}``).", 4),
         methods="\n\n".join(method(a) for a in res.actions),
+        raw_doc=short_doc(
+            f"The calls of ``{res.name}`` as ``client.with_raw_response`` makes them.", 8
+        ),
+        raw_methods="\n\n".join(
+            (RAW_STREAM if a.stream else RAW_CALL).substitute(
+                attr=a.attr,
+                args=_arguments(a.params, [], GLOBAL_ARGS[-1:] if a.stream else GLOBAL_ARGS),
+                returns=a.returns,
+            )
+            for a in res.actions
+        ),
         constants="\n\n".join(action_constant(a) for a in res.actions),
     )
 
@@ -182,6 +228,7 @@ def method(action: ActionView) -> str:
         returns=action.returns,
         doc=long_doc(action.doc, 8),
         const=action.const,
+        named=_named([p.attr for p in action.params] + [name for name, _, _ in extra]),
     )
     return source if action.paging is None else "\n\n".join([source, *iterators(action)])
 
@@ -191,7 +238,7 @@ def iterators(action: ActionView) -> list[str]:
     paging = action.paging
     assert paging is not None
     forward = [p.attr for p in paging.params] + [name for name, _, _ in GLOBAL_ARGS]
-    call = "{" + ", ".join(f'"{a}": {a}' for a in [*forward, "timeout"]) + "}"
+    call = _named(forward)
     size = paging.size_attr  # per_page | limit
     options = [f"{size}: int = {paging.size}"]
     walk = f"{size}={size}"
@@ -219,6 +266,11 @@ def iterators(action: ActionView) -> list[str]:
     ]
 
 
+def _named(attrs: list[str]) -> str:
+    """A dict literal of the named arguments (and ``timeout``), in parameter order."""
+    return "{" + ", ".join(f'"{a}": {a}' for a in [*attrs, "timeout"]) + "}"
+
+
 def _arguments(
     params: list[ParamView], options: list[str], extra: tuple[tuple[str, str, str], ...]
 ) -> str:
@@ -228,7 +280,7 @@ def _arguments(
     args += [f"{p.attr}: {p.annotation} = {p.default}" for p in params if p.default is not None]
     args += options
     args += [f"{name}: {ann} = {default}" for name, ann, default in extra]
-    args.append("timeout: TimeoutArg = None")
+    args.append("timeout: TimeoutArg | NotGiven = NOT_GIVEN")
     return "".join(f"        {a},\n" for a in args)
 
 
@@ -259,7 +311,16 @@ def action_constant(action: ActionView) -> str:
 def client_module(header: str, resources: list[ResourceView]) -> str:
     return CLIENT_MODULE.substitute(
         header=header,
-        imports="\n".join(f"    from .resources.{r.attr} import {r.cls}" for r in resources),
+        imports="\n".join(
+            f"    from .resources.{r.attr} import {r.cls}, {r.cls}WithRawResponse"
+            for r in resources
+        ),
+        raw_properties="\n".join(
+            RAW_PROPERTY.substitute(
+                attr=r.attr, cls=r.cls, doc=short_doc(f"``{r.name}``, raw responses.", 8)
+            )
+            for r in resources
+        ),
         properties="\n".join(
             PROPERTY.substitute(
                 attr=r.attr, cls=r.cls, doc=short_doc(f"``{r.name}``: ``{r.path}``.", 8)

@@ -23,7 +23,13 @@ if TYPE_CHECKING:
     from ._retry import RetryBudget as RetryBudget
     from ._retry import RetryPolicy as RetryPolicy
     from ._times import TimeArg as TimeArg
+    from ._transport import RawResponse as RawResponse
+    from ._transport import TokenProvider as TokenProvider
+    from ._types import NOT_GIVEN as NOT_GIVEN
     from ._types import FileInput as FileInput
+    from ._types import GapHandler as GapHandler
+    from ._types import NotGiven as NotGiven
+    from ._types import StreamOptions as StreamOptions
     from ._types import Timeout as Timeout
     from ._types import TimeoutArg as TimeoutArg
     from .hooks import Hooks as Hooks
@@ -34,20 +40,26 @@ if TYPE_CHECKING:
 
 __all__ = [
     "API_VERSION",
+    "NOT_GIVEN",
     "EventStream",
     "FileInput",
+    "GapHandler",
     "Hooks",
     "LosantClient",
     "LosantDecodeWarning",
+    "NotGiven",
     "RateLimit",
+    "RawResponse",
     "RetryBudget",
     "RetryPolicy",
     "ServerSentEvent",
     "StreamGap",
+    "StreamOptions",
     "StreamStats",
     "TimeArg",
     "Timeout",
     "TimeoutArg",
+    "TokenProvider",
     "__version__",
     "hooks",
     "models",
@@ -67,7 +79,13 @@ _LAZY = {
     "RetryPolicy": ("._retry", "RetryPolicy"),
     "RateLimit": ("._limits", "RateLimit"),
     "TimeArg": ("._times", "TimeArg"),
+    "RawResponse": ("._transport", "RawResponse"),
+    "TokenProvider": ("._transport", "TokenProvider"),
     "FileInput": ("._types", "FileInput"),
+    "GapHandler": ("._types", "GapHandler"),
+    "NOT_GIVEN": ("._types", "NOT_GIVEN"),
+    "NotGiven": ("._types", "NotGiven"),
+    "StreamOptions": ("._types", "StreamOptions"),
     "Timeout": ("._types", "Timeout"),
     "TimeoutArg": ("._types", "TimeoutArg"),
     "EventStream": (".sse", "EventStream"),

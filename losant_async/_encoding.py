@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import quote
@@ -21,21 +20,20 @@ from urllib.parse import quote
 import msgspec
 
 from ._action import Action, Param
-from ._times import to_epoch_ms
+from ._times import MAX_MS, MIN_MS, to_epoch_ms
 
 _json_encode = msgspec.json.Encoder().encode
 
 GLOBAL_QUERY = ("_actions", "_links", "_embedded")
 
 
-@dataclass(slots=True)
-class EncodedRequest:
+class EncodedRequest(msgspec.Struct):
     """Everything needed to send one call, built once and re-sent on retries."""
 
     method: str
     path: str  # already quoted
     query: str  # already encoded, without "?"
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] | None = None  # this request's own: the client adds its own
     body: bytes | None = None
     multipart: list[tuple[str, bytes | str, str | None]] | None = None  # name, value, filename
 
@@ -179,14 +177,12 @@ def _flatten(pairs: list[tuple[str, str]], param: str, key: str, value: Any) -> 
         pairs.append((key, query_value(param, value)))
 
 
-def encode_action(
-    action: Action[Any], args: Mapping[str, Any], accept_version: str
-) -> EncodedRequest:
+def encode_action(action: Action[Any], args: Mapping[str, Any]) -> EncodedRequest:
     """Build the request for ``action`` from the keyword arguments of its coroutine."""
     encoder = action.encoder
     if encoder is None:
         encoder = action.encoder = ActionEncoder(action)
-    return encoder.encode(args, accept_version)
+    return encoder.encode(args)
 
 
 # What one parameter's step does; the steps run in the parameters' order, so that the
@@ -195,6 +191,7 @@ _PATH, _QUERY, _BODY, _MULTIPART = range(4)
 # Kinds whose str, int, float and bool values go straight to query_value(); any other
 # kind is left to add_query().
 _SCALAR_KINDS = frozenset({"string", "boolean"})
+_FAST_SCALAR, _FAST_TIME = 1, 2
 _DEFAULT_GLOBALS = "_actions=false&_links=true&_embedded=true"
 _PLACEHOLDER = re.compile(r"(\{[^{}]*\})")
 # Path values already checked and quoted, per pattern: IDs repeat call after call.
@@ -205,7 +202,7 @@ class _Step(NamedTuple):
     where: int
     param: Param
     regex: re.Pattern[str] | None  # the parameter's pattern, compiled
-    fast: bool  # a scalar kind: exact str, int and bool skip add_query()
+    fast: int  # _FAST_SCALAR: exact str, int and bool skip add_query(); _FAST_TIME: int ms
     cache: dict[str, str] | None  # path values checked and quoted
     key: str  # the query name, quoted, and "="
 
@@ -232,18 +229,20 @@ class ActionEncoder:
             regex = _pattern(param.pattern) if param.pattern else None
             if param.location == "path":
                 cache = _checked_paths.setdefault(param.pattern, {})
-                steps.append(_Step(_PATH, param, regex, False, cache, ""))
+                steps.append(_Step(_PATH, param, regex, 0, cache, ""))
             elif param.location == "query":
-                fast = param.kind in _SCALAR_KINDS
+                fast = _FAST_SCALAR if param.kind in _SCALAR_KINDS else 0
+                if param.kind == "time":
+                    fast = _FAST_TIME
                 key = quote(param.name, safe="") + "="
                 steps.append(_Step(_QUERY, param, regex, fast, None, key))
             elif param.location == "body":
-                steps.append(_Step(_BODY, param, regex, False, None, ""))
+                steps.append(_Step(_BODY, param, regex, 0, None, ""))
             elif param.location == "multipart":
-                steps.append(_Step(_MULTIPART, param, regex, False, None, ""))
+                steps.append(_Step(_MULTIPART, param, regex, 0, None, ""))
         self.steps = tuple(steps)
 
-    def encode(self, args: Mapping[str, Any], accept_version: str) -> EncodedRequest:
+    def encode(self, args: Mapping[str, Any]) -> EncodedRequest:
         """The request for the keyword arguments of the action's coroutine."""
         # The query is built as it goes; a value quote() refuses (a lone surrogate) is
         # raised last, after every argument's own checks, as the reference encoding does.
@@ -281,20 +280,31 @@ class ActionEncoder:
                 if param.pattern:
                     _check_pattern(param, value, regex)
                 kind = type(value)
-                if fast and kind is str and value.isascii():
-                    parts.append(key + (value if value.isalnum() else quote(value, safe="")))
-                elif fast and kind is bool:
-                    parts.append(key + ("true" if value else "false"))
-                elif fast and kind is int:
-                    parts.append(key + str(value))  # digits and "-": nothing to quote
-                else:
-                    pairs: list[tuple[str, str]] = []
-                    add_query(pairs, param.name, param.kind, value)
-                    for k, v in pairs:
-                        try:
-                            parts.append(f"{_quote_key(k)}={_quote_value(v)}")
-                        except UnicodeEncodeError as exc:
-                            unquotable = unquotable or exc
+                if fast == _FAST_SCALAR:
+                    if kind is str and value.isascii():
+                        parts.append(key + (value if value.isalnum() else quote(value, safe="")))
+                        continue
+                    if kind is bool:
+                        parts.append(key + ("true" if value else "false"))
+                        continue
+                    if kind is int:
+                        parts.append(key + str(value))  # digits and "-": nothing to quote
+                        continue
+                elif (
+                    fast == _FAST_TIME
+                    and kind is int
+                    and (MIN_MS <= value <= MAX_MS or value <= 0 or value == 1)
+                ):
+                    # Epoch ms that to_epoch_ms() takes as they are.
+                    parts.append(key + str(value))
+                    continue
+                pairs: list[tuple[str, str]] = []
+                add_query(pairs, param.name, param.kind, value)
+                for k, v in pairs:
+                    try:
+                        parts.append(f"{_quote_key(k)}={_quote_value(v)}")
+                    except UnicodeEncodeError as exc:
+                        unquotable = unquotable or exc
             elif where == _BODY:
                 if value is not None:
                     body = _body(param, value)
@@ -302,11 +312,12 @@ class ActionEncoder:
                 multipart = multipart or []
                 multipart.append(_multipart_field(param, value))
         path = "".join([segments[text] if slot else text for text, slot in self.pieces])
-        headers = {"Accept-Version": accept_version}
+        headers: dict[str, str] | None = None
         domain = args.get("losantdomain")
         if domain is not None:
-            headers["losantdomain"] = str(domain)
+            headers = {"losantdomain": str(domain)}
         if body is not None:
+            headers = headers or {}
             headers["Content-Type"] = "application/json"
         if unquotable is not None:
             raise unquotable

@@ -35,6 +35,13 @@ class RateLimit:
         if self.burst == 0:
             object.__setattr__(self, "burst", max(1, int(self.rate)))
 
+    @classmethod
+    def of(cls, rate_limit: float | RateLimit | None) -> RateLimit | None:
+        """A client's ``rate_limit=`` argument as a limit: requests a second, or None."""
+        if rate_limit is None or isinstance(rate_limit, RateLimit):
+            return rate_limit
+        return cls(rate_limit)  # the same limit as RateLimit(n)
+
 
 class TokenBucket:
     """The limiter behind :class:`RateLimit`, shared by every call of one client.
@@ -60,6 +67,7 @@ class TokenBucket:
         self._stamp = clock()
         self._paused_until = 0.0
         self._lock: anyio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the lock serves
 
     def _refill(self, now: float) -> None:
         elapsed = max(0.0, now - self._stamp)  # the stamp is in the future during a pause
@@ -68,8 +76,10 @@ class TokenBucket:
 
     async def acquire(self) -> None:
         """Wait for a token; callers are served in arrival order."""
-        if self._lock is None:
-            self._lock = anyio.Lock()
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._loop is not loop:
+            # A client may serve successive event loops: a lock serves one.
+            self._lock, self._loop = anyio.Lock(), loop
         async with self._lock:
             while True:
                 now = self._clock()
@@ -86,7 +96,7 @@ class TokenBucket:
 
     def rebind(self) -> None:
         """Forget the lock of a previous event loop."""
-        self._lock = None
+        self._lock = self._loop = None
 
     def throttled(self, retry_after: float | None) -> None:
         """A 429 arrived: slow down, and pause everyone until ``retry_after`` passes."""

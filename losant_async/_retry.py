@@ -13,7 +13,7 @@ import datetime as dt
 import math
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
@@ -21,45 +21,63 @@ ALWAYS_RETRY = frozenset({408, 429, 503})
 IDEMPOTENT_RETRY = frozenset({500, 502, 504})
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class RetryBudget:
-    """A token bucket of retries: each retry spends one, each success adds ``refill``.
+    """How many retries a client may make without successes in between: a bucket of
+    ``capacity`` retries, each retry spends one, each success adds ``refill``.
 
     With the defaults, once 10 retries have run without successes in between, further
-    failures are raised at once until successes refill the bucket.
+    failures are raised at once until successes refill the bucket. This is the budget's
+    configuration; its state (:class:`BudgetState`) belongs to one client, so two clients
+    given one policy do not spend each other's retries.
     """
 
     capacity: float = 10.0
     refill: float = 0.1
-    _tokens: float = field(init=False, default=-1.0)
 
     def __post_init__(self) -> None:
-        self._tokens = self.capacity
+        for name in ("capacity", "refill"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"RetryBudget's {name} takes a number")
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"RetryBudget's {name} must be a finite number >= 0")
 
-    @property
-    def tokens(self) -> float:
-        return self._tokens
+
+class BudgetState:
+    """The retries left in one client's :class:`RetryBudget`."""
+
+    __slots__ = ("budget", "tokens")
+
+    def __init__(self, budget: RetryBudget) -> None:
+        self.budget = budget
+        self.tokens = float(budget.capacity)
 
     def try_spend(self) -> bool:
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
             return True
         return False
 
     def success(self) -> None:
-        if self._tokens < self.capacity:  # full, as it mostly is: nothing to add
+        capacity = self.budget.capacity
+        if self.tokens < capacity:  # full, as it mostly is: nothing to add
             # Rounded so that ten refills of 0.1 make a whole token.
-            self._tokens = min(self.capacity, round(self._tokens + self.refill, 9))
+            self.tokens = min(capacity, round(self.tokens + self.budget.refill, 9))
 
 
-@dataclass
+_DEFAULT_BUDGET = RetryBudget()
+
+
+@dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """How the client retries failed attempts.
+    """How the client retries failed attempts (frozen: share one among clients freely).
 
     ``max_retries`` extra attempts (2: at most 3 in all); waits of
     ``uniform(0, min(backoff_max, backoff_base * 2**n))``; ``Retry-After`` honoured up to
     ``retry_after_max`` seconds; ``retry_post`` opts non-idempotent calls into the retries
-    reserved for idempotent ones; ``budget`` is shared by every call of the client.
+    reserved for idempotent ones; ``budget`` (None: unlimited) bounds the retries of each
+    client that uses the policy, every call of that client drawing on one budget.
     """
 
     max_retries: int = 2
@@ -67,7 +85,33 @@ class RetryPolicy:
     backoff_max: float = 8.0
     retry_after_max: float = 60.0
     retry_post: bool = False
-    budget: RetryBudget | None = field(default_factory=RetryBudget)
+    budget: RetryBudget | None = _DEFAULT_BUDGET
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
+            raise TypeError("max_retries takes an int")
+        if self.max_retries < 0:
+            raise ValueError("max_retries must be at least 0")
+        for name in ("backoff_base", "backoff_max", "retry_after_max"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"RetryPolicy's {name} takes seconds")
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"RetryPolicy's {name} must be a finite number of seconds >= 0")
+        if self.budget is not None and not isinstance(self.budget, RetryBudget):
+            raise TypeError("RetryPolicy's budget takes a RetryBudget or None")
+
+    @classmethod
+    def of(cls, retry: RetryPolicy | int | None) -> RetryPolicy:
+        """A client's ``retry=`` argument as a policy: None, the default; an int, that many
+        retries."""
+        if retry is None:
+            return cls()
+        if isinstance(retry, RetryPolicy):
+            return retry
+        if isinstance(retry, int) and not isinstance(retry, bool):
+            return cls(max_retries=retry)
+        raise TypeError("retry takes a RetryPolicy, a number of retries or None")
 
     def retryable_status(self, method: str, status: int) -> bool:
         if status in ALWAYS_RETRY:

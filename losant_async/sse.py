@@ -20,6 +20,7 @@ status) and the reconnect loop are therefore this module's own.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import operator
@@ -40,7 +41,7 @@ from ._models import model_type
 from ._retry import parse_retry_after
 from ._sse_decoder import EventTooLarge, ServerSentEvent, SSEDecoder
 from ._transport import describe_failure
-from ._types import Timeout
+from ._types import NOT_GIVEN, GapHandler, NotGiven, StreamOptions, TimeoutArg
 from .errors import (
     APIConnectionError,
     APIError,
@@ -48,19 +49,17 @@ from .errors import (
     DecodeError,
     LosantError,
     StreamError,
-    error_for_status,
 )
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span  # hooks
 
     from ._action import Action
-    from ._transport import Transport
+    from ._transport import Request, Transport
 
 __all__ = ["EventStream", "SSEDecoder", "ServerSentEvent", "StreamGap", "StreamStats"]
 
 T = TypeVar("T")
-GapHandler = Callable[["StreamGap"], Awaitable[None] | None]
 
 logger = logging.getLogger("losant_async")
 
@@ -160,7 +159,9 @@ class EventStream(AsyncCloseable, Generic[T]):
     replay nothing): it is counted in ``stats.gaps`` and, before the first event of the
     new connection, handed to ``on_gap`` as a :class:`StreamGap`.
 
-    Settings are public attributes, set on the stream before entering it::
+    Settings are public attributes, set on the stream before entering it (they live in
+    ``stream.options``, a frozen :class:`~losant_async.StreamOptions`: setting one checks
+    the value and replaces the options)::
 
         stream = client.device.state_stream(application_id=app, device_id=dev)
         stream.max_event_size = 64 * 1024
@@ -195,29 +196,18 @@ class EventStream(AsyncCloseable, Generic[T]):
         query: str,
         *,
         models: Mapping[str, str] | None,
-        idle_timeout: float | None,
-        max_event_size: int | None = 1 << 20,
-        backoff_base: float = 1.0,
-        backoff_max: float = 60.0,
-        retry_after_max: float = 300.0,
-        max_reconnects: int | None = None,
-        connect_timeout: float | None = None,
+        options: StreamOptions,
         headers: Mapping[str, str] | None = None,
-        on_gap: GapHandler | None = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> None:
         self._transport = transport
         self.path = path
         self._query = query
         self._headers = dict(headers or {})
         self._models = models
-        self.idle_timeout = idle_timeout
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self.retry_after_max = retry_after_max
-        self.max_reconnects = max_reconnects
-        self.on_gap = on_gap
-        self._connect_timeout = connect_timeout
-        self._decoder = SSEDecoder(max_event_size=max_event_size)
+        self._timeout = timeout  # read as a call's: its connect part applies
+        self._options = options
+        self._decoder = SSEDecoder(max_event_size=options.max_event_size)
         self._decoders: dict[str, Callable[[str], Any]] = {}
         self._response: aiohttp.ClientResponse | None = None
         # The batch being delivered: its items, and the events they came from.
@@ -260,18 +250,19 @@ class EventStream(AsyncCloseable, Generic[T]):
         """The stream of a generated SSE action, with its arguments."""
         from ._encoding import encode_action
 
-        request = encode_action(action, args, transport.accept_version)
-        keepalive = float(args.get("keep_alive_interval") or 2)
-        timeout = args.get("timeout")
-        connect = timeout.connect if isinstance(timeout, Timeout) else None
+        request = encode_action(action, args)
+        # The server's keep-alive interval, read as the encoder reads every parameter.
+        keepalive = next(
+            (args[p.attr] for p in action.params if p.name == "keepAliveInterval"), None
+        )
         stream = cls(
             transport,
             request.path,
             request.query,
             models=action.events or {},
-            headers={k: v for k, v in request.headers.items() if k == "losantdomain"},
-            idle_timeout=3 * keepalive,
-            connect_timeout=connect if connect is not None else transport.timeout.connect,
+            options=StreamOptions(idle_timeout=3 * float(keepalive or 2)),
+            headers=request.headers,
+            timeout=args["timeout"],
         )
         stream._action = action  # hooks
         return stream
@@ -293,10 +284,77 @@ class EventStream(AsyncCloseable, Generic[T]):
             path,
             encode_params(params),
             models=None,
-            idle_timeout=idle_timeout,
-            connect_timeout=transport.timeout.connect,
+            options=StreamOptions(idle_timeout=idle_timeout),
             headers=headers,
         )
+
+    # -- settings --------------------------------------------------------------------
+
+    @property
+    def options(self) -> StreamOptions:
+        """The stream's settings, frozen; each attribute below replaces one of them."""
+        return self._options
+
+    def _set(self, **change: Any) -> None:
+        self._options = dataclasses.replace(self._options, **change)  # checked there
+
+    @property
+    def idle_timeout(self) -> float | None:
+        return self._options.idle_timeout
+
+    @idle_timeout.setter
+    def idle_timeout(self, value: float | None) -> None:
+        self._set(idle_timeout=value)
+
+    @property
+    def max_event_size(self) -> int | None:
+        """See the class docstring."""
+        return self._options.max_event_size
+
+    @max_event_size.setter
+    def max_event_size(self, value: int | None) -> None:
+        self._set(max_event_size=value)
+        self._decoder.max_event_size = value
+
+    @property
+    def backoff_base(self) -> float:
+        return self._options.backoff_base
+
+    @backoff_base.setter
+    def backoff_base(self, value: float) -> None:
+        self._set(backoff_base=value)
+
+    @property
+    def backoff_max(self) -> float:
+        return self._options.backoff_max
+
+    @backoff_max.setter
+    def backoff_max(self, value: float) -> None:
+        self._set(backoff_max=value)
+
+    @property
+    def retry_after_max(self) -> float:
+        return self._options.retry_after_max
+
+    @retry_after_max.setter
+    def retry_after_max(self, value: float) -> None:
+        self._set(retry_after_max=value)
+
+    @property
+    def max_reconnects(self) -> int | None:
+        return self._options.max_reconnects
+
+    @max_reconnects.setter
+    def max_reconnects(self, value: int | None) -> None:
+        self._set(max_reconnects=value)
+
+    @property
+    def on_gap(self) -> GapHandler | None:
+        return self._options.on_gap
+
+    @on_gap.setter
+    def on_gap(self, value: GapHandler | None) -> None:
+        self._set(on_gap=value)
 
     # -- lifetime --------------------------------------------------------------------
 
@@ -323,15 +381,6 @@ class EventStream(AsyncCloseable, Generic[T]):
     @property
     def last_event_id(self) -> str:
         return self._decoder.last_event_id
-
-    @property
-    def max_event_size(self) -> int | None:
-        """See the class docstring."""
-        return self._decoder.max_event_size
-
-    @max_event_size.setter
-    def max_event_size(self, value: int | None) -> None:
-        self._decoder.max_event_size = value
 
     # -- iteration -------------------------------------------------------------------
     #
@@ -386,7 +435,7 @@ class EventStream(AsyncCloseable, Generic[T]):
                 await self._interruptible(self._reconnect)
                 continue
             try:
-                with anyio.fail_after(self.idle_timeout):
+                with anyio.fail_after(self._options.idle_timeout):
                     chunk = await self._response.content.readany()
             except TimeoutError:
                 logger.debug("stream %s: silent too long, reconnecting", self.path)
@@ -560,7 +609,7 @@ class EventStream(AsyncCloseable, Generic[T]):
             lost = self._outage[1] if self._outage is not None else "closed"
             obs.stream_reconnect(self._action, self.path, self._failures, delay, lost)
         await self._sleep(delay)
-        await self._connect()
+        await self._connect(reconnecting=True)
 
     async def _sleep(self, seconds: float) -> None:
         """Wait ``seconds``; the client's aclose() ends the wait, and the stream, at once."""
@@ -602,47 +651,54 @@ class EventStream(AsyncCloseable, Generic[T]):
         logger.debug("stream %s: next attempt in %.3f s", self.path, wait)
         return wait
 
-    async def _connect(self) -> None:
+    async def _connect(self, *, reconnecting: bool = False) -> None:
         """Open a connection, retrying transient failures; fatal statuses raise.
 
         Returns without a connection once the stream is closed: ``aclose()`` from another
         task must stop the retries and must not leave a connection opened after it.
         """
+        transport = self._transport
         while not self._closed:
-            if self._transport.closed:
+            if transport.closed:
                 raise self._client_closed()
-            # The client's own headers (and token) are added by the transport, so that no
-            # frame of ours holds the token.
+            if reconnecting:
+                await transport.reauthenticate()  # a token provider is asked each time
+            reconnecting = True
             headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
             headers.update(self._headers)
             resume_id = self._decoder.last_event_id
             if resume_id:
                 headers["Last-Event-ID"] = resume_id
-            # sock_read also bounds the wait for the response headers, which the watchdog
-            # in __anext__ does not cover: a server that accepts and never answers would
-            # otherwise hold a connect (or reconnect) forever.
-            timeout = aiohttp.ClientTimeout(
-                total=None, connect=self._connect_timeout, sock_read=self.idle_timeout
-            )
+            # The idle timeout also bounds the wait for the response headers, which the
+            # watchdog in _fill does not cover: a server that accepts and never answers
+            # would otherwise hold a connect (or reconnect) forever.
+            request = transport.build(
+                "GET", self.path, self._query, headers, timeout=self._timeout,
+                stream_idle=self._options.idle_timeout,
+            )  # fmt: skip
             retry_after: float | None = None
             failure: LosantError
-            target = self.path + (f"?{self._query}" if self._query else "")
-            obs = self._transport.observer  # hooks
             try:
-                if obs is None:
-                    response = await self._transport.open_stream(target, headers, timeout)
+                if (obs := transport.observer) is None:
+                    response = await transport.send(request, stream=True)
                 else:  # hooks: the connect, in its span when tracing
-                    url = self._transport.base_url + target
-                    connect = self._transport.open_stream(target, headers, timeout)
                     response, self._span = await obs.stream_connect(
-                        connect, self._action, url, self._reconnects
-                    )
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                logger.debug("stream %s: connect failed: %s", self.path, type(exc).__name__)
-                # Ours, in words: aiohttp's errors may hold the request's headers.
-                failure = APIConnectionError(
-                    describe_failure(exc), method="GET", path=self.path, sent=False
-                )
+                        transport.send(request, stream=True), self._action, request.url,
+                        self._reconnects,
+                    )  # fmt: skip
+            except APIError as error:
+                if _fatal(error.status):
+                    self._closed = True
+                    raise
+                if error.retry_after is not None:
+                    retry_after = parse_retry_after(error.retry_after)
+                logger.debug("stream %s: status %d, retrying", self.path, error.status)
+                failure = error
+            except ClientClosedError:
+                raise self._client_closed() from None
+            except APIConnectionError as error:
+                logger.debug("stream %s: connect failed: %s", self.path, error)
+                failure = error
             else:
                 if self._closed:
                     response.close()
@@ -656,55 +712,40 @@ class EventStream(AsyncCloseable, Generic[T]):
                         f"expected text/event-stream, got {response.content_type!r}",
                         status=200, method="GET", path=self.path, body=body,
                     )  # fmt: skip
-                if response.status < 400 and response.status != 200:
+                if response.status != 200:
                     # As EventSource does: only a 200 opens a stream. 204 is the server
                     # saying "stop"; 304, another 2xx or a redirect not followed will not
                     # change by asking again.
-                    await self._refuse(response)
-                if response.status == 200:
-                    self._decoder.reset()
-                    self._response = response
-                    self._connects += 1
-                    self._heard = time.time()
-                    if self._outage is not None and not resume_id:
-                        start, reason, last_id, reconnects = self._outage
-                        self._gap = StreamGap(
-                            _utc(start), _utc(self._heard), last_id, reason,
-                            self._reconnects - reconnects,
-                        )  # fmt: skip
-                        self._gaps += 1
-                    self._outage = None
-                    logger.debug("stream %s: connected", self.path)
-                    return
-                body = await _read_quietly(response)
-                error: APIError = error_for_status(
-                    response.status, method="GET", path=self.path, body=body,
-                    headers=dict(response.headers),
-                )  # fmt: skip
-                if _fatal(response.status):
-                    self._closed = True
-                    raise error
-                if error.retry_after is not None:
-                    retry_after = parse_retry_after(error.retry_after)
-                logger.debug("stream %s: status %d, retrying", self.path, response.status)
-                failure = error
-            if self._transport.closed:
+                    await self._refuse(request, response)
+                self._decoder.reset()
+                self._response = response
+                self._connects += 1
+                self._heard = time.time()
+                if self._outage is not None and not resume_id:
+                    start, reason, last_id, reconnects = self._outage
+                    self._gap = StreamGap(
+                        _utc(start), _utc(self._heard), last_id, reason,
+                        self._reconnects - reconnects,
+                    )  # fmt: skip
+                    self._gaps += 1
+                self._outage = None
+                logger.debug("stream %s: connected", self.path)
+                return
+            if transport.closed:
                 raise self._client_closed()
             self._count_reconnect("cannot connect", failure)
             delay = self._backoff(retry_after)
-            if obs is not None:  # hooks: reconnect after a failed connect
+            if (obs := transport.observer) is not None:  # hooks: reconnect after a failed connect
                 obs.stream_reconnect(
                     self._action, self.path, self._failures, delay, "error", failure
                 )
             await self._sleep(delay)
 
-    async def _refuse(self, response: aiohttp.ClientResponse) -> NoReturn:
+    async def _refuse(self, request: Request, response: aiohttp.ClientResponse) -> NoReturn:
         self._closed = True
         body = await _read_quietly(response, limit=1 << 16)
-        answer = error_for_status(
-            response.status, method="GET", path=self.path, body=body,
-            headers=dict(response.headers),
-        )  # fmt: skip
+        # The client's one status mapping, as for any answer.
+        answer = self._transport._status_error(request, response.status, response.headers, body)
         raise StreamError(
             f"stream {self.path}: the server answered {response.status} {response.reason}"
             " where only 200 opens an event stream"

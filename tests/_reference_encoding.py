@@ -132,9 +132,7 @@ def _flatten(pairs: list[tuple[str, str]], param: str, key: str, value: Any) -> 
         pairs.append((key, query_value(param, value)))
 
 
-def encode_action(
-    action: Action[Any], args: Mapping[str, Any], accept_version: str
-) -> EncodedRequest:
+def encode_action(action: Action[Any], args: Mapping[str, Any]) -> EncodedRequest:
     """Build the request for ``action`` from the keyword arguments of its coroutine."""
     path = action.path
     pairs: list[tuple[str, str]] = []
@@ -159,13 +157,15 @@ def encode_action(
             if value is not None:
                 multipart = multipart or []
                 multipart.append(_multipart_field(param, value))
-    headers = {"Accept-Version": accept_version}
+    headers: dict[str, str] = {}
     domain = args.get("losantdomain")
     if domain is not None:
         headers["losantdomain"] = str(domain)
     if body is not None:
         headers["Content-Type"] = "application/json"
-    return EncodedRequest(action.method, path, encode_query(pairs), headers, body, multipart)
+    return EncodedRequest(
+        action.method, path, encode_query(pairs), headers or None, body, multipart
+    )
 
 
 def _check_pattern(param: Param, value: Any) -> None:

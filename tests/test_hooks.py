@@ -454,3 +454,44 @@ def test_configure_from_env_adds_its_handler_once() -> None:
         for h in [h for h in logger.handlers if h not in handlers]:
             logger.removeHandler(h)
         logger.setLevel(level)
+
+
+# --- the pipeline's other ways in: token rotation, copies, raw responses -------------------
+
+
+async def test_a_401_sent_again_with_a_fresh_token_is_a_retry_without_delay(
+    server: FakeLosant, seen: Recorder
+) -> None:
+    tokens = iter(["stale-token-1", server.token])
+    async with LosantClient(lambda: next(tokens), base_url=server.url, hooks=seen.hooks()) as c:
+        await c.me.get()
+    assert seen.kinds() == ["Request", "Response", "Retry", "Request", "Response"]
+    first, second = seen.of(ResponseEvent)
+    assert (first.attempt, first.status, second.attempt, second.status) == (1, 401, 2, 200)
+    (retry,) = seen.of(RetryEvent)
+    assert (retry.attempt, retry.status, retry.delay) == (1, 401, 0.0)
+    assert all("stale-token" not in repr(e) and server.token not in repr(e) for e in seen.events)
+
+
+async def test_a_copy_with_other_options_keeps_the_hooks(
+    client: LosantClient, server: FakeLosant, seen: Recorder
+) -> None:
+    server.faults.add(Status(503), action="application.get", times=1)
+    with pytest.raises(ServerError):
+        await client.with_options(max_retries=0).application.get(
+            application_id=server.ids.application_id
+        )
+    assert seen.kinds() == ["Request", "Response"]
+
+
+async def test_raw_responses_count_the_attempts_the_hooks_saw(
+    client: LosantClient, server: FakeLosant, seen: Recorder
+) -> None:
+    ids = server.ids
+    server.faults.add(Status(503), action="device.get", times=1)
+    raw = await client.with_raw_response.device.get(
+        application_id=ids.application_id, device_id=ids.device_id
+    )
+    assert raw.attempts == len(seen.of(RequestEvent)) == 2
+    assert [e.status for e in seen.of(ResponseEvent)] == [503, raw.status]
+    assert {e.action for e in seen.events} == {"device.get"}

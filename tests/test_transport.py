@@ -29,6 +29,7 @@ from aiohttp import web
 
 import losant_async
 from losant_async import (
+    NOT_GIVEN,
     APIConnectionError,
     APIError,
     APITimeoutError,
@@ -419,7 +420,8 @@ async def test_retry_budget_stops_storms(server: FakeLosant) -> None:
         server.faults.clear()
         for _ in range(10):
             await c.application.get(application_id=app_id)  # successes refill the bucket
-        assert policy.budget is not None and policy.budget.tokens >= 1.0
+        budget = c._transport.budget
+        assert budget is not None and budget.tokens >= 1.0
 
 
 # -- limits and timeouts ---------------------------------------------------------------
@@ -472,7 +474,8 @@ async def test_timed_out_get_is_retried(server: FakeLosant) -> None:
 def test_timeout_settings_reach_aiohttp() -> None:
     c = LosantClient(TOKEN, timeout=Timeout(total=7, connect=2))
     t = c._transport
-    assert (t.client_timeout(None).total, t.client_timeout(None).connect) == (7, 2)
+    assert (t.client_timeout(NOT_GIVEN).total, t.client_timeout(NOT_GIVEN).connect) == (7, 2)
+    assert (t.client_timeout(None).total, t.client_timeout(None).connect) == (None, None)
     assert (t.client_timeout(3).total, t.client_timeout(3).connect) == (3, 2)
     override = t.client_timeout(Timeout(total=None, connect=1))
     assert (override.total, override.connect) == (None, 1)

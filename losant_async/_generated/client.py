@@ -6,105 +6,162 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
-    from .resources.application import Application
-    from .resources.application_api_token import ApplicationApiToken
-    from .resources.application_api_tokens import ApplicationApiTokens
-    from .resources.application_certificate import ApplicationCertificate
-    from .resources.application_certificate_authorities import ApplicationCertificateAuthorities
-    from .resources.application_certificate_authority import ApplicationCertificateAuthority
-    from .resources.application_certificates import ApplicationCertificates
-    from .resources.application_dashboard import ApplicationDashboard
-    from .resources.application_dashboards import ApplicationDashboards
-    from .resources.application_job_log import ApplicationJobLog
-    from .resources.application_job_logs import ApplicationJobLogs
-    from .resources.application_key import ApplicationKey
-    from .resources.application_keys import ApplicationKeys
-    from .resources.application_template import ApplicationTemplate
-    from .resources.application_templates import ApplicationTemplates
-    from .resources.applications import Applications
-    from .resources.audit_log import AuditLog
-    from .resources.audit_logs import AuditLogs
-    from .resources.auth import Auth
-    from .resources.credential import Credential
-    from .resources.credentials import Credentials
-    from .resources.dashboard import Dashboard
-    from .resources.dashboards import Dashboards
-    from .resources.data import Data
-    from .resources.data_table import DataTable
-    from .resources.data_table_row import DataTableRow
-    from .resources.data_table_rows import DataTableRows
-    from .resources.data_tables import DataTables
-    from .resources.device import Device
-    from .resources.device_attribute import DeviceAttribute
-    from .resources.device_attributes import DeviceAttributes
-    from .resources.device_recipe import DeviceRecipe
-    from .resources.device_recipes import DeviceRecipes
-    from .resources.devices import Devices
-    from .resources.edge_deployment import EdgeDeployment
-    from .resources.edge_deployments import EdgeDeployments
-    from .resources.embedded_deployment import EmbeddedDeployment
-    from .resources.embedded_deployments import EmbeddedDeployments
-    from .resources.event import Event
-    from .resources.events import Events
-    from .resources.experience import Experience
-    from .resources.experience_domain import ExperienceDomain
-    from .resources.experience_domains import ExperienceDomains
-    from .resources.experience_endpoint import ExperienceEndpoint
-    from .resources.experience_endpoints import ExperienceEndpoints
-    from .resources.experience_group import ExperienceGroup
-    from .resources.experience_groups import ExperienceGroups
-    from .resources.experience_slug import ExperienceSlug
-    from .resources.experience_slugs import ExperienceSlugs
-    from .resources.experience_user import ExperienceUser
-    from .resources.experience_users import ExperienceUsers
-    from .resources.experience_version import ExperienceVersion
-    from .resources.experience_versions import ExperienceVersions
-    from .resources.experience_view import ExperienceView
-    from .resources.experience_views import ExperienceViews
-    from .resources.file import File
-    from .resources.files import Files
-    from .resources.flow import Flow
-    from .resources.flow_version import FlowVersion
-    from .resources.flow_versions import FlowVersions
-    from .resources.flows import Flows
-    from .resources.instance import Instance
-    from .resources.instance_api_token import InstanceApiToken
-    from .resources.instance_api_tokens import InstanceApiTokens
-    from .resources.instance_audit_log import InstanceAuditLog
-    from .resources.instance_audit_logs import InstanceAuditLogs
-    from .resources.instance_custom_node import InstanceCustomNode
-    from .resources.instance_custom_nodes import InstanceCustomNodes
-    from .resources.instance_member import InstanceMember
-    from .resources.instance_members import InstanceMembers
-    from .resources.instance_notification_rule import InstanceNotificationRule
-    from .resources.instance_notification_rules import InstanceNotificationRules
-    from .resources.instance_org import InstanceOrg
-    from .resources.instance_org_invite import InstanceOrgInvite
-    from .resources.instance_org_invites import InstanceOrgInvites
-    from .resources.instance_org_member import InstanceOrgMember
-    from .resources.instance_org_members import InstanceOrgMembers
-    from .resources.instance_orgs import InstanceOrgs
-    from .resources.instance_sandbox import InstanceSandbox
-    from .resources.instance_sandboxes import InstanceSandboxes
-    from .resources.instances import Instances
-    from .resources.integration import Integration
-    from .resources.integrations import Integrations
-    from .resources.me import Me
-    from .resources.notebook import Notebook
-    from .resources.notebooks import Notebooks
-    from .resources.org import Org
-    from .resources.org_invites import OrgInvites
-    from .resources.orgs import Orgs
-    from .resources.private_file import PrivateFile
-    from .resources.private_files import PrivateFiles
-    from .resources.resource_job import ResourceJob
-    from .resources.resource_jobs import ResourceJobs
-    from .resources.user_api_token import UserApiToken
-    from .resources.user_api_tokens import UserApiTokens
-    from .resources.user_oauth_token import UserOauthToken
-    from .resources.user_oauth_tokens import UserOauthTokens
-    from .resources.webhook import Webhook
-    from .resources.webhooks import Webhooks
+    from .resources.application import Application, ApplicationWithRawResponse
+    from .resources.application_api_token import (
+        ApplicationApiToken,
+        ApplicationApiTokenWithRawResponse,
+    )
+    from .resources.application_api_tokens import (
+        ApplicationApiTokens,
+        ApplicationApiTokensWithRawResponse,
+    )
+    from .resources.application_certificate import (
+        ApplicationCertificate,
+        ApplicationCertificateWithRawResponse,
+    )
+    from .resources.application_certificate_authorities import (
+        ApplicationCertificateAuthorities,
+        ApplicationCertificateAuthoritiesWithRawResponse,
+    )
+    from .resources.application_certificate_authority import (
+        ApplicationCertificateAuthority,
+        ApplicationCertificateAuthorityWithRawResponse,
+    )
+    from .resources.application_certificates import (
+        ApplicationCertificates,
+        ApplicationCertificatesWithRawResponse,
+    )
+    from .resources.application_dashboard import (
+        ApplicationDashboard,
+        ApplicationDashboardWithRawResponse,
+    )
+    from .resources.application_dashboards import (
+        ApplicationDashboards,
+        ApplicationDashboardsWithRawResponse,
+    )
+    from .resources.application_job_log import ApplicationJobLog, ApplicationJobLogWithRawResponse
+    from .resources.application_job_logs import (
+        ApplicationJobLogs,
+        ApplicationJobLogsWithRawResponse,
+    )
+    from .resources.application_key import ApplicationKey, ApplicationKeyWithRawResponse
+    from .resources.application_keys import ApplicationKeys, ApplicationKeysWithRawResponse
+    from .resources.application_template import (
+        ApplicationTemplate,
+        ApplicationTemplateWithRawResponse,
+    )
+    from .resources.application_templates import (
+        ApplicationTemplates,
+        ApplicationTemplatesWithRawResponse,
+    )
+    from .resources.applications import Applications, ApplicationsWithRawResponse
+    from .resources.audit_log import AuditLog, AuditLogWithRawResponse
+    from .resources.audit_logs import AuditLogs, AuditLogsWithRawResponse
+    from .resources.auth import Auth, AuthWithRawResponse
+    from .resources.credential import Credential, CredentialWithRawResponse
+    from .resources.credentials import Credentials, CredentialsWithRawResponse
+    from .resources.dashboard import Dashboard, DashboardWithRawResponse
+    from .resources.dashboards import Dashboards, DashboardsWithRawResponse
+    from .resources.data import Data, DataWithRawResponse
+    from .resources.data_table import DataTable, DataTableWithRawResponse
+    from .resources.data_table_row import DataTableRow, DataTableRowWithRawResponse
+    from .resources.data_table_rows import DataTableRows, DataTableRowsWithRawResponse
+    from .resources.data_tables import DataTables, DataTablesWithRawResponse
+    from .resources.device import Device, DeviceWithRawResponse
+    from .resources.device_attribute import DeviceAttribute, DeviceAttributeWithRawResponse
+    from .resources.device_attributes import DeviceAttributes, DeviceAttributesWithRawResponse
+    from .resources.device_recipe import DeviceRecipe, DeviceRecipeWithRawResponse
+    from .resources.device_recipes import DeviceRecipes, DeviceRecipesWithRawResponse
+    from .resources.devices import Devices, DevicesWithRawResponse
+    from .resources.edge_deployment import EdgeDeployment, EdgeDeploymentWithRawResponse
+    from .resources.edge_deployments import EdgeDeployments, EdgeDeploymentsWithRawResponse
+    from .resources.embedded_deployment import EmbeddedDeployment, EmbeddedDeploymentWithRawResponse
+    from .resources.embedded_deployments import (
+        EmbeddedDeployments,
+        EmbeddedDeploymentsWithRawResponse,
+    )
+    from .resources.event import Event, EventWithRawResponse
+    from .resources.events import Events, EventsWithRawResponse
+    from .resources.experience import Experience, ExperienceWithRawResponse
+    from .resources.experience_domain import ExperienceDomain, ExperienceDomainWithRawResponse
+    from .resources.experience_domains import ExperienceDomains, ExperienceDomainsWithRawResponse
+    from .resources.experience_endpoint import ExperienceEndpoint, ExperienceEndpointWithRawResponse
+    from .resources.experience_endpoints import (
+        ExperienceEndpoints,
+        ExperienceEndpointsWithRawResponse,
+    )
+    from .resources.experience_group import ExperienceGroup, ExperienceGroupWithRawResponse
+    from .resources.experience_groups import ExperienceGroups, ExperienceGroupsWithRawResponse
+    from .resources.experience_slug import ExperienceSlug, ExperienceSlugWithRawResponse
+    from .resources.experience_slugs import ExperienceSlugs, ExperienceSlugsWithRawResponse
+    from .resources.experience_user import ExperienceUser, ExperienceUserWithRawResponse
+    from .resources.experience_users import ExperienceUsers, ExperienceUsersWithRawResponse
+    from .resources.experience_version import ExperienceVersion, ExperienceVersionWithRawResponse
+    from .resources.experience_versions import ExperienceVersions, ExperienceVersionsWithRawResponse
+    from .resources.experience_view import ExperienceView, ExperienceViewWithRawResponse
+    from .resources.experience_views import ExperienceViews, ExperienceViewsWithRawResponse
+    from .resources.file import File, FileWithRawResponse
+    from .resources.files import Files, FilesWithRawResponse
+    from .resources.flow import Flow, FlowWithRawResponse
+    from .resources.flow_version import FlowVersion, FlowVersionWithRawResponse
+    from .resources.flow_versions import FlowVersions, FlowVersionsWithRawResponse
+    from .resources.flows import Flows, FlowsWithRawResponse
+    from .resources.instance import Instance, InstanceWithRawResponse
+    from .resources.instance_api_token import InstanceApiToken, InstanceApiTokenWithRawResponse
+    from .resources.instance_api_tokens import InstanceApiTokens, InstanceApiTokensWithRawResponse
+    from .resources.instance_audit_log import InstanceAuditLog, InstanceAuditLogWithRawResponse
+    from .resources.instance_audit_logs import InstanceAuditLogs, InstanceAuditLogsWithRawResponse
+    from .resources.instance_custom_node import (
+        InstanceCustomNode,
+        InstanceCustomNodeWithRawResponse,
+    )
+    from .resources.instance_custom_nodes import (
+        InstanceCustomNodes,
+        InstanceCustomNodesWithRawResponse,
+    )
+    from .resources.instance_member import InstanceMember, InstanceMemberWithRawResponse
+    from .resources.instance_members import InstanceMembers, InstanceMembersWithRawResponse
+    from .resources.instance_notification_rule import (
+        InstanceNotificationRule,
+        InstanceNotificationRuleWithRawResponse,
+    )
+    from .resources.instance_notification_rules import (
+        InstanceNotificationRules,
+        InstanceNotificationRulesWithRawResponse,
+    )
+    from .resources.instance_org import InstanceOrg, InstanceOrgWithRawResponse
+    from .resources.instance_org_invite import InstanceOrgInvite, InstanceOrgInviteWithRawResponse
+    from .resources.instance_org_invites import (
+        InstanceOrgInvites,
+        InstanceOrgInvitesWithRawResponse,
+    )
+    from .resources.instance_org_member import InstanceOrgMember, InstanceOrgMemberWithRawResponse
+    from .resources.instance_org_members import (
+        InstanceOrgMembers,
+        InstanceOrgMembersWithRawResponse,
+    )
+    from .resources.instance_orgs import InstanceOrgs, InstanceOrgsWithRawResponse
+    from .resources.instance_sandbox import InstanceSandbox, InstanceSandboxWithRawResponse
+    from .resources.instance_sandboxes import InstanceSandboxes, InstanceSandboxesWithRawResponse
+    from .resources.instances import Instances, InstancesWithRawResponse
+    from .resources.integration import Integration, IntegrationWithRawResponse
+    from .resources.integrations import Integrations, IntegrationsWithRawResponse
+    from .resources.me import Me, MeWithRawResponse
+    from .resources.notebook import Notebook, NotebookWithRawResponse
+    from .resources.notebooks import Notebooks, NotebooksWithRawResponse
+    from .resources.org import Org, OrgWithRawResponse
+    from .resources.org_invites import OrgInvites, OrgInvitesWithRawResponse
+    from .resources.orgs import Orgs, OrgsWithRawResponse
+    from .resources.private_file import PrivateFile, PrivateFileWithRawResponse
+    from .resources.private_files import PrivateFiles, PrivateFilesWithRawResponse
+    from .resources.resource_job import ResourceJob, ResourceJobWithRawResponse
+    from .resources.resource_jobs import ResourceJobs, ResourceJobsWithRawResponse
+    from .resources.user_api_token import UserApiToken, UserApiTokenWithRawResponse
+    from .resources.user_api_tokens import UserApiTokens, UserApiTokensWithRawResponse
+    from .resources.user_oauth_token import UserOauthToken, UserOauthTokenWithRawResponse
+    from .resources.user_oauth_tokens import UserOauthTokens, UserOauthTokensWithRawResponse
+    from .resources.webhook import Webhook, WebhookWithRawResponse
+    from .resources.webhooks import Webhooks, WebhooksWithRawResponse
 
 
 class Resources:
@@ -692,6 +749,658 @@ class Resources:
     def webhooks(self) -> Webhooks:
         """``webhooks``: ``/applications/{applicationId}/webhooks``."""
         return cast("Webhooks", self._resource("webhooks", "Webhooks"))
+
+
+class RawResourcesBase:
+    """``client.with_raw_response``: one attribute per API resource, whose calls answer a
+    ``RawResponse``."""
+
+    def _resource(self, module: str, cls: str) -> Any:
+        raise NotImplementedError
+
+    @property
+    def application(self) -> ApplicationWithRawResponse:
+        """``application``, raw responses."""
+        return cast("ApplicationWithRawResponse", self._resource("application", "Application"))
+
+    @property
+    def application_api_token(self) -> ApplicationApiTokenWithRawResponse:
+        """``applicationApiToken``, raw responses."""
+        return cast(
+            "ApplicationApiTokenWithRawResponse",
+            self._resource("application_api_token", "ApplicationApiToken"),
+        )
+
+    @property
+    def application_api_tokens(self) -> ApplicationApiTokensWithRawResponse:
+        """``applicationApiTokens``, raw responses."""
+        return cast(
+            "ApplicationApiTokensWithRawResponse",
+            self._resource("application_api_tokens", "ApplicationApiTokens"),
+        )
+
+    @property
+    def application_certificate(self) -> ApplicationCertificateWithRawResponse:
+        """``applicationCertificate``, raw responses."""
+        return cast(
+            "ApplicationCertificateWithRawResponse",
+            self._resource("application_certificate", "ApplicationCertificate"),
+        )
+
+    @property
+    def application_certificate_authorities(
+        self,
+    ) -> ApplicationCertificateAuthoritiesWithRawResponse:
+        """``applicationCertificateAuthorities``, raw responses."""
+        return cast(
+            "ApplicationCertificateAuthoritiesWithRawResponse",
+            self._resource(
+                "application_certificate_authorities", "ApplicationCertificateAuthorities"
+            ),
+        )
+
+    @property
+    def application_certificate_authority(self) -> ApplicationCertificateAuthorityWithRawResponse:
+        """``applicationCertificateAuthority``, raw responses."""
+        return cast(
+            "ApplicationCertificateAuthorityWithRawResponse",
+            self._resource("application_certificate_authority", "ApplicationCertificateAuthority"),
+        )
+
+    @property
+    def application_certificates(self) -> ApplicationCertificatesWithRawResponse:
+        """``applicationCertificates``, raw responses."""
+        return cast(
+            "ApplicationCertificatesWithRawResponse",
+            self._resource("application_certificates", "ApplicationCertificates"),
+        )
+
+    @property
+    def application_dashboard(self) -> ApplicationDashboardWithRawResponse:
+        """``applicationDashboard``, raw responses."""
+        return cast(
+            "ApplicationDashboardWithRawResponse",
+            self._resource("application_dashboard", "ApplicationDashboard"),
+        )
+
+    @property
+    def application_dashboards(self) -> ApplicationDashboardsWithRawResponse:
+        """``applicationDashboards``, raw responses."""
+        return cast(
+            "ApplicationDashboardsWithRawResponse",
+            self._resource("application_dashboards", "ApplicationDashboards"),
+        )
+
+    @property
+    def application_job_log(self) -> ApplicationJobLogWithRawResponse:
+        """``applicationJobLog``, raw responses."""
+        return cast(
+            "ApplicationJobLogWithRawResponse",
+            self._resource("application_job_log", "ApplicationJobLog"),
+        )
+
+    @property
+    def application_job_logs(self) -> ApplicationJobLogsWithRawResponse:
+        """``applicationJobLogs``, raw responses."""
+        return cast(
+            "ApplicationJobLogsWithRawResponse",
+            self._resource("application_job_logs", "ApplicationJobLogs"),
+        )
+
+    @property
+    def application_key(self) -> ApplicationKeyWithRawResponse:
+        """``applicationKey``, raw responses."""
+        return cast(
+            "ApplicationKeyWithRawResponse", self._resource("application_key", "ApplicationKey")
+        )
+
+    @property
+    def application_keys(self) -> ApplicationKeysWithRawResponse:
+        """``applicationKeys``, raw responses."""
+        return cast(
+            "ApplicationKeysWithRawResponse", self._resource("application_keys", "ApplicationKeys")
+        )
+
+    @property
+    def application_template(self) -> ApplicationTemplateWithRawResponse:
+        """``applicationTemplate``, raw responses."""
+        return cast(
+            "ApplicationTemplateWithRawResponse",
+            self._resource("application_template", "ApplicationTemplate"),
+        )
+
+    @property
+    def application_templates(self) -> ApplicationTemplatesWithRawResponse:
+        """``applicationTemplates``, raw responses."""
+        return cast(
+            "ApplicationTemplatesWithRawResponse",
+            self._resource("application_templates", "ApplicationTemplates"),
+        )
+
+    @property
+    def applications(self) -> ApplicationsWithRawResponse:
+        """``applications``, raw responses."""
+        return cast("ApplicationsWithRawResponse", self._resource("applications", "Applications"))
+
+    @property
+    def audit_log(self) -> AuditLogWithRawResponse:
+        """``auditLog``, raw responses."""
+        return cast("AuditLogWithRawResponse", self._resource("audit_log", "AuditLog"))
+
+    @property
+    def audit_logs(self) -> AuditLogsWithRawResponse:
+        """``auditLogs``, raw responses."""
+        return cast("AuditLogsWithRawResponse", self._resource("audit_logs", "AuditLogs"))
+
+    @property
+    def auth(self) -> AuthWithRawResponse:
+        """``auth``, raw responses."""
+        return cast("AuthWithRawResponse", self._resource("auth", "Auth"))
+
+    @property
+    def credential(self) -> CredentialWithRawResponse:
+        """``credential``, raw responses."""
+        return cast("CredentialWithRawResponse", self._resource("credential", "Credential"))
+
+    @property
+    def credentials(self) -> CredentialsWithRawResponse:
+        """``credentials``, raw responses."""
+        return cast("CredentialsWithRawResponse", self._resource("credentials", "Credentials"))
+
+    @property
+    def dashboard(self) -> DashboardWithRawResponse:
+        """``dashboard``, raw responses."""
+        return cast("DashboardWithRawResponse", self._resource("dashboard", "Dashboard"))
+
+    @property
+    def dashboards(self) -> DashboardsWithRawResponse:
+        """``dashboards``, raw responses."""
+        return cast("DashboardsWithRawResponse", self._resource("dashboards", "Dashboards"))
+
+    @property
+    def data(self) -> DataWithRawResponse:
+        """``data``, raw responses."""
+        return cast("DataWithRawResponse", self._resource("data", "Data"))
+
+    @property
+    def data_table(self) -> DataTableWithRawResponse:
+        """``dataTable``, raw responses."""
+        return cast("DataTableWithRawResponse", self._resource("data_table", "DataTable"))
+
+    @property
+    def data_table_row(self) -> DataTableRowWithRawResponse:
+        """``dataTableRow``, raw responses."""
+        return cast("DataTableRowWithRawResponse", self._resource("data_table_row", "DataTableRow"))
+
+    @property
+    def data_table_rows(self) -> DataTableRowsWithRawResponse:
+        """``dataTableRows``, raw responses."""
+        return cast(
+            "DataTableRowsWithRawResponse", self._resource("data_table_rows", "DataTableRows")
+        )
+
+    @property
+    def data_tables(self) -> DataTablesWithRawResponse:
+        """``dataTables``, raw responses."""
+        return cast("DataTablesWithRawResponse", self._resource("data_tables", "DataTables"))
+
+    @property
+    def device(self) -> DeviceWithRawResponse:
+        """``device``, raw responses."""
+        return cast("DeviceWithRawResponse", self._resource("device", "Device"))
+
+    @property
+    def device_attribute(self) -> DeviceAttributeWithRawResponse:
+        """``deviceAttribute``, raw responses."""
+        return cast(
+            "DeviceAttributeWithRawResponse", self._resource("device_attribute", "DeviceAttribute")
+        )
+
+    @property
+    def device_attributes(self) -> DeviceAttributesWithRawResponse:
+        """``deviceAttributes``, raw responses."""
+        return cast(
+            "DeviceAttributesWithRawResponse",
+            self._resource("device_attributes", "DeviceAttributes"),
+        )
+
+    @property
+    def device_recipe(self) -> DeviceRecipeWithRawResponse:
+        """``deviceRecipe``, raw responses."""
+        return cast("DeviceRecipeWithRawResponse", self._resource("device_recipe", "DeviceRecipe"))
+
+    @property
+    def device_recipes(self) -> DeviceRecipesWithRawResponse:
+        """``deviceRecipes``, raw responses."""
+        return cast(
+            "DeviceRecipesWithRawResponse", self._resource("device_recipes", "DeviceRecipes")
+        )
+
+    @property
+    def devices(self) -> DevicesWithRawResponse:
+        """``devices``, raw responses."""
+        return cast("DevicesWithRawResponse", self._resource("devices", "Devices"))
+
+    @property
+    def edge_deployment(self) -> EdgeDeploymentWithRawResponse:
+        """``edgeDeployment``, raw responses."""
+        return cast(
+            "EdgeDeploymentWithRawResponse", self._resource("edge_deployment", "EdgeDeployment")
+        )
+
+    @property
+    def edge_deployments(self) -> EdgeDeploymentsWithRawResponse:
+        """``edgeDeployments``, raw responses."""
+        return cast(
+            "EdgeDeploymentsWithRawResponse", self._resource("edge_deployments", "EdgeDeployments")
+        )
+
+    @property
+    def embedded_deployment(self) -> EmbeddedDeploymentWithRawResponse:
+        """``embeddedDeployment``, raw responses."""
+        return cast(
+            "EmbeddedDeploymentWithRawResponse",
+            self._resource("embedded_deployment", "EmbeddedDeployment"),
+        )
+
+    @property
+    def embedded_deployments(self) -> EmbeddedDeploymentsWithRawResponse:
+        """``embeddedDeployments``, raw responses."""
+        return cast(
+            "EmbeddedDeploymentsWithRawResponse",
+            self._resource("embedded_deployments", "EmbeddedDeployments"),
+        )
+
+    @property
+    def event(self) -> EventWithRawResponse:
+        """``event``, raw responses."""
+        return cast("EventWithRawResponse", self._resource("event", "Event"))
+
+    @property
+    def events(self) -> EventsWithRawResponse:
+        """``events``, raw responses."""
+        return cast("EventsWithRawResponse", self._resource("events", "Events"))
+
+    @property
+    def experience(self) -> ExperienceWithRawResponse:
+        """``experience``, raw responses."""
+        return cast("ExperienceWithRawResponse", self._resource("experience", "Experience"))
+
+    @property
+    def experience_domain(self) -> ExperienceDomainWithRawResponse:
+        """``experienceDomain``, raw responses."""
+        return cast(
+            "ExperienceDomainWithRawResponse",
+            self._resource("experience_domain", "ExperienceDomain"),
+        )
+
+    @property
+    def experience_domains(self) -> ExperienceDomainsWithRawResponse:
+        """``experienceDomains``, raw responses."""
+        return cast(
+            "ExperienceDomainsWithRawResponse",
+            self._resource("experience_domains", "ExperienceDomains"),
+        )
+
+    @property
+    def experience_endpoint(self) -> ExperienceEndpointWithRawResponse:
+        """``experienceEndpoint``, raw responses."""
+        return cast(
+            "ExperienceEndpointWithRawResponse",
+            self._resource("experience_endpoint", "ExperienceEndpoint"),
+        )
+
+    @property
+    def experience_endpoints(self) -> ExperienceEndpointsWithRawResponse:
+        """``experienceEndpoints``, raw responses."""
+        return cast(
+            "ExperienceEndpointsWithRawResponse",
+            self._resource("experience_endpoints", "ExperienceEndpoints"),
+        )
+
+    @property
+    def experience_group(self) -> ExperienceGroupWithRawResponse:
+        """``experienceGroup``, raw responses."""
+        return cast(
+            "ExperienceGroupWithRawResponse", self._resource("experience_group", "ExperienceGroup")
+        )
+
+    @property
+    def experience_groups(self) -> ExperienceGroupsWithRawResponse:
+        """``experienceGroups``, raw responses."""
+        return cast(
+            "ExperienceGroupsWithRawResponse",
+            self._resource("experience_groups", "ExperienceGroups"),
+        )
+
+    @property
+    def experience_slug(self) -> ExperienceSlugWithRawResponse:
+        """``experienceSlug``, raw responses."""
+        return cast(
+            "ExperienceSlugWithRawResponse", self._resource("experience_slug", "ExperienceSlug")
+        )
+
+    @property
+    def experience_slugs(self) -> ExperienceSlugsWithRawResponse:
+        """``experienceSlugs``, raw responses."""
+        return cast(
+            "ExperienceSlugsWithRawResponse", self._resource("experience_slugs", "ExperienceSlugs")
+        )
+
+    @property
+    def experience_user(self) -> ExperienceUserWithRawResponse:
+        """``experienceUser``, raw responses."""
+        return cast(
+            "ExperienceUserWithRawResponse", self._resource("experience_user", "ExperienceUser")
+        )
+
+    @property
+    def experience_users(self) -> ExperienceUsersWithRawResponse:
+        """``experienceUsers``, raw responses."""
+        return cast(
+            "ExperienceUsersWithRawResponse", self._resource("experience_users", "ExperienceUsers")
+        )
+
+    @property
+    def experience_version(self) -> ExperienceVersionWithRawResponse:
+        """``experienceVersion``, raw responses."""
+        return cast(
+            "ExperienceVersionWithRawResponse",
+            self._resource("experience_version", "ExperienceVersion"),
+        )
+
+    @property
+    def experience_versions(self) -> ExperienceVersionsWithRawResponse:
+        """``experienceVersions``, raw responses."""
+        return cast(
+            "ExperienceVersionsWithRawResponse",
+            self._resource("experience_versions", "ExperienceVersions"),
+        )
+
+    @property
+    def experience_view(self) -> ExperienceViewWithRawResponse:
+        """``experienceView``, raw responses."""
+        return cast(
+            "ExperienceViewWithRawResponse", self._resource("experience_view", "ExperienceView")
+        )
+
+    @property
+    def experience_views(self) -> ExperienceViewsWithRawResponse:
+        """``experienceViews``, raw responses."""
+        return cast(
+            "ExperienceViewsWithRawResponse", self._resource("experience_views", "ExperienceViews")
+        )
+
+    @property
+    def file(self) -> FileWithRawResponse:
+        """``file``, raw responses."""
+        return cast("FileWithRawResponse", self._resource("file", "File"))
+
+    @property
+    def files(self) -> FilesWithRawResponse:
+        """``files``, raw responses."""
+        return cast("FilesWithRawResponse", self._resource("files", "Files"))
+
+    @property
+    def flow(self) -> FlowWithRawResponse:
+        """``flow``, raw responses."""
+        return cast("FlowWithRawResponse", self._resource("flow", "Flow"))
+
+    @property
+    def flow_version(self) -> FlowVersionWithRawResponse:
+        """``flowVersion``, raw responses."""
+        return cast("FlowVersionWithRawResponse", self._resource("flow_version", "FlowVersion"))
+
+    @property
+    def flow_versions(self) -> FlowVersionsWithRawResponse:
+        """``flowVersions``, raw responses."""
+        return cast("FlowVersionsWithRawResponse", self._resource("flow_versions", "FlowVersions"))
+
+    @property
+    def flows(self) -> FlowsWithRawResponse:
+        """``flows``, raw responses."""
+        return cast("FlowsWithRawResponse", self._resource("flows", "Flows"))
+
+    @property
+    def instance(self) -> InstanceWithRawResponse:
+        """``instance``, raw responses."""
+        return cast("InstanceWithRawResponse", self._resource("instance", "Instance"))
+
+    @property
+    def instance_api_token(self) -> InstanceApiTokenWithRawResponse:
+        """``instanceApiToken``, raw responses."""
+        return cast(
+            "InstanceApiTokenWithRawResponse",
+            self._resource("instance_api_token", "InstanceApiToken"),
+        )
+
+    @property
+    def instance_api_tokens(self) -> InstanceApiTokensWithRawResponse:
+        """``instanceApiTokens``, raw responses."""
+        return cast(
+            "InstanceApiTokensWithRawResponse",
+            self._resource("instance_api_tokens", "InstanceApiTokens"),
+        )
+
+    @property
+    def instance_audit_log(self) -> InstanceAuditLogWithRawResponse:
+        """``instanceAuditLog``, raw responses."""
+        return cast(
+            "InstanceAuditLogWithRawResponse",
+            self._resource("instance_audit_log", "InstanceAuditLog"),
+        )
+
+    @property
+    def instance_audit_logs(self) -> InstanceAuditLogsWithRawResponse:
+        """``instanceAuditLogs``, raw responses."""
+        return cast(
+            "InstanceAuditLogsWithRawResponse",
+            self._resource("instance_audit_logs", "InstanceAuditLogs"),
+        )
+
+    @property
+    def instance_custom_node(self) -> InstanceCustomNodeWithRawResponse:
+        """``instanceCustomNode``, raw responses."""
+        return cast(
+            "InstanceCustomNodeWithRawResponse",
+            self._resource("instance_custom_node", "InstanceCustomNode"),
+        )
+
+    @property
+    def instance_custom_nodes(self) -> InstanceCustomNodesWithRawResponse:
+        """``instanceCustomNodes``, raw responses."""
+        return cast(
+            "InstanceCustomNodesWithRawResponse",
+            self._resource("instance_custom_nodes", "InstanceCustomNodes"),
+        )
+
+    @property
+    def instance_member(self) -> InstanceMemberWithRawResponse:
+        """``instanceMember``, raw responses."""
+        return cast(
+            "InstanceMemberWithRawResponse", self._resource("instance_member", "InstanceMember")
+        )
+
+    @property
+    def instance_members(self) -> InstanceMembersWithRawResponse:
+        """``instanceMembers``, raw responses."""
+        return cast(
+            "InstanceMembersWithRawResponse", self._resource("instance_members", "InstanceMembers")
+        )
+
+    @property
+    def instance_notification_rule(self) -> InstanceNotificationRuleWithRawResponse:
+        """``instanceNotificationRule``, raw responses."""
+        return cast(
+            "InstanceNotificationRuleWithRawResponse",
+            self._resource("instance_notification_rule", "InstanceNotificationRule"),
+        )
+
+    @property
+    def instance_notification_rules(self) -> InstanceNotificationRulesWithRawResponse:
+        """``instanceNotificationRules``, raw responses."""
+        return cast(
+            "InstanceNotificationRulesWithRawResponse",
+            self._resource("instance_notification_rules", "InstanceNotificationRules"),
+        )
+
+    @property
+    def instance_org(self) -> InstanceOrgWithRawResponse:
+        """``instanceOrg``, raw responses."""
+        return cast("InstanceOrgWithRawResponse", self._resource("instance_org", "InstanceOrg"))
+
+    @property
+    def instance_org_invite(self) -> InstanceOrgInviteWithRawResponse:
+        """``instanceOrgInvite``, raw responses."""
+        return cast(
+            "InstanceOrgInviteWithRawResponse",
+            self._resource("instance_org_invite", "InstanceOrgInvite"),
+        )
+
+    @property
+    def instance_org_invites(self) -> InstanceOrgInvitesWithRawResponse:
+        """``instanceOrgInvites``, raw responses."""
+        return cast(
+            "InstanceOrgInvitesWithRawResponse",
+            self._resource("instance_org_invites", "InstanceOrgInvites"),
+        )
+
+    @property
+    def instance_org_member(self) -> InstanceOrgMemberWithRawResponse:
+        """``instanceOrgMember``, raw responses."""
+        return cast(
+            "InstanceOrgMemberWithRawResponse",
+            self._resource("instance_org_member", "InstanceOrgMember"),
+        )
+
+    @property
+    def instance_org_members(self) -> InstanceOrgMembersWithRawResponse:
+        """``instanceOrgMembers``, raw responses."""
+        return cast(
+            "InstanceOrgMembersWithRawResponse",
+            self._resource("instance_org_members", "InstanceOrgMembers"),
+        )
+
+    @property
+    def instance_orgs(self) -> InstanceOrgsWithRawResponse:
+        """``instanceOrgs``, raw responses."""
+        return cast("InstanceOrgsWithRawResponse", self._resource("instance_orgs", "InstanceOrgs"))
+
+    @property
+    def instance_sandbox(self) -> InstanceSandboxWithRawResponse:
+        """``instanceSandbox``, raw responses."""
+        return cast(
+            "InstanceSandboxWithRawResponse", self._resource("instance_sandbox", "InstanceSandbox")
+        )
+
+    @property
+    def instance_sandboxes(self) -> InstanceSandboxesWithRawResponse:
+        """``instanceSandboxes``, raw responses."""
+        return cast(
+            "InstanceSandboxesWithRawResponse",
+            self._resource("instance_sandboxes", "InstanceSandboxes"),
+        )
+
+    @property
+    def instances(self) -> InstancesWithRawResponse:
+        """``instances``, raw responses."""
+        return cast("InstancesWithRawResponse", self._resource("instances", "Instances"))
+
+    @property
+    def integration(self) -> IntegrationWithRawResponse:
+        """``integration``, raw responses."""
+        return cast("IntegrationWithRawResponse", self._resource("integration", "Integration"))
+
+    @property
+    def integrations(self) -> IntegrationsWithRawResponse:
+        """``integrations``, raw responses."""
+        return cast("IntegrationsWithRawResponse", self._resource("integrations", "Integrations"))
+
+    @property
+    def me(self) -> MeWithRawResponse:
+        """``me``, raw responses."""
+        return cast("MeWithRawResponse", self._resource("me", "Me"))
+
+    @property
+    def notebook(self) -> NotebookWithRawResponse:
+        """``notebook``, raw responses."""
+        return cast("NotebookWithRawResponse", self._resource("notebook", "Notebook"))
+
+    @property
+    def notebooks(self) -> NotebooksWithRawResponse:
+        """``notebooks``, raw responses."""
+        return cast("NotebooksWithRawResponse", self._resource("notebooks", "Notebooks"))
+
+    @property
+    def org(self) -> OrgWithRawResponse:
+        """``org``, raw responses."""
+        return cast("OrgWithRawResponse", self._resource("org", "Org"))
+
+    @property
+    def org_invites(self) -> OrgInvitesWithRawResponse:
+        """``orgInvites``, raw responses."""
+        return cast("OrgInvitesWithRawResponse", self._resource("org_invites", "OrgInvites"))
+
+    @property
+    def orgs(self) -> OrgsWithRawResponse:
+        """``orgs``, raw responses."""
+        return cast("OrgsWithRawResponse", self._resource("orgs", "Orgs"))
+
+    @property
+    def private_file(self) -> PrivateFileWithRawResponse:
+        """``privateFile``, raw responses."""
+        return cast("PrivateFileWithRawResponse", self._resource("private_file", "PrivateFile"))
+
+    @property
+    def private_files(self) -> PrivateFilesWithRawResponse:
+        """``privateFiles``, raw responses."""
+        return cast("PrivateFilesWithRawResponse", self._resource("private_files", "PrivateFiles"))
+
+    @property
+    def resource_job(self) -> ResourceJobWithRawResponse:
+        """``resourceJob``, raw responses."""
+        return cast("ResourceJobWithRawResponse", self._resource("resource_job", "ResourceJob"))
+
+    @property
+    def resource_jobs(self) -> ResourceJobsWithRawResponse:
+        """``resourceJobs``, raw responses."""
+        return cast("ResourceJobsWithRawResponse", self._resource("resource_jobs", "ResourceJobs"))
+
+    @property
+    def user_api_token(self) -> UserApiTokenWithRawResponse:
+        """``userApiToken``, raw responses."""
+        return cast("UserApiTokenWithRawResponse", self._resource("user_api_token", "UserApiToken"))
+
+    @property
+    def user_api_tokens(self) -> UserApiTokensWithRawResponse:
+        """``userApiTokens``, raw responses."""
+        return cast(
+            "UserApiTokensWithRawResponse", self._resource("user_api_tokens", "UserApiTokens")
+        )
+
+    @property
+    def user_oauth_token(self) -> UserOauthTokenWithRawResponse:
+        """``userOauthToken``, raw responses."""
+        return cast(
+            "UserOauthTokenWithRawResponse", self._resource("user_oauth_token", "UserOauthToken")
+        )
+
+    @property
+    def user_oauth_tokens(self) -> UserOauthTokensWithRawResponse:
+        """``userOauthTokens``, raw responses."""
+        return cast(
+            "UserOauthTokensWithRawResponse", self._resource("user_oauth_tokens", "UserOauthTokens")
+        )
+
+    @property
+    def webhook(self) -> WebhookWithRawResponse:
+        """``webhook``, raw responses."""
+        return cast("WebhookWithRawResponse", self._resource("webhook", "Webhook"))
+
+    @property
+    def webhooks(self) -> WebhooksWithRawResponse:
+        """``webhooks``, raw responses."""
+        return cast("WebhooksWithRawResponse", self._resource("webhooks", "Webhooks"))
 
 
 RESOURCES = {

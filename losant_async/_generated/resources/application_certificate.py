@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ApplicationCertificate(Resource):
@@ -28,7 +29,7 @@ class ApplicationCertificate(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes an application certificate.
 
@@ -48,7 +49,18 @@ class ApplicationCertificate(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application certificate was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "application_certificate_id": application_certificate_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -59,7 +71,7 @@ class ApplicationCertificate(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ApplicationCertificate:
         """Retrieves information on an application certificate.
 
@@ -79,7 +91,18 @@ class ApplicationCertificate(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application certificate was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "application_certificate_id": application_certificate_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -91,7 +114,7 @@ class ApplicationCertificate(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ApplicationCertificate:
         """Updates information about an application certificate.
 
@@ -113,7 +136,62 @@ class ApplicationCertificate(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application certificate was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "application_certificate_id": application_certificate_id,
+                "application_certificate": application_certificate,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class ApplicationCertificateWithRawResponse:
+        """The calls of ``applicationCertificate`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            application_certificate_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            application_certificate_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApplicationCertificate]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            application_certificate_id: str,
+            application_certificate: models.ApplicationCertificatePatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApplicationCertificate]: ...
 
 
 _DELETE: Action[models.Success] = Action(

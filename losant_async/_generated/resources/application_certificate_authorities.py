@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ApplicationCertificateAuthorities(Resource):
@@ -34,7 +35,7 @@ class ApplicationCertificateAuthorities(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ApplicationCertificateAuthorities:
         """Returns the application certificate authorities for an application.
 
@@ -62,7 +63,23 @@ class ApplicationCertificateAuthorities(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -78,7 +95,7 @@ class ApplicationCertificateAuthorities(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.ApplicationCertificateAuthority]:
         """Every ApplicationCertificateAuthority of ``applicationCertificateAuthorities.get``, over
         all its pages, in order.
@@ -131,7 +148,7 @@ class ApplicationCertificateAuthorities(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.ApplicationCertificateAuthorities]:
         """Every page of ``applicationCertificateAuthorities.get``, in order.
 
@@ -177,7 +194,7 @@ class ApplicationCertificateAuthorities(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ApplicationCertificateAuthority:
         """Create a new application certificate authority for an application.
 
@@ -199,7 +216,56 @@ class ApplicationCertificateAuthorities(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "application_id": application_id,
+                "application_certificate_authority": application_certificate_authority,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class ApplicationCertificateAuthoritiesWithRawResponse:
+        """The calls of ``applicationCertificateAuthorities`` as ``client.with_raw_response``
+        makes them.
+        """
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            sort_field: Literal["name", "status", "id", "creationDate", "lastUpdated"] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["name", "status"] | None = None,
+            filter: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApplicationCertificateAuthorities]: ...
+
+        async def post(
+            self,
+            *,
+            application_id: str,
+            application_certificate_authority: models.ApplicationCertificateAuthorityPost
+            | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApplicationCertificateAuthority]: ...
 
 
 _GET: Action[models.ApplicationCertificateAuthorities] = Action(

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ApplicationCertificateAuthority(Resource):
@@ -28,7 +29,7 @@ class ApplicationCertificateAuthority(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes an application certificate authority.
 
@@ -50,7 +51,18 @@ class ApplicationCertificateAuthority(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application certificate authority was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "application_certificate_authority_id": application_certificate_authority_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -61,7 +73,7 @@ class ApplicationCertificateAuthority(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ApplicationCertificateAuthority:
         """Retrieves information on an application certificate authority.
 
@@ -84,7 +96,18 @@ class ApplicationCertificateAuthority(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application certificate authority was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "application_certificate_authority_id": application_certificate_authority_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -97,7 +120,7 @@ class ApplicationCertificateAuthority(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ApplicationCertificateAuthority:
         """Updates information about an application certificate authority.
 
@@ -122,7 +145,65 @@ class ApplicationCertificateAuthority(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application certificate authority was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "application_certificate_authority_id": application_certificate_authority_id,
+                "application_certificate_authority": application_certificate_authority,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class ApplicationCertificateAuthorityWithRawResponse:
+        """The calls of ``applicationCertificateAuthority`` as ``client.with_raw_response`` makes
+        them.
+        """
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            application_certificate_authority_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            application_certificate_authority_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApplicationCertificateAuthority]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            application_certificate_authority_id: str,
+            application_certificate_authority: models.ApplicationCertificateAuthorityPatch
+            | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApplicationCertificateAuthority]: ...
 
 
 _DELETE: Action[models.Success] = Action(

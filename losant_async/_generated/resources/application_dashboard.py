@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ApplicationDashboard(Resource):
@@ -28,7 +29,7 @@ class ApplicationDashboard(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a dashboard.
 
@@ -48,7 +49,18 @@ class ApplicationDashboard(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if dashboard was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "dashboard_id": dashboard_id,
+                "application_id": application_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -59,7 +71,7 @@ class ApplicationDashboard(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Dashboard:
         """Retrieves information on a dashboard.
 
@@ -79,7 +91,18 @@ class ApplicationDashboard(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if dashboard was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "dashboard_id": dashboard_id,
+                "application_id": application_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -91,7 +114,7 @@ class ApplicationDashboard(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Dashboard:
         """Updates information about a dashboard.
 
@@ -112,7 +135,19 @@ class ApplicationDashboard(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if dashboard was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "dashboard_id": dashboard_id,
+                "application_id": application_id,
+                "dashboard": dashboard,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def send_report(
         self,
@@ -124,7 +159,7 @@ class ApplicationDashboard(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult:
         """Sends a snapshot of a dashboard.
 
@@ -145,7 +180,75 @@ class ApplicationDashboard(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if dashboard was not found
         """
-        return await self._call(_SEND_REPORT, locals())
+        return await self._call(
+            _SEND_REPORT,
+            {
+                "dashboard_id": dashboard_id,
+                "application_id": application_id,
+                "report_config": report_config,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class ApplicationDashboardWithRawResponse:
+        """The calls of ``applicationDashboard`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            dashboard_id: str,
+            application_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            dashboard_id: str,
+            application_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Dashboard]: ...
+
+        async def patch(
+            self,
+            *,
+            dashboard_id: str,
+            application_id: str,
+            dashboard: models.DashboardPatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Dashboard]: ...
+
+        async def send_report(
+            self,
+            *,
+            dashboard_id: str,
+            application_id: str,
+            report_config: models.DashboardSendReport | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
 
 
 _DELETE: Action[models.Success] = Action(

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ApplicationDashboards(Resource):
@@ -34,7 +35,7 @@ class ApplicationDashboards(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Dashboards:
         """Returns all dashboards scoped to the given application.
 
@@ -61,7 +62,23 @@ class ApplicationDashboards(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -77,7 +94,7 @@ class ApplicationDashboards(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.Dashboard]:
         """Every Dashboard of ``applicationDashboards.get``, over all its pages, in order.
 
@@ -129,7 +146,7 @@ class ApplicationDashboards(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.Dashboards]:
         """Every page of ``applicationDashboards.get``, in order.
 
@@ -174,7 +191,7 @@ class ApplicationDashboards(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Dashboard:
         """Create a new dashboard.
 
@@ -194,7 +211,53 @@ class ApplicationDashboards(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "application_id": application_id,
+                "dashboard": dashboard,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class ApplicationDashboardsWithRawResponse:
+        """The calls of ``applicationDashboards`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            sort_field: Literal["name", "id", "creationDate", "lastUpdated"] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["name"] | None = None,
+            filter: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Dashboards]: ...
+
+        async def post(
+            self,
+            *,
+            application_id: str,
+            dashboard: models.ApplicationDashboardPost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Dashboard]: ...
 
 
 _GET: Action[models.Dashboards] = Action(

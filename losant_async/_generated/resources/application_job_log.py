@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ApplicationJobLog(Resource):
@@ -27,7 +28,7 @@ class ApplicationJobLog(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ApplicationJobLog:
         """Returns the job log for the given ID.
 
@@ -47,7 +48,36 @@ class ApplicationJobLog(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application job log was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "job_id": job_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class ApplicationJobLogWithRawResponse:
+        """The calls of ``applicationJobLog`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            job_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApplicationJobLog]: ...
 
 
 _GET: Action[models.ApplicationJobLog] = Action(

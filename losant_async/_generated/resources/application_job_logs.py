@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ApplicationJobLogs(Resource):
@@ -35,7 +36,7 @@ class ApplicationJobLogs(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ApplicationJobLogs:
         """Returns the job logs for an application.
 
@@ -59,7 +60,22 @@ class ApplicationJobLogs(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "query": query,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -76,7 +92,7 @@ class ApplicationJobLogs(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.ApplicationJobLog]:
         """Every ApplicationJobLog of ``applicationJobLogs.get``, over all its pages, in order.
 
@@ -128,7 +144,7 @@ class ApplicationJobLogs(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.ApplicationJobLogs]:
         """Every page of ``applicationJobLogs.get``, in order.
 
@@ -162,6 +178,30 @@ class ApplicationJobLogs(Resource):
             per_page=per_page,
             concurrency=concurrency,
         )
+
+
+if TYPE_CHECKING:
+
+    class ApplicationJobLogsWithRawResponse:
+        """The calls of ``applicationJobLogs`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            sort_field: Literal[
+                "name", "status", "resourceType", "runQueuedAt", "runStartedAt", "runCompletedAt"
+            ] = "runQueuedAt",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            query: models.AdvancedApplicationJobLogQuery | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApplicationJobLogs]: ...
 
 
 _GET: Action[models.ApplicationJobLogs] = Action(

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ApplicationTemplate(Resource):
@@ -24,7 +25,7 @@ class ApplicationTemplate(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ApplicationTemplate:
         """Retrieves information on an application template.
 
@@ -43,7 +44,34 @@ class ApplicationTemplate(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if template was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "template_id": template_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class ApplicationTemplateWithRawResponse:
+        """The calls of ``applicationTemplate`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            template_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApplicationTemplate]: ...
 
 
 _GET: Action[models.ApplicationTemplate] = Action(

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ApplicationTemplates(Resource):
@@ -33,7 +34,7 @@ class ApplicationTemplates(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ApplicationTemplates:
         """Returns the application templates the current user has permission to see.
 
@@ -60,7 +61,24 @@ class ApplicationTemplates(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "keywords": keywords,
+                "category_id": category_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -77,7 +95,7 @@ class ApplicationTemplates(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.ApplicationTemplate]:
         """Every ApplicationTemplate of ``applicationTemplates.get``, over all its pages, in order.
 
@@ -131,7 +149,7 @@ class ApplicationTemplates(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.ApplicationTemplates]:
         """Every page of ``applicationTemplates.get``, in order.
 
@@ -176,7 +194,7 @@ class ApplicationTemplates(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ApplicationTemplateCategories:
         """Returns a category list, beginning at the specified category.
 
@@ -194,7 +212,17 @@ class ApplicationTemplates(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_GET_CATEGORIES, locals())
+        return await self._call(
+            _GET_CATEGORIES,
+            {
+                "base_id": base_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get_unique_keywords(
         self,
@@ -203,7 +231,7 @@ class ApplicationTemplates(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.TemplateKeywords:
         """Returns an array of all unique keywords currently in use by templates.
 
@@ -218,7 +246,61 @@ class ApplicationTemplates(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_GET_UNIQUE_KEYWORDS, locals())
+        return await self._call(
+            _GET_UNIQUE_KEYWORDS,
+            {
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class ApplicationTemplatesWithRawResponse:
+        """The calls of ``applicationTemplates`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            sort_field: Literal["name", "id", "creationDate", "lastUpdated"] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["name", "authorName"] | None = None,
+            filter: str | None = None,
+            keywords: Sequence[str] | None = None,
+            category_id: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApplicationTemplates]: ...
+
+        async def get_categories(
+            self,
+            *,
+            base_id: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApplicationTemplateCategories]: ...
+
+        async def get_unique_keywords(
+            self,
+            *,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.TemplateKeywords]: ...
 
 
 _GET: Action[models.ApplicationTemplates] = Action(

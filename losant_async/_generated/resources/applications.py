@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import FileInput, TimeoutArg
+from ..._types import NOT_GIVEN, FileInput, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Applications(Resource):
@@ -35,7 +36,7 @@ class Applications(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Applications:
         """Returns the applications the current user has permission to see.
 
@@ -67,7 +68,25 @@ class Applications(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "org_id": org_id,
+                "summary_exclude": summary_exclude,
+                "summary_include": summary_include,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -85,7 +104,7 @@ class Applications(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.Application]:
         """Every Application of ``applications.get``, over all its pages, in order.
 
@@ -141,7 +160,7 @@ class Applications(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.Applications]:
         """Every page of ``applications.get``, in order.
 
@@ -194,7 +213,7 @@ class Applications(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ApplicationCreationByTemplateResult | models.JobEnqueuedResult:
         """Create a new application from an import bundle.
 
@@ -227,7 +246,24 @@ class Applications(Resource):
             UnprocessableEntityError: 422, Error if too many validation errors occurred
                 on other resources
         """
-        return await self._call(_IMPORT, locals())
+        return await self._call(
+            _IMPORT,
+            {
+                "import_bundle": import_bundle,
+                "owner_id": owner_id,
+                "owner_type": owner_type,
+                "include_devices": include_devices,
+                "include_data_table_rows": include_data_table_rows,
+                "include_files": include_files,
+                "email": email,
+                "options": options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def period_summaries(
         self,
@@ -249,7 +285,7 @@ class Applications(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.PeriodSummaries:
         """Returns application usage summaries over a selected date range.
 
@@ -288,7 +324,29 @@ class Applications(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_PERIOD_SUMMARIES, locals())
+        return await self._call(
+            _PERIOD_SUMMARIES,
+            {
+                "start": start,
+                "end": end,
+                "as_bytes": as_bytes,
+                "include_non_billable": include_non_billable,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "org_id": org_id,
+                "exclude": exclude,
+                "include": include,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate_period_summaries(
         self,
@@ -310,7 +368,7 @@ class Applications(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.PeriodSummary]:
         """Every PeriodSummary of ``applications.periodSummaries``, over all its pages, in order.
 
@@ -374,7 +432,7 @@ class Applications(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.PeriodSummaries]:
         """Every page of ``applications.periodSummaries``, in order.
 
@@ -427,7 +485,7 @@ class Applications(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Application:
         """Create a new application.
 
@@ -449,7 +507,98 @@ class Applications(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "application": application,
+                "summary_exclude": summary_exclude,
+                "summary_include": summary_include,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class ApplicationsWithRawResponse:
+        """The calls of ``applications`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            sort_field: Literal["name", "id", "creationDate", "ownerId", "lastUpdated"] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["name"] | None = None,
+            filter: str | None = None,
+            org_id: str | None = None,
+            summary_exclude: str | None = None,
+            summary_include: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Applications]: ...
+
+        async def import_(
+            self,
+            *,
+            import_bundle: FileInput | None = None,
+            owner_id: str | None = None,
+            owner_type: Literal["user", "organization"] = "user",
+            include_devices: bool | str | None = None,
+            include_data_table_rows: bool | str | None = None,
+            include_files: bool | str | None = None,
+            email: str | None = None,
+            options: models.ImportNewApplicationOptions | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApplicationCreationByTemplateResult | models.JobEnqueuedResult]: ...
+
+        async def period_summaries(
+            self,
+            *,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            as_bytes: bool | str = False,
+            include_non_billable: bool | str = False,
+            sort_field: Literal["name", "id", "creationDate", "ownerId", "lastUpdated"] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["name"] | None = None,
+            filter: str | None = None,
+            org_id: str | None = None,
+            exclude: str | None = None,
+            include: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.PeriodSummaries]: ...
+
+        async def post(
+            self,
+            *,
+            application: models.ApplicationPost | Mapping[str, Any],
+            summary_exclude: str | None = None,
+            summary_include: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Application]: ...
 
 
 _GET: Action[models.Applications] = Action(

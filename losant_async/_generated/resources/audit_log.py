@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class AuditLog(Resource):
@@ -25,7 +26,7 @@ class AuditLog(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.AuditLog:
         """Retrieves information on an audit log.
 
@@ -45,7 +46,36 @@ class AuditLog(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if audit log was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "org_id": org_id,
+                "audit_log_id": audit_log_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class AuditLogWithRawResponse:
+        """The calls of ``auditLog`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            org_id: str,
+            audit_log_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.AuditLog]: ...
 
 
 _GET: Action[models.AuditLog] = Action(

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class AuditLogs(Resource):
@@ -33,7 +34,7 @@ class AuditLogs(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.AuditLogs:
         """Returns the audit logs for the organization.
 
@@ -59,7 +60,24 @@ class AuditLogs(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if organization was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "org_id": org_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "start": start,
+                "end": end,
+                "audit_log_filter": audit_log_filter,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -76,7 +94,7 @@ class AuditLogs(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.AuditLog]:
         """Every AuditLog of ``auditLogs.get``, over all its pages, in order.
 
@@ -130,7 +148,7 @@ class AuditLogs(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.AuditLogs]:
         """Every page of ``auditLogs.get``, in order.
 
@@ -166,6 +184,30 @@ class AuditLogs(Resource):
             per_page=per_page,
             concurrency=concurrency,
         )
+
+
+if TYPE_CHECKING:
+
+    class AuditLogsWithRawResponse:
+        """The calls of ``auditLogs`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            org_id: str,
+            sort_field: Literal["creationDate", "responseStatus", "actorName"] = "creationDate",
+            sort_direction: Literal["asc", "desc"] = "desc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            start: int | str | None = None,
+            end: int | str | None = None,
+            audit_log_filter: models.AuditLogFilter | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.AuditLogs]: ...
 
 
 _GET: Action[models.AuditLogs] = Action(

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Auth(Resource):
@@ -25,7 +26,7 @@ class Auth(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.AuthedDevice:
         """auth.authenticateDevice.
 
@@ -45,7 +46,17 @@ class Auth(Resource):
             BadRequestError: 400, Error if malformed request
             AuthenticationError: 401, Unauthorized error if authentication fails
         """
-        return await self._call(_AUTHENTICATE_DEVICE, locals())
+        return await self._call(
+            _AUTHENTICATE_DEVICE,
+            {
+                "credentials": credentials,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def authenticate_user(
         self,
@@ -55,7 +66,7 @@ class Auth(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.AuthedUser:
         """auth.authenticateUser.
 
@@ -75,7 +86,17 @@ class Auth(Resource):
             BadRequestError: 400, Error if malformed request
             AuthenticationError: 401, Unauthorized error if authentication fails
         """
-        return await self._call(_AUTHENTICATE_USER, locals())
+        return await self._call(
+            _AUTHENTICATE_USER,
+            {
+                "credentials": credentials,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def authenticate_user_github(
         self,
@@ -85,7 +106,7 @@ class Auth(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.AuthedUser:
         """auth.authenticateUserGithub.
 
@@ -105,7 +126,17 @@ class Auth(Resource):
             BadRequestError: 400, Error if malformed request
             AuthenticationError: 401, Unauthorized error if authentication fails
         """
-        return await self._call(_AUTHENTICATE_USER_GITHUB, locals())
+        return await self._call(
+            _AUTHENTICATE_USER_GITHUB,
+            {
+                "oauth": oauth,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def authenticate_user_saml(
         self,
@@ -115,7 +146,7 @@ class Auth(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.AuthedUser:
         """auth.authenticateUserSaml.
 
@@ -135,7 +166,17 @@ class Auth(Resource):
             BadRequestError: 400, Error if malformed request
             AuthenticationError: 401, Unauthorized error if authentication fails
         """
-        return await self._call(_AUTHENTICATE_USER_SAML, locals())
+        return await self._call(
+            _AUTHENTICATE_USER_SAML,
+            {
+                "saml": saml,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def sso_domain(
         self,
@@ -145,7 +186,7 @@ class Auth(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.SsoRequest | None:
         """auth.ssoDomain.
 
@@ -165,7 +206,78 @@ class Auth(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_SSO_DOMAIN, locals())
+        return await self._call(
+            _SSO_DOMAIN,
+            {
+                "email": email,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class AuthWithRawResponse:
+        """The calls of ``auth`` as ``client.with_raw_response`` makes them."""
+
+        async def authenticate_device(
+            self,
+            *,
+            credentials: models.DeviceCredentials | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.AuthedDevice]: ...
+
+        async def authenticate_user(
+            self,
+            *,
+            credentials: models.UserCredentials | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.AuthedUser]: ...
+
+        async def authenticate_user_github(
+            self,
+            *,
+            oauth: models.GithubLogin | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.AuthedUser]: ...
+
+        async def authenticate_user_saml(
+            self,
+            *,
+            saml: models.SamlResponse | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.AuthedUser]: ...
+
+        async def sso_domain(
+            self,
+            *,
+            email: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.SsoRequest | None]: ...
 
 
 _AUTHENTICATE_DEVICE: Action[models.AuthedDevice] = Action(

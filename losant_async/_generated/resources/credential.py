@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Credential(Resource):
@@ -28,7 +29,7 @@ class Credential(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a credential.
 
@@ -48,7 +49,18 @@ class Credential(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if credential was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "credential_id": credential_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -59,7 +71,7 @@ class Credential(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Credential:
         """Retrieves information on a credential.
 
@@ -79,7 +91,18 @@ class Credential(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if credential was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "credential_id": credential_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def linked_resources(
         self,
@@ -91,7 +114,7 @@ class Credential(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.CredentialLinkedResources:
         """Retrieves information on resources linked to a credential.
 
@@ -114,7 +137,19 @@ class Credential(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if credential was not found
         """
-        return await self._call(_LINKED_RESOURCES, locals())
+        return await self._call(
+            _LINKED_RESOURCES,
+            {
+                "application_id": application_id,
+                "credential_id": credential_id,
+                "include_custom_nodes": include_custom_nodes,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -126,7 +161,7 @@ class Credential(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Credential:
         """Updates information about a credential.
 
@@ -147,7 +182,75 @@ class Credential(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if credential was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "credential_id": credential_id,
+                "credential": credential,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class CredentialWithRawResponse:
+        """The calls of ``credential`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            credential_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            credential_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Credential]: ...
+
+        async def linked_resources(
+            self,
+            *,
+            application_id: str,
+            credential_id: str,
+            include_custom_nodes: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.CredentialLinkedResources]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            credential_id: str,
+            credential: models.CredentialPatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Credential]: ...
 
 
 _DELETE: Action[models.Success] = Action(

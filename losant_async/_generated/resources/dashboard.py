@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Dashboard(Resource):
@@ -26,7 +27,7 @@ class Dashboard(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a dashboard.
 
@@ -45,7 +46,17 @@ class Dashboard(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if dashboard was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "dashboard_id": dashboard_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -56,7 +67,7 @@ class Dashboard(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Dashboard:
         """Retrieves information on a dashboard.
 
@@ -74,7 +85,18 @@ class Dashboard(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if dashboard was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "dashboard_id": dashboard_id,
+                "password": password,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -85,7 +107,7 @@ class Dashboard(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Dashboard:
         """Updates information about a dashboard.
 
@@ -105,7 +127,18 @@ class Dashboard(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if dashboard was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "dashboard_id": dashboard_id,
+                "dashboard": dashboard,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def send_report(
         self,
@@ -116,7 +149,7 @@ class Dashboard(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult:
         """Sends a snapshot of a dashboard.
 
@@ -136,7 +169,18 @@ class Dashboard(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if dashboard was not found
         """
-        return await self._call(_SEND_REPORT, locals())
+        return await self._call(
+            _SEND_REPORT,
+            {
+                "dashboard_id": dashboard_id,
+                "report_config": report_config,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def validate_context(
         self,
@@ -151,7 +195,7 @@ class Dashboard(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ValidateContextSuccess:
         """Validates a context object against the dashboard's context configuration.
 
@@ -174,7 +218,91 @@ class Dashboard(Resource):
             BadRequestError: 400, Error if context is invalid
             NotFoundError: 404, Error if dashboard or application was not found
         """
-        return await self._call(_VALIDATE_CONTEXT, locals())
+        return await self._call(
+            _VALIDATE_CONTEXT,
+            {
+                "dashboard_id": dashboard_id,
+                "ctx": ctx,
+                "password": password,
+                "duration": duration,
+                "resolution": resolution,
+                "end": end,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class DashboardWithRawResponse:
+        """The calls of ``dashboard`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            dashboard_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            dashboard_id: str,
+            password: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Dashboard]: ...
+
+        async def patch(
+            self,
+            *,
+            dashboard_id: str,
+            dashboard: models.DashboardPatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Dashboard]: ...
+
+        async def send_report(
+            self,
+            *,
+            dashboard_id: str,
+            report_config: models.DashboardSendReport | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def validate_context(
+            self,
+            *,
+            dashboard_id: str,
+            ctx: models.DashboardContextInstance | Mapping[str, Any],
+            password: str | None = None,
+            duration: int | str | None = None,
+            resolution: int | str | None = None,
+            end: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ValidateContextSuccess]: ...
 
 
 _DELETE: Action[models.Success] = Action(

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Dashboards(Resource):
@@ -35,7 +36,7 @@ class Dashboards(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Dashboards:
         """Returns the dashboards the current user has permission to see.
 
@@ -67,7 +68,24 @@ class Dashboards(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "application_id": application_id,
+                "org_id": org_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -86,7 +104,7 @@ class Dashboards(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.Dashboard]:
         """Every Dashboard of ``dashboards.get``, over all its pages, in order.
 
@@ -142,7 +160,7 @@ class Dashboards(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.Dashboards]:
         """Every page of ``dashboards.get``, in order.
 
@@ -187,7 +205,7 @@ class Dashboards(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Dashboard:
         """Create a new dashboard.
 
@@ -205,7 +223,54 @@ class Dashboards(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "dashboard": dashboard,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class DashboardsWithRawResponse:
+        """The calls of ``dashboards`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            sort_field: Literal[
+                "name", "id", "creationDate", "ownerId", "applicationId", "lastUpdated"
+            ] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["name"] | None = None,
+            filter: str | None = None,
+            application_id: str | None = None,
+            org_id: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Dashboards]: ...
+
+        async def post(
+            self,
+            *,
+            dashboard: models.DashboardPost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Dashboard]: ...
 
 
 _GET: Action[models.Dashboards] = Action(

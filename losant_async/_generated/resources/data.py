@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Data(Resource):
@@ -26,7 +27,7 @@ class Data(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult:
         """Creates a csv file from a query of devices and attributes over a time range.
 
@@ -46,7 +47,18 @@ class Data(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_EXPORT, locals())
+        return await self._call(
+            _EXPORT,
+            {
+                "application_id": application_id,
+                "query": query,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def last_value_query(
         self,
@@ -57,7 +69,7 @@ class Data(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.LastValueData:
         """Returns the last known data for the given attribute.
 
@@ -77,7 +89,18 @@ class Data(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_LAST_VALUE_QUERY, locals())
+        return await self._call(
+            _LAST_VALUE_QUERY,
+            {
+                "application_id": application_id,
+                "query": query,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def time_series_query(
         self,
@@ -88,7 +111,7 @@ class Data(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.TimeSeriesData:
         """Returns the data for the given query.
 
@@ -108,7 +131,60 @@ class Data(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_TIME_SERIES_QUERY, locals())
+        return await self._call(
+            _TIME_SERIES_QUERY,
+            {
+                "application_id": application_id,
+                "query": query,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class DataWithRawResponse:
+        """The calls of ``data`` as ``client.with_raw_response`` makes them."""
+
+        async def export(
+            self,
+            *,
+            application_id: str,
+            query: models.DevicesDataExport | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def last_value_query(
+            self,
+            *,
+            application_id: str,
+            query: models.LastValueQuery | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.LastValueData]: ...
+
+        async def time_series_query(
+            self,
+            *,
+            application_id: str,
+            query: models.TimeSeriesQuery | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.TimeSeriesData]: ...
 
 
 _EXPORT: Action[models.JobEnqueuedResult] = Action(

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class DataTable(Resource):
@@ -29,7 +30,7 @@ class DataTable(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DataTable:
         """Adds a new column to this data table.
 
@@ -50,7 +51,19 @@ class DataTable(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if data table was not found
         """
-        return await self._call(_ADD_COLUMN, locals())
+        return await self._call(
+            _ADD_COLUMN,
+            {
+                "application_id": application_id,
+                "data_table_id": data_table_id,
+                "data_table_column": data_table_column,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def delete(
         self,
@@ -61,7 +74,7 @@ class DataTable(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a data table.
 
@@ -81,7 +94,18 @@ class DataTable(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if data table was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "data_table_id": data_table_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -92,7 +116,7 @@ class DataTable(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DataTable:
         """Retrieves information on a data table.
 
@@ -112,7 +136,18 @@ class DataTable(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if data table was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "data_table_id": data_table_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -124,7 +159,7 @@ class DataTable(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DataTable:
         """Updates information about a data table.
 
@@ -145,7 +180,19 @@ class DataTable(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if data table was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "data_table_id": data_table_id,
+                "data_table": data_table,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def remove_column(
         self,
@@ -157,7 +204,7 @@ class DataTable(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DataTable:
         """Removes a column from this data table.
 
@@ -178,7 +225,88 @@ class DataTable(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if data table was not found
         """
-        return await self._call(_REMOVE_COLUMN, locals())
+        return await self._call(
+            _REMOVE_COLUMN,
+            {
+                "application_id": application_id,
+                "data_table_id": data_table_id,
+                "column_name": column_name,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class DataTableWithRawResponse:
+        """The calls of ``dataTable`` as ``client.with_raw_response`` makes them."""
+
+        async def add_column(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            data_table_column: models.DataTableColumn | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DataTable]: ...
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DataTable]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            data_table: models.DataTablePatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DataTable]: ...
+
+        async def remove_column(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            column_name: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DataTable]: ...
 
 
 _ADD_COLUMN: Action[models.DataTable] = Action(

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class DataTableRow(Resource):
@@ -29,7 +30,7 @@ class DataTableRow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a data table row.
 
@@ -50,7 +51,19 @@ class DataTableRow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if data table row was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "data_table_id": data_table_id,
+                "row_id": row_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -62,7 +75,7 @@ class DataTableRow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DataTableRow:
         """Retrieves the data table row.
 
@@ -83,7 +96,19 @@ class DataTableRow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if data table row was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "data_table_id": data_table_id,
+                "row_id": row_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -96,7 +121,7 @@ class DataTableRow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DataTableRow:
         """Updates the data table row.
 
@@ -118,7 +143,66 @@ class DataTableRow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if data table row was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "data_table_id": data_table_id,
+                "row_id": row_id,
+                "data_table_row": data_table_row,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class DataTableRowWithRawResponse:
+        """The calls of ``dataTableRow`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            row_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            row_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DataTableRow]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            row_id: str,
+            data_table_row: models.DataTableRowInsertUpdate | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DataTableRow]: ...
 
 
 _DELETE: Action[models.Success] = Action(

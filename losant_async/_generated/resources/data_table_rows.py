@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class DataTableRows(Resource):
@@ -30,7 +31,7 @@ class DataTableRows(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DataTableRowsDelete:
         """Delete rows from a data table.
 
@@ -53,7 +54,20 @@ class DataTableRows(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if data table was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "data_table_id": data_table_id,
+                "query": query,
+                "limit": limit,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def export(
         self,
@@ -65,7 +79,7 @@ class DataTableRows(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult:
         """Request an export of the data table's data.
 
@@ -86,7 +100,19 @@ class DataTableRows(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if data table was not found
         """
-        return await self._call(_EXPORT, locals())
+        return await self._call(
+            _EXPORT,
+            {
+                "application_id": application_id,
+                "data_table_id": data_table_id,
+                "export_data": export_data,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -102,7 +128,7 @@ class DataTableRows(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DataTableRows:
         """Returns the rows for a data table.
 
@@ -128,7 +154,23 @@ class DataTableRows(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if data table was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "data_table_id": data_table_id,
+                "sort_column": sort_column,
+                "sort_direction": sort_direction,
+                "limit": limit,
+                "offset": offset,
+                "include_fields": include_fields,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def post(
         self,
@@ -140,7 +182,7 @@ class DataTableRows(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DataTableRowInsertResult:
         """Inserts a new row(s) into a data table.
 
@@ -162,7 +204,19 @@ class DataTableRows(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if data table was not found
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "application_id": application_id,
+                "data_table_id": data_table_id,
+                "data_table_row": data_table_row,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def query(
         self,
@@ -179,7 +233,7 @@ class DataTableRows(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DataTableRows:
         """Queries for rows from a data table.
 
@@ -206,7 +260,24 @@ class DataTableRows(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if data table was not found
         """
-        return await self._call(_QUERY, locals())
+        return await self._call(
+            _QUERY,
+            {
+                "application_id": application_id,
+                "data_table_id": data_table_id,
+                "sort_column": sort_column,
+                "sort_direction": sort_direction,
+                "limit": limit,
+                "offset": offset,
+                "include_fields": include_fields,
+                "query": query,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def truncate(
         self,
@@ -217,7 +288,7 @@ class DataTableRows(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Delete all data in the data table.
 
@@ -238,7 +309,111 @@ class DataTableRows(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if data table was not found
         """
-        return await self._call(_TRUNCATE, locals())
+        return await self._call(
+            _TRUNCATE,
+            {
+                "application_id": application_id,
+                "data_table_id": data_table_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class DataTableRowsWithRawResponse:
+        """The calls of ``dataTableRows`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            query: models.AdvancedQuery | Mapping[str, Any] | None = None,
+            limit: str = "1000",
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DataTableRowsDelete]: ...
+
+        async def export(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            export_data: models.DataTableRowsExport | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            sort_column: str | None = None,
+            sort_direction: Literal["asc", "desc"] = "asc",
+            limit: int | str = 1000,
+            offset: int | str = 0,
+            include_fields: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DataTableRows]: ...
+
+        async def post(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            data_table_row: Any,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DataTableRowInsertResult]: ...
+
+        async def query(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            sort_column: str | None = None,
+            sort_direction: Literal["asc", "desc"] = "asc",
+            limit: int | str = 1000,
+            offset: int | str = 0,
+            include_fields: str | None = None,
+            query: models.AdvancedQuery | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DataTableRows]: ...
+
+        async def truncate(
+            self,
+            *,
+            application_id: str,
+            data_table_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
 
 
 _DELETE: Action[models.DataTableRowsDelete] = Action(

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
     from ...sse import EventStream
 
 
@@ -26,7 +27,7 @@ class Device(Resource):
         device_id: str,
         keep_alive_interval: int | str = 2,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> EventStream[models.DeviceCommand]:
         """Attach to a real time stream of command messages to this device using Server Sent Events
         (SSE).
@@ -50,7 +51,16 @@ class Device(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device was not found
         """
-        return self._stream(_COMMAND_STREAM, locals())
+        return self._stream(
+            _COMMAND_STREAM,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "keep_alive_interval": keep_alive_interval,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def delete(
         self,
@@ -61,7 +71,7 @@ class Device(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a device.
 
@@ -81,7 +91,18 @@ class Device(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def export(
         self,
@@ -98,7 +119,7 @@ class Device(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult:
         """Creates a device data export. Defaults to all data.
 
@@ -128,7 +149,24 @@ class Device(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device was not found
         """
-        return await self._call(_EXPORT, locals())
+        return await self._call(
+            _EXPORT,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "start": start,
+                "end": end,
+                "email": email,
+                "callback_url": callback_url,
+                "include_blob_data": include_blob_data,
+                "query": query,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -142,7 +180,7 @@ class Device(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Device:
         """Retrieves information on a device.
 
@@ -165,7 +203,21 @@ class Device(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "exclude_connection_info": exclude_connection_info,
+                "tags_as_object": tags_as_object,
+                "attributes_as_object": attributes_as_object,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get_command(
         self,
@@ -182,7 +234,7 @@ class Device(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceCommands:
         """Retrieve the last known commands(s) sent to the device.
 
@@ -212,7 +264,24 @@ class Device(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device was not found
         """
-        return await self._call(_GET_COMMAND, locals())
+        return await self._call(
+            _GET_COMMAND,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "limit": limit,
+                "since": since,
+                "sort_direction": sort_direction,
+                "duration": duration,
+                "start": start,
+                "end": end,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get_composite_state(
         self,
@@ -226,7 +295,7 @@ class Device(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.CompositeDeviceState:
         """Retrieve the composite last complete state of the device.
 
@@ -250,7 +319,21 @@ class Device(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device was not found
         """
-        return await self._call(_GET_COMPOSITE_STATE, locals())
+        return await self._call(
+            _GET_COMPOSITE_STATE,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "start": start,
+                "end": end,
+                "attributes": attributes,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get_log_entries(
         self,
@@ -267,7 +350,7 @@ class Device(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceLog:
         """Retrieve the recent log entries about the device.
 
@@ -296,7 +379,24 @@ class Device(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device was not found
         """
-        return await self._call(_GET_LOG_ENTRIES, locals())
+        return await self._call(
+            _GET_LOG_ENTRIES,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "limit": limit,
+                "since": since,
+                "sort_direction": sort_direction,
+                "duration": duration,
+                "start": start,
+                "end": end,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get_state(
         self,
@@ -313,7 +413,7 @@ class Device(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceStates:
         """Retrieve the last known state(s) of the device.
 
@@ -343,7 +443,24 @@ class Device(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device was not found
         """
-        return await self._call(_GET_STATE, locals())
+        return await self._call(
+            _GET_STATE,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "limit": limit,
+                "since": since,
+                "sort_direction": sort_direction,
+                "duration": duration,
+                "start": start,
+                "end": end,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -357,7 +474,7 @@ class Device(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Device:
         """Updates information about a device.
 
@@ -380,7 +497,21 @@ class Device(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "device": device,
+                "tags_as_object": tags_as_object,
+                "attributes_as_object": attributes_as_object,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def payload_counts(
         self,
@@ -393,7 +524,7 @@ class Device(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DevicePayloadCounts:
         """Returns payload counts for the time range specified for this device.
 
@@ -417,7 +548,20 @@ class Device(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device was not found
         """
-        return await self._call(_PAYLOAD_COUNTS, locals())
+        return await self._call(
+            _PAYLOAD_COUNTS,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "start": start,
+                "end": end,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def payload_counts_breakdown(
         self,
@@ -431,7 +575,7 @@ class Device(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.PayloadCountsBreakdown:
         """Returns payload counts per resolution in the time range specified for this device.
 
@@ -456,7 +600,21 @@ class Device(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device was not found
         """
-        return await self._call(_PAYLOAD_COUNTS_BREAKDOWN, locals())
+        return await self._call(
+            _PAYLOAD_COUNTS_BREAKDOWN,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "start": start,
+                "end": end,
+                "resolution": resolution,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def remove_data(
         self,
@@ -469,7 +627,7 @@ class Device(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult:
         """Removes all device data for the specified time range. Defaults to all data.
 
@@ -493,7 +651,20 @@ class Device(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device was not found
         """
-        return await self._call(_REMOVE_DATA, locals())
+        return await self._call(
+            _REMOVE_DATA,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "start": start,
+                "end": end,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def send_command(
         self,
@@ -505,7 +676,7 @@ class Device(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Send a command to a device.
 
@@ -526,7 +697,19 @@ class Device(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device was not found
         """
-        return await self._call(_SEND_COMMAND, locals())
+        return await self._call(
+            _SEND_COMMAND,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "device_command": device_command,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def send_state(
         self,
@@ -538,7 +721,7 @@ class Device(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Send the current state of the device.
 
@@ -560,7 +743,19 @@ class Device(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device was not found
         """
-        return await self._call(_SEND_STATE, locals())
+        return await self._call(
+            _SEND_STATE,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "device_state": device_state,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def set_connection_status(
         self,
@@ -572,7 +767,7 @@ class Device(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Set the current connection status of the device.
 
@@ -593,7 +788,19 @@ class Device(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device was not found
         """
-        return await self._call(_SET_CONNECTION_STATUS, locals())
+        return await self._call(
+            _SET_CONNECTION_STATUS,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "connection_status": connection_status,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def state_stream(
         self,
@@ -602,7 +809,7 @@ class Device(Resource):
         device_id: str,
         keep_alive_interval: int | str = 2,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> EventStream[models.DeviceState]:
         """Attach to a real time stream of state messages from this device using Server Sent Events
         (SSE).
@@ -626,7 +833,253 @@ class Device(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device was not found
         """
-        return self._stream(_STATE_STREAM, locals())
+        return self._stream(
+            _STATE_STREAM,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "keep_alive_interval": keep_alive_interval,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class DeviceWithRawResponse:
+        """The calls of ``device`` as ``client.with_raw_response`` makes them."""
+
+        def command_stream(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            keep_alive_interval: int | str = 2,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> EventStream[models.DeviceCommand]: ...
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def export(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            start: TimeArg = 1,
+            end: TimeArg = 0,
+            email: str | None = None,
+            callback_url: str | None = None,
+            include_blob_data: str | None = None,
+            query: models.DeviceDataExport | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            exclude_connection_info: bool | str | None = None,
+            tags_as_object: bool | str | None = None,
+            attributes_as_object: bool | str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Device]: ...
+
+        async def get_command(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            limit: int | str = 1,
+            since: TimeArg | None = None,
+            sort_direction: Literal["asc", "desc"] = "desc",
+            duration: int | str | None = None,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceCommands]: ...
+
+        async def get_composite_state(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            start: int | str = 1,
+            end: int | str = 0,
+            attributes: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.CompositeDeviceState]: ...
+
+        async def get_log_entries(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            limit: int | str = 1,
+            since: TimeArg | None = None,
+            sort_direction: Literal["asc", "desc"] = "desc",
+            duration: int | str | None = None,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceLog]: ...
+
+        async def get_state(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            limit: int | str = 1,
+            since: TimeArg | None = None,
+            sort_direction: Literal["asc", "desc"] = "desc",
+            duration: int | str | None = None,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceStates]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            device: models.DevicePatch | Mapping[str, Any],
+            tags_as_object: bool | str | None = None,
+            attributes_as_object: bool | str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Device]: ...
+
+        async def payload_counts(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            start: TimeArg = -2592000000,
+            end: TimeArg = 0,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DevicePayloadCounts]: ...
+
+        async def payload_counts_breakdown(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            start: TimeArg = -2592000000,
+            end: TimeArg = 0,
+            resolution: Literal["86400000", "3600000", 86400000, 3600000] = "86400000",
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.PayloadCountsBreakdown]: ...
+
+        async def remove_data(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            start: TimeArg = 1,
+            end: TimeArg = 0,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def send_command(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            device_command: models.DeviceCommand | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def send_state(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            device_state: Any,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def set_connection_status(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            connection_status: Any,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        def state_stream(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            keep_alive_interval: int | str = 2,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> EventStream[models.DeviceState]: ...
 
 
 _COMMAND_STREAM: Action[models.DeviceCommand] = Action(

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class DeviceAttribute(Resource):
@@ -29,7 +30,7 @@ class DeviceAttribute(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Removes an attribute from a device.
 
@@ -50,7 +51,19 @@ class DeviceAttribute(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device attribute was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "name": name,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -62,7 +75,7 @@ class DeviceAttribute(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceAttribute:
         """Retrieves information on a device attribute.
 
@@ -83,7 +96,19 @@ class DeviceAttribute(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device attribute was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "name": name,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -96,7 +121,7 @@ class DeviceAttribute(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceAttribute:
         """Updates an attribute on a device.
 
@@ -118,7 +143,66 @@ class DeviceAttribute(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device attribute was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "name": name,
+                "device_attribute": device_attribute,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class DeviceAttributeWithRawResponse:
+        """The calls of ``deviceAttribute`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            name: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            name: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceAttribute]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            name: str,
+            device_attribute: models.DeviceAttributePatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceAttribute]: ...
 
 
 _DELETE: Action[models.Success] = Action(

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class DeviceAttributes(Resource):
@@ -32,7 +33,7 @@ class DeviceAttributes(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceAttributes:
         """Returns the attributes for a device.
 
@@ -58,7 +59,22 @@ class DeviceAttributes(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "filter_field": filter_field,
+                "filter": filter,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def post(
         self,
@@ -70,7 +86,7 @@ class DeviceAttributes(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceAttribute:
         """Adds a new attribute to a device.
 
@@ -91,7 +107,54 @@ class DeviceAttributes(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device was not found
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "application_id": application_id,
+                "device_id": device_id,
+                "device_attribute": device_attribute,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class DeviceAttributesWithRawResponse:
+        """The calls of ``deviceAttributes`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            sort_field: Literal["name", "dataType"] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            filter_field: Literal["name", "dataType"] | None = None,
+            filter: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceAttributes]: ...
+
+        async def post(
+            self,
+            *,
+            application_id: str,
+            device_id: str,
+            device_attribute: models.DeviceAttributePost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceAttribute]: ...
 
 
 _GET: Action[models.DeviceAttributes] = Action(

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class DeviceRecipe(Resource):
@@ -29,7 +30,7 @@ class DeviceRecipe(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceRecipeBulkCreate | models.JobEnqueuedResult:
         """Bulk creates devices using this recipe from a CSV.
 
@@ -51,7 +52,19 @@ class DeviceRecipe(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device recipe was not found
         """
-        return await self._call(_BULK_CREATE, locals())
+        return await self._call(
+            _BULK_CREATE,
+            {
+                "application_id": application_id,
+                "device_recipe_id": device_recipe_id,
+                "bulk_info": bulk_info,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def delete(
         self,
@@ -62,7 +75,7 @@ class DeviceRecipe(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a device recipe.
 
@@ -82,7 +95,18 @@ class DeviceRecipe(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device recipe was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "device_recipe_id": device_recipe_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -95,7 +119,7 @@ class DeviceRecipe(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceRecipe:
         """Retrieves information on a device recipe.
 
@@ -117,7 +141,20 @@ class DeviceRecipe(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device recipe was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "device_recipe_id": device_recipe_id,
+                "tags_as_object": tags_as_object,
+                "attributes_as_object": attributes_as_object,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -131,7 +168,7 @@ class DeviceRecipe(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceRecipe:
         """Updates information about a device recipe.
 
@@ -154,7 +191,81 @@ class DeviceRecipe(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if device recipe was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "device_recipe_id": device_recipe_id,
+                "device_recipe": device_recipe,
+                "tags_as_object": tags_as_object,
+                "attributes_as_object": attributes_as_object,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class DeviceRecipeWithRawResponse:
+        """The calls of ``deviceRecipe`` as ``client.with_raw_response`` makes them."""
+
+        async def bulk_create(
+            self,
+            *,
+            application_id: str,
+            device_recipe_id: str,
+            bulk_info: models.DeviceRecipeBulkCreatePost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceRecipeBulkCreate | models.JobEnqueuedResult]: ...
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            device_recipe_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            device_recipe_id: str,
+            tags_as_object: bool | str | None = None,
+            attributes_as_object: bool | str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceRecipe]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            device_recipe_id: str,
+            device_recipe: models.DeviceRecipePatch | Mapping[str, Any],
+            tags_as_object: bool | str | None = None,
+            attributes_as_object: bool | str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceRecipe]: ...
 
 
 _BULK_CREATE: Action[models.DeviceRecipeBulkCreate | models.JobEnqueuedResult] = Action(

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class DeviceRecipes(Resource):
@@ -36,7 +37,7 @@ class DeviceRecipes(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceRecipes:
         """Returns the device recipes for an application.
 
@@ -65,7 +66,25 @@ class DeviceRecipes(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "tags_as_object": tags_as_object,
+                "attributes_as_object": attributes_as_object,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -83,7 +102,7 @@ class DeviceRecipes(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.DeviceRecipe]:
         """Every DeviceRecipe of ``deviceRecipes.get``, over all its pages, in order.
 
@@ -139,7 +158,7 @@ class DeviceRecipes(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.DeviceRecipes]:
         """Every page of ``deviceRecipes.get``, in order.
 
@@ -188,7 +207,7 @@ class DeviceRecipes(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceRecipe:
         """Create a new device recipe for an application.
 
@@ -210,7 +229,59 @@ class DeviceRecipes(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "application_id": application_id,
+                "device_recipe": device_recipe,
+                "tags_as_object": tags_as_object,
+                "attributes_as_object": attributes_as_object,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class DeviceRecipesWithRawResponse:
+        """The calls of ``deviceRecipes`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            sort_field: Literal["name", "id", "creationDate", "lastUpdated"] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["name"] | None = None,
+            filter: str | None = None,
+            tags_as_object: bool | str | None = None,
+            attributes_as_object: bool | str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceRecipes]: ...
+
+        async def post(
+            self,
+            *,
+            application_id: str,
+            device_recipe: models.DeviceRecipePost | Mapping[str, Any],
+            tags_as_object: bool | str | None = None,
+            attributes_as_object: bool | str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceRecipe]: ...
 
 
 _GET: Action[models.DeviceRecipes] = Action(

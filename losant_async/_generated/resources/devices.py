@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Devices(Resource):
@@ -29,7 +30,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.AttributeNamesResponse:
         """Gets the attribute names that match the given query. Maximum 1K returned.
 
@@ -52,7 +53,20 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_ATTRIBUTE_NAMES, locals())
+        return await self._call(
+            _ATTRIBUTE_NAMES,
+            {
+                "application_id": application_id,
+                "query": query,
+                "data_type": data_type,
+                "starts_with": starts_with,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def delete(
         self,
@@ -63,7 +77,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.BulkDeleteResponse | models.JobEnqueuedResult:
         """Delete devices.
 
@@ -85,7 +99,18 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "options": options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def device_names(
         self,
@@ -97,7 +122,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceNamesResponse:
         """Gets the device names that match the given query. Maximum 1K returned.
 
@@ -119,7 +144,19 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_DEVICE_NAMES, locals())
+        return await self._call(
+            _DEVICE_NAMES,
+            {
+                "application_id": application_id,
+                "query": query,
+                "starts_with": starts_with,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def export(
         self,
@@ -132,7 +169,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult:
         """Creates an export of all device metadata.
 
@@ -154,7 +191,20 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_EXPORT, locals())
+        return await self._call(
+            _EXPORT,
+            {
+                "application_id": application_id,
+                "email": email,
+                "callback_url": callback_url,
+                "options": options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -180,7 +230,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Devices:
         """Returns the devices for an application.
 
@@ -217,7 +267,31 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "device_class": device_class,
+                "tag_filter": tag_filter,
+                "exclude_connection_info": exclude_connection_info,
+                "parent_id": parent_id,
+                "query": query,
+                "tags_as_object": tags_as_object,
+                "attributes_as_object": attributes_as_object,
+                "query_deleted": query_deleted,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -243,7 +317,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.Device]:
         """Every Device of ``devices.get``, over all its pages, in order.
 
@@ -313,7 +387,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.Devices]:
         """Every page of ``devices.get``, in order.
 
@@ -375,7 +449,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.CompositeDevicesState:
         """Retrieve the composite last complete state of the matching devices.
 
@@ -403,7 +477,25 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_GET_COMPOSITE_STATE, locals())
+        return await self._call(
+            _GET_COMPOSITE_STATE,
+            {
+                "application_id": application_id,
+                "start": start,
+                "end": end,
+                "attributes": attributes,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "query": query,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate_get_composite_state(
         self,
@@ -423,7 +515,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.CompositeDevicesStateItem]:
         """Every CompositeDevicesStateItem of ``devices.getCompositeState``, over all its pages, in
         order.
@@ -483,7 +575,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.CompositeDevicesState]:
         """Every page of ``devices.getCompositeState``, in order.
 
@@ -531,7 +623,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DevicesUpdated | models.JobEnqueuedResult:
         """Update the fields of one or more devices.
 
@@ -553,7 +645,18 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "patch_info": patch_info,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def payload_counts(
         self,
@@ -564,7 +667,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult:
         """Creates an export of payload count information for the matching devices.
 
@@ -584,7 +687,18 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_PAYLOAD_COUNTS, locals())
+        return await self._call(
+            _PAYLOAD_COUNTS,
+            {
+                "application_id": application_id,
+                "options": options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def post(
         self,
@@ -597,7 +711,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Device:
         """Create a new device for an application.
 
@@ -619,7 +733,20 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "application_id": application_id,
+                "device": device,
+                "tags_as_object": tags_as_object,
+                "attributes_as_object": attributes_as_object,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def remove_data(
         self,
@@ -630,7 +757,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult:
         """Removes all device data for the specified time range. Defaults to all data.
 
@@ -651,7 +778,18 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_REMOVE_DATA, locals())
+        return await self._call(
+            _REMOVE_DATA,
+            {
+                "application_id": application_id,
+                "options": options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def restore(
         self,
@@ -662,7 +800,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.BulkRestoreResponse | models.JobEnqueuedResult:
         """Restore deleted devices.
 
@@ -684,7 +822,18 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_RESTORE, locals())
+        return await self._call(
+            _RESTORE,
+            {
+                "application_id": application_id,
+                "options": options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def send_command(
         self,
@@ -695,7 +844,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult | models.Success:
         """Send a command to multiple devices.
 
@@ -716,7 +865,18 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_SEND_COMMAND, locals())
+        return await self._call(
+            _SEND_COMMAND,
+            {
+                "application_id": application_id,
+                "multi_device_command": multi_device_command,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def tag_keys(
         self,
@@ -728,7 +888,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.TagKeysResponse:
         """Gets the unique tag keys for devices that match the given query. Maximum 1K returned.
 
@@ -750,7 +910,19 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_TAG_KEYS, locals())
+        return await self._call(
+            _TAG_KEYS,
+            {
+                "application_id": application_id,
+                "query": query,
+                "starts_with": starts_with,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def tag_values(
         self,
@@ -763,7 +935,7 @@ class Devices(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.TagValuesResponse:
         """Gets the unique tag values for the given key for devices that match the given query.
         Maximum 1K returned.
@@ -787,7 +959,228 @@ class Devices(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_TAG_VALUES, locals())
+        return await self._call(
+            _TAG_VALUES,
+            {
+                "application_id": application_id,
+                "query": query,
+                "key": key,
+                "starts_with": starts_with,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class DevicesWithRawResponse:
+        """The calls of ``devices`` as ``client.with_raw_response`` makes them."""
+
+        async def attribute_names(
+            self,
+            *,
+            application_id: str,
+            query: models.AdvancedDeviceQuery | Mapping[str, Any] | None = None,
+            data_type: Any = None,
+            starts_with: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.AttributeNamesResponse]: ...
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            options: models.DevicesDeleteOrRestorePost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.BulkDeleteResponse | models.JobEnqueuedResult]: ...
+
+        async def device_names(
+            self,
+            *,
+            application_id: str,
+            query: models.AdvancedDeviceQuery | Mapping[str, Any] | None = None,
+            starts_with: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceNamesResponse]: ...
+
+        async def export(
+            self,
+            *,
+            application_id: str,
+            email: str | None = None,
+            callback_url: str | None = None,
+            options: models.DevicesExportPost | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            sort_field: Literal[
+                "name", "id", "creationDate", "lastUpdated", "connectionStatus", "deletedAt"
+            ] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["name"] | None = None,
+            filter: str | None = None,
+            device_class: Any = None,
+            tag_filter: models.DeviceTagFilter | Sequence[Any] | None = None,
+            exclude_connection_info: bool | str | None = None,
+            parent_id: str | None = None,
+            query: models.AdvancedDeviceQuery | Mapping[str, Any] | None = None,
+            tags_as_object: bool | str | None = None,
+            attributes_as_object: bool | str | None = None,
+            query_deleted: bool | str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Devices]: ...
+
+        async def get_composite_state(
+            self,
+            *,
+            application_id: str,
+            start: int | str = 1,
+            end: int | str = 0,
+            attributes: str | None = None,
+            sort_field: Literal[
+                "name", "id", "creationDate", "lastUpdated", "connectionStatus"
+            ] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            query: models.AdvancedDeviceQuery | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.CompositeDevicesState]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            patch_info: models.DevicesPatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DevicesUpdated | models.JobEnqueuedResult]: ...
+
+        async def payload_counts(
+            self,
+            *,
+            application_id: str,
+            options: models.DevicesExportPayloadCountPost | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def post(
+            self,
+            *,
+            application_id: str,
+            device: models.DevicePost | Mapping[str, Any],
+            tags_as_object: bool | str | None = None,
+            attributes_as_object: bool | str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Device]: ...
+
+        async def remove_data(
+            self,
+            *,
+            application_id: str,
+            options: models.DevicesRemoveDataPost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def restore(
+            self,
+            *,
+            application_id: str,
+            options: models.DevicesDeleteOrRestorePost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.BulkRestoreResponse | models.JobEnqueuedResult]: ...
+
+        async def send_command(
+            self,
+            *,
+            application_id: str,
+            multi_device_command: models.MultiDeviceCommand | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult | models.Success]: ...
+
+        async def tag_keys(
+            self,
+            *,
+            application_id: str,
+            query: models.AdvancedDeviceQuery | Mapping[str, Any] | None = None,
+            starts_with: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.TagKeysResponse]: ...
+
+        async def tag_values(
+            self,
+            *,
+            application_id: str,
+            key: str,
+            query: models.AdvancedDeviceQuery | Mapping[str, Any] | None = None,
+            starts_with: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.TagValuesResponse]: ...
 
 
 _ATTRIBUTE_NAMES: Action[models.AttributeNamesResponse] = Action(

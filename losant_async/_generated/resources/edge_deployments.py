@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class EdgeDeployments(Resource):
@@ -44,7 +45,7 @@ class EdgeDeployments(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.EdgeDeployments:
         """Returns the edge deployments for an application.
 
@@ -73,7 +74,25 @@ class EdgeDeployments(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "device_id": device_id,
+                "version": version,
+                "filter_empty": filter_empty,
+                "flow_id": flow_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -99,7 +118,7 @@ class EdgeDeployments(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.EdgeDeployment]:
         """Every EdgeDeployment of ``edgeDeployments.get``, over all its pages, in order.
 
@@ -163,7 +182,7 @@ class EdgeDeployments(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.EdgeDeployments]:
         """Every page of ``edgeDeployments.get``, in order.
 
@@ -210,7 +229,7 @@ class EdgeDeployments(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deploy an edge workflow version to one or more edge devices. Version can be blank, if
         removal is desired.
@@ -231,7 +250,18 @@ class EdgeDeployments(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_RELEASE, locals())
+        return await self._call(
+            _RELEASE,
+            {
+                "application_id": application_id,
+                "deployment": deployment,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def remove(
         self,
@@ -242,7 +272,7 @@ class EdgeDeployments(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Remove all edge deployments from a device, remove all edge deployments of a workflow, or
         remove a specific workflow from a specific device.
@@ -263,7 +293,18 @@ class EdgeDeployments(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_REMOVE, locals())
+        return await self._call(
+            _REMOVE,
+            {
+                "application_id": application_id,
+                "deployment": deployment,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def replace(
         self,
@@ -274,7 +315,7 @@ class EdgeDeployments(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Replace deployments of an edge workflow version with a new version. New version can be
         blank, if removal is desired.
@@ -295,7 +336,87 @@ class EdgeDeployments(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_REPLACE, locals())
+        return await self._call(
+            _REPLACE,
+            {
+                "application_id": application_id,
+                "deployment": deployment,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class EdgeDeploymentsWithRawResponse:
+        """The calls of ``edgeDeployments`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            sort_field: Literal[
+                "id",
+                "deviceId",
+                "flowId",
+                "desiredVersion",
+                "currentVersion",
+                "creationDate",
+                "lastUpdated",
+            ] = "lastUpdated",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            device_id: str | None = None,
+            version: str | None = None,
+            filter_empty: bool | str | None = None,
+            flow_id: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.EdgeDeployments]: ...
+
+        async def release(
+            self,
+            *,
+            application_id: str,
+            deployment: models.EdgeDeploymentRelease | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def remove(
+            self,
+            *,
+            application_id: str,
+            deployment: models.EdgeDeploymentRemove | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def replace(
+            self,
+            *,
+            application_id: str,
+            deployment: models.EdgeDeploymentReplace | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
 
 
 _GET: Action[models.EdgeDeployments] = Action(

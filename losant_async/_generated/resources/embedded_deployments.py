@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class EmbeddedDeployments(Resource):
@@ -29,7 +30,7 @@ class EmbeddedDeployments(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult:
         """Request an export of the compiled WASM files for a current deployment.
 
@@ -49,7 +50,18 @@ class EmbeddedDeployments(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if deployment was not found
         """
-        return await self._call(_EXPORT, locals())
+        return await self._call(
+            _EXPORT,
+            {
+                "application_id": application_id,
+                "options": options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -66,7 +78,7 @@ class EmbeddedDeployments(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.EmbeddedDeployments:
         """Returns the embedded deployments for an application.
 
@@ -93,7 +105,24 @@ class EmbeddedDeployments(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application or device was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "device_id": device_id,
+                "version": version,
+                "flow_id": flow_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -110,7 +139,7 @@ class EmbeddedDeployments(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.EmbeddedDeployment]:
         """Every EmbeddedDeployment of ``embeddedDeployments.get``, over all its pages, in order.
 
@@ -164,7 +193,7 @@ class EmbeddedDeployments(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.EmbeddedDeployments]:
         """Every page of ``embeddedDeployments.get``, in order.
 
@@ -210,7 +239,7 @@ class EmbeddedDeployments(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deploy an embedded workflow version to one or more embedded devices. Version can be
         blank, if removal is desired.
@@ -231,7 +260,18 @@ class EmbeddedDeployments(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_RELEASE, locals())
+        return await self._call(
+            _RELEASE,
+            {
+                "application_id": application_id,
+                "deployment": deployment,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def remove(
         self,
@@ -242,7 +282,7 @@ class EmbeddedDeployments(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Remove all embedded deployments from a device, remove all embedded deployments of a
         workflow, or remove a specific workflow from a specific device.
@@ -263,7 +303,18 @@ class EmbeddedDeployments(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_REMOVE, locals())
+        return await self._call(
+            _REMOVE,
+            {
+                "application_id": application_id,
+                "deployment": deployment,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def replace(
         self,
@@ -274,7 +325,7 @@ class EmbeddedDeployments(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Replace deployments of an embedded workflow version with a new version. New version can
         be blank, if removal is desired.
@@ -295,7 +346,90 @@ class EmbeddedDeployments(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_REPLACE, locals())
+        return await self._call(
+            _REPLACE,
+            {
+                "application_id": application_id,
+                "deployment": deployment,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class EmbeddedDeploymentsWithRawResponse:
+        """The calls of ``embeddedDeployments`` as ``client.with_raw_response`` makes them."""
+
+        async def export(
+            self,
+            *,
+            application_id: str,
+            options: models.EmbeddedDeploymentExport | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            sort_field: Literal["id", "creationDate", "lastUpdated"] = "lastUpdated",
+            sort_direction: Literal["asc", "desc"] = "desc",
+            page: int | str = 0,
+            per_page: int | str = 1000,
+            device_id: str | None = None,
+            version: str | None = None,
+            flow_id: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.EmbeddedDeployments]: ...
+
+        async def release(
+            self,
+            *,
+            application_id: str,
+            deployment: models.EmbeddedDeploymentRelease | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def remove(
+            self,
+            *,
+            application_id: str,
+            deployment: models.EmbeddedDeploymentRemove | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def replace(
+            self,
+            *,
+            application_id: str,
+            deployment: models.EmbeddedDeploymentReplace | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
 
 
 _EXPORT: Action[models.JobEnqueuedResult] = Action(

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Events(Resource):
@@ -29,7 +30,7 @@ class Events(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.EventsDeleted | models.JobEnqueuedResult:
         """Delete events.
 
@@ -53,7 +54,20 @@ class Events(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if events were not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "query": query,
+                "email": email,
+                "callback_url": callback_url,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def export(
         self,
@@ -64,7 +78,7 @@ class Events(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult:
         """Request an export of an application's event data.
 
@@ -84,7 +98,18 @@ class Events(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_EXPORT, locals())
+        return await self._call(
+            _EXPORT,
+            {
+                "application_id": application_id,
+                "export_data": export_data,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -104,7 +129,7 @@ class Events(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Events:
         """Returns the events for an application.
 
@@ -134,7 +159,25 @@ class Events(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "state": state,
+                "query": query,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -154,7 +197,7 @@ class Events(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.Event]:
         """Every Event of ``events.get``, over all its pages, in order.
 
@@ -212,7 +255,7 @@ class Events(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.Events]:
         """Every page of ``events.get``, in order.
 
@@ -260,7 +303,7 @@ class Events(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.EventPlusNewCount:
         """Returns the first new event ordered by severity and then creation.
 
@@ -281,7 +324,19 @@ class Events(Resource):
         Raises:
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_MOST_RECENT_BY_SEVERITY, locals())
+        return await self._call(
+            _MOST_RECENT_BY_SEVERITY,
+            {
+                "application_id": application_id,
+                "filter": filter,
+                "query": query,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -298,7 +353,7 @@ class Events(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult | models.Success:
         """Asynchronously updates information for matching events by subject and/or current state.
 
@@ -329,7 +384,24 @@ class Events(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application is not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "filter_field": filter_field,
+                "filter": filter,
+                "state": state,
+                "query": query,
+                "email": email,
+                "callback_url": callback_url,
+                "updates": updates,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def post(
         self,
@@ -340,7 +412,7 @@ class Events(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Event:
         """Create a new event for an application.
 
@@ -361,7 +433,114 @@ class Events(Resource):
             NotFoundError: 404, Error if application was not found
             RateLimitError: 429, Error if event creation rate limit exceeded
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "application_id": application_id,
+                "event": event,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class EventsWithRawResponse:
+        """The calls of ``events`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            query: models.AdvancedEventQuery | Mapping[str, Any] | None = None,
+            email: str | None = None,
+            callback_url: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.EventsDeleted | models.JobEnqueuedResult]: ...
+
+        async def export(
+            self,
+            *,
+            application_id: str,
+            export_data: models.EventsExport | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            sort_field: Literal[
+                "subject", "id", "creationDate", "lastUpdated", "level", "state", "deviceId"
+            ] = "creationDate",
+            sort_direction: Literal["asc", "desc"] = "desc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["subject"] | None = None,
+            filter: str | None = None,
+            state: Literal["new", "acknowledged", "resolved"] | None = None,
+            query: models.AdvancedEventQuery | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Events]: ...
+
+        async def most_recent_by_severity(
+            self,
+            *,
+            application_id: str,
+            filter: str | None = None,
+            query: models.AdvancedEventQuery | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.EventPlusNewCount]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            updates: models.EventPatch | Mapping[str, Any],
+            filter_field: Literal["subject"] | None = None,
+            filter: str | None = None,
+            state: Literal["new", "acknowledged", "resolved"] | None = None,
+            query: models.AdvancedEventQuery | Mapping[str, Any] | None = None,
+            email: str | None = None,
+            callback_url: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult | models.Success]: ...
+
+        async def post(
+            self,
+            *,
+            application_id: str,
+            event: models.EventPost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Event]: ...
 
 
 _DELETE: Action[models.EventsDeleted | models.JobEnqueuedResult] = Action(

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Experience(Resource):
@@ -26,7 +27,7 @@ class Experience(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceBootstrapResult:
         """Bootstraps the experience for this application with standard endpoints and views.
 
@@ -46,7 +47,18 @@ class Experience(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_BOOTSTRAP, locals())
+        return await self._call(
+            _BOOTSTRAP,
+            {
+                "application_id": application_id,
+                "options": options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def delete(
         self,
@@ -64,7 +76,7 @@ class Experience(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes multiple parts of an experience including users, groups, slugs, domains,
         versions, endpoints, views, and workflows.
@@ -96,7 +108,62 @@ class Experience(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "keep_users": keep_users,
+                "keep_groups": keep_groups,
+                "keep_slugs": keep_slugs,
+                "keep_domains": keep_domains,
+                "remove_versions": remove_versions,
+                "keep_views": keep_views,
+                "keep_endpoints": keep_endpoints,
+                "remove_workflows": remove_workflows,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class ExperienceWithRawResponse:
+        """The calls of ``experience`` as ``client.with_raw_response`` makes them."""
+
+        async def bootstrap(
+            self,
+            *,
+            application_id: str,
+            options: models.ExperienceBootstrapOptions | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceBootstrapResult]: ...
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            keep_users: str | None = None,
+            keep_groups: str | None = None,
+            keep_slugs: str | None = None,
+            keep_domains: str | None = None,
+            remove_versions: str | None = None,
+            keep_views: str | None = None,
+            keep_endpoints: str | None = None,
+            remove_workflows: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
 
 
 _BOOTSTRAP: Action[models.ExperienceBootstrapResult] = Action(

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ExperienceDomains(Resource):
@@ -27,7 +28,7 @@ class ExperienceDomains(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceDomains:
         """Returns the experience domains for an application.
 
@@ -46,7 +47,17 @@ class ExperienceDomains(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def post(
         self,
@@ -57,7 +68,7 @@ class ExperienceDomains(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceDomain:
         """Create a new experience domain for an application.
 
@@ -77,7 +88,47 @@ class ExperienceDomains(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "application_id": application_id,
+                "experience_domain": experience_domain,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class ExperienceDomainsWithRawResponse:
+        """The calls of ``experienceDomains`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceDomains]: ...
+
+        async def post(
+            self,
+            *,
+            application_id: str,
+            experience_domain: models.ExperienceDomainPost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceDomain]: ...
 
 
 _GET: Action[models.ExperienceDomains] = Action(

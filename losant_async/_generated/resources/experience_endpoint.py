@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ExperienceEndpoint(Resource):
@@ -29,7 +30,7 @@ class ExperienceEndpoint(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes an experience endpoint.
 
@@ -51,7 +52,19 @@ class ExperienceEndpoint(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if experience endpoint was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "experience_endpoint_id": experience_endpoint_id,
+                "include_workflows": include_workflows,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -63,7 +76,7 @@ class ExperienceEndpoint(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceEndpoint:
         """Retrieves information on an experience endpoint.
 
@@ -84,7 +97,19 @@ class ExperienceEndpoint(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if experience endpoint was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "experience_endpoint_id": experience_endpoint_id,
+                "version": version,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def linked_resources(
         self,
@@ -97,7 +122,7 @@ class ExperienceEndpoint(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceLinkedResources:
         """Retrieves information on resources linked to an experience endpoint.
 
@@ -122,7 +147,20 @@ class ExperienceEndpoint(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if experience endpoint was not found
         """
-        return await self._call(_LINKED_RESOURCES, locals())
+        return await self._call(
+            _LINKED_RESOURCES,
+            {
+                "application_id": application_id,
+                "experience_endpoint_id": experience_endpoint_id,
+                "version": version,
+                "include_custom_nodes": include_custom_nodes,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -134,7 +172,7 @@ class ExperienceEndpoint(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceEndpoint:
         """Updates information about an experience endpoint.
 
@@ -156,7 +194,78 @@ class ExperienceEndpoint(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if experience endpoint was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "experience_endpoint_id": experience_endpoint_id,
+                "experience_endpoint": experience_endpoint,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class ExperienceEndpointWithRawResponse:
+        """The calls of ``experienceEndpoint`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            experience_endpoint_id: str,
+            include_workflows: bool | str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            experience_endpoint_id: str,
+            version: str = "develop",
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceEndpoint]: ...
+
+        async def linked_resources(
+            self,
+            *,
+            application_id: str,
+            experience_endpoint_id: str,
+            version: str = "develop",
+            include_custom_nodes: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceLinkedResources]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            experience_endpoint_id: str,
+            experience_endpoint: models.ExperienceEndpointPatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceEndpoint]: ...
 
 
 _DELETE: Action[models.Success] = Action(

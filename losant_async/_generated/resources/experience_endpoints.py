@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ExperienceEndpoints(Resource):
@@ -37,7 +38,7 @@ class ExperienceEndpoints(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceEndpoints:
         """Returns the experience endpoints for an application.
 
@@ -67,7 +68,24 @@ class ExperienceEndpoints(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "filter_field": filter_field,
+                "filter": filter,
+                "experience_group_id": experience_group_id,
+                "request_count_duration": request_count_duration,
+                "version": version,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def post(
         self,
@@ -78,7 +96,7 @@ class ExperienceEndpoints(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceEndpoint:
         """Create a new experience endpoint for an application.
 
@@ -98,7 +116,18 @@ class ExperienceEndpoints(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "application_id": application_id,
+                "experience_endpoint": experience_endpoint,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def stats(
         self,
@@ -116,7 +145,7 @@ class ExperienceEndpoints(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceEndpointStats:
         """Get statistics about endpoint requests.
 
@@ -144,7 +173,82 @@ class ExperienceEndpoints(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_STATS, locals())
+        return await self._call(
+            _STATS,
+            {
+                "application_id": application_id,
+                "stat_grouping": stat_grouping,
+                "duration": duration,
+                "end": end,
+                "resolution": resolution,
+                "version_filter": version_filter,
+                "domain_filter": domain_filter,
+                "status_code_filter": status_code_filter,
+                "endpoint_id_filter": endpoint_id_filter,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class ExperienceEndpointsWithRawResponse:
+        """The calls of ``experienceEndpoints`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            sort_field: Literal[
+                "order", "method", "route", "id", "creationDate", "requestCount", "lastUpdated"
+            ] = "order",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            filter_field: Literal["method", "route"] | None = None,
+            filter: str | None = None,
+            experience_group_id: str | None = None,
+            request_count_duration: int | str | None = None,
+            version: str = "develop",
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceEndpoints]: ...
+
+        async def post(
+            self,
+            *,
+            application_id: str,
+            experience_endpoint: models.ExperienceEndpointPost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceEndpoint]: ...
+
+        async def stats(
+            self,
+            *,
+            application_id: str,
+            stat_grouping: Literal["statusCode", "endpointId", "version", "domain"] = "statusCode",
+            duration: int | str = 86400000,
+            end: TimeArg = 0,
+            resolution: int | str = 3600000,
+            version_filter: str | None = None,
+            domain_filter: str | None = None,
+            status_code_filter: int | str | None = None,
+            endpoint_id_filter: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceEndpointStats]: ...
 
 
 _GET: Action[models.ExperienceEndpoints] = Action(

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ExperienceGroup(Resource):
@@ -28,7 +29,7 @@ class ExperienceGroup(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes an experience group.
 
@@ -48,7 +49,18 @@ class ExperienceGroup(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if experience group was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "experience_group_id": experience_group_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -61,7 +73,7 @@ class ExperienceGroup(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceGroup:
         """Retrieves information on an experience group.
 
@@ -85,7 +97,20 @@ class ExperienceGroup(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if experience group was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "experience_group_id": experience_group_id,
+                "include_direct_device_count": include_direct_device_count,
+                "include_total_device_count": include_total_device_count,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -97,7 +122,7 @@ class ExperienceGroup(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceGroup:
         """Updates information about an experience group.
 
@@ -118,7 +143,64 @@ class ExperienceGroup(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if experience group was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "experience_group_id": experience_group_id,
+                "experience_group": experience_group,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class ExperienceGroupWithRawResponse:
+        """The calls of ``experienceGroup`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            experience_group_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            experience_group_id: str,
+            include_direct_device_count: str = "false",
+            include_total_device_count: str = "false",
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceGroup]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            experience_group_id: str,
+            experience_group: models.ExperienceGroupPatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceGroup]: ...
 
 
 _DELETE: Action[models.Success] = Action(

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ExperienceGroups(Resource):
@@ -35,7 +36,7 @@ class ExperienceGroups(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceGroups:
         """Returns the experience groups for an application.
 
@@ -64,7 +65,24 @@ class ExperienceGroups(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "query": query,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -81,7 +99,7 @@ class ExperienceGroups(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.ExperienceGroup]:
         """Every ExperienceGroup of ``experienceGroups.get``, over all its pages, in order.
 
@@ -135,7 +153,7 @@ class ExperienceGroups(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.ExperienceGroups]:
         """Every page of ``experienceGroups.get``, in order.
 
@@ -181,7 +199,7 @@ class ExperienceGroups(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceGroup:
         """Create a new experience group for an application.
 
@@ -201,7 +219,54 @@ class ExperienceGroups(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "application_id": application_id,
+                "experience_group": experience_group,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class ExperienceGroupsWithRawResponse:
+        """The calls of ``experienceGroups`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            sort_field: Literal["name", "id", "creationDate", "lastUpdated"] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["name"] | None = None,
+            filter: str | None = None,
+            query: models.AdvancedExperienceGroupQuery | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceGroups]: ...
+
+        async def post(
+            self,
+            *,
+            application_id: str,
+            experience_group: models.ExperienceGroupPost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceGroup]: ...
 
 
 _GET: Action[models.ExperienceGroups] = Action(

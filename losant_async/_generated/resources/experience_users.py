@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ExperienceUsers(Resource):
@@ -39,7 +40,7 @@ class ExperienceUsers(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceUsers:
         """Returns the experience users for an application.
 
@@ -74,7 +75,26 @@ class ExperienceUsers(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "experience_group_id": experience_group_id,
+                "include_ancestor_groups": include_ancestor_groups,
+                "query": query,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -95,7 +115,7 @@ class ExperienceUsers(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.ExperienceUser]:
         """Every ExperienceUser of ``experienceUsers.get``, over all its pages, in order.
 
@@ -155,7 +175,7 @@ class ExperienceUsers(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.ExperienceUsers]:
         """Every page of ``experienceUsers.get``, in order.
 
@@ -203,7 +223,7 @@ class ExperienceUsers(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceUser:
         """Create a new experience user for an application.
 
@@ -223,7 +243,58 @@ class ExperienceUsers(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "application_id": application_id,
+                "experience_user": experience_user,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class ExperienceUsersWithRawResponse:
+        """The calls of ``experienceUsers`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            sort_field: Literal[
+                "firstName", "lastName", "email", "id", "creationDate", "lastLogin", "lastUpdated"
+            ] = "email",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["firstName", "lastName", "email"] | None = None,
+            filter: str | None = None,
+            experience_group_id: str | None = None,
+            include_ancestor_groups: str | None = None,
+            query: models.AdvancedExperienceUserQuery | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceUsers]: ...
+
+        async def post(
+            self,
+            *,
+            application_id: str,
+            experience_user: models.ExperienceUserPost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceUser]: ...
 
 
 _GET: Action[models.ExperienceUsers] = Action(

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ExperienceView(Resource):
@@ -28,7 +29,7 @@ class ExperienceView(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes an experience view.
 
@@ -48,7 +49,18 @@ class ExperienceView(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if experience view was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "experience_view_id": experience_view_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -60,7 +72,7 @@ class ExperienceView(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceView:
         """Retrieves information on an experience view.
 
@@ -81,7 +93,19 @@ class ExperienceView(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if experience view was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "experience_view_id": experience_view_id,
+                "version": version,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def linked_resources(
         self,
@@ -94,7 +118,7 @@ class ExperienceView(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceLinkedResources:
         """Retrieves information on resources linked to an experience view.
 
@@ -118,7 +142,20 @@ class ExperienceView(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if experience view was not found
         """
-        return await self._call(_LINKED_RESOURCES, locals())
+        return await self._call(
+            _LINKED_RESOURCES,
+            {
+                "application_id": application_id,
+                "experience_view_id": experience_view_id,
+                "version": version,
+                "include_custom_nodes": include_custom_nodes,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -130,7 +167,7 @@ class ExperienceView(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ExperienceView:
         """Updates information about an experience view.
 
@@ -151,7 +188,77 @@ class ExperienceView(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if experience view was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "experience_view_id": experience_view_id,
+                "experience_view": experience_view,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class ExperienceViewWithRawResponse:
+        """The calls of ``experienceView`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            experience_view_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            experience_view_id: str,
+            version: str = "develop",
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceView]: ...
+
+        async def linked_resources(
+            self,
+            *,
+            application_id: str,
+            experience_view_id: str,
+            version: str = "develop",
+            include_custom_nodes: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceLinkedResources]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            experience_view_id: str,
+            experience_view: models.ExperienceViewPatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ExperienceView]: ...
 
 
 _DELETE: Action[models.Success] = Action(

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import FileInput, TimeoutArg
+from ..._types import NOT_GIVEN, FileInput, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class File(Resource):
@@ -26,7 +27,7 @@ class File(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a file or directory, if directory all the contents that directory will also be
         removed.
@@ -47,7 +48,18 @@ class File(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if file was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "file_id": file_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -58,7 +70,7 @@ class File(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.File:
         """Retrieves information on a file.
 
@@ -78,7 +90,18 @@ class File(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if file was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "file_id": file_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def move(
         self,
@@ -91,7 +114,7 @@ class File(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.File:
         """Move a file or the entire contents of a directory.
 
@@ -115,7 +138,20 @@ class File(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if file was not found
         """
-        return await self._call(_MOVE, locals())
+        return await self._call(
+            _MOVE,
+            {
+                "application_id": application_id,
+                "file_id": file_id,
+                "name": name,
+                "parent_directory": parent_directory,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -127,7 +163,7 @@ class File(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FileUploadPostResponse:
         """Reupload a file.
 
@@ -149,7 +185,19 @@ class File(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if file was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "file_id": file_id,
+                "updates": updates,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def upload(
         self,
@@ -161,7 +209,7 @@ class File(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.File:
         """Uploads the file.
 
@@ -182,7 +230,89 @@ class File(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if file was not found
         """
-        return await self._call(_UPLOAD, locals())
+        return await self._call(
+            _UPLOAD,
+            {
+                "application_id": application_id,
+                "file_id": file_id,
+                "file": file,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class FileWithRawResponse:
+        """The calls of ``file`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            file_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            file_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.File]: ...
+
+        async def move(
+            self,
+            *,
+            application_id: str,
+            file_id: str,
+            name: str | None = None,
+            parent_directory: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.File]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            file_id: str,
+            updates: models.FilePatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FileUploadPostResponse]: ...
+
+        async def upload(
+            self,
+            *,
+            application_id: str,
+            file_id: str,
+            file: FileInput,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.File]: ...
 
 
 _DELETE: Action[models.Success] = Action(

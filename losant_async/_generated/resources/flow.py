@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Flow(Resource):
@@ -27,7 +28,7 @@ class Flow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowStorageEntries:
         """Clear all storage entries.
 
@@ -47,7 +48,18 @@ class Flow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_CLEAR_STORAGE_ENTRIES, locals())
+        return await self._call(
+            _CLEAR_STORAGE_ENTRIES,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def delete(
         self,
@@ -58,7 +70,7 @@ class Flow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a flow.
 
@@ -78,7 +90,18 @@ class Flow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def errors(
         self,
@@ -95,7 +118,7 @@ class Flow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowErrors:
         """Get information about errors that occurred during runs of this workflow.
 
@@ -124,7 +147,24 @@ class Flow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_ERRORS, locals())
+        return await self._call(
+            _ERRORS,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "duration": duration,
+                "end": end,
+                "limit": limit,
+                "sort_direction": sort_direction,
+                "flow_version": flow_version,
+                "device_id": device_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -136,7 +176,7 @@ class Flow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Flow:
         """Retrieves information on a flow.
 
@@ -159,7 +199,19 @@ class Flow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "include_custom_nodes": include_custom_nodes,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get_log_entries(
         self,
@@ -172,7 +224,7 @@ class Flow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowLog:
         """Retrieve the recent log entries about runs of this workflow.
 
@@ -195,7 +247,20 @@ class Flow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_GET_LOG_ENTRIES, locals())
+        return await self._call(
+            _GET_LOG_ENTRIES,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "limit": limit,
+                "since": since,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get_storage_entries(
         self,
@@ -206,7 +271,7 @@ class Flow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowStorageEntries:
         """Gets the current values in persistent storage.
 
@@ -226,7 +291,18 @@ class Flow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_GET_STORAGE_ENTRIES, locals())
+        return await self._call(
+            _GET_STORAGE_ENTRIES,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get_storage_entries_metadata(
         self,
@@ -237,7 +313,7 @@ class Flow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowStorageMetadata:
         """Gets metadata about storage for this flow.
 
@@ -257,7 +333,18 @@ class Flow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_GET_STORAGE_ENTRIES_METADATA, locals())
+        return await self._call(
+            _GET_STORAGE_ENTRIES_METADATA,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -270,7 +357,7 @@ class Flow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Flow:
         """Updates information about a flow.
 
@@ -294,7 +381,20 @@ class Flow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow is not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "include_custom_nodes": include_custom_nodes,
+                "flow": flow,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def press_virtual_button(
         self,
@@ -306,7 +406,7 @@ class Flow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Presses the specified virtual button on the flow.
 
@@ -327,7 +427,19 @@ class Flow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_PRESS_VIRTUAL_BUTTON, locals())
+        return await self._call(
+            _PRESS_VIRTUAL_BUTTON,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "button": button,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def set_storage_entry(
         self,
@@ -339,7 +451,7 @@ class Flow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Sets a storage value.
 
@@ -360,7 +472,19 @@ class Flow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_SET_STORAGE_ENTRY, locals())
+        return await self._call(
+            _SET_STORAGE_ENTRY,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "entry": entry,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def stats(
         self,
@@ -376,7 +500,7 @@ class Flow(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowStats:
         """Get statistics about workflow runs for this workflow.
 
@@ -404,7 +528,179 @@ class Flow(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_STATS, locals())
+        return await self._call(
+            _STATS,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "duration": duration,
+                "end": end,
+                "resolution": resolution,
+                "flow_version": flow_version,
+                "device_id": device_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class FlowWithRawResponse:
+        """The calls of ``flow`` as ``client.with_raw_response`` makes them."""
+
+        async def clear_storage_entries(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowStorageEntries]: ...
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def errors(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            duration: int | str = 86400000,
+            end: TimeArg = 0,
+            limit: int | str = 25,
+            sort_direction: Literal["asc", "desc"] = "desc",
+            flow_version: str | None = None,
+            device_id: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowErrors]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            include_custom_nodes: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Flow]: ...
+
+        async def get_log_entries(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            limit: int | str = 1,
+            since: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowLog]: ...
+
+        async def get_storage_entries(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowStorageEntries]: ...
+
+        async def get_storage_entries_metadata(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowStorageMetadata]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            flow: models.FlowPatch | Mapping[str, Any],
+            include_custom_nodes: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Flow]: ...
+
+        async def press_virtual_button(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            button: models.VirtualButtonPress | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def set_storage_entry(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            entry: models.FlowStorageEntry | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def stats(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            duration: int | str = 86400000,
+            end: TimeArg = 0,
+            resolution: int | str = 3600000,
+            flow_version: str | None = None,
+            device_id: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowStats]: ...
 
 
 _CLEAR_STORAGE_ENTRIES: Action[models.FlowStorageEntries] = Action(

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class FlowVersion(Resource):
@@ -30,7 +31,7 @@ class FlowVersion(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a flow version.
 
@@ -51,7 +52,19 @@ class FlowVersion(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow version was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "flow_version_id": flow_version_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def errors(
         self,
@@ -68,7 +81,7 @@ class FlowVersion(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowErrors:
         """Get information about errors that occurred during runs of this workflow version.
 
@@ -96,7 +109,24 @@ class FlowVersion(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow version was not found
         """
-        return await self._call(_ERRORS, locals())
+        return await self._call(
+            _ERRORS,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "flow_version_id": flow_version_id,
+                "duration": duration,
+                "end": end,
+                "limit": limit,
+                "sort_direction": sort_direction,
+                "device_id": device_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -109,7 +139,7 @@ class FlowVersion(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowVersion:
         """Retrieves information on a flow version.
 
@@ -133,7 +163,20 @@ class FlowVersion(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow version was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "flow_version_id": flow_version_id,
+                "include_custom_nodes": include_custom_nodes,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get_log_entries(
         self,
@@ -147,7 +190,7 @@ class FlowVersion(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowLog:
         """Retrieve the recent log entries about runs of this workflow version.
 
@@ -171,7 +214,21 @@ class FlowVersion(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow version was not found
         """
-        return await self._call(_GET_LOG_ENTRIES, locals())
+        return await self._call(
+            _GET_LOG_ENTRIES,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "flow_version_id": flow_version_id,
+                "limit": limit,
+                "since": since,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -185,7 +242,7 @@ class FlowVersion(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowVersion:
         """Updates information about a flow version.
 
@@ -210,7 +267,21 @@ class FlowVersion(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow version was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "flow_version_id": flow_version_id,
+                "include_custom_nodes": include_custom_nodes,
+                "flow_version": flow_version,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def stats(
         self,
@@ -226,7 +297,7 @@ class FlowVersion(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowStats:
         """Get statistics about workflow runs for this workflow version.
 
@@ -253,7 +324,121 @@ class FlowVersion(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow version was not found
         """
-        return await self._call(_STATS, locals())
+        return await self._call(
+            _STATS,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "flow_version_id": flow_version_id,
+                "duration": duration,
+                "end": end,
+                "resolution": resolution,
+                "device_id": device_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class FlowVersionWithRawResponse:
+        """The calls of ``flowVersion`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            flow_version_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def errors(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            flow_version_id: str,
+            duration: int | str = 86400000,
+            end: TimeArg = 0,
+            limit: int | str = 25,
+            sort_direction: Literal["asc", "desc"] = "desc",
+            device_id: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowErrors]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            flow_version_id: str,
+            include_custom_nodes: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowVersion]: ...
+
+        async def get_log_entries(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            flow_version_id: str,
+            limit: int | str = 1,
+            since: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowLog]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            flow_version_id: str,
+            flow_version: models.FlowVersionPatch | Mapping[str, Any],
+            include_custom_nodes: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowVersion]: ...
+
+        async def stats(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            flow_version_id: str,
+            duration: int | str = 86400000,
+            end: TimeArg = 0,
+            resolution: int | str = 3600000,
+            device_id: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowStats]: ...
 
 
 _DELETE: Action[models.Success] = Action(

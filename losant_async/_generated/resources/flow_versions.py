@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class FlowVersions(Resource):
@@ -30,7 +31,7 @@ class FlowVersions(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.BulkDeleteResponse | models.JobEnqueuedResult:
         """Delete flow versions.
 
@@ -54,7 +55,19 @@ class FlowVersions(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "options": options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -73,7 +86,7 @@ class FlowVersions(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowVersions:
         """Returns the flow versions for a flow.
 
@@ -106,7 +119,26 @@ class FlowVersions(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "include_custom_nodes": include_custom_nodes,
+                "query": query,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -125,7 +157,7 @@ class FlowVersions(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.FlowVersion]:
         """Every FlowVersion of ``flowVersions.get``, over all its pages, in order.
 
@@ -183,7 +215,7 @@ class FlowVersions(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.FlowVersions]:
         """Every page of ``flowVersions.get``, in order.
 
@@ -234,7 +266,7 @@ class FlowVersions(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowVersion:
         """Create or replace a flow version for a flow.
 
@@ -260,7 +292,75 @@ class FlowVersions(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if flow was not found
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "application_id": application_id,
+                "flow_id": flow_id,
+                "flow_version": flow_version,
+                "include_custom_nodes": include_custom_nodes,
+                "allow_replacement": allow_replacement,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class FlowVersionsWithRawResponse:
+        """The calls of ``flowVersions`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            options: models.FlowVersionsDeletePost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.BulkDeleteResponse | models.JobEnqueuedResult]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            sort_field: Literal["version", "id", "creationDate", "lastUpdated"] = "version",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["version"] | None = None,
+            filter: str | None = None,
+            include_custom_nodes: bool | str = False,
+            query: models.AdvancedFlowVersionQuery | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowVersions]: ...
+
+        async def post(
+            self,
+            *,
+            application_id: str,
+            flow_id: str,
+            flow_version: models.FlowVersionPost | Mapping[str, Any],
+            include_custom_nodes: bool | str = False,
+            allow_replacement: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowVersion]: ...
 
 
 _DELETE: Action[models.BulkDeleteResponse | models.JobEnqueuedResult] = Action(

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Flows(Resource):
@@ -37,7 +38,7 @@ class Flows(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Flows:
         """Returns the flows for an application.
 
@@ -75,7 +76,28 @@ class Flows(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "flow_class": flow_class,
+                "trigger_filter": trigger_filter,
+                "include_custom_nodes": include_custom_nodes,
+                "query": query,
+                "all_versions": all_versions,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -96,7 +118,7 @@ class Flows(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.Flow]:
         """Every Flow of ``flows.get``, over all its pages, in order.
 
@@ -158,7 +180,7 @@ class Flows(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.Flows]:
         """Every page of ``flows.get``, in order.
 
@@ -218,7 +240,7 @@ class Flows(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowVersions:
         """Returns the flows by version for an application.
 
@@ -254,7 +276,28 @@ class Flows(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_GET_BY_VERSION, locals())
+        return await self._call(
+            _GET_BY_VERSION,
+            {
+                "application_id": application_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "flow_class": flow_class,
+                "version": version,
+                "trigger_filter": trigger_filter,
+                "include_custom_nodes": include_custom_nodes,
+                "query": query,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate_get_by_version(
         self,
@@ -275,7 +318,7 @@ class Flows(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.FlowVersion]:
         """Every FlowVersion of ``flows.getByVersion``, over all its pages, in order.
 
@@ -337,7 +380,7 @@ class Flows(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.FlowVersions]:
         """Every page of ``flows.getByVersion``, in order.
 
@@ -387,7 +430,7 @@ class Flows(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowsImportResult:
         """Import a set of flows and flow versions.
 
@@ -407,7 +450,18 @@ class Flows(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_IMPORT, locals())
+        return await self._call(
+            _IMPORT,
+            {
+                "application_id": application_id,
+                "import_data": import_data,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def palette(
         self,
@@ -417,7 +471,7 @@ class Flows(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.PaletteResponse:
         """Gets additional nodes that should be available in the palette.
 
@@ -436,7 +490,17 @@ class Flows(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_PALETTE, locals())
+        return await self._call(
+            _PALETTE,
+            {
+                "application_id": application_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def post(
         self,
@@ -448,7 +512,7 @@ class Flows(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Flow:
         """Create a new flow for an application.
 
@@ -471,7 +535,105 @@ class Flows(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "application_id": application_id,
+                "flow": flow,
+                "include_custom_nodes": include_custom_nodes,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class FlowsWithRawResponse:
+        """The calls of ``flows`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            sort_field: Literal["name", "id", "creationDate", "lastUpdated"] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["name"] | None = None,
+            filter: str | None = None,
+            flow_class: Literal["edge", "embedded", "cloud", "customNode", "experience"] = "cloud",
+            trigger_filter: models.FlowTriggerFilter | Sequence[Any] | None = None,
+            include_custom_nodes: bool | str = False,
+            query: models.AdvancedFlowQuery | Mapping[str, Any] | None = None,
+            all_versions: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Flows]: ...
+
+        async def get_by_version(
+            self,
+            *,
+            application_id: str,
+            version: str,
+            sort_field: Literal["name", "id", "creationDate", "lastUpdated"] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["name"] | None = None,
+            filter: str | None = None,
+            flow_class: Literal["edge", "embedded", "cloud", "customNode", "experience"] = "cloud",
+            trigger_filter: models.FlowTriggerFilter | Sequence[Any] | None = None,
+            include_custom_nodes: bool | str = False,
+            query: models.AdvancedFlowByVersionQuery | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowVersions]: ...
+
+        async def import_(
+            self,
+            *,
+            application_id: str,
+            import_data: models.FlowsImportPost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowsImportResult]: ...
+
+        async def palette(
+            self,
+            *,
+            application_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.PaletteResponse]: ...
+
+        async def post(
+            self,
+            *,
+            application_id: str,
+            flow: models.FlowPost | Mapping[str, Any],
+            include_custom_nodes: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Flow]: ...
 
 
 _GET: Action[models.Flows] = Action(

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Instance(Resource):
@@ -29,7 +30,7 @@ class Instance(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceCounts:
         """Returns device counts by day for the time range specified for this instance.
 
@@ -52,7 +53,19 @@ class Instance(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance was not found
         """
-        return await self._call(_DEVICE_COUNTS, locals())
+        return await self._call(
+            _DEVICE_COUNTS,
+            {
+                "instance_id": instance_id,
+                "start": start,
+                "end": end,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def generate_report(
         self,
@@ -63,7 +76,7 @@ class Instance(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult:
         """Generates a CSV report on instance stats.
 
@@ -82,7 +95,18 @@ class Instance(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_GENERATE_REPORT, locals())
+        return await self._call(
+            _GENERATE_REPORT,
+            {
+                "instance_id": instance_id,
+                "options": options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -92,7 +116,7 @@ class Instance(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Instance:
         """Returns an instance.
 
@@ -111,7 +135,17 @@ class Instance(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "instance_id": instance_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def historical_summaries(
         self,
@@ -128,7 +162,7 @@ class Instance(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.HistoricalSummaries:
         """Return historical summary entries for an instance.
 
@@ -156,7 +190,24 @@ class Instance(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_HISTORICAL_SUMMARIES, locals())
+        return await self._call(
+            _HISTORICAL_SUMMARIES,
+            {
+                "instance_id": instance_id,
+                "month": month,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate_historical_summaries(
         self,
@@ -173,7 +224,7 @@ class Instance(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.HistoricalSummariesItem]:
         """Every HistoricalSummariesItem of ``instance.historicalSummaries``, over all its pages, in
         order.
@@ -230,7 +281,7 @@ class Instance(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.HistoricalSummaries]:
         """Every page of ``instance.historicalSummaries``, in order.
 
@@ -279,7 +330,7 @@ class Instance(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.NotebookMinuteCounts:
         """Returns notebook execution usage by day for the time range specified for this instance.
 
@@ -302,7 +353,19 @@ class Instance(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance was not found
         """
-        return await self._call(_NOTEBOOK_MINUTE_COUNTS, locals())
+        return await self._call(
+            _NOTEBOOK_MINUTE_COUNTS,
+            {
+                "instance_id": instance_id,
+                "start": start,
+                "end": end,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -313,7 +376,7 @@ class Instance(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Instance:
         """Updates information about an instance.
 
@@ -332,7 +395,18 @@ class Instance(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "instance_id": instance_id,
+                "instance": instance,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def payload_counts(
         self,
@@ -345,7 +419,7 @@ class Instance(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.PayloadStats:
         """Returns payload counts for the time range specified for this instance.
 
@@ -369,7 +443,20 @@ class Instance(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance was not found
         """
-        return await self._call(_PAYLOAD_COUNTS, locals())
+        return await self._call(
+            _PAYLOAD_COUNTS,
+            {
+                "instance_id": instance_id,
+                "start": start,
+                "end": end,
+                "as_bytes": as_bytes,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def payload_counts_breakdown(
         self,
@@ -384,7 +471,7 @@ class Instance(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.PayloadCountsBreakdown:
         """Returns payload counts per resolution in the time range specified for this instance.
 
@@ -411,7 +498,138 @@ class Instance(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance was not found
         """
-        return await self._call(_PAYLOAD_COUNTS_BREAKDOWN, locals())
+        return await self._call(
+            _PAYLOAD_COUNTS_BREAKDOWN,
+            {
+                "instance_id": instance_id,
+                "start": start,
+                "end": end,
+                "resolution": resolution,
+                "as_bytes": as_bytes,
+                "include_non_billable": include_non_billable,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class InstanceWithRawResponse:
+        """The calls of ``instance`` as ``client.with_raw_response`` makes them."""
+
+        async def device_counts(
+            self,
+            *,
+            instance_id: str,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceCounts]: ...
+
+        async def generate_report(
+            self,
+            *,
+            instance_id: str,
+            options: models.InstanceReportOptionsPost | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def get(
+            self,
+            *,
+            instance_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Instance]: ...
+
+        async def historical_summaries(
+            self,
+            *,
+            instance_id: str,
+            month: TimeArg | None = None,
+            sort_field: Literal["resourceId", "currentPeriodStart"] = "currentPeriodStart",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["resourceType", "resourceId", "ownerId", "ownerType"]
+            | None = None,
+            filter: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.HistoricalSummaries]: ...
+
+        async def notebook_minute_counts(
+            self,
+            *,
+            instance_id: str,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.NotebookMinuteCounts]: ...
+
+        async def patch(
+            self,
+            *,
+            instance_id: str,
+            instance: models.InstancePatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Instance]: ...
+
+        async def payload_counts(
+            self,
+            *,
+            instance_id: str,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            as_bytes: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.PayloadStats]: ...
+
+        async def payload_counts_breakdown(
+            self,
+            *,
+            instance_id: str,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            resolution: Literal["86400000", "3600000", 86400000, 3600000] = "86400000",
+            as_bytes: bool | str = False,
+            include_non_billable: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.PayloadCountsBreakdown]: ...
 
 
 _DEVICE_COUNTS: Action[models.DeviceCounts] = Action(

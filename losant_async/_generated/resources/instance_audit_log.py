@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class InstanceAuditLog(Resource):
@@ -27,7 +28,7 @@ class InstanceAuditLog(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.InstanceAuditLog:
         """Retrieves information on an instance audit log.
 
@@ -47,7 +48,36 @@ class InstanceAuditLog(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance audit log was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "instance_id": instance_id,
+                "instance_audit_log_id": instance_audit_log_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class InstanceAuditLogWithRawResponse:
+        """The calls of ``instanceAuditLog`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            instance_id: str,
+            instance_audit_log_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.InstanceAuditLog]: ...
 
 
 _GET: Action[models.InstanceAuditLog] = Action(

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class InstanceAuditLogs(Resource):
@@ -33,7 +34,7 @@ class InstanceAuditLogs(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.InstanceAuditLogs:
         """Returns the audit logs for the instance.
 
@@ -59,7 +60,24 @@ class InstanceAuditLogs(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "instance_id": instance_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "start": start,
+                "end": end,
+                "audit_log_filter": audit_log_filter,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -76,7 +94,7 @@ class InstanceAuditLogs(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.InstanceAuditLogs]:
         """Every InstanceAuditLogs of ``instanceAuditLogs.get``, over all its pages, in order.
 
@@ -130,7 +148,7 @@ class InstanceAuditLogs(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.InstanceAuditLogs]:
         """Every page of ``instanceAuditLogs.get``, in order.
 
@@ -166,6 +184,30 @@ class InstanceAuditLogs(Resource):
             per_page=per_page,
             concurrency=concurrency,
         )
+
+
+if TYPE_CHECKING:
+
+    class InstanceAuditLogsWithRawResponse:
+        """The calls of ``instanceAuditLogs`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            instance_id: str,
+            sort_field: Literal["creationDate", "responseStatus", "actorName"] = "creationDate",
+            sort_direction: Literal["asc", "desc"] = "desc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            start: int | str | None = None,
+            end: int | str | None = None,
+            audit_log_filter: models.InstanceAuditLogFilter | Mapping[str, Any] | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.InstanceAuditLogs]: ...
 
 
 _GET: Action[models.InstanceAuditLogs] = Action(

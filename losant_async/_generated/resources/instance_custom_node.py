@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class InstanceCustomNode(Resource):
@@ -29,7 +30,7 @@ class InstanceCustomNode(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a Custom Node.
 
@@ -49,7 +50,18 @@ class InstanceCustomNode(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if Custom Node was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "instance_id": instance_id,
+                "instance_custom_node_id": instance_custom_node_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def errors(
         self,
@@ -64,7 +76,7 @@ class InstanceCustomNode(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowErrors:
         """Get information about errors that occurred during runs of this Custom Node.
 
@@ -89,7 +101,22 @@ class InstanceCustomNode(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if Custom Node was not found
         """
-        return await self._call(_ERRORS, locals())
+        return await self._call(
+            _ERRORS,
+            {
+                "instance_id": instance_id,
+                "instance_custom_node_id": instance_custom_node_id,
+                "duration": duration,
+                "end": end,
+                "limit": limit,
+                "sort_direction": sort_direction,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -100,7 +127,7 @@ class InstanceCustomNode(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.InstanceCustomNode:
         """Retrieves information on a Custom Node.
 
@@ -120,7 +147,18 @@ class InstanceCustomNode(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if Custom Node was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "instance_id": instance_id,
+                "instance_custom_node_id": instance_custom_node_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -132,7 +170,7 @@ class InstanceCustomNode(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.InstanceCustomNode:
         """Updates information about a Custom Node.
 
@@ -153,7 +191,19 @@ class InstanceCustomNode(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if Custom Node was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "instance_id": instance_id,
+                "instance_custom_node_id": instance_custom_node_id,
+                "instance_custom_node": instance_custom_node,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def stats(
         self,
@@ -167,7 +217,7 @@ class InstanceCustomNode(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FlowStats:
         """Get statistics about runs for this Custom Node.
 
@@ -191,7 +241,95 @@ class InstanceCustomNode(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if Custom Node was not found
         """
-        return await self._call(_STATS, locals())
+        return await self._call(
+            _STATS,
+            {
+                "instance_id": instance_id,
+                "instance_custom_node_id": instance_custom_node_id,
+                "duration": duration,
+                "end": end,
+                "resolution": resolution,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class InstanceCustomNodeWithRawResponse:
+        """The calls of ``instanceCustomNode`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            instance_id: str,
+            instance_custom_node_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def errors(
+            self,
+            *,
+            instance_id: str,
+            instance_custom_node_id: str,
+            duration: int | str = 86400000,
+            end: TimeArg = 0,
+            limit: int | str = 25,
+            sort_direction: Literal["asc", "desc"] = "desc",
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowErrors]: ...
+
+        async def get(
+            self,
+            *,
+            instance_id: str,
+            instance_custom_node_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.InstanceCustomNode]: ...
+
+        async def patch(
+            self,
+            *,
+            instance_id: str,
+            instance_custom_node_id: str,
+            instance_custom_node: models.InstanceCustomNodePatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.InstanceCustomNode]: ...
+
+        async def stats(
+            self,
+            *,
+            instance_id: str,
+            instance_custom_node_id: str,
+            duration: int | str = 86400000,
+            end: TimeArg = 0,
+            resolution: int | str = 3600000,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FlowStats]: ...
 
 
 _DELETE: Action[models.Success] = Action(

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class InstanceCustomNodes(Resource):
@@ -32,7 +33,7 @@ class InstanceCustomNodes(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.InstanceCustomNodes:
         """Returns the Custom Nodes for an instance.
 
@@ -58,7 +59,23 @@ class InstanceCustomNodes(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "instance_id": instance_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -74,7 +91,7 @@ class InstanceCustomNodes(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.InstanceCustomNode]:
         """Every InstanceCustomNode of ``instanceCustomNodes.get``, over all its pages, in order.
 
@@ -126,7 +143,7 @@ class InstanceCustomNodes(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.InstanceCustomNodes]:
         """Every page of ``instanceCustomNodes.get``, in order.
 
@@ -171,7 +188,7 @@ class InstanceCustomNodes(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.InstanceCustomNode:
         """Create a new Custom Node for an instance.
 
@@ -190,7 +207,53 @@ class InstanceCustomNodes(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "instance_id": instance_id,
+                "instance_custom_node": instance_custom_node,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class InstanceCustomNodesWithRawResponse:
+        """The calls of ``instanceCustomNodes`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            instance_id: str,
+            sort_field: Literal["name", "id", "creationDate", "lastUpdated"] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["name"] | None = None,
+            filter: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.InstanceCustomNodes]: ...
+
+        async def post(
+            self,
+            *,
+            instance_id: str,
+            instance_custom_node: models.InstanceCustomNodePost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.InstanceCustomNode]: ...
 
 
 _GET: Action[models.InstanceCustomNodes] = Action(

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class InstanceMember(Resource):
@@ -26,7 +27,7 @@ class InstanceMember(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes an instance member.
 
@@ -46,7 +47,18 @@ class InstanceMember(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance or member was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "instance_id": instance_id,
+                "user_id": user_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -57,7 +69,7 @@ class InstanceMember(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.InstanceMember:
         """Returns an instance member.
 
@@ -77,7 +89,18 @@ class InstanceMember(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance or member was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "instance_id": instance_id,
+                "user_id": user_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -89,7 +112,7 @@ class InstanceMember(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.InstanceMemberPatch:
         """Modifies the role of an instance member.
 
@@ -110,7 +133,62 @@ class InstanceMember(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance or member was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "instance_id": instance_id,
+                "user_id": user_id,
+                "member": member,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class InstanceMemberWithRawResponse:
+        """The calls of ``instanceMember`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            instance_id: str,
+            user_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            instance_id: str,
+            user_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.InstanceMember]: ...
+
+        async def patch(
+            self,
+            *,
+            instance_id: str,
+            user_id: str,
+            member: models.InstanceMemberPatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.InstanceMemberPatch]: ...
 
 
 _DELETE: Action[models.Success] = Action(

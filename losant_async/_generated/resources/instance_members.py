@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class InstanceMembers(Resource):
@@ -29,7 +30,7 @@ class InstanceMembers(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.InstanceMembers:
         """Returns a collection of instance members.
 
@@ -54,7 +55,21 @@ class InstanceMembers(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "instance_id": instance_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "filter_field": filter_field,
+                "filter": filter,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def post(
         self,
@@ -65,7 +80,7 @@ class InstanceMembers(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.InstanceMember:
         """Creates a new instance member.
 
@@ -85,7 +100,51 @@ class InstanceMembers(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance was not found
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "instance_id": instance_id,
+                "member": member,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class InstanceMembersWithRawResponse:
+        """The calls of ``instanceMembers`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            instance_id: str,
+            sort_field: Literal["email", "role"] = "email",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            filter_field: Literal["email", "role"] | None = None,
+            filter: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.InstanceMembers]: ...
+
+        async def post(
+            self,
+            *,
+            instance_id: str,
+            member: models.InstanceMemberPost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.InstanceMember]: ...
 
 
 _GET: Action[models.InstanceMembers] = Action(

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class InstanceNotificationRule(Resource):
@@ -29,7 +30,7 @@ class InstanceNotificationRule(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a notification rule.
 
@@ -49,7 +50,18 @@ class InstanceNotificationRule(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notification rule was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "instance_id": instance_id,
+                "notification_rule_id": notification_rule_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def evaluate(
         self,
@@ -61,7 +73,7 @@ class InstanceNotificationRule(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult:
         """Queues the evaluation of a notification rule.
 
@@ -82,7 +94,19 @@ class InstanceNotificationRule(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notification rule was not found
         """
-        return await self._call(_EVALUATE, locals())
+        return await self._call(
+            _EVALUATE,
+            {
+                "instance_id": instance_id,
+                "notification_rule_id": notification_rule_id,
+                "evaluation_options": evaluation_options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -93,7 +117,7 @@ class InstanceNotificationRule(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.NotificationRule:
         """Retrieves information on a notification rule.
 
@@ -113,7 +137,18 @@ class InstanceNotificationRule(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notification rule was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "instance_id": instance_id,
+                "notification_rule_id": notification_rule_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def logs(
         self,
@@ -126,7 +161,7 @@ class InstanceNotificationRule(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.NotificationRuleDeliveryLogs:
         """Retrieves information on notification rule deliveries.
 
@@ -149,7 +184,20 @@ class InstanceNotificationRule(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notification rule was not found
         """
-        return await self._call(_LOGS, locals())
+        return await self._call(
+            _LOGS,
+            {
+                "instance_id": instance_id,
+                "notification_rule_id": notification_rule_id,
+                "limit": limit,
+                "since": since,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -161,7 +209,7 @@ class InstanceNotificationRule(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.NotificationRule:
         """Updates information about a notification rule.
 
@@ -182,7 +230,89 @@ class InstanceNotificationRule(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notification rule was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "instance_id": instance_id,
+                "notification_rule_id": notification_rule_id,
+                "notification_rule": notification_rule,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class InstanceNotificationRuleWithRawResponse:
+        """The calls of ``instanceNotificationRule`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            instance_id: str,
+            notification_rule_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def evaluate(
+            self,
+            *,
+            instance_id: str,
+            notification_rule_id: str,
+            evaluation_options: models.NotificationRuleEvaluationOptions | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def get(
+            self,
+            *,
+            instance_id: str,
+            notification_rule_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.NotificationRule]: ...
+
+        async def logs(
+            self,
+            *,
+            instance_id: str,
+            notification_rule_id: str,
+            limit: int | str = 1,
+            since: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.NotificationRuleDeliveryLogs]: ...
+
+        async def patch(
+            self,
+            *,
+            instance_id: str,
+            notification_rule_id: str,
+            notification_rule: models.NotificationRulePatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.NotificationRule]: ...
 
 
 _DELETE: Action[models.Success] = Action(

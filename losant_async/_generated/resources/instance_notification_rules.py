@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class InstanceNotificationRules(Resource):
@@ -34,7 +35,7 @@ class InstanceNotificationRules(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.NotificationRules:
         """Returns the notification rules for an instance.
 
@@ -60,7 +61,23 @@ class InstanceNotificationRules(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "instance_id": instance_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -76,7 +93,7 @@ class InstanceNotificationRules(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.NotificationRule]:
         """Every NotificationRule of ``instanceNotificationRules.get``, over all its pages, in
         order.
@@ -129,7 +146,7 @@ class InstanceNotificationRules(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.NotificationRules]:
         """Every page of ``instanceNotificationRules.get``, in order.
 
@@ -174,7 +191,7 @@ class InstanceNotificationRules(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.NotificationRule:
         """Create a new notification rule for an instance.
 
@@ -193,7 +210,53 @@ class InstanceNotificationRules(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "instance_id": instance_id,
+                "notification_rule": notification_rule,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class InstanceNotificationRulesWithRawResponse:
+        """The calls of ``instanceNotificationRules`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            instance_id: str,
+            sort_field: Literal["name", "id", "creationDate", "lastUpdated"] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["name"] | None = None,
+            filter: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.NotificationRules]: ...
+
+        async def post(
+            self,
+            *,
+            instance_id: str,
+            notification_rule: models.NotificationRulePost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.NotificationRule]: ...
 
 
 _GET: Action[models.NotificationRules] = Action(

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class InstanceOrg(Resource):
@@ -27,7 +28,7 @@ class InstanceOrg(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes an organization.
 
@@ -47,7 +48,18 @@ class InstanceOrg(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance or organization was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "instance_id": instance_id,
+                "org_id": org_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def device_counts(
         self,
@@ -60,7 +72,7 @@ class InstanceOrg(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceCounts:
         """Returns device counts by day for the time range specified for this organization.
 
@@ -84,7 +96,20 @@ class InstanceOrg(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance or organization was not found
         """
-        return await self._call(_DEVICE_COUNTS, locals())
+        return await self._call(
+            _DEVICE_COUNTS,
+            {
+                "instance_id": instance_id,
+                "org_id": org_id,
+                "start": start,
+                "end": end,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -96,7 +121,7 @@ class InstanceOrg(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.InstanceOrg:
         """Retrieves information on an organization.
 
@@ -118,7 +143,19 @@ class InstanceOrg(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance or organization was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "instance_id": instance_id,
+                "org_id": org_id,
+                "summary_include": summary_include,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def notebook_minute_counts(
         self,
@@ -131,7 +168,7 @@ class InstanceOrg(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.NotebookMinuteCounts:
         """Returns notebook execution usage by day for the time range specified for this
         organization.
@@ -156,7 +193,20 @@ class InstanceOrg(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance or organization was not found
         """
-        return await self._call(_NOTEBOOK_MINUTE_COUNTS, locals())
+        return await self._call(
+            _NOTEBOOK_MINUTE_COUNTS,
+            {
+                "instance_id": instance_id,
+                "org_id": org_id,
+                "start": start,
+                "end": end,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -169,7 +219,7 @@ class InstanceOrg(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.InstanceOrg:
         """Updates information about an organization.
 
@@ -192,7 +242,20 @@ class InstanceOrg(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance or organization was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "instance_id": instance_id,
+                "org_id": org_id,
+                "summary_include": summary_include,
+                "organization": organization,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def payload_counts(
         self,
@@ -206,7 +269,7 @@ class InstanceOrg(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.PayloadStats:
         """Returns payload counts for the time range specified for all applications this
         organization owns.
@@ -232,7 +295,21 @@ class InstanceOrg(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance or organization was not found
         """
-        return await self._call(_PAYLOAD_COUNTS, locals())
+        return await self._call(
+            _PAYLOAD_COUNTS,
+            {
+                "instance_id": instance_id,
+                "org_id": org_id,
+                "start": start,
+                "end": end,
+                "as_bytes": as_bytes,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def payload_counts_breakdown(
         self,
@@ -248,7 +325,7 @@ class InstanceOrg(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.PayloadCountsBreakdown:
         """Returns payload counts per resolution in the time range specified for all application
         this organization owns.
@@ -277,7 +354,128 @@ class InstanceOrg(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance or organization was not found
         """
-        return await self._call(_PAYLOAD_COUNTS_BREAKDOWN, locals())
+        return await self._call(
+            _PAYLOAD_COUNTS_BREAKDOWN,
+            {
+                "instance_id": instance_id,
+                "org_id": org_id,
+                "start": start,
+                "end": end,
+                "resolution": resolution,
+                "as_bytes": as_bytes,
+                "include_non_billable": include_non_billable,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class InstanceOrgWithRawResponse:
+        """The calls of ``instanceOrg`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            instance_id: str,
+            org_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def device_counts(
+            self,
+            *,
+            instance_id: str,
+            org_id: str,
+            start: TimeArg | None = None,
+            end: TimeArg = 0,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceCounts]: ...
+
+        async def get(
+            self,
+            *,
+            instance_id: str,
+            org_id: str,
+            summary_include: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.InstanceOrg]: ...
+
+        async def notebook_minute_counts(
+            self,
+            *,
+            instance_id: str,
+            org_id: str,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.NotebookMinuteCounts]: ...
+
+        async def patch(
+            self,
+            *,
+            instance_id: str,
+            org_id: str,
+            organization: models.InstanceOrgPatch | Mapping[str, Any],
+            summary_include: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.InstanceOrg]: ...
+
+        async def payload_counts(
+            self,
+            *,
+            instance_id: str,
+            org_id: str,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            as_bytes: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.PayloadStats]: ...
+
+        async def payload_counts_breakdown(
+            self,
+            *,
+            instance_id: str,
+            org_id: str,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            resolution: Literal["86400000", "3600000", 86400000, 3600000] = "86400000",
+            as_bytes: bool | str = False,
+            include_non_billable: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.PayloadCountsBreakdown]: ...
 
 
 _DELETE: Action[models.Success] = Action(

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class InstanceOrgInvite(Resource):
@@ -29,7 +30,7 @@ class InstanceOrgInvite(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Revokes an instance org invitation.
 
@@ -50,7 +51,19 @@ class InstanceOrgInvite(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance, organization or invite was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "instance_id": instance_id,
+                "org_id": org_id,
+                "invite_id": invite_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -62,7 +75,7 @@ class InstanceOrgInvite(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.OrgInvite:
         """Returns an organization invite.
 
@@ -83,7 +96,19 @@ class InstanceOrgInvite(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance, organization, or invite was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "instance_id": instance_id,
+                "org_id": org_id,
+                "invite_id": invite_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def resend_invite(
         self,
@@ -96,7 +121,7 @@ class InstanceOrgInvite(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.OrgInvite:
         """Resend an organization invite with modified role info.
 
@@ -118,7 +143,66 @@ class InstanceOrgInvite(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance, organization, or invite was not found
         """
-        return await self._call(_RESEND_INVITE, locals())
+        return await self._call(
+            _RESEND_INVITE,
+            {
+                "instance_id": instance_id,
+                "org_id": org_id,
+                "invite_id": invite_id,
+                "role_info": role_info,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class InstanceOrgInviteWithRawResponse:
+        """The calls of ``instanceOrgInvite`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            instance_id: str,
+            org_id: str,
+            invite_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            instance_id: str,
+            org_id: str,
+            invite_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.OrgInvite]: ...
+
+        async def resend_invite(
+            self,
+            *,
+            instance_id: str,
+            org_id: str,
+            invite_id: str,
+            role_info: models.OrgRoleInfo | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.OrgInvite]: ...
 
 
 _DELETE: Action[models.Success] = Action(

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class InstanceOrgInvites(Resource):
@@ -32,7 +33,7 @@ class InstanceOrgInvites(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.OrgInviteCollection:
         """Returns a collection of instance organization invites.
 
@@ -58,7 +59,22 @@ class InstanceOrgInvites(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance or organization was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "instance_id": instance_id,
+                "org_id": org_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "filter_field": filter_field,
+                "filter": filter,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def post(
         self,
@@ -70,7 +86,7 @@ class InstanceOrgInvites(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.OrgInviteCollection:
         """Invites a member to an instance organization.
 
@@ -91,7 +107,54 @@ class InstanceOrgInvites(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance or organization was not found
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "instance_id": instance_id,
+                "org_id": org_id,
+                "invite": invite,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class InstanceOrgInvitesWithRawResponse:
+        """The calls of ``instanceOrgInvites`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            instance_id: str,
+            org_id: str,
+            sort_field: Literal["email", "role", "inviteDate"] = "inviteDate",
+            sort_direction: Literal["asc", "desc"] = "desc",
+            filter_field: Literal["email", "role"] | None = None,
+            filter: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.OrgInviteCollection]: ...
+
+        async def post(
+            self,
+            *,
+            instance_id: str,
+            org_id: str,
+            invite: models.OrgInvitePost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.OrgInviteCollection]: ...
 
 
 _GET: Action[models.OrgInviteCollection] = Action(

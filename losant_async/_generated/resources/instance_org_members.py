@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class InstanceOrgMembers(Resource):
@@ -31,7 +32,7 @@ class InstanceOrgMembers(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.InstanceOrgMembers:
         """Returns a collection of instance organization members.
 
@@ -57,7 +58,22 @@ class InstanceOrgMembers(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "instance_id": instance_id,
+                "org_id": org_id,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "filter_field": filter_field,
+                "filter": filter,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def post(
         self,
@@ -69,7 +85,7 @@ class InstanceOrgMembers(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.InstanceOrgMember:
         """Creates a new organization member.
 
@@ -90,7 +106,54 @@ class InstanceOrgMembers(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if instance was not found
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "instance_id": instance_id,
+                "org_id": org_id,
+                "member": member,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class InstanceOrgMembersWithRawResponse:
+        """The calls of ``instanceOrgMembers`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            instance_id: str,
+            org_id: str,
+            sort_field: Literal["email", "role"] = "email",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            filter_field: Literal["email", "role"] | None = None,
+            filter: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.InstanceOrgMembers]: ...
+
+        async def post(
+            self,
+            *,
+            instance_id: str,
+            org_id: str,
+            member: Any,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.InstanceOrgMember]: ...
 
 
 _GET: Action[models.InstanceOrgMembers] = Action(

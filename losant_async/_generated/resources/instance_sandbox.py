@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Literal
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class InstanceSandbox(Resource):
@@ -28,7 +29,7 @@ class InstanceSandbox(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a sandbox user account.
 
@@ -48,7 +49,18 @@ class InstanceSandbox(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if sandbox or instance was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "instance_id": instance_id,
+                "instance_sandbox_id": instance_sandbox_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def device_counts(
         self,
@@ -61,7 +73,7 @@ class InstanceSandbox(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceCounts:
         """Returns device counts by day for the time range specified for all applications the
         sandbox user owns.
@@ -86,7 +98,20 @@ class InstanceSandbox(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if sandbox or instance was not found
         """
-        return await self._call(_DEVICE_COUNTS, locals())
+        return await self._call(
+            _DEVICE_COUNTS,
+            {
+                "instance_id": instance_id,
+                "instance_sandbox_id": instance_sandbox_id,
+                "start": start,
+                "end": end,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -99,7 +124,7 @@ class InstanceSandbox(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.InstanceSandbox:
         """Returns a sandbox user.
 
@@ -123,7 +148,20 @@ class InstanceSandbox(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if sandbox or instance was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "instance_id": instance_id,
+                "instance_sandbox_id": instance_sandbox_id,
+                "summary_exclude": summary_exclude,
+                "summary_include": summary_include,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def notebook_minute_counts(
         self,
@@ -136,7 +174,7 @@ class InstanceSandbox(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.NotebookMinuteCounts:
         """Returns notebook execution usage by day for the time range specified for all applications
         the sandbox user owns.
@@ -161,7 +199,20 @@ class InstanceSandbox(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if sandbox or instance was not found
         """
-        return await self._call(_NOTEBOOK_MINUTE_COUNTS, locals())
+        return await self._call(
+            _NOTEBOOK_MINUTE_COUNTS,
+            {
+                "instance_id": instance_id,
+                "instance_sandbox_id": instance_sandbox_id,
+                "start": start,
+                "end": end,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def payload_counts(
         self,
@@ -175,7 +226,7 @@ class InstanceSandbox(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.PayloadStats:
         """Returns payload counts for the time range specified for all applications the sandbox user
         owns.
@@ -201,7 +252,21 @@ class InstanceSandbox(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if sandbox or instance was not found
         """
-        return await self._call(_PAYLOAD_COUNTS, locals())
+        return await self._call(
+            _PAYLOAD_COUNTS,
+            {
+                "instance_id": instance_id,
+                "instance_sandbox_id": instance_sandbox_id,
+                "start": start,
+                "end": end,
+                "as_bytes": as_bytes,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def payload_counts_breakdown(
         self,
@@ -217,7 +282,7 @@ class InstanceSandbox(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.PayloadCountsBreakdown:
         """Returns payload counts per resolution in the time range specified for all applications
         the sandbox user owns.
@@ -246,7 +311,23 @@ class InstanceSandbox(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if sandbox or instance was not found
         """
-        return await self._call(_PAYLOAD_COUNTS_BREAKDOWN, locals())
+        return await self._call(
+            _PAYLOAD_COUNTS_BREAKDOWN,
+            {
+                "instance_id": instance_id,
+                "instance_sandbox_id": instance_sandbox_id,
+                "start": start,
+                "end": end,
+                "resolution": resolution,
+                "as_bytes": as_bytes,
+                "include_non_billable": include_non_billable,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def undelete(
         self,
@@ -259,7 +340,7 @@ class InstanceSandbox(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.InstanceSandbox:
         """Restores a sandbox user account.
 
@@ -283,7 +364,126 @@ class InstanceSandbox(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if sandbox or instance was not found
         """
-        return await self._call(_UNDELETE, locals())
+        return await self._call(
+            _UNDELETE,
+            {
+                "instance_id": instance_id,
+                "instance_sandbox_id": instance_sandbox_id,
+                "summary_exclude": summary_exclude,
+                "summary_include": summary_include,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class InstanceSandboxWithRawResponse:
+        """The calls of ``instanceSandbox`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            instance_id: str,
+            instance_sandbox_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def device_counts(
+            self,
+            *,
+            instance_id: str,
+            instance_sandbox_id: str,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceCounts]: ...
+
+        async def get(
+            self,
+            *,
+            instance_id: str,
+            instance_sandbox_id: str,
+            summary_exclude: str | None = None,
+            summary_include: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.InstanceSandbox]: ...
+
+        async def notebook_minute_counts(
+            self,
+            *,
+            instance_id: str,
+            instance_sandbox_id: str,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.NotebookMinuteCounts]: ...
+
+        async def payload_counts(
+            self,
+            *,
+            instance_id: str,
+            instance_sandbox_id: str,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            as_bytes: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.PayloadStats]: ...
+
+        async def payload_counts_breakdown(
+            self,
+            *,
+            instance_id: str,
+            instance_sandbox_id: str,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            resolution: Literal["86400000", "3600000", 86400000, 3600000] = "86400000",
+            as_bytes: bool | str = False,
+            include_non_billable: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.PayloadCountsBreakdown]: ...
+
+        async def undelete(
+            self,
+            *,
+            instance_id: str,
+            instance_sandbox_id: str,
+            summary_exclude: str | None = None,
+            summary_include: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.InstanceSandbox]: ...
 
 
 _DELETE: Action[models.Success] = Action(

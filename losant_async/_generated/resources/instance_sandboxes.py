@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import cursor_pages, items
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class InstanceSandboxes(Resource):
@@ -46,7 +47,7 @@ class InstanceSandboxes(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.InstanceSandboxes:
         """Returns a collection of instance sandboxes.
 
@@ -79,7 +80,27 @@ class InstanceSandboxes(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "instance_id": instance_id,
+                "summary_exclude": summary_exclude,
+                "summary_include": summary_include,
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "starting_after_id": starting_after_id,
+                "ending_before_id": ending_before_id,
+                "limit": limit,
+                "filter_field": filter_field,
+                "filter": filter,
+                "include_deleted": include_deleted,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -108,7 +129,7 @@ class InstanceSandboxes(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.InstanceSandbox]:
         """Every InstanceSandbox of ``instanceSandboxes.get``, over all its pages, in order.
 
@@ -175,7 +196,7 @@ class InstanceSandboxes(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.InstanceSandboxes]:
         """Every page of ``instanceSandboxes.get``, in order.
 
@@ -212,6 +233,43 @@ class InstanceSandboxes(Resource):
             },
             limit=limit,
         )
+
+
+if TYPE_CHECKING:
+
+    class InstanceSandboxesWithRawResponse:
+        """The calls of ``instanceSandboxes`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            instance_id: str,
+            summary_exclude: str | None = None,
+            summary_include: str | None = None,
+            sort_field: Literal[
+                "firstName",
+                "lastName",
+                "email",
+                "id",
+                "creationDate",
+                "lastSuccessfulLogin",
+                "lastFailedLogin",
+                "failedLoginCount",
+                "lastUpdated",
+            ] = "email",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            starting_after_id: str | None = None,
+            ending_before_id: str | None = None,
+            limit: int | str = 100,
+            filter_field: Literal["firstName", "lastName", "email"] | None = None,
+            filter: str | None = None,
+            include_deleted: bool | str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.InstanceSandboxes]: ...
 
 
 _GET: Action[models.InstanceSandboxes] = Action(

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Instances(Resource):
@@ -31,7 +32,7 @@ class Instances(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Instances:
         """Returns a collection of instances.
 
@@ -56,7 +57,22 @@ class Instances(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -71,7 +87,7 @@ class Instances(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.Instance]:
         """Every Instance of ``instances.get``, over all its pages, in order.
 
@@ -121,7 +137,7 @@ class Instances(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.Instances]:
         """Every page of ``instances.get``, in order.
 
@@ -155,6 +171,28 @@ class Instances(Resource):
             per_page=per_page,
             concurrency=concurrency,
         )
+
+
+if TYPE_CHECKING:
+
+    class InstancesWithRawResponse:
+        """The calls of ``instances`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            sort_field: Literal["name", "id", "creationDate", "lastUpdated"] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["name"] | None = None,
+            filter: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Instances]: ...
 
 
 _GET: Action[models.Instances] = Action(

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Integration(Resource):
@@ -29,7 +30,7 @@ class Integration(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes an integration.
 
@@ -51,7 +52,19 @@ class Integration(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if integration was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "integration_id": integration_id,
+                "include_workflows": include_workflows,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -62,7 +75,7 @@ class Integration(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Integration:
         """Retrieves information on an integration.
 
@@ -82,7 +95,18 @@ class Integration(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if integration was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "integration_id": integration_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -94,7 +118,7 @@ class Integration(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Integration:
         """Updates information about an integration.
 
@@ -115,7 +139,63 @@ class Integration(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if integration was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "integration_id": integration_id,
+                "integration": integration,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class IntegrationWithRawResponse:
+        """The calls of ``integration`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            integration_id: str,
+            include_workflows: bool | str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            integration_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Integration]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            integration_id: str,
+            integration: models.IntegrationPatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Integration]: ...
 
 
 _DELETE: Action[models.Success] = Action(

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Me(Resource):
@@ -26,7 +27,7 @@ class Me(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.RecentItemList:
         """Adds an item to a recent item list.
 
@@ -44,7 +45,17 @@ class Me(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_ADD_RECENT_ITEM, locals())
+        return await self._call(
+            _ADD_RECENT_ITEM,
+            {
+                "data": data,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def change_password(
         self,
@@ -54,7 +65,7 @@ class Me(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.AuthedUser:
         """Changes the current user's password and optionally logs out all other sessions.
 
@@ -73,7 +84,17 @@ class Me(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_CHANGE_PASSWORD, locals())
+        return await self._call(
+            _CHANGE_PASSWORD,
+            {
+                "data": data,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def delete(
         self,
@@ -83,7 +104,7 @@ class Me(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes the current user.
 
@@ -101,7 +122,17 @@ class Me(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "credentials": credentials,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def device_counts(
         self,
@@ -112,7 +143,7 @@ class Me(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceCounts:
         """Returns device counts by day for the time range specified for all applications the
         current user owns.
@@ -134,7 +165,18 @@ class Me(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_DEVICE_COUNTS, locals())
+        return await self._call(
+            _DEVICE_COUNTS,
+            {
+                "start": start,
+                "end": end,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def disable_two_factor_auth(
         self,
@@ -147,7 +189,7 @@ class Me(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Me:
         """Disables multi-factor authentication for the current user.
 
@@ -170,7 +212,20 @@ class Me(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_DISABLE_TWO_FACTOR_AUTH, locals())
+        return await self._call(
+            _DISABLE_TWO_FACTOR_AUTH,
+            {
+                "data": data,
+                "include_recent": include_recent,
+                "summary_exclude": summary_exclude,
+                "summary_include": summary_include,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def disconnect_github(
         self,
@@ -182,7 +237,7 @@ class Me(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Me:
         """Disconnects the user from Github.
 
@@ -204,7 +259,19 @@ class Me(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_DISCONNECT_GITHUB, locals())
+        return await self._call(
+            _DISCONNECT_GITHUB,
+            {
+                "include_recent": include_recent,
+                "summary_exclude": summary_exclude,
+                "summary_include": summary_include,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def enable_two_factor_auth(
         self,
@@ -217,7 +284,7 @@ class Me(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Me:
         """Enables multi-factor authentication for the current user.
 
@@ -240,7 +307,20 @@ class Me(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_ENABLE_TWO_FACTOR_AUTH, locals())
+        return await self._call(
+            _ENABLE_TWO_FACTOR_AUTH,
+            {
+                "data": data,
+                "include_recent": include_recent,
+                "summary_exclude": summary_exclude,
+                "summary_include": summary_include,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def fetch_recent_items(
         self,
@@ -251,7 +331,7 @@ class Me(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.RecentItemList:
         """Gets a recent item list.
 
@@ -270,7 +350,18 @@ class Me(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_FETCH_RECENT_ITEMS, locals())
+        return await self._call(
+            _FETCH_RECENT_ITEMS,
+            {
+                "parent_id": parent_id,
+                "item_type": item_type,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def generate_two_factor_auth(
         self,
@@ -279,7 +370,7 @@ class Me(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.MultiFactorAuthInfo:
         """Returns the multi-factor authentication key for the current user.
 
@@ -294,7 +385,16 @@ class Me(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_GENERATE_TWO_FACTOR_AUTH, locals())
+        return await self._call(
+            _GENERATE_TWO_FACTOR_AUTH,
+            {
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -306,7 +406,7 @@ class Me(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Me:
         """Retrieves information on the current user.
 
@@ -325,7 +425,19 @@ class Me(Resource):
         Returns:
             200 Me: Current user information
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "include_recent": include_recent,
+                "summary_exclude": summary_exclude,
+                "summary_include": summary_include,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def invite(
         self,
@@ -335,7 +447,7 @@ class Me(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.OrgInviteUser:
         """Retrieves information for an invitation to an organization.
 
@@ -354,7 +466,17 @@ class Me(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if invite not found
         """
-        return await self._call(_INVITE, locals())
+        return await self._call(
+            _INVITE,
+            {
+                "invite_id": invite_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def invites(
         self,
@@ -363,7 +485,7 @@ class Me(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.OrgInvitesUser:
         """Retrieves pending organization invitations for a user.
 
@@ -378,7 +500,16 @@ class Me(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_INVITES, locals())
+        return await self._call(
+            _INVITES,
+            {
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def notebook_minute_counts(
         self,
@@ -389,7 +520,7 @@ class Me(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.NotebookMinuteCounts:
         """Returns notebook execution usage by day for the time range specified for all applications
         the current user owns.
@@ -411,7 +542,18 @@ class Me(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_NOTEBOOK_MINUTE_COUNTS, locals())
+        return await self._call(
+            _NOTEBOOK_MINUTE_COUNTS,
+            {
+                "start": start,
+                "end": end,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -424,7 +566,7 @@ class Me(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Me:
         """Updates information about the current user.
 
@@ -447,7 +589,20 @@ class Me(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "user": user,
+                "include_recent": include_recent,
+                "summary_exclude": summary_exclude,
+                "summary_include": summary_include,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def payload_counts(
         self,
@@ -459,7 +614,7 @@ class Me(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.PayloadStats:
         """Returns payload counts for the time range specified for all applications the current user
         owns.
@@ -482,7 +637,19 @@ class Me(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_PAYLOAD_COUNTS, locals())
+        return await self._call(
+            _PAYLOAD_COUNTS,
+            {
+                "start": start,
+                "end": end,
+                "as_bytes": as_bytes,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def payload_counts_breakdown(
         self,
@@ -496,7 +663,7 @@ class Me(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.PayloadCountsBreakdown:
         """Returns payload counts per resolution in the time range specified for all applications
         the current user owns.
@@ -522,7 +689,21 @@ class Me(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_PAYLOAD_COUNTS_BREAKDOWN, locals())
+        return await self._call(
+            _PAYLOAD_COUNTS_BREAKDOWN,
+            {
+                "start": start,
+                "end": end,
+                "resolution": resolution,
+                "as_bytes": as_bytes,
+                "include_non_billable": include_non_billable,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def refresh_token(
         self,
@@ -531,7 +712,7 @@ class Me(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.AuthedUser:
         """Returns a new auth token based on the current auth token.
 
@@ -547,7 +728,16 @@ class Me(Resource):
             BadRequestError: 400, Error if malformed request
             AuthenticationError: 401, Unauthorized error if authentication fails
         """
-        return await self._call(_REFRESH_TOKEN, locals())
+        return await self._call(
+            _REFRESH_TOKEN,
+            {
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def respond_to_invite(
         self,
@@ -558,7 +748,7 @@ class Me(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.OrgInviteResultUser:
         """Accepts or rejects an invitation to an organization.
 
@@ -579,7 +769,18 @@ class Me(Resource):
             NotFoundError: 404, Error if invitation not found
             APIError: 410, Error if invitation has expired
         """
-        return await self._call(_RESPOND_TO_INVITE, locals())
+        return await self._call(
+            _RESPOND_TO_INVITE,
+            {
+                "invite_id": invite_id,
+                "response": response,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def transfer_resources(
         self,
@@ -589,7 +790,7 @@ class Me(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Moves resources to a new owner.
 
@@ -607,7 +808,17 @@ class Me(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_TRANSFER_RESOURCES, locals())
+        return await self._call(
+            _TRANSFER_RESOURCES,
+            {
+                "transfer": transfer,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def verify_email(
         self,
@@ -616,7 +827,7 @@ class Me(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Sends an email verification to the user.
 
@@ -631,7 +842,261 @@ class Me(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_VERIFY_EMAIL, locals())
+        return await self._call(
+            _VERIFY_EMAIL,
+            {
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class MeWithRawResponse:
+        """The calls of ``me`` as ``client.with_raw_response`` makes them."""
+
+        async def add_recent_item(
+            self,
+            *,
+            data: models.RecentItem | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.RecentItemList]: ...
+
+        async def change_password(
+            self,
+            *,
+            data: models.ChangePassword | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.AuthedUser]: ...
+
+        async def delete(
+            self,
+            *,
+            credentials: models.UserCredentials | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def device_counts(
+            self,
+            *,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceCounts]: ...
+
+        async def disable_two_factor_auth(
+            self,
+            *,
+            data: models.MultiFactorAuthDisable | Mapping[str, Any],
+            include_recent: bool | str | None = None,
+            summary_exclude: str | None = None,
+            summary_include: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Me]: ...
+
+        async def disconnect_github(
+            self,
+            *,
+            include_recent: bool | str | None = None,
+            summary_exclude: str | None = None,
+            summary_include: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Me]: ...
+
+        async def enable_two_factor_auth(
+            self,
+            *,
+            data: models.MultiFactorAuthEnable | Mapping[str, Any],
+            include_recent: bool | str | None = None,
+            summary_exclude: str | None = None,
+            summary_include: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Me]: ...
+
+        async def fetch_recent_items(
+            self,
+            *,
+            item_type: Literal["application", "device", "flow", "dashboard", "organization"],
+            parent_id: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.RecentItemList]: ...
+
+        async def generate_two_factor_auth(
+            self,
+            *,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.MultiFactorAuthInfo]: ...
+
+        async def get(
+            self,
+            *,
+            include_recent: bool | str | None = None,
+            summary_exclude: str | None = None,
+            summary_include: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Me]: ...
+
+        async def invite(
+            self,
+            *,
+            invite_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.OrgInviteUser]: ...
+
+        async def invites(
+            self,
+            *,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.OrgInvitesUser]: ...
+
+        async def notebook_minute_counts(
+            self,
+            *,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.NotebookMinuteCounts]: ...
+
+        async def patch(
+            self,
+            *,
+            user: models.MePatch | Mapping[str, Any],
+            include_recent: bool | str | None = None,
+            summary_exclude: str | None = None,
+            summary_include: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Me]: ...
+
+        async def payload_counts(
+            self,
+            *,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            as_bytes: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.PayloadStats]: ...
+
+        async def payload_counts_breakdown(
+            self,
+            *,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            resolution: Literal["86400000", "3600000", 86400000, 3600000] = "86400000",
+            as_bytes: bool | str = False,
+            include_non_billable: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.PayloadCountsBreakdown]: ...
+
+        async def refresh_token(
+            self,
+            *,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.AuthedUser]: ...
+
+        async def respond_to_invite(
+            self,
+            *,
+            invite_id: str,
+            response: models.OrgInviteActionUser | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.OrgInviteResultUser]: ...
+
+        async def transfer_resources(
+            self,
+            *,
+            transfer: models.ResourceTransfer | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def verify_email(
+            self,
+            *,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
 
 
 _ADD_RECENT_ITEM: Action[models.RecentItemList] = Action(

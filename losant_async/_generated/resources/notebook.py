@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import FileInput, TimeoutArg
+from ..._types import NOT_GIVEN, FileInput, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Notebook(Resource):
@@ -30,7 +31,7 @@ class Notebook(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Marks a specific notebook execution for cancellation.
 
@@ -51,7 +52,19 @@ class Notebook(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if execution was not found
         """
-        return await self._call(_CANCEL_EXECUTION, locals())
+        return await self._call(
+            _CANCEL_EXECUTION,
+            {
+                "application_id": application_id,
+                "notebook_id": notebook_id,
+                "execution_id": execution_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def delete(
         self,
@@ -62,7 +75,7 @@ class Notebook(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a notebook.
 
@@ -82,7 +95,18 @@ class Notebook(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notebook was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "notebook_id": notebook_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def execute(
         self,
@@ -94,7 +118,7 @@ class Notebook(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.SuccessWithExecutionId:
         """Triggers the execution of a notebook.
 
@@ -116,7 +140,19 @@ class Notebook(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notebook was not found
         """
-        return await self._call(_EXECUTE, locals())
+        return await self._call(
+            _EXECUTE,
+            {
+                "application_id": application_id,
+                "notebook_id": notebook_id,
+                "execution_options": execution_options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -127,7 +163,7 @@ class Notebook(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Notebook:
         """Retrieves information on a notebook.
 
@@ -147,7 +183,18 @@ class Notebook(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notebook was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "notebook_id": notebook_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def logs(
         self,
@@ -160,7 +207,7 @@ class Notebook(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.NotebookExecutionLogs:
         """Retrieves information on notebook executions.
 
@@ -183,7 +230,20 @@ class Notebook(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notebook was not found
         """
-        return await self._call(_LOGS, locals())
+        return await self._call(
+            _LOGS,
+            {
+                "application_id": application_id,
+                "notebook_id": notebook_id,
+                "limit": limit,
+                "since": since,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def notebook_minute_counts(
         self,
@@ -196,7 +256,7 @@ class Notebook(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.NotebookMinuteCounts:
         """Returns notebook execution usage by day for the time range specified for this notebook.
 
@@ -220,7 +280,20 @@ class Notebook(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notebook was not found
         """
-        return await self._call(_NOTEBOOK_MINUTE_COUNTS, locals())
+        return await self._call(
+            _NOTEBOOK_MINUTE_COUNTS,
+            {
+                "application_id": application_id,
+                "notebook_id": notebook_id,
+                "start": start,
+                "end": end,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -232,7 +305,7 @@ class Notebook(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Notebook:
         """Updates information about a notebook.
 
@@ -253,7 +326,19 @@ class Notebook(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notebook was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "notebook_id": notebook_id,
+                "notebook": notebook,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def request_input_data_export(
         self,
@@ -265,7 +350,7 @@ class Notebook(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.JobEnqueuedResult:
         """Requests a combined zip file of the potential input data for a notebook execution.
 
@@ -287,7 +372,19 @@ class Notebook(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notebook was not found
         """
-        return await self._call(_REQUEST_INPUT_DATA_EXPORT, locals())
+        return await self._call(
+            _REQUEST_INPUT_DATA_EXPORT,
+            {
+                "application_id": application_id,
+                "notebook_id": notebook_id,
+                "export_options": export_options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def upload(
         self,
@@ -299,7 +396,7 @@ class Notebook(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Notebook:
         """Uploads the jupyter notebook file.
 
@@ -320,7 +417,142 @@ class Notebook(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if notebook was not found
         """
-        return await self._call(_UPLOAD, locals())
+        return await self._call(
+            _UPLOAD,
+            {
+                "application_id": application_id,
+                "notebook_id": notebook_id,
+                "jupyter_file": jupyter_file,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class NotebookWithRawResponse:
+        """The calls of ``notebook`` as ``client.with_raw_response`` makes them."""
+
+        async def cancel_execution(
+            self,
+            *,
+            application_id: str,
+            notebook_id: str,
+            execution_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            notebook_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def execute(
+            self,
+            *,
+            application_id: str,
+            notebook_id: str,
+            execution_options: models.NotebookExecutionOptions | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.SuccessWithExecutionId]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            notebook_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Notebook]: ...
+
+        async def logs(
+            self,
+            *,
+            application_id: str,
+            notebook_id: str,
+            limit: int | str = 1,
+            since: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.NotebookExecutionLogs]: ...
+
+        async def notebook_minute_counts(
+            self,
+            *,
+            application_id: str,
+            notebook_id: str,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.NotebookMinuteCounts]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            notebook_id: str,
+            notebook: models.NotebookPatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Notebook]: ...
+
+        async def request_input_data_export(
+            self,
+            *,
+            application_id: str,
+            notebook_id: str,
+            export_options: models.NotebookDataExportOptions | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.JobEnqueuedResult]: ...
+
+        async def upload(
+            self,
+            *,
+            application_id: str,
+            notebook_id: str,
+            jupyter_file: FileInput,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Notebook]: ...
 
 
 _CANCEL_EXECUTION: Action[models.Success] = Action(

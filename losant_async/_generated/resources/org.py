@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class Org(Resource):
@@ -26,7 +27,7 @@ class Org(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes an organization.
 
@@ -45,7 +46,17 @@ class Org(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if organization was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "org_id": org_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def device_counts(
         self,
@@ -57,7 +68,7 @@ class Org(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.DeviceCounts:
         """Returns device counts by day for the time range specified for this organization.
 
@@ -80,7 +91,19 @@ class Org(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if organization was not found
         """
-        return await self._call(_DEVICE_COUNTS, locals())
+        return await self._call(
+            _DEVICE_COUNTS,
+            {
+                "org_id": org_id,
+                "start": start,
+                "end": end,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -92,7 +115,7 @@ class Org(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Org:
         """Retrieves information on an organization.
 
@@ -115,7 +138,19 @@ class Org(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if organization not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "org_id": org_id,
+                "summary_exclude": summary_exclude,
+                "summary_include": summary_include,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def invite_member(
         self,
@@ -126,7 +161,7 @@ class Org(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.OrgInvites:
         """Invites a person to an organization.
 
@@ -146,7 +181,18 @@ class Org(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if organization not found
         """
-        return await self._call(_INVITE_MEMBER, locals())
+        return await self._call(
+            _INVITE_MEMBER,
+            {
+                "org_id": org_id,
+                "invite": invite,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def modify_member(
         self,
@@ -159,7 +205,7 @@ class Org(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Org:
         """Modifies a current org member's role.
 
@@ -183,7 +229,20 @@ class Org(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if organization not found
         """
-        return await self._call(_MODIFY_MEMBER, locals())
+        return await self._call(
+            _MODIFY_MEMBER,
+            {
+                "org_id": org_id,
+                "member": member,
+                "summary_exclude": summary_exclude,
+                "summary_include": summary_include,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def notebook_minute_counts(
         self,
@@ -195,7 +254,7 @@ class Org(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.NotebookMinuteCounts:
         """Returns notebook execution usage by day for the time range specified for this
         organization.
@@ -219,7 +278,19 @@ class Org(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if organization was not found
         """
-        return await self._call(_NOTEBOOK_MINUTE_COUNTS, locals())
+        return await self._call(
+            _NOTEBOOK_MINUTE_COUNTS,
+            {
+                "org_id": org_id,
+                "start": start,
+                "end": end,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -232,7 +303,7 @@ class Org(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Org:
         """Updates information about an organization.
 
@@ -256,7 +327,20 @@ class Org(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if organization was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "org_id": org_id,
+                "organization": organization,
+                "summary_exclude": summary_exclude,
+                "summary_include": summary_include,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def payload_counts(
         self,
@@ -269,7 +353,7 @@ class Org(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.PayloadStats:
         """Returns payload counts for the time range specified for all applications this
         organization owns.
@@ -294,7 +378,20 @@ class Org(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if organization was not found
         """
-        return await self._call(_PAYLOAD_COUNTS, locals())
+        return await self._call(
+            _PAYLOAD_COUNTS,
+            {
+                "org_id": org_id,
+                "start": start,
+                "end": end,
+                "as_bytes": as_bytes,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def payload_counts_breakdown(
         self,
@@ -309,7 +406,7 @@ class Org(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.PayloadCountsBreakdown:
         """Returns payload counts per resolution in the time range specified for all application
         this organization owns.
@@ -337,7 +434,22 @@ class Org(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if organization was not found
         """
-        return await self._call(_PAYLOAD_COUNTS_BREAKDOWN, locals())
+        return await self._call(
+            _PAYLOAD_COUNTS_BREAKDOWN,
+            {
+                "org_id": org_id,
+                "start": start,
+                "end": end,
+                "resolution": resolution,
+                "as_bytes": as_bytes,
+                "include_non_billable": include_non_billable,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def pending_invites(
         self,
@@ -347,7 +459,7 @@ class Org(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.OrgInvites:
         """Gets the current pending invites.
 
@@ -366,7 +478,17 @@ class Org(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if organization not found
         """
-        return await self._call(_PENDING_INVITES, locals())
+        return await self._call(
+            _PENDING_INVITES,
+            {
+                "org_id": org_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def remove_member(
         self,
@@ -379,7 +501,7 @@ class Org(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Org:
         """Removes a member from the org.
 
@@ -403,7 +525,20 @@ class Org(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if organization not found
         """
-        return await self._call(_REMOVE_MEMBER, locals())
+        return await self._call(
+            _REMOVE_MEMBER,
+            {
+                "org_id": org_id,
+                "user_id": user_id,
+                "summary_exclude": summary_exclude,
+                "summary_include": summary_include,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def revoke_invite(
         self,
@@ -414,7 +549,7 @@ class Org(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.OrgInvites:
         """Revokes an existing invite.
 
@@ -434,7 +569,18 @@ class Org(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if organization not found
         """
-        return await self._call(_REVOKE_INVITE, locals())
+        return await self._call(
+            _REVOKE_INVITE,
+            {
+                "org_id": org_id,
+                "invite_id": invite_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def transfer_resources(
         self,
@@ -445,7 +591,7 @@ class Org(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Moves resources to a new owner.
 
@@ -465,7 +611,193 @@ class Org(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if organization was not found
         """
-        return await self._call(_TRANSFER_RESOURCES, locals())
+        return await self._call(
+            _TRANSFER_RESOURCES,
+            {
+                "org_id": org_id,
+                "transfer": transfer,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class OrgWithRawResponse:
+        """The calls of ``org`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            org_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def device_counts(
+            self,
+            *,
+            org_id: str,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.DeviceCounts]: ...
+
+        async def get(
+            self,
+            *,
+            org_id: str,
+            summary_exclude: str | None = None,
+            summary_include: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Org]: ...
+
+        async def invite_member(
+            self,
+            *,
+            org_id: str,
+            invite: models.OrgInvitePost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.OrgInvites]: ...
+
+        async def modify_member(
+            self,
+            *,
+            org_id: str,
+            member: models.OrgMemberPatch | Mapping[str, Any],
+            summary_exclude: str | None = None,
+            summary_include: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Org]: ...
+
+        async def notebook_minute_counts(
+            self,
+            *,
+            org_id: str,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.NotebookMinuteCounts]: ...
+
+        async def patch(
+            self,
+            *,
+            org_id: str,
+            organization: models.OrgPatch | Mapping[str, Any],
+            summary_exclude: str | None = None,
+            summary_include: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Org]: ...
+
+        async def payload_counts(
+            self,
+            *,
+            org_id: str,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            as_bytes: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.PayloadStats]: ...
+
+        async def payload_counts_breakdown(
+            self,
+            *,
+            org_id: str,
+            start: TimeArg | None = None,
+            end: TimeArg | None = None,
+            resolution: Literal["86400000", "3600000", 86400000, 3600000] = "86400000",
+            as_bytes: bool | str = False,
+            include_non_billable: bool | str = False,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.PayloadCountsBreakdown]: ...
+
+        async def pending_invites(
+            self,
+            *,
+            org_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.OrgInvites]: ...
+
+        async def remove_member(
+            self,
+            *,
+            org_id: str,
+            user_id: str,
+            summary_exclude: str | None = None,
+            summary_include: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Org]: ...
+
+        async def revoke_invite(
+            self,
+            *,
+            org_id: str,
+            invite_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.OrgInvites]: ...
+
+        async def transfer_resources(
+            self,
+            *,
+            org_id: str,
+            transfer: models.ResourceTransfer | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
 
 
 _DELETE: Action[models.Success] = Action(

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class OrgInvites(Resource):
@@ -26,7 +27,7 @@ class OrgInvites(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.OrgInviteInfo:
         """orgInvites.get.
 
@@ -47,7 +48,18 @@ class OrgInvites(Resource):
             NotFoundError: 404, Error if invite not found
             APIError: 410, Error if invite has expired
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "token": token,
+                "email": email,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def post(
         self,
@@ -57,7 +69,7 @@ class OrgInvites(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.OrgInviteResult:
         """orgInvites.post.
 
@@ -77,7 +89,46 @@ class OrgInvites(Resource):
             NotFoundError: 404, Error if invite not found
             APIError: 410, Error if invite has expired
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "invite": invite,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class OrgInvitesWithRawResponse:
+        """The calls of ``orgInvites`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            token: str,
+            email: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.OrgInviteInfo]: ...
+
+        async def post(
+            self,
+            *,
+            invite: models.OrgInviteAction | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.OrgInviteResult]: ...
 
 
 _GET: Action[models.OrgInviteInfo] = Action(

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import FileInput, TimeoutArg
+from ..._types import NOT_GIVEN, FileInput, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class PrivateFile(Resource):
@@ -28,7 +29,7 @@ class PrivateFile(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a private file or directory, if a directory all the contents that directory will
         also be removed.
@@ -49,7 +50,18 @@ class PrivateFile(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if private file was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "private_file_id": private_file_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -61,7 +73,7 @@ class PrivateFile(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.File:
         """Retrieves information on a private file.
 
@@ -84,7 +96,19 @@ class PrivateFile(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if private file was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "private_file_id": private_file_id,
+                "url_ttl": url_ttl,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def move(
         self,
@@ -98,7 +122,7 @@ class PrivateFile(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.File:
         """Move a private file or the entire contents of a directory.
 
@@ -126,7 +150,21 @@ class PrivateFile(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if private file was not found
         """
-        return await self._call(_MOVE, locals())
+        return await self._call(
+            _MOVE,
+            {
+                "application_id": application_id,
+                "private_file_id": private_file_id,
+                "name": name,
+                "parent_directory": parent_directory,
+                "url_ttl": url_ttl,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -138,7 +176,7 @@ class PrivateFile(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.FileUploadPostResponse:
         """Reupload a private file.
 
@@ -160,7 +198,19 @@ class PrivateFile(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if private file was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "private_file_id": private_file_id,
+                "updates": updates,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def upload(
         self,
@@ -173,7 +223,7 @@ class PrivateFile(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.File:
         """Uploads the private file.
 
@@ -197,7 +247,93 @@ class PrivateFile(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if file was not found
         """
-        return await self._call(_UPLOAD, locals())
+        return await self._call(
+            _UPLOAD,
+            {
+                "application_id": application_id,
+                "private_file_id": private_file_id,
+                "private_file": private_file,
+                "url_ttl": url_ttl,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class PrivateFileWithRawResponse:
+        """The calls of ``privateFile`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            private_file_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            private_file_id: str,
+            url_ttl: int | str = 900,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.File]: ...
+
+        async def move(
+            self,
+            *,
+            application_id: str,
+            private_file_id: str,
+            name: str | None = None,
+            parent_directory: str | None = None,
+            url_ttl: int | str = 900,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.File]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            private_file_id: str,
+            updates: models.FilePatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.FileUploadPostResponse]: ...
+
+        async def upload(
+            self,
+            *,
+            application_id: str,
+            private_file_id: str,
+            private_file: FileInput,
+            url_ttl: int | str = 900,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.File]: ...
 
 
 _DELETE: Action[models.Success] = Action(

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 from ..._action import Action, Param
 from ..._resource import Resource
 from ..._times import TimeArg
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class ResourceJob(Resource):
@@ -30,7 +31,7 @@ class ResourceJob(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Marks a specific resource job execution for cancellation.
 
@@ -51,7 +52,19 @@ class ResourceJob(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if execution was not found
         """
-        return await self._call(_CANCEL_EXECUTION, locals())
+        return await self._call(
+            _CANCEL_EXECUTION,
+            {
+                "application_id": application_id,
+                "resource_job_id": resource_job_id,
+                "execution_id": execution_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def delete(
         self,
@@ -63,7 +76,7 @@ class ResourceJob(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes a resource job.
 
@@ -85,7 +98,19 @@ class ResourceJob(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if resource job was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "application_id": application_id,
+                "resource_job_id": resource_job_id,
+                "include_workflows": include_workflows,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def execute(
         self,
@@ -97,7 +122,7 @@ class ResourceJob(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.SuccessWithExecutionId:
         """Queues the execution of a resource job.
 
@@ -118,7 +143,19 @@ class ResourceJob(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if resource job was not found
         """
-        return await self._call(_EXECUTE, locals())
+        return await self._call(
+            _EXECUTE,
+            {
+                "application_id": application_id,
+                "resource_job_id": resource_job_id,
+                "execution_options": execution_options,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -129,7 +166,7 @@ class ResourceJob(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ResourceJob:
         """Returns a resource job.
 
@@ -149,7 +186,18 @@ class ResourceJob(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if application was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "application_id": application_id,
+                "resource_job_id": resource_job_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def logs(
         self,
@@ -162,7 +210,7 @@ class ResourceJob(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ResourceJobExecutionLogs:
         """Retrieves information on resource job executions.
 
@@ -185,7 +233,20 @@ class ResourceJob(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if resource job was not found
         """
-        return await self._call(_LOGS, locals())
+        return await self._call(
+            _LOGS,
+            {
+                "application_id": application_id,
+                "resource_job_id": resource_job_id,
+                "limit": limit,
+                "since": since,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -197,7 +258,7 @@ class ResourceJob(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ResourceJob:
         """Update a resource job.
 
@@ -218,7 +279,103 @@ class ResourceJob(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if resource job was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "application_id": application_id,
+                "resource_job_id": resource_job_id,
+                "resource_job": resource_job,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class ResourceJobWithRawResponse:
+        """The calls of ``resourceJob`` as ``client.with_raw_response`` makes them."""
+
+        async def cancel_execution(
+            self,
+            *,
+            application_id: str,
+            resource_job_id: str,
+            execution_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def delete(
+            self,
+            *,
+            application_id: str,
+            resource_job_id: str,
+            include_workflows: bool | str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def execute(
+            self,
+            *,
+            application_id: str,
+            resource_job_id: str,
+            execution_options: models.ResourceJobExecutionOptions | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.SuccessWithExecutionId]: ...
+
+        async def get(
+            self,
+            *,
+            application_id: str,
+            resource_job_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ResourceJob]: ...
+
+        async def logs(
+            self,
+            *,
+            application_id: str,
+            resource_job_id: str,
+            limit: int | str = 1,
+            since: TimeArg | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ResourceJobExecutionLogs]: ...
+
+        async def patch(
+            self,
+            *,
+            application_id: str,
+            resource_job_id: str,
+            resource_job: models.ResourceJobPatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ResourceJob]: ...
 
 
 _CANCEL_EXECUTION: Action[models.Success] = Action(

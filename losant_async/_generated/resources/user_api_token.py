@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class UserApiToken(Resource):
@@ -25,7 +26,7 @@ class UserApiToken(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes an API Token.
 
@@ -44,7 +45,17 @@ class UserApiToken(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if API token was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "api_token_id": api_token_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -54,7 +65,7 @@ class UserApiToken(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ApiToken:
         """Retrieves information on an API token.
 
@@ -73,7 +84,17 @@ class UserApiToken(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if API token was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "api_token_id": api_token_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -84,7 +105,7 @@ class UserApiToken(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ApiToken:
         """Updates information about an API token.
 
@@ -104,7 +125,58 @@ class UserApiToken(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if API token was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "api_token_id": api_token_id,
+                "api_token": api_token,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class UserApiTokenWithRawResponse:
+        """The calls of ``userApiToken`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            api_token_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            api_token_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApiToken]: ...
+
+        async def patch(
+            self,
+            *,
+            api_token_id: str,
+            api_token: models.ApiTokenPatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApiToken]: ...
 
 
 _DELETE: Action[models.Success] = Action(

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class UserApiTokens(Resource):
@@ -32,7 +33,7 @@ class UserApiTokens(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ApiToken:
         """Returns the API tokens for a user.
 
@@ -57,7 +58,22 @@ class UserApiTokens(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def post(
         self,
@@ -67,7 +83,7 @@ class UserApiTokens(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.ApiToken:
         """Create a new API token for an user.
 
@@ -85,7 +101,52 @@ class UserApiTokens(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "api_token": api_token,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class UserApiTokensWithRawResponse:
+        """The calls of ``userApiTokens`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            sort_field: Literal[
+                "name", "status", "id", "creationDate", "lastUpdated", "expirationDate"
+            ] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["name", "status"] | None = None,
+            filter: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApiToken]: ...
+
+        async def post(
+            self,
+            *,
+            api_token: models.ApiTokenPost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.ApiToken]: ...
 
 
 _GET: Action[models.ApiToken] = Action(

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class UserOauthToken(Resource):
@@ -25,7 +26,7 @@ class UserOauthToken(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.Success:
         """Deletes an OAuth Token.
 
@@ -44,7 +45,17 @@ class UserOauthToken(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if OAuth token was not found
         """
-        return await self._call(_DELETE, locals())
+        return await self._call(
+            _DELETE,
+            {
+                "oauth_token_id": oauth_token_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def get(
         self,
@@ -54,7 +65,7 @@ class UserOauthToken(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.UserOauthToken:
         """Retrieves information on an OAuth token.
 
@@ -73,7 +84,17 @@ class UserOauthToken(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if OAuth token was not found
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "oauth_token_id": oauth_token_id,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     async def patch(
         self,
@@ -84,7 +105,7 @@ class UserOauthToken(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.UserOauthToken:
         """Updates information about an OAuth token.
 
@@ -104,7 +125,58 @@ class UserOauthToken(Resource):
             BadRequestError: 400, Error if malformed request
             NotFoundError: 404, Error if OAuth token was not found
         """
-        return await self._call(_PATCH, locals())
+        return await self._call(
+            _PATCH,
+            {
+                "oauth_token_id": oauth_token_id,
+                "oauth_token": oauth_token,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class UserOauthTokenWithRawResponse:
+        """The calls of ``userOauthToken`` as ``client.with_raw_response`` makes them."""
+
+        async def delete(
+            self,
+            *,
+            oauth_token_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.Success]: ...
+
+        async def get(
+            self,
+            *,
+            oauth_token_id: str,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.UserOauthToken]: ...
+
+        async def patch(
+            self,
+            *,
+            oauth_token_id: str,
+            oauth_token: models.UserOauthTokenPatch | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.UserOauthToken]: ...
 
 
 _DELETE: Action[models.Success] = Action(

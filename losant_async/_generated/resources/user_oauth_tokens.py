@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._action import Action, Param
 from ..._resource import Resource
-from ..._types import TimeoutArg
+from ..._types import NOT_GIVEN, NotGiven, TimeoutArg
 from ...pagination import items, numbered_pages
 
 if TYPE_CHECKING:
     from ... import models
+    from ..._transport import RawResponse
 
 
 class UserOauthTokens(Resource):
@@ -31,7 +32,7 @@ class UserOauthTokens(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.UserOauthTokens:
         """Returns the OAuth tokens for a user.
 
@@ -56,7 +57,22 @@ class UserOauthTokens(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_GET, locals())
+        return await self._call(
+            _GET,
+            {
+                "sort_field": sort_field,
+                "sort_direction": sort_direction,
+                "page": page,
+                "per_page": per_page,
+                "filter_field": filter_field,
+                "filter": filter,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
 
     def iterate(
         self,
@@ -71,7 +87,7 @@ class UserOauthTokens(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.UserOauthToken]:
         """Every UserOauthToken of ``userOauthTokens.get``, over all its pages, in order.
 
@@ -121,7 +137,7 @@ class UserOauthTokens(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> AsyncIterator[models.UserOauthTokens]:
         """Every page of ``userOauthTokens.get``, in order.
 
@@ -164,7 +180,7 @@ class UserOauthTokens(Resource):
         _links: bool = True,
         _embedded: bool = True,
         losantdomain: str | None = None,
-        timeout: TimeoutArg = None,
+        timeout: TimeoutArg | NotGiven = NOT_GIVEN,
     ) -> models.UserOauthToken:
         """Create a new OAuth token for a user.
 
@@ -182,7 +198,50 @@ class UserOauthTokens(Resource):
         Raises:
             BadRequestError: 400, Error if malformed request
         """
-        return await self._call(_POST, locals())
+        return await self._call(
+            _POST,
+            {
+                "oauth_token": oauth_token,
+                "_actions": _actions,
+                "_links": _links,
+                "_embedded": _embedded,
+                "losantdomain": losantdomain,
+                "timeout": timeout,
+            },
+        )
+
+
+if TYPE_CHECKING:
+
+    class UserOauthTokensWithRawResponse:
+        """The calls of ``userOauthTokens`` as ``client.with_raw_response`` makes them."""
+
+        async def get(
+            self,
+            *,
+            sort_field: Literal["name", "status", "id", "creationDate", "lastUpdated"] = "name",
+            sort_direction: Literal["asc", "desc"] = "asc",
+            page: int | str = 0,
+            per_page: int | str = 100,
+            filter_field: Literal["name"] | None = None,
+            filter: str | None = None,
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.UserOauthTokens]: ...
+
+        async def post(
+            self,
+            *,
+            oauth_token: models.UserOauthTokenPost | Mapping[str, Any],
+            _actions: bool = False,
+            _links: bool = True,
+            _embedded: bool = True,
+            losantdomain: str | None = None,
+            timeout: TimeoutArg | NotGiven = NOT_GIVEN,
+        ) -> RawResponse[models.UserOauthToken]: ...
 
 
 _GET: Action[models.UserOauthTokens] = Action(
