@@ -6,6 +6,7 @@ first use.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from . import errors
@@ -13,6 +14,7 @@ from ._version import API_VERSION, __version__
 from .errors import *  # noqa: F403  (every exception, listed once in errors.__all__)
 
 if TYPE_CHECKING:
+    from . import hooks as hooks
     from . import models as models
     from . import sse as sse
     from ._client import LosantClient as LosantClient
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from ._types import StreamOptions as StreamOptions
     from ._types import Timeout as Timeout
     from ._types import TimeoutArg as TimeoutArg
+    from .hooks import Hooks as Hooks
     from .sse import EventStream as EventStream
     from .sse import ServerSentEvent as ServerSentEvent
     from .sse import StreamGap as StreamGap
@@ -41,6 +44,7 @@ __all__ = [
     "EventStream",
     "FileInput",
     "GapHandler",
+    "Hooks",
     "LosantClient",
     "LosantDecodeWarning",
     "NotGiven",
@@ -57,10 +61,16 @@ __all__ = [
     "TimeoutArg",
     "TokenProvider",
     "__version__",
+    "hooks",
     "models",
     "sse",
 ]
 __all__ += errors.__all__
+
+if os.environ.get("LOSANT_LOG"):  # the library's logging on stderr, without code
+    from ._logging import configure_from_env
+
+    configure_from_env()
 
 _LAZY = {
     "LosantClient": ("._client", "LosantClient"),
@@ -82,6 +92,8 @@ _LAZY = {
     "ServerSentEvent": (".sse", "ServerSentEvent"),
     "StreamGap": (".sse", "StreamGap"),
     "StreamStats": (".sse", "StreamStats"),
+    "Hooks": (".hooks", "Hooks"),
+    "hooks": (".hooks", None),
     "models": (".models", None),
     "sse": (".sse", None),
 }

@@ -18,8 +18,10 @@ from ._types import NOT_GIVEN, NotGiven, Timeout, TimeoutArg, resolve_timeout
 
 if TYPE_CHECKING:
     import aiohttp
+    from opentelemetry.trace import TracerProvider  # hooks
 
     from ._action import Action
+    from .hooks import Hooks  # hooks
     from .sse import EventStream, ServerSentEvent
 
 T = TypeVar("T")
@@ -57,6 +59,11 @@ class LosantClient(AsyncCloseable, Resources):
     ``rate_limit`` takes requests per second (a float) or a :class:`RateLimit`;
     ``max_concurrency`` caps requests in flight (streams are not counted). A client may
     serve successive event loops (``asyncio.run`` twice), one at a time.
+
+    ``hooks`` takes :class:`~losant_async.hooks.Hooks`, callbacks on each request attempt,
+    retry and stream reconnect; ``tracing=True`` (or a ``TracerProvider``) makes an
+    OpenTelemetry span per attempt and per stream connection (needs ``opentelemetry-api``,
+    the ``otel`` extra).
     """
 
     def __init__(
@@ -72,6 +79,8 @@ class LosantClient(AsyncCloseable, Resources):
         session: aiohttp.ClientSession | None = None,
         default_headers: Mapping[str, str] | None = None,
         default_query: Mapping[str, Any] | None = None,
+        hooks: Hooks | None = None,
+        tracing: bool | TracerProvider = False,
     ) -> None:
         # From here on the token lives only in a Secret: a traceback through this frame
         # (say, for a bad base_url) must not show it among the locals.
@@ -93,6 +102,10 @@ class LosantClient(AsyncCloseable, Resources):
             default_headers=default_headers,
             default_query=default_query,
         )
+        if hooks is not None or tracing is not False:  # hooks and tracing, when asked for
+            from ._observer import observer
+
+            self._transport.observer = observer(hooks, tracing, self._transport.base_url)
         self._resources: dict[str, Any] = {}
 
     def with_options(

@@ -25,7 +25,7 @@ from collections.abc import (
     MutableMapping,
 )
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeAlias, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar, overload
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -48,6 +48,9 @@ from .errors import (
     LosantError,
     error_for_status,
 )
+
+if TYPE_CHECKING:
+    from ._observer import Attempt, Observer  # hooks
 
 T = TypeVar("T")
 
@@ -440,6 +443,7 @@ class Transport:
         self._configure(timeout, retry, rate_limit)
         self.bucket = self._new_bucket(rate_limit)
         self.budget = BudgetState(retry.budget) if retry.budget is not None else None
+        self.observer: Observer | None = None  # hooks: the client's hooks and tracing
 
     def _configure(
         self, timeout: Timeout, retry: RetryPolicy, rate_limit: RateLimit | None
@@ -485,6 +489,7 @@ class Transport:
             new.budget = self.budget
         else:
             new.budget = BudgetState(policy.budget) if policy.budget is not None else None
+        new.observer = self.observer  # hooks
         return new
 
     # -- lifetime -------------------------------------------------------------------
@@ -706,6 +711,8 @@ class Transport:
         how often to try. A 401 with a token provider is sent once more with a fresh
         token."""
         policy = self.retry
+        obs = None if stream else self.observer  # hooks (a stream's connect: in sse.py)
+        att: Attempt | None = None  # hooks
         pool = self._pool
         attempt = 0  # retries made by the policy
         tries = 0  # attempts made, the one after a fresh token included
@@ -751,6 +758,8 @@ class Transport:
                         raise self._closed_error(request, sent=False) from None
                 if self._closed:
                     raise self._closed_error(request, sent=False)
+                if obs is not None:  # hooks: attempt start
+                    att = obs.start(action, request.method, request.path, request.url, tries)
                 try:
                     # Our error handling must not depend on how a caller's session is set
                     # up: statuses are ours to judge, and bodies are always decompressed.
@@ -808,6 +817,10 @@ class Transport:
                     if not self._closed:  # aiohttp's "Session is closed", after aclose()
                         raise
                     written = exchange.sent if exchange else answered or _written(exc)
+            except BaseException as exc:
+                if obs is not None:  # hooks: attempt end, cancelled (or closed while queued)
+                    obs.end(att, None, exc)
+                raise
             finally:
                 if not stream:
                     limiter.release()
@@ -823,7 +836,10 @@ class Transport:
             retry_after: str | None = None
             if response is None:
                 if self._closed:
-                    raise self._closed_error(request, sent=written)
+                    closed = self._closed_error(request, sent=written)
+                    if obs is not None:  # hooks: attempt end, closed in flight
+                        obs.end(att, None, closed)
+                    raise closed
                 error = failed(
                     what,
                     method=request.method,
@@ -842,6 +858,8 @@ class Transport:
                     )
                 sent = sent or error.sent
                 retryable = policy.retryable_error(request.method, sent=error.sent)
+                if obs is not None:  # hooks: attempt end, failure
+                    obs.end(att, None, error)
             else:
                 if debug:
                     logger.debug(
@@ -859,6 +877,8 @@ class Transport:
                         self.budget.success()
                     if self.bucket is not None:
                         self.bucket.succeeded()
+                    if obs is not None:  # hooks: attempt end, success
+                        obs.end(att, response.status, None)
                     if raw:
                         return self._raw(action, request, response, began, tries)
                     if action is not None:
@@ -870,12 +890,16 @@ class Transport:
                 sent = True
                 retry_after = error.retry_after
                 retryable = policy.retryable_status(request.method, response.status)
+                if obs is not None:  # hooks: attempt end, failure
+                    obs.end(att, response.status, error)
                 if response.status == 401 and pool.auth.provider and not reauthenticated:
                     # -- retried once with a fresh token, whatever the policy.
                     reauthenticated = True
                     logger.debug("%s %s: 401, asking for a fresh token", request.method,
                                  request.path)  # fmt: skip
                     await pool.authenticate(generation)
+                    if obs is not None and att is not None:  # hooks: re-sent, a fresh token
+                        obs.retry(att, 401, error, 0.0)
                     continue
             # -- retry, or raise.
             if stream or not retryable or attempt >= policy.max_retries:
@@ -886,6 +910,8 @@ class Transport:
             self.retries += 1
             delay = policy.delay(attempt, retry_after)
             logger.debug("%s %s: retrying in %.3fs", request.method, request.path, delay)
+            if obs is not None and att is not None:  # hooks: retry decision
+                obs.retry(att, None if response is None else response.status, error, delay)
             if not await self._wait(delay):
                 raise self._closed_error(request, sent=sent)
             attempt += 1

@@ -52,6 +52,8 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Span  # hooks
+
     from ._action import Action
     from ._transport import Request, Transport
 
@@ -236,6 +238,8 @@ class EventStream(AsyncCloseable, Generic[T]):
         # Scope of the iterating task's reconnect (backoff wait and connect): aclose()
         # from another task cancels it, so that closing does not wait for either.
         self._scope: anyio.CancelScope | None = None
+        self._action: Action[Any] | None = None  # hooks: names the stream to hooks and spans
+        self._span: Span | None = None  # hooks: the open connection's span, when tracing
 
     # -- construction ----------------------------------------------------------------
 
@@ -251,7 +255,7 @@ class EventStream(AsyncCloseable, Generic[T]):
         keepalive = next(
             (args[p.attr] for p in action.params if p.name == "keepAliveInterval"), None
         )
-        return cls(
+        stream = cls(
             transport,
             request.path,
             request.query,
@@ -260,6 +264,8 @@ class EventStream(AsyncCloseable, Generic[T]):
             headers=request.headers,
             timeout=args["timeout"],
         )
+        stream._action = action  # hooks
+        return stream
 
     @classmethod
     def for_path(
@@ -368,6 +374,9 @@ class EventStream(AsyncCloseable, Generic[T]):
             # close(), not release(): the connection must not go back to the pool mid-stream.
             self._response.close()
             self._response = None
+        if self._span is not None:  # hooks: the connection's span ends with it
+            self._span.end()
+            self._span = None
 
     @property
     def last_event_id(self) -> str:
@@ -595,7 +604,11 @@ class EventStream(AsyncCloseable, Generic[T]):
         if self._transport.closed:
             raise self._client_closed()
         self._count_reconnect("gave up")
-        await self._sleep(self._backoff())
+        delay = self._backoff()
+        if (obs := self._transport.observer) is not None:  # hooks: reconnect after a loss
+            lost = self._outage[1] if self._outage is not None else "closed"
+            obs.stream_reconnect(self._action, self.path, self._failures, delay, lost)
+        await self._sleep(delay)
         await self._connect(reconnecting=True)
 
     async def _sleep(self, seconds: float) -> None:
@@ -666,7 +679,13 @@ class EventStream(AsyncCloseable, Generic[T]):
             retry_after: float | None = None
             failure: LosantError
             try:
-                response = await transport.send(request, stream=True)
+                if (obs := transport.observer) is None:
+                    response = await transport.send(request, stream=True)
+                else:  # hooks: the connect, in its span when tracing
+                    response, self._span = await obs.stream_connect(
+                        transport.send(request, stream=True), self._action, request.url,
+                        self._reconnects,
+                    )  # fmt: skip
             except APIError as error:
                 if _fatal(error.status):
                     self._closed = True
@@ -715,7 +734,12 @@ class EventStream(AsyncCloseable, Generic[T]):
             if transport.closed:
                 raise self._client_closed()
             self._count_reconnect("cannot connect", failure)
-            await self._sleep(self._backoff(retry_after))
+            delay = self._backoff(retry_after)
+            if (obs := transport.observer) is not None:  # hooks: reconnect after a failed connect
+                obs.stream_reconnect(
+                    self._action, self.path, self._failures, delay, "error", failure
+                )
+            await self._sleep(delay)
 
     async def _refuse(self, request: Request, response: aiohttp.ClientResponse) -> NoReturn:
         self._closed = True

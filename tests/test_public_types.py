@@ -35,6 +35,7 @@ OUTSIDE = {
     "timedelta",
     "Self",
     "TracebackType",
+    "TracerProvider",  # OpenTelemetry's, for tracing=
     "T",
 }
 
