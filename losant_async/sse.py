@@ -28,7 +28,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, Self, TypeVar, cast, overload
 
 import aiohttp
 import anyio
@@ -60,6 +60,29 @@ if TYPE_CHECKING:
 __all__ = ["EventStream", "SSEDecoder", "ServerSentEvent", "StreamGap", "StreamStats"]
 
 T = TypeVar("T")
+V = TypeVar("V")
+
+
+class _Setting(Generic[V]):
+    """An attribute of a stream that reads one field of its frozen ``options`` and, when
+    set, replaces the options with that field changed (checked like a new one)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, stream: None, owner: type) -> _Setting[V]: ...
+    @overload
+    def __get__(self, stream: EventStream[Any], owner: type) -> V: ...
+    def __get__(self, stream: EventStream[Any] | None, owner: type) -> V | _Setting[V]:
+        if stream is None:
+            return self
+        value: V = getattr(stream.options, self._name)
+        return value
+
+    def __set__(self, stream: EventStream[Any], value: V) -> None:
+        stream._set(**{self._name: value})
+
 
 logger = logging.getLogger("losant_async")
 
@@ -297,64 +320,16 @@ class EventStream(AsyncCloseable, Generic[T]):
 
     def _set(self, **change: Any) -> None:
         self._options = dataclasses.replace(self._options, **change)  # checked there
+        self._decoder.max_event_size = self._options.max_event_size
 
-    @property
-    def idle_timeout(self) -> float | None:
-        return self._options.idle_timeout
-
-    @idle_timeout.setter
-    def idle_timeout(self, value: float | None) -> None:
-        self._set(idle_timeout=value)
-
-    @property
-    def max_event_size(self) -> int | None:
-        """See the class docstring."""
-        return self._options.max_event_size
-
-    @max_event_size.setter
-    def max_event_size(self, value: int | None) -> None:
-        self._set(max_event_size=value)
-        self._decoder.max_event_size = value
-
-    @property
-    def backoff_base(self) -> float:
-        return self._options.backoff_base
-
-    @backoff_base.setter
-    def backoff_base(self, value: float) -> None:
-        self._set(backoff_base=value)
-
-    @property
-    def backoff_max(self) -> float:
-        return self._options.backoff_max
-
-    @backoff_max.setter
-    def backoff_max(self, value: float) -> None:
-        self._set(backoff_max=value)
-
-    @property
-    def retry_after_max(self) -> float:
-        return self._options.retry_after_max
-
-    @retry_after_max.setter
-    def retry_after_max(self, value: float) -> None:
-        self._set(retry_after_max=value)
-
-    @property
-    def max_reconnects(self) -> int | None:
-        return self._options.max_reconnects
-
-    @max_reconnects.setter
-    def max_reconnects(self, value: int | None) -> None:
-        self._set(max_reconnects=value)
-
-    @property
-    def on_gap(self) -> GapHandler | None:
-        return self._options.on_gap
-
-    @on_gap.setter
-    def on_gap(self, value: GapHandler | None) -> None:
-        self._set(on_gap=value)
+    # Each reads or replaces one field of ``options`` (see the class docstring).
+    idle_timeout: _Setting[float | None] = _Setting()
+    max_event_size: _Setting[int | None] = _Setting()
+    backoff_base: _Setting[float] = _Setting()
+    backoff_max: _Setting[float] = _Setting()
+    retry_after_max: _Setting[float] = _Setting()
+    max_reconnects: _Setting[int | None] = _Setting()
+    on_gap: _Setting[GapHandler | None] = _Setting()
 
     # -- lifetime --------------------------------------------------------------------
 
