@@ -27,7 +27,7 @@ from losant_async.hooks import (
     StreamReconnectEvent,
 )
 from losant_async.testing import FakeLosant, Latency, Status, StreamDrop, StreamStall
-from tests.test_sse_live import Drain, until
+from tests.test_sse_live import Drain, read_across_a_drop, until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.fake_losant(token="tok-hooks-secret-42")]
 
@@ -265,22 +265,7 @@ async def test_a_dropped_stream_reports_its_reconnect(
     server.faults.add(StreamDrop(every=1), action=MQTT, times=1)
     app = server.ids.application_id
     stream = fast_stream(client, server)
-    got: list[str] = []
-
-    async def publish_once_back() -> None:
-        # The server drops the connection after the first event; the second is published
-        # once the stream is connected again (Losant's streams replay nothing).
-        await until(lambda: stream.stats.connects == 2)
-        server.publish(app, "t/a", "2")
-
-    with anyio.fail_after(10):  # a hang guard only
-        async with stream, anyio.create_task_group() as tg:
-            tg.start_soon(publish_once_back)
-            server.publish(app, "t/a", "1")
-            async for message in stream:
-                got.append(str(message.message))
-                if len(got) == 2:
-                    break
+    got = await read_across_a_drop(stream, server, app)
     assert got == ["1", "2"]
     (event,) = seen.events
     assert isinstance(event, StreamReconnectEvent)

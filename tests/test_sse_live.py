@@ -89,6 +89,33 @@ async def until(condition: Callable[[], bool], timeout: float = 2.0) -> None:
             await anyio.sleep(0.005)
 
 
+async def read_across_a_drop(
+    stream: EventStream[models.MqttPublishBody],
+    server: FakeLosant,
+    app: str,
+    when_connected: Callable[[], None] = lambda: None,
+) -> list[str]:
+    """The messages of a stream whose server drops it after the first: "1" before the
+    drop, "2" published once the stream is connected again (Losant's streams replay
+    nothing). ``when_connected`` runs as the stream's first connection is open."""
+    got: list[str] = []
+
+    async def publish_once_back() -> None:
+        await until(lambda: stream.stats.connects == 2)
+        server.publish(app, "t/a", "2")
+
+    with anyio.fail_after(10):  # a hang guard only
+        async with stream, anyio.create_task_group() as tg:
+            when_connected()
+            tg.start_soon(publish_once_back)
+            server.publish(app, "t/a", "1")
+            async for message in stream:
+                got.append(str(message.message))
+                if len(got) == 2:
+                    break
+    return got
+
+
 async def take(stream: EventStream[T], count: int, timeout: float = 5.0) -> list[T]:
     got: list[T] = []
     with anyio.fail_after(timeout):

@@ -11,7 +11,6 @@ import textwrap
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import anyio
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -21,7 +20,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from losant_async import LosantClient, RetryPolicy
 from losant_async.errors import APIConnectionError, NotFoundError, StreamError
 from losant_async.testing import FakeLosant, Status, StreamDrop
-from tests.test_sse_live import until
+from tests.test_sse_live import read_across_a_drop
 
 pytestmark = [pytest.mark.anyio, pytest.mark.fake_losant(token="tok-trace-secret-77")]
 
@@ -141,24 +140,13 @@ async def test_a_stream_is_a_span_per_connection(
         application_id=app, topic="t/#", keep_alive_interval="0.1"
     )
     stream.backoff_base = stream.backoff_max = 0.001
-    got: list[str] = []
 
-    async def publish_once_back() -> None:
-        await until(lambda: stream.stats.connects == 2)
-        server.publish(app, "t/a", "2")
+    def connected_after_the_503() -> None:
+        # Its span is still open.
+        finished = exporter.get_finished_spans()
+        assert [attrs(s)["http.response.status_code"] for s in finished] == [503]
 
-    with anyio.fail_after(10):  # a hang guard only
-        async with stream, anyio.create_task_group() as tg:
-            # Connected (after the 503) as the block begins; its span is still open.
-            assert [
-                attrs(s)["http.response.status_code"] for s in exporter.get_finished_spans()
-            ] == [503]
-            tg.start_soon(publish_once_back)
-            server.publish(app, "t/a", "1")
-            async for message in stream:
-                got.append(str(message.message))
-                if len(got) == 2:
-                    break
+    got = await read_across_a_drop(stream, server, app, connected_after_the_503)
     assert got == ["1", "2"]
     refused, dropped, last = exporter.get_finished_spans()
     path = f"/applications/{app}/mqttSubscriptionStream"
