@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
+from ._types import check_wait
+
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
 ALWAYS_RETRY = frozenset({408, 429, 503})
 IDEMPOTENT_RETRY = frozenset({500, 502, 504})
@@ -93,11 +95,7 @@ class RetryPolicy:
         if self.max_retries < 0:
             raise ValueError("max_retries must be at least 0")
         for name in ("backoff_base", "backoff_max", "retry_after_max"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise TypeError(f"RetryPolicy's {name} takes seconds")
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"RetryPolicy's {name} must be a finite number of seconds >= 0")
+            check_wait(f"RetryPolicy's {name}", getattr(self, name))
         if self.budget is not None and not isinstance(self.budget, RetryBudget):
             raise TypeError("RetryPolicy's budget takes a RetryBudget or None")
 

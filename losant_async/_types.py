@@ -47,6 +47,14 @@ class Timeout:
         check_seconds("connect", self.connect)
 
 
+def check_wait(name: str, value: object) -> None:
+    """Refuse a wait (a backoff, a cap) that is not a finite number of seconds >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} takes seconds, not {type(value).__name__}")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number of seconds >= 0")
+
+
 def check_seconds(name: str, value: object) -> None:
     """Refuse what aiohttp would silently read as "no limit" (0, negatives) or choke on."""
     if value is None:
@@ -104,11 +112,7 @@ class StreamOptions:
     def __post_init__(self) -> None:
         check_seconds("idle_timeout", self.idle_timeout)
         for name in ("backoff_base", "backoff_max", "retry_after_max"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise TypeError(f"{name} takes seconds, not {type(value).__name__}")
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite number of seconds >= 0")
+            check_wait(name, getattr(self, name))
         for name in ("max_event_size", "max_reconnects"):
             value = getattr(self, name)
             if value is None:

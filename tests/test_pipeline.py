@@ -65,6 +65,11 @@ def test_configuration_is_frozen_and_checked_once() -> None:
         RetryPolicy(max_retries=-1)
     with pytest.raises(TypeError, match="backoff_base"):
         RetryPolicy(backoff_base="1")  # type: ignore[arg-type]
+    for bad in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(ValueError, match=r"RetryPolicy's backoff_max .* >= 0"):
+            RetryPolicy(backoff_max=bad)
+        with pytest.raises(ValueError, match=r"retry_after_max .* >= 0"):
+            StreamOptions(retry_after_max=bad)
     with pytest.raises(ValueError, match="capacity"):
         RetryBudget(capacity=-1)
     with pytest.raises(ValueError, match="idle_timeout"):
