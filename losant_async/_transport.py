@@ -620,12 +620,7 @@ class Transport:
         """Run one generated action with its coroutine's arguments: the request is built
         here, and the coroutine returned sends it and decodes the answer (one coroutine
         for the whole call: every resumption passes through one frame fewer)."""
-        encoded = encode_action(action, args)
-        request = self.build(
-            encoded.method, encoded.path, encoded.query, encoded.headers, encoded.body,
-            encoded.multipart, args["timeout"],
-        )  # fmt: skip
-        return self.send(request, action=action)
+        return self.send(self.build_call(action, args), action=action)
 
     def build_call(self, action: Action[Any], args: Mapping[str, Any]) -> Request:
         """The request of a generated action (what :meth:`call` sends)."""
