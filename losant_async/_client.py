@@ -160,11 +160,7 @@ class LosantClient(AsyncCloseable, Resources):
         return self._transport.base_url
 
     def _resource(self, module: str, cls: str) -> Any:
-        resource = self._resources.get(module)
-        if resource is None:
-            mod = importlib.import_module(f"losant_async._generated.resources.{module}")
-            resource = self._resources[module] = getattr(mod, cls)(self._transport)
-        return resource
+        return _load_resource(self._resources, module, cls, self._transport)
 
     def __dir__(self) -> list[str]:
         return sorted({*super().__dir__(), *RESOURCES})
@@ -207,6 +203,16 @@ class LosantClient(AsyncCloseable, Resources):
         await self._transport.aclose()
 
 
+def _load_resource(loaded: dict[str, Any], module: str, cls: str, calls: Any) -> Any:
+    """The resource ``cls`` of generated ``module`` over ``calls`` (a transport), imported
+    and made on first use and kept in ``loaded``."""
+    resource = loaded.get(module)
+    if resource is None:
+        mod = importlib.import_module(f"losant_async._generated.resources.{module}")
+        resource = loaded[module] = getattr(mod, cls)(calls)
+    return resource
+
+
 class _RawCalls:
     """A transport whose calls answer a :class:`RawResponse` (everything else is the
     transport's: streams are as they are)."""
@@ -234,11 +240,7 @@ class RawResources(RawResourcesBase):
         self._resources: dict[str, Any] = {}
 
     def _resource(self, module: str, cls: str) -> Any:
-        resource = self._resources.get(module)
-        if resource is None:
-            mod = importlib.import_module(f"losant_async._generated.resources.{module}")
-            resource = self._resources[module] = getattr(mod, cls)(self._calls)
-        return resource
+        return _load_resource(self._resources, module, cls, self._calls)
 
     async def request(
         self,
