@@ -437,57 +437,60 @@ class _Compiler:
 
     def _node(self, node: dict[str, JSON], by_error: Check) -> Check:
         types = node.get("type")
-        names: tuple[str, ...] | None = None
+        allowed: frozenset[type] | None = None  # exact types taken; None: any
         integral = False
         if types is not None:
             options = tuple(types) if isinstance(types, list) else (types,)
             if not all(isinstance(t, str) for t in options):
                 raise _Unusual
-            # _is_type: a "number" takes integers, an "integer" takes whole floats.
-            names = options + (("integer",) if "number" in options else ())
+            # _is_type: a "number" takes integers too, an "integer" whole floats too.
+            allowed = frozenset(k for k, name in _TYPE_NAMES.items() if name in options)
+            if "number" in options:
+                allowed |= {int}
             integral = "integer" in options
         enum = node.get("enum")
         enum_ok = None if enum is None else _enum_check(enum)
-        branches: dict[str, Check] = {}
-        for kind, make in (
-            ("string", self._string),
-            ("number", self._number),
-            ("array", self._array),
-            ("object", self._object),
+        branches: dict[type, Check] = {}
+        for kinds, make in (
+            ((str,), self._string),
+            ((int, float), self._number),
+            ((list,), self._array),
+            ((dict,), self._object),
         ):
             made = make(node)
             if made is not None:
-                branches[kind] = made
-        if "number" in branches:
-            branches["integer"] = branches["number"]
+                branches.update(dict.fromkeys(kinds, made))
         post = self._combinators(node)
-        if enum_ok is None and not post:
+        if enum_ok is None and not post and not branches:
+            if allowed is None:
+                return _valid  # nothing to check: error() finds nothing in any value
 
-            def plain(value: JSON) -> bool:
-                actual = _TYPE_NAMES.get(type(value))
-                if actual is None:
-                    return by_error(value)
-                if names is not None and actual not in names:
-                    if not (integral and actual == "number" and _whole(value)):
-                        return False
-                branch = branches.get(actual)
-                return branch is None or branch(value)
+            def leaf(value: JSON) -> bool:  # most nodes: {"type": "integer"}
+                kind = type(value)
+                if kind in allowed:
+                    return True
+                if kind in _TYPE_NAMES:
+                    return integral and kind is float and _whole(value)
+                return by_error(value)
 
-            return plain
+            return leaf
 
         def check(value: JSON) -> bool:
-            actual = _TYPE_NAMES.get(type(value))
-            if actual is None:
+            kind = type(value)
+            if kind not in _TYPE_NAMES:
                 return by_error(value)
-            if names is not None and actual not in names:
-                if not (integral and actual == "number" and _whole(value)):
+            if allowed is not None and kind not in allowed:
+                if not (integral and kind is float and _whole(value)):
                     return False
             if enum_ok is not None and not enum_ok(value):
                 return False
-            branch = branches.get(actual)
+            branch = branches.get(kind)
             if branch is not None and not branch(value):
                 return False
-            return all(sub(value) for sub in post)
+            for sub in post:
+                if not sub(value):
+                    return False
+            return True
 
         return check
 
