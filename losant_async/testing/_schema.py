@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import re
@@ -104,6 +105,7 @@ _URI = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=1 << 12, typed=True)  # stored dates are checked in every answer
 def is_date_time(text: str) -> bool:
     m = _DATE_TIME.fullmatch(text)
     if m is None:
