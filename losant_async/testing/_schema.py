@@ -477,6 +477,20 @@ class _Compiler:
 
             return leaf
 
+        if enum_ok is None and not post and allowed is not None:
+
+            def typed(value: JSON) -> bool:  # a type and what a value of it must satisfy
+                kind = type(value)
+                if kind not in allowed:
+                    if kind not in _TYPE_NAMES:
+                        return by_error(value)
+                    if not (integral and kind is float and _whole(value)):
+                        return False
+                branch = branches.get(kind)
+                return branch is None or branch(value)
+
+            return typed
+
         def check(value: JSON) -> bool:
             kind = type(value)
             if kind not in _TYPE_NAMES:
@@ -640,6 +654,19 @@ class _Compiler:
                         return False
             return True
 
+        if not (props or needed) and low is None and high is None and list(patterns) == [".*"]:
+            # A map (payload counts by source): ".*" finds a match in every string key.
+            each = by_pattern
+
+            def map_check(value: dict[str, JSON]) -> bool:
+                for key, item in value.items():
+                    if type(key) is not str:
+                        return check(value)
+                    if not each[0](item):
+                        return False
+                return True
+
+            return map_check
         if searches or closed or more is not None:
             return check
 
