@@ -402,6 +402,15 @@ def _show(value: JSON) -> str:
 
 # More compiled nodes than the API's schemas hold (about 39,000 objects).
 _MAX_CHECKS = 1 << 17
+# What error() reads of a schema besides its type.
+_CONSTRAINTS = frozenset(
+    (
+        "enum", "minLength", "maxLength", "pattern", "format", "minimum", "maximum",
+        "minItems", "maxItems", "items", "uniqueItems", "required", "minProperties",
+        "maxProperties", "properties", "patternProperties", "additionalProperties",
+        "allOf", "anyOf", "oneOf",
+    )
+)  # fmt: skip
 # JSON type names of the exact Python types; values of subclasses are left to ``error``.
 _TYPE_NAMES: dict[type, str] = {kind: name for kind, name in _JSON_TYPES}
 
@@ -536,6 +545,19 @@ class _Compiler:
             table[key] = first
         return table
 
+    def _leaf_types(self, sub: JSON) -> frozenset[type]:
+        """The exact types of value ``sub`` takes on their type alone (it constrains
+        nothing else); empty when it is not such a leaf."""
+        node = self.schemas.resolve(sub)
+        if not isinstance(node, dict) or "$ref" in node or not _CONSTRAINTS.isdisjoint(node):
+            return frozenset()
+        types = node.get("type")
+        options = tuple(types) if isinstance(types, list) else (types,)
+        if types is None or not all(isinstance(t, str) for t in options):
+            return frozenset()
+        allowed = frozenset(k for k, name in _TYPE_NAMES.items() if name in options)
+        return allowed | {int} if "number" in options else allowed
+
     def _search(self, pattern: JSON) -> Callable[[str], object]:
         if not isinstance(pattern, str):
             raise _Unusual
@@ -626,6 +648,9 @@ class _Compiler:
         needed = tuple(required)
         table = self._table(props)
         get = table.get
+        # Properties whose value of one of these types is valid, without calling a check.
+        leaves = {key: kinds for key, sub in props.items() if (kinds := self._leaf_types(sub))}
+        leaf_types = leaves.get
         searches = [self._search(p) for p in patterns]
         by_pattern = self._slots(list(patterns.values()))
 
@@ -657,12 +682,13 @@ class _Compiler:
         if not (props or needed) and low is None and high is None and list(patterns) == [".*"]:
             # A map (payload counts by source): ".*" finds a match in every string key.
             each = by_pattern
+            kinds = self._leaf_types(patterns[".*"])
 
             def map_check(value: dict[str, JSON]) -> bool:
                 for key, item in value.items():
                     if type(key) is not str:
                         return check(value)
-                    if not each[0](item):
+                    if type(item) not in kinds and not each[0](item):
                         return False
                 return True
 
@@ -679,6 +705,9 @@ class _Compiler:
             if high is not None and len(value) > high:
                 return False
             for key, item in value.items():
+                kinds = leaf_types(key)
+                if kinds is not None and type(item) in kinds:
+                    continue
                 sub = get(key)
                 if sub is not None and not sub(item):
                     return False
