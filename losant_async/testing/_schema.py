@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import re
@@ -12,6 +13,8 @@ from typing import Any
 from .._encoding import _pattern as js_pattern
 
 JSON = Any
+Check = Callable[[JSON], bool]
+"""Whether a value is valid against one schema node."""
 
 # Objects deeper than this get only their required properties, and arrays only minItems.
 FULL_DEPTH = 3
@@ -102,6 +105,7 @@ _URI = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=1 << 12, typed=True)  # stored dates are checked in every answer
 def is_date_time(text: str) -> bool:
     m = _DATE_TIME.fullmatch(text)
     if m is None:
@@ -138,6 +142,9 @@ class Schemas:
         self._defs = definitions
         self._regex: dict[str, re.Pattern[str]] = {}
         self.formats = formats
+        # Compiled checks by the identity of the (resolved) schema node, with the node kept
+        # so that its id is never reused while the entry lives.
+        self._checks: dict[int, tuple[JSON, Check]] = {}
 
     def __getitem__(self, name: str) -> JSON:
         return self._defs[name]
@@ -215,7 +222,25 @@ class Schemas:
     # -- validation ------------------------------------------------------------------------
 
     def is_valid(self, schema: JSON, value: JSON) -> bool:
-        return self.error(schema, value) is None
+        """``error(schema, value) is None``, from a check compiled once per schema node."""
+        return self.check(schema)(value)
+
+    def check(self, schema: JSON) -> Check:
+        """A function telling whether a value is valid against ``schema``: what
+        :meth:`error` decides, without building its messages."""
+        node = self.resolve(schema)
+        if not isinstance(node, dict):
+            return _invalid if node is False else _valid
+        if "$ref" in node:  # a cycle of bare references, cut short by resolve()
+            return lambda value: self.error(schema, value) is None
+        found = self._checks.get(id(node))
+        if found is not None and found[0] is node:
+            return found[1]
+        if len(self._checks) >= _MAX_CHECKS:
+            self._checks.clear()  # schemas made on the fly, not the API's: start over
+        made = _Compiler(self).node(node)
+        self._checks[id(node)] = (node, made)
+        return made
 
     def error(self, schema: JSON, value: JSON, where: str = "") -> str | None:
         """The first problem of ``value`` against ``schema``, naming the field; None if valid."""
@@ -371,6 +396,370 @@ def _show(value: JSON) -> str:
     if value is None:
         return "null"
     return str(value)
+
+
+# -- compiled checks -----------------------------------------------------------------------
+
+# More compiled nodes than the API's schemas hold (about 39,000 objects).
+_MAX_CHECKS = 1 << 17
+# What error() reads of a schema besides its type.
+_CONSTRAINTS = frozenset(
+    (
+        "enum", "minLength", "maxLength", "pattern", "format", "minimum", "maximum",
+        "minItems", "maxItems", "items", "uniqueItems", "required", "minProperties",
+        "maxProperties", "properties", "patternProperties", "additionalProperties",
+        "allOf", "anyOf", "oneOf",
+    )
+)  # fmt: skip
+# JSON type names of the exact Python types; values of subclasses are left to ``error``.
+_TYPE_NAMES: dict[type, str] = {kind: name for kind, name in _JSON_TYPES}
+
+
+def _valid(value: JSON) -> bool:
+    return True
+
+
+def _invalid(value: JSON) -> bool:
+    return False
+
+
+class _Unusual(Exception):
+    """A schema node of a shape the compiler does not take: ``error`` checks it instead."""
+
+
+class _Compiler:
+    """Builds the check of one schema node: the same rules, in the same order, as
+    :meth:`Schemas.error`. Sub-schemas are compiled on first use (schemas refer to
+    themselves), each by a stub that puts its check in its own place."""
+
+    def __init__(self, schemas: Schemas) -> None:
+        self.schemas = schemas
+
+    def node(self, node: dict[str, JSON]) -> Check:
+        schemas = self.schemas
+
+        def by_error(value: JSON) -> bool:
+            return schemas.error(node, value) is None
+
+        try:
+            return self._node(node, by_error)
+        except _Unusual:
+            return by_error
+
+    def _node(self, node: dict[str, JSON], by_error: Check) -> Check:
+        types = node.get("type")
+        allowed: frozenset[type] | None = None  # exact types taken; None: any
+        integral = False
+        if types is not None:
+            options = tuple(types) if isinstance(types, list) else (types,)
+            if not all(isinstance(t, str) for t in options):
+                raise _Unusual
+            # _is_type: a "number" takes integers too, an "integer" whole floats too.
+            allowed = frozenset(k for k, name in _TYPE_NAMES.items() if name in options)
+            if "number" in options:
+                allowed |= {int}
+            integral = "integer" in options
+        enum = node.get("enum")
+        enum_ok = None if enum is None else _enum_check(enum)
+        branches: dict[type, Check] = {}
+        for kinds, make in (
+            ((str,), self._string),
+            ((int, float), self._number),
+            ((list,), self._array),
+            ((dict,), self._object),
+        ):
+            made = make(node)
+            if made is not None:
+                branches.update(dict.fromkeys(kinds, made))
+        post = self._combinators(node)
+        if enum_ok is None and not post and not branches:
+            if allowed is None:
+                return _valid  # nothing to check: error() finds nothing in any value
+
+            def leaf(value: JSON) -> bool:  # most nodes: {"type": "integer"}
+                kind = type(value)
+                if kind in allowed:
+                    return True
+                if kind in _TYPE_NAMES:
+                    return integral and kind is float and _whole(value)
+                return by_error(value)
+
+            return leaf
+
+        if enum_ok is None and not post and allowed is not None:
+
+            def typed(value: JSON) -> bool:  # a type and what a value of it must satisfy
+                kind = type(value)
+                if kind not in allowed:
+                    if kind not in _TYPE_NAMES:
+                        return by_error(value)
+                    if not (integral and kind is float and _whole(value)):
+                        return False
+                branch = branches.get(kind)
+                return branch is None or branch(value)
+
+            return typed
+
+        def check(value: JSON) -> bool:
+            kind = type(value)
+            if kind not in _TYPE_NAMES:
+                return by_error(value)
+            if allowed is not None and kind not in allowed:
+                if not (integral and kind is float and _whole(value)):
+                    return False
+            if enum_ok is not None and not enum_ok(value):
+                return False
+            branch = branches.get(kind)
+            if branch is not None and not branch(value):
+                return False
+            for sub in post:
+                if not sub(value):
+                    return False
+            return True
+
+        return check
+
+    def _slots(self, subs: list[JSON]) -> list[Check]:
+        """Checks of ``subs``, each a stub until first called."""
+        schemas = self.schemas
+        slots: list[Check] = []
+        for i, sub in enumerate(subs):
+
+            def first(value: JSON, i: int = i, sub: JSON = sub) -> bool:
+                made = slots[i] = schemas.check(sub)
+                return made(value)
+
+            slots.append(first)
+        return slots
+
+    def _table(self, subs: dict[str, JSON]) -> dict[str, Check]:
+        """Checks of the named ``subs``, each a stub until first called."""
+        schemas = self.schemas
+        table: dict[str, Check] = {}
+        for key, sub in subs.items():
+
+            def first(value: JSON, key: str = key, sub: JSON = sub) -> bool:
+                made = table[key] = schemas.check(sub)
+                return made(value)
+
+            table[key] = first
+        return table
+
+    def _leaf_types(self, sub: JSON) -> frozenset[type]:
+        """The exact types of value ``sub`` takes on their type alone (it constrains
+        nothing else); empty when it is not such a leaf."""
+        node = self.schemas.resolve(sub)
+        if not isinstance(node, dict) or "$ref" in node or not _CONSTRAINTS.isdisjoint(node):
+            return frozenset()
+        types = node.get("type")
+        options = tuple(types) if isinstance(types, list) else (types,)
+        if types is None or not all(isinstance(t, str) for t in options):
+            return frozenset()
+        allowed = frozenset(k for k, name in _TYPE_NAMES.items() if name in options)
+        return allowed | {int} if "number" in options else allowed
+
+    def _search(self, pattern: JSON) -> Callable[[str], object]:
+        if not isinstance(pattern, str):
+            raise _Unusual
+        try:
+            return self.schemas.regex(pattern).search
+        except Exception:  # error() raises it only for values that reach the pattern
+            raise _Unusual from None
+
+    def _string(self, node: dict[str, JSON]) -> Check | None:
+        low, high = node.get("minLength"), node.get("maxLength")
+        pattern, fmt = node.get("pattern"), node.get("format")
+        if low is None and high is None and pattern is None and fmt is None:
+            return None
+        search = None if pattern is None else self._search(pattern)
+        if fmt is not None and not isinstance(fmt, str):
+            raise _Unusual
+        schemas = self.schemas
+
+        def check(value: str) -> bool:
+            size = len(value)
+            if low is not None and size < low:
+                return False
+            if high is not None and size > high:
+                return False
+            if search is not None and not search(value):
+                return False
+            if fmt is not None and schemas.formats and fmt in FORMATS:
+                return FORMATS[fmt](value)
+            return True
+
+        return check
+
+    @staticmethod
+    def _number(node: dict[str, JSON]) -> Check | None:
+        low, high = node.get("minimum"), node.get("maximum")
+        if low is None and high is None:
+            return None
+
+        def check(value: float) -> bool:
+            if low is not None and value < low:
+                return False
+            return not (high is not None and value > high)
+
+        return check
+
+    def _array(self, node: dict[str, JSON]) -> Check | None:
+        low, high = node.get("minItems"), node.get("maxItems")
+        items, unique = node.get("items"), node.get("uniqueItems")
+        each = self._slots([items]) if isinstance(items, dict) else None
+        by_place = self._slots(items) if isinstance(items, list) else None
+        if low is None and high is None and each is None and by_place is None and not unique:
+            return None
+
+        def check(value: list[JSON]) -> bool:
+            size = len(value)
+            if low is not None and size < low:
+                return False
+            if high is not None and size > high:
+                return False
+            if each is not None:
+                for item in value:
+                    if not each[0](item):
+                        return False
+            elif by_place is not None:
+                for item, sub in zip(value, by_place, strict=False):
+                    if not sub(item):
+                        return False
+            if unique:
+                for i, item in enumerate(value):
+                    if any(_json_equal(item, other) for other in value[:i]):
+                        return False
+            return True
+
+        return check
+
+    def _object(self, node: dict[str, JSON]) -> Check | None:
+        required, props = node.get("required", ()), node.get("properties", {})
+        patterns, extra = node.get("patternProperties", {}), node.get("additionalProperties", True)
+        low, high = node.get("minProperties"), node.get("maxProperties")
+        if not isinstance(required, list | tuple):
+            raise _Unusual
+        if not isinstance(props, dict) or not isinstance(patterns, dict):
+            raise _Unusual
+        closed = extra is False
+        more = self._slots([extra]) if isinstance(extra, dict) else None
+        if not (required or props or patterns or closed or more) and low is None and high is None:
+            return None
+        needed = tuple(required)
+        table = self._table(props)
+        get = table.get
+        # Properties whose value of one of these types is valid, without calling a check.
+        leaves = {key: kinds for key, sub in props.items() if (kinds := self._leaf_types(sub))}
+        leaf_types = leaves.get
+        searches = [self._search(p) for p in patterns]
+        by_pattern = self._slots(list(patterns.values()))
+
+        def check(value: dict[str, JSON]) -> bool:
+            for key in needed:
+                if key not in value:
+                    return False
+            if low is not None and len(value) < low:
+                return False
+            if high is not None and len(value) > high:
+                return False
+            for key, item in value.items():
+                sub = get(key)
+                if sub is not None and not sub(item):
+                    return False
+                matched = sub is not None
+                for i, search in enumerate(searches):
+                    if search(key):
+                        matched = True
+                        if not by_pattern[i](item):
+                            return False
+                if not matched:
+                    if closed:
+                        return False
+                    if more is not None and not more[0](item):
+                        return False
+            return True
+
+        if not (props or needed) and low is None and high is None and list(patterns) == [".*"]:
+            # A map (payload counts by source): ".*" finds a match in every string key.
+            each = by_pattern
+            kinds = self._leaf_types(patterns[".*"])
+
+            def map_check(value: dict[str, JSON]) -> bool:
+                for key, item in value.items():
+                    if type(key) is not str:
+                        return check(value)
+                    if type(item) not in kinds and not each[0](item):
+                        return False
+                return True
+
+            return map_check
+        if searches or closed or more is not None:
+            return check
+
+        def open_check(value: dict[str, JSON]) -> bool:  # the common case, without patterns
+            for key in needed:
+                if key not in value:
+                    return False
+            if low is not None and len(value) < low:
+                return False
+            if high is not None and len(value) > high:
+                return False
+            for key, item in value.items():
+                kinds = leaf_types(key)
+                if kinds is not None and type(item) in kinds:
+                    continue
+                sub = get(key)
+                if sub is not None and not sub(item):
+                    return False
+            return True
+
+        return open_check
+
+    def _combinators(self, node: dict[str, JSON]) -> list[Check]:
+        found: list[Check] = []
+        all_of, any_of, one_of = node.get("allOf", ()), node.get("anyOf"), node.get("oneOf")
+        for subs in (all_of, any_of, one_of):
+            if subs is not None and not isinstance(subs, list | tuple):
+                raise _Unusual
+        if all_of:
+            every = self._slots(list(all_of))
+            found.append(lambda value: all(sub(value) for sub in every))
+        if any_of is not None:
+            some = self._slots(list(any_of))
+            found.append(lambda value: any(sub(value) for sub in some))
+        if one_of is not None:
+            one = self._slots(list(one_of))
+
+            def exactly_one(value: JSON) -> bool:
+                matches = 0
+                for sub in one:
+                    if sub(value):
+                        matches += 1
+                        if matches > 1:
+                            return False
+                return matches == 1
+
+            found.append(exactly_one)
+        return found
+
+
+def _whole(value: float) -> bool:
+    return math.isfinite(value) and float(value).is_integer()
+
+
+def _enum_check(enum: JSON) -> Check:
+    if not isinstance(enum, list | tuple):
+        raise _Unusual
+    options = list(enum)
+    # A string equals (as JSON) only the strings equal to it.
+    strings = frozenset(e for e in options if isinstance(e, str))
+
+    def check(value: JSON) -> bool:
+        if type(value) is str:
+            return value in strings
+        return any(_json_equal(value, e) for e in options)
+
+    return check
 
 
 # -- generation ----------------------------------------------------------------------------

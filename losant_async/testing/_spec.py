@@ -56,6 +56,7 @@ class ActionSpec:
     success_status: int = field(init=False)
     path_params: tuple[str, ...] = field(init=False)
     body_param: ParamSpec | None = field(init=False)
+    _located: dict[str, tuple[ParamSpec, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.segments = tuple(s for s in self.path.split("/") if s)
@@ -64,6 +65,9 @@ class ActionSpec:
         self.path_params = tuple(s[1:-1] for s in self.segments if s.startswith("{"))
         bodies = [p for p in self.params if p.location == "body"]
         self.body_param = bodies[0] if bodies else None
+        self._located = {}
+        for p in self.params:
+            self._located[p.location] = (*self._located.get(p.location, ()), p)
 
     @property
     def qualname(self) -> str:
@@ -85,7 +89,7 @@ class ActionSpec:
         return self.sse_events is not None
 
     def params_in(self, location: str) -> tuple[ParamSpec, ...]:
-        return tuple(p for p in self.params if p.location == location)
+        return self._located.get(location, ())
 
 
 @dataclass(slots=True)
@@ -97,6 +101,20 @@ class Api:
     actions: dict[str, ActionSpec]  # by qualname
     schemas: dict[str, JSON]
     routes: RouteTrie
+    _queries: dict[str, tuple[ParamSpec, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def query_params(self, action: ActionSpec) -> tuple[ParamSpec, ...]:
+        """The query params ``action`` takes: its own, then (but for streams) the global
+        ones."""
+        found = self._queries.get(action.qualname)
+        if found is None:
+            found = action.params_in("query")
+            if not action.is_stream:
+                found += tuple(p for p in self.global_params if p.location == "query")
+            self._queries[action.qualname] = found
+        return found
 
 
 def _decode() -> JSON:

@@ -9,6 +9,7 @@ the token's own user (made without an org) belong to no org, sandbox or instance
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Iterator
@@ -81,6 +82,7 @@ def _number(*parts: object) -> int:
     return int.from_bytes(digest(*parts)[:8], "big")
 
 
+@functools.lru_cache(maxsize=1 << 12, typed=True)  # the same few moments, again and again
 def iso(ms: int) -> str:
     """``2024-01-01T00:00:00.000Z``."""
     dt = datetime.fromtimestamp(ms / 1000, tz=UTC)

@@ -44,6 +44,7 @@ class Usage:
         # weights): summed hour weights, ISO dates and the day weights, per span of hours
         # or days (a window ending now has the same span until the next hour starts).
         self._memo: dict[tuple[object, ...], object] = {}
+        self._month: Window | None = None  # this_month() at the clock's last reading
 
     def _span(self, window: Window, unit: int) -> tuple[int, int]:
         """First and last index of the hours (or days) the window has usage in, as
@@ -63,9 +64,12 @@ class Usage:
     def this_month(self) -> Window:
         """From the first of the clock's month to now: the current billing period."""
         now = self.state.clock()
-        moment = datetime.fromtimestamp(now / 1000, tz=UTC)
-        first = datetime(moment.year, moment.month, 1, tzinfo=UTC)
-        return int(first.timestamp() * 1000), now, now
+        month = self._month
+        if month is None or month[2] != now:  # a fixed clock gives the same every time
+            moment = datetime.fromtimestamp(now / 1000, tz=UTC)
+            first = datetime(moment.year, moment.month, 1, tzinfo=UTC)
+            month = self._month = (int(first.timestamp() * 1000), now, now)
+        return month
 
     def window_weight(self, window: Window) -> int:
         return self._cached(
@@ -137,11 +141,13 @@ class Usage:
     def notebook_counts_of(self, scope: Scope, window: Window) -> JSON:
         weights = self.state.sum_weights(*scope)
         counts: list[JSON] = []
+        own = weights[W_NOTEBOOK : W_NOTEBOOK + len(NOTEBOOK_FIELDS)]
+        fields = tuple(zip(NOTEBOOK_FIELDS, own, strict=True))
         for when, _, _, notebook in self._days(window):
             factor = 1 + notebook
             entry: dict[str, JSON] = {"date": when}
-            for k, name in enumerate(NOTEBOOK_FIELDS):
-                entry[name] = weights[W_NOTEBOOK + k] * factor
+            for name, weight in fields:
+                entry[name] = weight * factor
             counts.append(entry)
         return {"start": iso(window[0]), "end": iso(window[1]), "counts": counts}
 

@@ -145,11 +145,8 @@ def check_query(
     action: ActionSpec, api: Api, schemas: Schemas, query: MultiMapping[str]
 ) -> dict[str, JSON]:
     """Parsed values of the declared query params that were sent."""
-    declared = list(action.params_in("query"))
-    if not action.is_stream:
-        declared += [p for p in api.global_params if p.location == "query"]
     out: dict[str, JSON] = {}
-    for p in declared:
+    for p in api.query_params(action):
         if p.type == "array":
             values = _array_values(p.name, query)
             if values is None:

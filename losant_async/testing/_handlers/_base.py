@@ -18,6 +18,20 @@ R = TypeVar("R", bound=Stored)
 SUCCESS = {"success": True}
 
 
+# What a summary field holds: the payload counts, a stored count, or an object of zeros.
+PAYLOADS, COUNT, ZEROS = "payloads", "count", "zeros"
+
+
+@dataclass(slots=True, frozen=True)
+class Shape:
+    """What rendering an answer of one schema needs, read from the schema once."""
+
+    schema: JSON
+    props: dict[str, JSON]
+    # (name, what it holds, an object's keys) of each summary field; None: no summary.
+    summary: tuple[tuple[str, str, tuple[str, ...]], ...] | None
+
+
 @dataclass(slots=True)
 class Context:
     """The objects the areas answer from, shared by all of them."""
@@ -26,6 +40,7 @@ class Context:
     generic: GenericResponder
     usage: Usage
     templates: dict[str, dict[str, JSON]] = field(default_factory=dict)
+    shapes: dict[str, Shape] = field(default_factory=dict)
 
 
 def check_ids(state: State, call: Call) -> None:
@@ -118,36 +133,58 @@ class Area:
         """The schema named ``where``; ``"devices.item"``: an item of the ``devices`` list."""
         return self._item_schema(where[:-5]) if where.endswith(".item") else self.schemas[where]
 
+    def _shape(self, where: str) -> Shape:
+        """The shape of schema ``where``, worked out on first use."""
+        found = self.ctx.shapes.get(where)
+        if found is None:
+            schema = self._schema(where)
+            props = self._schema_props(schema)
+            summary = props.get("summary")
+            fields: list[tuple[str, str, tuple[str, ...]]] | None = None
+            if summary is not None:
+                fields = []
+                for name, sub in self._schema_props(summary).items():
+                    node = self.schemas.resolve(sub)
+                    kind = node.get("type") if isinstance(node, dict) else None
+                    if name == "payloadCount":
+                        fields.append((name, PAYLOADS, ()))
+                    elif kind == "integer":
+                        fields.append((name, COUNT, ()))
+                    elif kind == "object":  # notebookStats, storageStats: nothing stored
+                        fields.append((name, ZEROS, tuple(self._schema_props(node))))
+            found = Shape(schema, props, None if fields is None else tuple(fields))
+            self.ctx.shapes[where] = found
+        return found
+
     def _render(
         self, where: str, core: dict[str, JSON], extra: dict[str, JSON], drop: Iterable[str] = ()
     ) -> dict[str, JSON]:
         """An answer of schema ``where``: ``core`` and ``extra`` (as sent, pruned to what the
         schema declares) over a generated template."""
-        schema = self._schema(where)
-        out = dict(self._template(where, schema, drop))
-        props = self._schema_props(schema)
+        shape = self._shape(where)
+        out = dict(self._template(where, shape.schema, drop))
+        props = shape.props
+        set_if_valid = self.generic.set_if_valid
         for name, value in core.items():
-            self.generic.set_if_valid(props, out, name, value, prune=False)
+            set_if_valid(props, out, name, value, prune=False)
         for name, value in extra.items():  # as stored from requests
-            self.generic.set_if_valid(props, out, name, value)
+            set_if_valid(props, out, name, value)
         return out
 
     def _summary(self, where: str, core: dict[str, JSON], scope: Scope, **counts: int) -> None:
         """``core["summary"]``, when the schema has one, describing stored objects: their
         ``counts``, this month's payloads of ``scope``, and 0 for every kind not stored."""
-        summary = self._schema_props(self._schema(where)).get("summary")
-        if summary is None:
+        fields = self._shape(where).summary
+        if fields is None:
             return
         out: dict[str, JSON] = {}
-        for name, sub in self._schema_props(summary).items():
-            node = self.schemas.resolve(sub)
-            kind = node.get("type") if isinstance(node, dict) else None
-            if name == "payloadCount":
+        for name, holds, keys in fields:
+            if holds is PAYLOADS:
                 out[name] = self.usage.payload_counts_of(scope, self.usage.this_month(), False)
-            elif kind == "integer":
+            elif holds is COUNT:
                 out[name] = counts.get(name, 0)
-            elif kind == "object":  # notebookStats, storageStats: nothing stored
-                out[name] = {k: 0 for k in self._schema_props(node)}
+            else:
+                out[name] = dict.fromkeys(keys, 0)
         core["summary"] = out
 
     def time_range(self, call: Call, start_default: int = 0) -> Window:
