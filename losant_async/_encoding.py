@@ -179,10 +179,15 @@ def _flatten(pairs: list[tuple[str, str]], param: str, key: str, value: Any) -> 
 
 def encode_action(action: Action[Any], args: Mapping[str, Any]) -> EncodedRequest:
     """Build the request for ``action`` from the keyword arguments of its coroutine."""
+    return (action.encoder or encoder_for(action)).encode(args)
+
+
+def encoder_for(action: Action[Any]) -> ActionEncoder:
+    """The action's encoder, built on its first call."""
     encoder = action.encoder
     if encoder is None:
         encoder = action.encoder = ActionEncoder(action)
-    return encoder.encode(args)
+    return encoder
 
 
 # What one parameter's step does; the steps run in the parameters' order, so that the
@@ -389,9 +394,10 @@ def _compile(encoder: ActionEncoder) -> Callable[[Mapping[str, Any]], EncodedReq
     type (the global flags at their defaults, IDs seen before, plain str, bool and int
     query values, epoch-ms times, no structured filter): the steps of
     :meth:`ActionEncoder.encode_any` written out for the action, with no loop, no step to
-    unpack and no branch on a parameter's kind. Any other call goes to ``encode_any``,
-    which checks everything from the start, so errors are reported as they always were.
-    Actions with file uploads use ``encode_any`` alone."""
+    unpack and no branch on a parameter's kind, the query one f-string of a piece per
+    parameter (``"&name=value"``, or ``""`` for None). Any other call goes to
+    ``encode_any``, which checks everything from the start, so errors are reported as
+    they always were. Actions with file uploads use ``encode_any`` alone."""
     if any(step.where == _MULTIPART for step in encoder.steps):
         return encoder.encode_any
     env: dict[str, Any] = {
@@ -399,22 +405,21 @@ def _compile(encoder: ActionEncoder) -> Callable[[Mapping[str, Any]], EncodedReq
         "_EncodedRequest": EncodedRequest,
         "_quote": quote,
         "_body": _body,
-        "_MIN_MS": MIN_MS,
-        "_MAX_MS": MAX_MS,
     }
     lines = ["def encode(args):"]
-    if encoder.events:
-        lines.append("    parts = []")
-    else:
+    if not encoder.events:
         lines += [
             "    if (args['_actions'] is not False or args['_links'] is not True",
             "            or args['_embedded'] is not True):",
             "        return _any(args)",
-            f"    parts = [{_DEFAULT_GLOBALS!r}]",
         ]
     segments: dict[str, str] = {}
+    pieces: list[str] = []  # the query's, one local each
     body = None
     for i, (where, param, regex, fast, cache, key) in enumerate(encoder.steps):
+        # Names and values as the general encoder writes them: quoted, which leaves no
+        # brace or quote in a name to escape here.
+        amp = "&" + key
         lines.append(f"    v = args[{param.attr!r}]")
         if where == _PATH:
             env[f"_cache{i}"] = cache
@@ -424,43 +429,45 @@ def _compile(encoder: ActionEncoder) -> Callable[[Mapping[str, Any]], EncodedReq
                 "        return _any(args)",
             ]
             segments[param.name] = f"s{i}"
-        elif where == _QUERY and fast == _FAST_TIME and regex is None:
-            lines += [
-                "    if v is not None:",
-                "        if type(v) is int and (_MIN_MS <= v <= _MAX_MS or v <= 0 or v == 1):",
-                f"            parts.append({key!r} + str(v))",
-                "        else:",
-                "            return _any(args)",
-            ]
-        elif where == _QUERY and fast == _FAST_SCALAR:
-            lines += ["    if v is not None:", "        t = type(v)"]
-            if regex is not None:
-                env[f"_regex{i}"] = regex
-                lines += [
-                    f"        if t is not str or not _regex{i}.search(v):",
-                    "            return _any(args)",
-                ]
-            lines += [
-                "        if t is str and v.isascii():",
-                f"            parts.append({key!r} + (v if v.isalnum() else _quote(v, safe='')))",
-                "        elif t is bool:",
-                f"            parts.append({key + 'true'!r} if v else {key + 'false'!r})",
-                "        elif t is int:",
-                f"            parts.append({key!r} + str(v))",
-                "        else:",
-                "            return _any(args)",
-            ]
-        elif where == _QUERY:
-            lines += ["    if v is not None:", "        return _any(args)"]
-        else:  # a JSON body: what encode_any would send, or the same error
+            continue
+        if where == _BODY:  # what encode_any would send, or the same error
             env[f"_param{i}"] = param
             lines += ["    if v is not None:", f"        body = _body(_param{i}, v)"]
             body = "body"
+            continue
+        pieces.append(f"q{i}")
+        lines += ["    if v is None:", f"        q{i} = ''"]
+        if fast == _FAST_TIME and regex is None:
+            lines += [
+                f"    elif type(v) is int and ({MIN_MS} <= v <= {MAX_MS} or v <= 0 or v == 1):",
+                f"        q{i} = f'{amp}{{v}}'",
+            ]
+        elif fast == _FAST_SCALAR:
+            if regex is not None:
+                env[f"_regex{i}"] = regex
+                lines += [
+                    f"    elif type(v) is not str or not _regex{i}.search(v):",
+                    "        return _any(args)",
+                ]
+            lines += [
+                "    elif type(v) is str and v.isascii():",
+                f"        q{i} = f'{amp}{{v if v.isalnum() else _quote(v, safe=\"\")}}'",
+                "    elif type(v) is bool:",
+                f"        q{i} = {amp + 'true'!r} if v else {amp + 'false'!r}",
+                "    elif type(v) is int:",
+                f"        q{i} = f'{amp}{{v}}'",  # digits and "-": nothing to quote
+            ]
+        lines += ["    else:", "        return _any(args)"]
     if body is not None:
         lines.insert(1, "    body = None")
     path = (
         " + ".join(segments[text] if slot else repr(text) for text, slot in encoder.pieces) or "''"
     )
+    query = "".join(f"{{{q}}}" for q in pieces)
+    if encoder.events:  # no global flags before the first piece: its "&" goes
+        query = f"f'{query}'[1:]" if pieces else "''"
+    else:
+        query = f"f'{_DEFAULT_GLOBALS}{query}'"
     lines += [
         "    headers = None",
         "    domain = args.get('losantdomain')",
@@ -474,8 +481,7 @@ def _compile(encoder: ActionEncoder) -> Callable[[Mapping[str, Any]], EncodedReq
             "        headers['Content-Type'] = 'application/json'",
         ]
     lines.append(
-        f"    return _EncodedRequest({encoder.method!r}, {path}, '&'.join(parts), headers, "
-        f"{body}, None)"
+        f"    return _EncodedRequest({encoder.method!r}, {path}, {query}, headers, {body}, None)"
     )
     exec("\n".join(lines), env)  # source built above from the action alone
     return cast("Callable[[Mapping[str, Any]], EncodedRequest]", env["encode"])

@@ -34,7 +34,7 @@ import msgspec
 
 from ._action import Action
 from ._decode import decode_leniently
-from ._encoding import EncodedRequest, encode_action, encode_params
+from ._encoding import EncodedRequest, encode_params, encoder_for
 from ._limits import ConcurrencyLimiter, RateLimit, TokenBucket
 from ._models import model_type
 from ._retry import BudgetState, RetryPolicy, parse_retry_after
@@ -625,7 +625,7 @@ class Transport:
 
     def build_call(self, action: Action[Any], args: Mapping[str, Any]) -> Request:
         """The request of a generated action (what :meth:`call` sends)."""
-        encoded = encode_action(action, args)
+        encoded = (action.encoder or encoder_for(action)).encode(args)
         return self.build(
             encoded.method, encoded.path, encoded.query, encoded.headers, encoded.body,
             encoded.multipart, args["timeout"],
