@@ -25,6 +25,7 @@ from collections.abc import (
     MutableMapping,
 )
 from dataclasses import dataclass, field
+from threading import get_ident
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar, overload
 from urllib.parse import urlsplit
 
@@ -33,7 +34,7 @@ import msgspec
 
 from ._action import Action
 from ._decode import decode_leniently
-from ._encoding import EncodedRequest, encode_action, encode_params
+from ._encoding import EncodedRequest, encode_params, encoder_for
 from ._limits import ConcurrencyLimiter, RateLimit, TokenBucket
 from ._models import model_type
 from ._retry import BudgetState, RetryPolicy, parse_retry_after
@@ -624,7 +625,7 @@ class Transport:
 
     def build_call(self, action: Action[Any], args: Mapping[str, Any]) -> Request:
         """The request of a generated action (what :meth:`call` sends)."""
-        encoded = encode_action(action, args)
+        encoded = (action.encoder or encoder_for(action)).encode(args)
         return self.build(
             encoded.method, encoded.path, encoded.query, encoded.headers, encoded.body,
             encoded.multipart, args["timeout"],
@@ -724,7 +725,13 @@ class Transport:
             if self._closed:
                 raise self._closed_error(request, sent=False)
             session = pool.session
-            if session is None or pool.loop is not asyncio.get_running_loop():
+            # Still the pool's event loop? asyncio's own loops name the thread that runs
+            # them, and a thread runs one loop at a time: that spares the getpid() system
+            # call get_running_loop() makes on Python 3.11. Other loops are asked.
+            if session is None or (
+                getattr(pool.loop, "_thread_id", None) != get_ident()
+                and pool.loop is not asyncio.get_running_loop()
+            ):
                 session = await pool.open()  # first: a new event loop resets the limits
             generation = pool.auth.generation  # the token this attempt is sent with
             if request.multipart is not None:
@@ -791,7 +798,7 @@ class Transport:
                                 # Inside the slot, so that no caller queued for it sends
                                 # first.
                                 self._throttle(resp.headers.get("Retry-After"))
-                            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                            body = b"".join(chunks)  # a single chunk: that very object
                             response = Response(resp.status, resp.headers, body)
                 except aiohttp.ConnectionTimeoutError:
                     failed, what = APITimeoutError, "connect timeout"

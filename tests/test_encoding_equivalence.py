@@ -205,3 +205,44 @@ def test_an_unquotable_value_is_reported_after_later_bad_arguments() -> None:
             args[params[-1].attr] = object()
         check(action, args)
     assert pairs > 100
+
+
+class _CountingEncoder(ActionEncoder):
+    """Counts the calls handed to the general encoder."""
+
+    __slots__ = ("general",)
+
+    def __init__(self, action: Action[Any]) -> None:
+        self.general = 0
+        super().__init__(action)
+
+    def encode_any(self, args: Any) -> Any:
+        self.general += 1
+        return super().encode_any(args)
+
+
+def _through(encoder: ActionEncoder, action: Action[Any], args: dict[str, Any]) -> tuple[Any, ...]:
+    return outcome(lambda _a, kw: encoder.encode(kw), action, args)
+
+
+def test_plain_calls_skip_the_general_encoder() -> None:
+    """Every action but the uploads has a function of its own for plain arguments: after
+    the first call has checked the IDs, it encodes alone; anything else (a float, a
+    filter, an ID not seen yet, a flag not at its default) goes to the general encoder."""
+    for action in ACTIONS:
+        encoder = _CountingEncoder(action)
+        uploads = any(p.location == "multipart" for p in action.params)
+        args = base_args(action)
+        expected = outcome(reference.encode_action, action, args)
+        for _ in range(2):
+            encoder.general = 0  # the first call may check IDs no other call has sent
+            assert _through(encoder, action, args) == expected
+        assert encoder.general == int(uploads), action.qualname
+    (action,) = [a for a in ACTIONS if a.qualname == "instanceOrg.payloadCountsBreakdown"]
+    encoder = _CountingEncoder(action)
+    plain = base_args(action) | {"start": MIN_MS, "end": MAX_MS, "resolution": 3600000}
+    encoder.encode(plain)
+    encoder.general = 0
+    for args in (plain, plain | {"as_bytes": 1.5}, plain | {"_links": False}, plain):
+        assert _through(encoder, action, args) == outcome(reference.encode_action, action, args)
+    assert encoder.general == 2

@@ -725,6 +725,48 @@ def test_one_client_serves_successive_event_loops() -> None:
             asyncio.run(c.aclose())
 
 
+def test_a_call_from_another_running_loop_does_not_use_the_first_loops_session() -> None:
+    """A loop still running in another thread is not this thread's loop: a call made
+    here opens a session of this loop's own (a caller's session refuses)."""
+    with server_in_a_thread() as server:
+        c = LosantClient(TOKEN, base_url=server.url)
+        started, stop = threading.Event(), threading.Event()
+        holder: dict[str, Any] = {}
+
+        def other() -> None:
+            async def main() -> None:
+                await c.me.get()
+                holder["session"] = c._transport._session
+                async with (
+                    aiohttp.ClientSession() as theirs,
+                    LosantClient(TOKEN, base_url=server.url, session=theirs) as given,
+                ):
+                    await given.me.get()
+                    holder["given"] = given
+                    started.set()
+                    await asyncio.to_thread(stop.wait)  # this loop runs on meanwhile
+
+            asyncio.run(main())
+
+        thread = threading.Thread(target=other, daemon=True)
+        thread.start()
+        try:
+            assert started.wait(10)
+
+            async def here() -> aiohttp.ClientSession | None:
+                await c.me.get()
+                with pytest.raises(RuntimeError, match="another event loop"):
+                    await holder["given"].me.get()
+                return c._transport._session
+
+            session = asyncio.run(here())
+            assert session is not None and session is not holder["session"]
+        finally:
+            stop.set()
+            thread.join(10)
+        asyncio.run(c.aclose())
+
+
 # -- hostile conditions ----------------------------------------------------------------
 
 
