@@ -70,7 +70,11 @@ async def serve(orgs: int, sandboxes: int, apps: int, latency: float) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with FakeLosant(TOKEN, orgs=orgs, sandboxes=sandboxes, apps_per_org=apps) as server:
+    # Nothing reads this server's journal: keeping every request of a long benchmark would
+    # only grow the heap the garbage collector walks while requests wait.
+    async with FakeLosant(
+        TOKEN, orgs=orgs, sandboxes=sandboxes, apps_per_org=apps, journal_limit=100
+    ) as server:
         if latency > 0:
             server.faults.add(Latency(latency))
         print(f"Losant API at {server.url}", flush=True)
