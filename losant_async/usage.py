@@ -97,6 +97,11 @@ ORG_LISTINGS = 16  # orgs whose applications are listed at once
 # Lists are read 1,000 to a page, as Losant's own command line reads them: fewer round
 # trips before the usage calls can start (a server that caps the size is followed).
 LIST_PAGE = 1000
+# The walk reads no list's summaries: it asks for one small count of each, not the whole
+# summary, whose payload counts the server works out for every object listed.
+_ORG_LIST = {"summary_include": "appCount"}
+_SANDBOX_LIST = {"summary_include": "appCount"}
+_APP_LIST = {"summary_include": "deviceCount"}
 # The metrics an org's applications.periodSummaries gives for each of its applications:
 # metric -> (the action's ``include`` name, the summary's attribute).
 _SUMMARY_PARTS: dict[str, tuple[str, str]] = {
@@ -603,7 +608,9 @@ class UsageScrape:
         batches: AsyncIterator[Any]  # of orgs: a page at a time, or one named org
         if self.plan.orgs is None:
             pages = numbered_pages(
-                self._counted(client.instance_orgs.get), {"instance_id": inst}, per_page=LIST_PAGE
+                self._counted(client.instance_orgs.get),
+                {"instance_id": inst, **_ORG_LIST},
+                per_page=LIST_PAGE,
             )
             batches = self._listing("organizations", instance, _page_lists(pages))
         else:
@@ -645,7 +652,7 @@ class UsageScrape:
         """An org's applications: with their summaries when some metrics come from them."""
         if not self.summary_metrics:
             fetch = self._counted(self.client.applications.get)
-            return items(numbered_pages(fetch, {"org_id": org_id}, per_page=LIST_PAGE))
+            return items(numbered_pages(fetch, {"org_id": org_id, **_APP_LIST}, per_page=LIST_PAGE))
         fetch = self._counted(self.client.applications.period_summaries)
         args = {"org_id": org_id, **self._summary_args()}
         return items(numbered_pages(fetch, args, per_page=LIST_PAGE))
@@ -671,7 +678,7 @@ class UsageScrape:
         instance = _Entity("instance", self.plan.instance_id, None, None)
         order = {"sort_field": "id", "sort_direction": "asc"}
         listing = numbered_pages(
-            self._counted(self.client.applications.get), order, per_page=LIST_PAGE
+            self._counted(self.client.applications.get), {**order, **_APP_LIST}, per_page=LIST_PAGE
         )
         fetch = self._counted(self.client.applications.period_summaries)
         args = {**order, **self._summary_args()}
@@ -722,7 +729,9 @@ class UsageScrape:
         inst = self.plan.instance_id
         instance = _Entity("instance", inst, None, None)
         boxes = cursor_pages(
-            self._counted(client.instance_sandboxes.get), {"instance_id": inst}, limit=LIST_PAGE
+            self._counted(client.instance_sandboxes.get),
+            {"instance_id": inst, **_SANDBOX_LIST},
+            limit=LIST_PAGE,
         )
         async for box in self._listing("sandboxes", instance, items(boxes)):
             box_ids.add(str(box.id))
@@ -734,7 +743,7 @@ class UsageScrape:
             return
         # Sandbox applications are listed with every application the token sees, and
         # told apart by their owner (_walk_apps does so for every application at once).
-        apps = numbered_pages(self._counted(client.applications.get), {}, per_page=LIST_PAGE)
+        apps = numbered_pages(self._counted(client.applications.get), _APP_LIST, per_page=LIST_PAGE)
         async for app in self._listing("applications", instance, items(apps)):
             if app.owner_id in box_ids:
                 entity = _Entity("application", str(app.id), app.name, app.owner_id)

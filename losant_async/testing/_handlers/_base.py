@@ -171,14 +171,27 @@ class Area:
             set_if_valid(props, out, name, value)
         return out
 
-    def _summary(self, where: str, core: dict[str, JSON], scope: Scope, **counts: int) -> None:
+    def _summary(
+        self,
+        where: str,
+        core: dict[str, JSON],
+        scope: Scope,
+        *,
+        call: Call | None = None,
+        **counts: int,
+    ) -> None:
         """``core["summary"]``, when the schema has one, describing stored objects: their
-        ``counts``, this month's payloads of ``scope``, and 0 for every kind not stored."""
+        ``counts``, this month's payloads of ``scope``, and 0 for every kind not stored;
+        only the fields the call's ``summaryInclude`` names (all when it names none), less
+        those its ``summaryExclude`` names."""
         fields = self._shape(where).summary
         if fields is None:
             return
+        include, exclude = _names(call, "summaryInclude"), _names(call, "summaryExclude")
         out: dict[str, JSON] = {}
         for name, holds, keys in fields:
+            if (include and name not in include) or name in exclude:
+                continue
             if holds is PAYLOADS:
                 out[name] = self.usage.payload_counts_of(scope, self.usage.this_month(), False)
             elif holds is COUNT:
@@ -198,3 +211,11 @@ class Area:
         if start > end:
             raise invalid("start must be before end")
         return start, end, now
+
+
+def _names(call: Call | None, param: str) -> frozenset[str]:
+    """The comma-separated names of a call's query ``param`` (none when it is absent)."""
+    value = call.query.get(param) if call is not None else None
+    if not isinstance(value, str):
+        return frozenset()
+    return frozenset(name for name in (part.strip() for part in value.split(",")) if name)

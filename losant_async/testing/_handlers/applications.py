@@ -13,7 +13,7 @@ from ._paging import paged
 class ApplicationHandlers(Area):
     """Applications."""
 
-    def render_app(self, app: App, where: str) -> dict[str, JSON]:
+    def render_app(self, app: App, where: str, call: Call | None = None) -> dict[str, JSON]:
         core = self._core(
             app, "applicationId", name=app.name, ownerId=app.owner_id, ownerType=app.owner_type
         )
@@ -21,7 +21,7 @@ class ApplicationHandlers(Area):
         if org is not None:
             core["organizationName"] = org.name
         scope: Scope = ("app", app.id, [app.id])
-        self._summary(where, core, scope, deviceCount=self.state.device_count(app))
+        self._summary(where, core, scope, call=call, deviceCount=self.state.device_count(app))
         return self._render(where, core, app.extra)
 
     def apps_list(self, call: Call) -> Answer:
@@ -29,7 +29,7 @@ class ApplicationHandlers(Area):
             call,
             self._listed_apps(call),
             App.value,
-            lambda a: self.render_app(a, "applications.item"),
+            lambda a: self.render_app(a, "applications.item", call),
         )
         return 200, body
 
@@ -61,7 +61,7 @@ class ApplicationHandlers(Area):
 
     def app(self, call: Call) -> Answer:
         """``application.get`` and ``.patch``."""
-        return 200, self.render_app(self._patched(self._app(call), call), "application")
+        return 200, self.render_app(self._patched(self._app(call), call), "application", call)
 
     def app_delete(self, call: Call) -> Answer:
         self.state.remove_app(self._app(call).id)

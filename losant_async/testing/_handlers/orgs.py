@@ -33,19 +33,26 @@ class OrgHandlers(Area):
         state = self.state
         apps = [a for a in state.apps.values() if a.owner_id == state.user_id]
         core: dict[str, JSON] = {"id": state.user_id, "userId": state.user_id}
-        counts = {"orgCount": len(state.orgs), "instanceCount": 1, "appCount": len(apps)}
-        counts["deviceCount"] = sum(state.device_count(a) for a in apps)
-        self._summary("me", core, ("me", "", [a.id for a in apps]), **counts)
+        self._summary(
+            "me",
+            core,
+            ("me", "", [a.id for a in apps]),
+            orgCount=len(state.orgs),
+            instanceCount=1,
+            appCount=len(apps),
+            deviceCount=sum(state.device_count(a) for a in apps),
+        )
         drop = ("recentDashboards", "recentApplications", "recentOrganizations")
         return self._render("me", core, state.user, drop)
 
-    def render_org(self, org: Org, where: str) -> dict[str, JSON]:
+    def render_org(self, org: Org, where: str, call: Call | None = None) -> dict[str, JSON]:
         apps = [self.state.apps[a] for a in org.app_ids if a in self.state.apps]
         core = self._core(org, "orgId", name=org.name, instanceId=self.state.instance_id, tags=[])
         devices = sum(self.state.device_count(a) for a in apps)
         scope: Scope = ("org", org.id, [a.id for a in apps])
-        counts = {"appCount": len(apps), "deviceCount": devices, "memberCount": 1}
-        self._summary(where, core, scope, **counts)
+        self._summary(
+            where, core, scope, call=call, appCount=len(apps), deviceCount=devices, memberCount=1
+        )
         return self._render(where, core, org.extra)
 
     def instances_list(self, call: Call) -> Answer:
@@ -92,7 +99,7 @@ class OrgHandlers(Area):
             call,
             list(self.state.orgs.values()),
             Org.value,
-            lambda o: self.render_org(o, f"{collection}.item"),
+            lambda o: self.render_org(o, f"{collection}.item", call),
             meta,
         )
         return 200, body
@@ -114,7 +121,7 @@ class OrgHandlers(Area):
     def org(self, call: Call) -> Answer:
         """``instanceOrg.get``/``.patch`` and ``org.get``/``.patch``."""
         org = self._patched(self._org(call), call)
-        return 200, self.render_org(org, call.action.success_schema or "org")
+        return 200, self.render_org(org, call.action.success_schema or "org", call)
 
     def org_delete(self, call: Call) -> Answer:
         self.state.remove_org(self._org(call).id)

@@ -13,7 +13,7 @@ from ._paging import cursored
 class SandboxHandlers(Area):
     """Instance sandboxes."""
 
-    def render_sandbox(self, box: Sandbox, where: str) -> JSON:
+    def render_sandbox(self, box: Sandbox, where: str, call: Call | None = None) -> JSON:
         core = self._core(
             box,
             "instanceSandboxId",
@@ -30,7 +30,7 @@ class SandboxHandlers(Area):
         devices = sum(self.state.device_count(a) for a in apps)
         core["orgs"] = []
         scope: Scope = ("sandbox", box.id, [a.id for a in apps])
-        self._summary(where, core, scope, appCount=len(apps), deviceCount=devices)
+        self._summary(where, core, scope, call=call, appCount=len(apps), deviceCount=devices)
         drop = ("dataDeletion", "permanentDeletion")
         return self._render(where, core, box.extra, drop)
 
@@ -42,12 +42,12 @@ class SandboxHandlers(Area):
             call,
             boxes,
             Sandbox.value,
-            lambda b: self.render_sandbox(b, "instanceSandboxes.item"),
+            lambda b: self.render_sandbox(b, "instanceSandboxes.item", call),
         )
         return 200, body
 
     def sandbox_get(self, call: Call) -> Answer:
-        return 200, self.render_sandbox(self._sandbox(call), "instanceSandbox")
+        return 200, self.render_sandbox(self._sandbox(call), "instanceSandbox", call)
 
     def sandbox_delete(self, call: Call) -> Answer:
         self._set_deleted(self._sandbox(call), True)
