@@ -107,6 +107,7 @@ async def numbered_pages(
     args: Mapping[str, Any] | None = None,
     *,
     per_page: int | None = None,
+    first_page: int | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> AsyncIterator[NP]:
     """Every page of a ``page``/``perPage`` list, in order, from ``args["page"]`` (0).
@@ -114,21 +115,29 @@ async def numbered_pages(
     ``per_page`` defaults to ``args["per_page"]``, else 100; the page size the server
     answers with (``perPage``, when it caps the one asked for) is the one relied on. Later
     pages are fetched up to ``concurrency`` at a time once the total is known.
+    ``first_page``, a multiple of ``per_page``, sizes the first page alone: one large read
+    (a whole small list in one round trip), then pages of ``per_page``.
     """
     call = dict(args or {})
     asked = _positive("per_page", _option(per_page, call.pop("per_page", None)))
+    head = asked if first_page is None else _positive("first_page", first_page)
+    if head % asked:
+        raise ValueError(f"first_page must be a multiple of per_page ({asked}), not {head}")
     width = _positive("concurrency", concurrency)
     number = int(call.pop("page", 0) or 0)
     if number < 0:
         raise ValueError(f"page must be 0 or more, not {number}")
 
-    first = await fetch(**call, page=number, per_page=asked)
+    first = await fetch(**call, page=number, per_page=head)
     yield first
-    size = getattr(first, "per_page", None) or asked
+    size = getattr(first, "per_page", None) or head
     if _count(first) < size:  # empty or short: the last page
         return
     total = first.total_count
-    number += 1
+    if size == head != asked:  # later pages of per_page, from where the first one ended
+        number, size = (number + 1) * head // asked, asked
+    else:  # one size throughout (the server's, when it capped the first page)
+        asked, number = head, number + 1
     while True:
         if total is None:  # no total: one page at a time until a short one
             batch = [number]

@@ -21,12 +21,11 @@ of November. ``resolution="month"`` sums the daily payload breakdown per calenda
 
 Bulk endpoints stand in for per-entity calls where they give the same numbers (``bulk=False``
 turns them off): ``applications.periodSummaries`` holds every application's daily payload
-breakdown, device and notebook counts (a page per 1,000 applications, read beside the list of
+breakdown, device and notebook counts (a page per 100 applications, read beside the list of
 applications that tells whose each one is), so only their payload counts take a call each
 (a split by org reads its orgs' own summaries); when the window is whole months (``end`` the
 last millisecond of a month) the monthly breakdowns of orgs and their applications come
-from ``instance.historicalSummaries``, a page per 1,000 entities. Every list is read 1,000
-to a page, as Losant's own command line reads them.
+from ``instance.historicalSummaries``, a page per 100 entities.
 """
 
 from __future__ import annotations
@@ -94,9 +93,13 @@ _RESOLUTION_MS = {"hour": HOUR_MS, "day": DAY_MS, "month": DAY_MS}
 _ID = re.compile(r"^[A-Fa-f\d]{24}$")
 PCB: Metric = "payload_counts_breakdown"
 ORG_LISTINGS = 16  # orgs whose applications are listed at once
-# Lists are read 1,000 to a page, as Losant's own command line reads them: fewer round
-# trips before the usage calls can start (a server that caps the size is followed).
-LIST_PAGE = 1000
+# A list's first page is 1,000 long (as Losant's own command line reads lists), so that a
+# list of up to 1,000 takes one round trip, made while nothing else waits on the server;
+# later pages are of the API's 100, read while the usage calls run, so that what the walk
+# holds at once (up to four pages fetched together) stays bounded whatever the instance's
+# size.
+LIST_PAGE = 100
+FIRST_PAGE = 1000
 # The walk reads no list's summaries: it asks for one small count of each, not the whole
 # summary, whose payload counts the server works out for every object listed.
 _ORG_LIST = {"summary_include": "appCount"}
@@ -404,7 +407,7 @@ class UsageScrape:
             else []
         )
         # Metrics of org applications read from their org's period summaries (a page per
-        # 1,000 applications), not one call each; hourly breakdowns are not in them.
+        # 100 applications), not one call each; hourly breakdowns are not in them.
         self.summary_metrics: tuple[Metric, ...] = tuple(
             m
             for m in metrics
@@ -611,6 +614,7 @@ class UsageScrape:
                 self._counted(client.instance_orgs.get),
                 {"instance_id": inst, **_ORG_LIST},
                 per_page=LIST_PAGE,
+                first_page=FIRST_PAGE,
             )
             batches = self._listing("organizations", instance, _page_lists(pages))
         else:
@@ -652,10 +656,17 @@ class UsageScrape:
         """An org's applications: with their summaries when some metrics come from them."""
         if not self.summary_metrics:
             fetch = self._counted(self.client.applications.get)
-            return items(numbered_pages(fetch, {"org_id": org_id, **_APP_LIST}, per_page=LIST_PAGE))
+            return items(
+                numbered_pages(
+                    fetch,
+                    {"org_id": org_id, **_APP_LIST},
+                    per_page=LIST_PAGE,
+                    first_page=FIRST_PAGE,
+                )
+            )
         fetch = self._counted(self.client.applications.period_summaries)
         args = {"org_id": org_id, **self._summary_args()}
-        return items(numbered_pages(fetch, args, per_page=LIST_PAGE))
+        return items(numbered_pages(fetch, args, per_page=LIST_PAGE, first_page=FIRST_PAGE))
 
     def _summary_args(self) -> dict[str, Any]:
         """Arguments of applications.periodSummaries: the window, the parts wanted."""
@@ -678,11 +689,16 @@ class UsageScrape:
         instance = _Entity("instance", self.plan.instance_id, None, None)
         order = {"sort_field": "id", "sort_direction": "asc"}
         listing = numbered_pages(
-            self._counted(self.client.applications.get), {**order, **_APP_LIST}, per_page=LIST_PAGE
+            self._counted(self.client.applications.get),
+            {**order, **_APP_LIST},
+            per_page=LIST_PAGE,
+            first_page=FIRST_PAGE,
         )
         fetch = self._counted(self.client.applications.period_summaries)
         args = {**order, **self._summary_args()}
-        summed = _until_error(numbered_pages(fetch, args, per_page=LIST_PAGE))
+        summed = _until_error(
+            numbered_pages(fetch, args, per_page=LIST_PAGE, first_page=FIRST_PAGE)
+        )
         async with anyio.create_task_group() as tg:
             apps = _read_ahead(tg, self._listing("applications", instance, listing))
             summaries = _read_ahead(tg, summed)
@@ -743,7 +759,12 @@ class UsageScrape:
             return
         # Sandbox applications are listed with every application the token sees, and
         # told apart by their owner (_walk_apps does so for every application at once).
-        apps = numbered_pages(self._counted(client.applications.get), _APP_LIST, per_page=LIST_PAGE)
+        apps = numbered_pages(
+            self._counted(client.applications.get),
+            _APP_LIST,
+            per_page=LIST_PAGE,
+            first_page=FIRST_PAGE,
+        )
         async for app in self._listing("applications", instance, items(apps)):
             if app.owner_id in box_ids:
                 entity = _Entity("application", str(app.id), app.name, app.owner_id)
@@ -834,7 +855,7 @@ class UsageScrape:
         want: set[str] = set(self.plan.include)
         fetch = self._counted(self.client.instance.historical_summaries)
         args = {"instance_id": self.plan.instance_id, "month": month}
-        pages = numbered_pages(fetch, args, per_page=LIST_PAGE)
+        pages = numbered_pages(fetch, args, per_page=LIST_PAGE, first_page=FIRST_PAGE)
         when = datetime.fromtimestamp(month / 1000, tz=UTC)
         instance = _Entity("instance", self.plan.instance_id, None, None)
         async for item in self._listing("historical summaries", instance, items(pages)):

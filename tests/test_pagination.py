@@ -116,6 +116,42 @@ async def test_an_exactly_full_last_page_needs_no_extra_request(
     assert page_numbers(server, "applications.get") == ["0"]
 
 
+async def test_a_larger_first_page_then_pages_of_per_page_cover_every_item_once(
+    server: FakeLosant, client: LosantClient
+) -> None:
+    full = await every_org_id(server, client)
+    inst = server.ids.instance_id
+    pages = org_pages(client, inst, per_page=2, first_page=6)
+    sizes: list[int] = []
+    seen: list[str] = []
+    async for page in pages:
+        sizes.append(len(page.items or ()))
+        seen += [str(o.id) for o in page.items or ()]
+    assert seen == full  # 11 orgs: 6, then 2, 2 and 1, in order, none twice
+    assert sizes == [6, 2, 2, 1]
+    asked = [(e.query_dict()["page"], e.query_dict()["perPage"])
+             for e in server.journal.for_action("instanceOrgs.get")]  # fmt: skip
+    assert asked == [("0", "6"), ("3", "2"), ("4", "2"), ("5", "2")]
+
+
+async def test_a_first_page_that_holds_the_whole_list_is_one_request(
+    server: FakeLosant, client: LosantClient
+) -> None:
+    full = await every_org_id(server, client)
+    pages = org_pages(client, server.ids.instance_id, per_page=2, first_page=20)
+    assert [str(o.id) async for o in items(pages)] == full
+    assert page_numbers(server, "instanceOrgs.get") == ["0"]
+
+
+async def test_a_first_page_not_a_multiple_of_per_page_is_refused(
+    server: FakeLosant, client: LosantClient
+) -> None:
+    pages = org_pages(client, server.ids.instance_id, per_page=4, first_page=6)
+    with pytest.raises(ValueError, match="multiple of per_page"):
+        await anext(pages)
+    assert page_numbers(server, "instanceOrgs.get") == []
+
+
 async def test_a_total_that_grows_mid_walk_is_followed(
     server: FakeLosant, client: LosantClient
 ) -> None:
