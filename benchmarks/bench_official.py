@@ -12,7 +12,7 @@ metric, date, field, value; dates parsed into datetimes on both sides), four way
 - ``scrape_usage`` of losant_async with its defaults (32 entities at a time, up to 32
   requests in flight, and the bulk endpoint where it gives the same numbers:
   ``applications.periodSummaries`` holds the applications' breakdown, device and notebook
-  counts, a page per 100 applications, so those take one call, not three per application:
+  counts, up to 1,000 applications in one page, so those take one call, not three per application:
   on the small instance 114 requests against 285);
 - ``scrape_usage(bulk=False)``: the same calls losant-rest makes, for reference.
 

@@ -21,11 +21,11 @@ of November. ``resolution="month"`` sums the daily payload breakdown per calenda
 
 Bulk endpoints stand in for per-entity calls where they give the same numbers (``bulk=False``
 turns them off): ``applications.periodSummaries`` holds every application's daily payload
-breakdown, device and notebook counts (a page per 100 applications, read beside the list of
-applications that tells whose each one is), so only their payload counts take a call each
-(a split by org reads its orgs' own summaries); when the window is whole months (``end`` the
-last millisecond of a month) the monthly breakdowns of orgs and their applications come
-from ``instance.historicalSummaries``, a page per 100 entities.
+breakdown, device and notebook counts (the first 1,000 applications in one page, then pages
+of 100, read beside the list of applications that tells whose each one is), so only their
+payload counts take a call each (a split by org reads its orgs' own summaries); when the
+window is whole months (``end`` the last millisecond of a month) the monthly breakdowns of
+orgs and their applications come from ``instance.historicalSummaries``, read the same way.
 """
 
 from __future__ import annotations
@@ -406,8 +406,8 @@ class UsageScrape:
             and _month_aligned(end + 1)
             else []
         )
-        # Metrics of org applications read from their org's period summaries (a page per
-        # 100 applications), not one call each; hourly breakdowns are not in them.
+        # Metrics of org applications read from their org's period summaries (pages of
+        # many applications), not one call each; hourly breakdowns are not in them.
         self.summary_metrics: tuple[Metric, ...] = tuple(
             m
             for m in metrics
