@@ -263,7 +263,7 @@ def results(quick: bool, callgrind: bool = False) -> list[Result]:
             Result(f"usage scrape: throughput / losant-rest, {THREADS} threads", vs_thr, "x"),
         ]
     out: list[Result] = []
-    for sizes, goal, rounds in ((GOAL_SIZES, True, 3), (SMALL_SIZES, False, 5)):
+    for sizes, goal, rounds in ((GOAL_SIZES, True, 5), (SMALL_SIZES, False, 3)):
         vs_seq, vs_thr, vs_single, count, busy = measure(sizes, rounds)
         notes = _describe(sizes, rounds, count, busy)
         where = f"{sizes[0]} orgs" if goal else f"small instance, {sizes[0]} orgs"
