@@ -50,7 +50,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ._times import TimeArg, resolve_epoch_ms
 from .errors import LosantError
-from .pagination import cursor_pages, items, numbered_pages
+from .pagination import NP, cursor_pages, items, numbered_pages
 
 if TYPE_CHECKING:
     from ._client import LosantClient
@@ -265,6 +265,12 @@ def _value_fields(kind: type) -> tuple[tuple[str, str], ...]:
             (info.name, info.encode_name) for info in fields if info.name != "date"
         )
     return found
+
+
+def _list_pages(fetch: Callable[..., Awaitable[NP]], args: Mapping[str, Any]) -> AsyncIterator[NP]:
+    """The pages of a ``page``/``perPage`` list the walk reads: the first 1,000 items, then
+    pages of 100 (see ``FIRST_PAGE``)."""
+    return numbered_pages(fetch, args, per_page=LIST_PAGE, first_page=FIRST_PAGE)
 
 
 async def _page_lists(pages: AsyncIterator[Any]) -> AsyncIterator[list[Any]]:
@@ -610,11 +616,9 @@ class UsageScrape:
         instance = _Entity("instance", inst, None, None)
         batches: AsyncIterator[Any]  # of orgs: a page at a time, or one named org
         if self.plan.orgs is None:
-            pages = numbered_pages(
+            pages = _list_pages(
                 self._counted(client.instance_orgs.get),
                 {"instance_id": inst, **_ORG_LIST},
-                per_page=LIST_PAGE,
-                first_page=FIRST_PAGE,
             )
             batches = self._listing("organizations", instance, _page_lists(pages))
         else:
@@ -657,16 +661,14 @@ class UsageScrape:
         if not self.summary_metrics:
             fetch = self._counted(self.client.applications.get)
             return items(
-                numbered_pages(
+                _list_pages(
                     fetch,
                     {"org_id": org_id, **_APP_LIST},
-                    per_page=LIST_PAGE,
-                    first_page=FIRST_PAGE,
                 )
             )
         fetch = self._counted(self.client.applications.period_summaries)
         args = {"org_id": org_id, **self._summary_args()}
-        return items(numbered_pages(fetch, args, per_page=LIST_PAGE, first_page=FIRST_PAGE))
+        return items(_list_pages(fetch, args))
 
     def _summary_args(self) -> dict[str, Any]:
         """Arguments of applications.periodSummaries: the window, the parts wanted."""
@@ -688,17 +690,13 @@ class UsageScrape:
         fetched per entity."""
         instance = _Entity("instance", self.plan.instance_id, None, None)
         order = {"sort_field": "id", "sort_direction": "asc"}
-        listing = numbered_pages(
+        listing = _list_pages(
             self._counted(self.client.applications.get),
             {**order, **_APP_LIST},
-            per_page=LIST_PAGE,
-            first_page=FIRST_PAGE,
         )
         fetch = self._counted(self.client.applications.period_summaries)
         args = {**order, **self._summary_args()}
-        summed = _until_error(
-            numbered_pages(fetch, args, per_page=LIST_PAGE, first_page=FIRST_PAGE)
-        )
+        summed = _until_error(_list_pages(fetch, args))
         async with anyio.create_task_group() as tg:
             apps = _read_ahead(tg, self._listing("applications", instance, listing))
             summaries = _read_ahead(tg, summed)
@@ -759,11 +757,9 @@ class UsageScrape:
             return
         # Sandbox applications are listed with every application the token sees, and
         # told apart by their owner (_walk_apps does so for every application at once).
-        apps = numbered_pages(
+        apps = _list_pages(
             self._counted(client.applications.get),
             _APP_LIST,
-            per_page=LIST_PAGE,
-            first_page=FIRST_PAGE,
         )
         async for app in self._listing("applications", instance, items(apps)):
             if app.owner_id in box_ids:
@@ -855,7 +851,7 @@ class UsageScrape:
         want: set[str] = set(self.plan.include)
         fetch = self._counted(self.client.instance.historical_summaries)
         args = {"instance_id": self.plan.instance_id, "month": month}
-        pages = numbered_pages(fetch, args, per_page=LIST_PAGE, first_page=FIRST_PAGE)
+        pages = _list_pages(fetch, args)
         when = datetime.fromtimestamp(month / 1000, tz=UTC)
         instance = _Entity("instance", self.plan.instance_id, None, None)
         async for item in self._listing("historical summaries", instance, items(pages)):

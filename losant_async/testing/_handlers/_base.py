@@ -3,6 +3,7 @@ names, and answers rendered from stored fields over a schema-generated template.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -216,6 +217,10 @@ class Area:
 def _names(call: Call | None, param: str) -> frozenset[str]:
     """The comma-separated names of a call's query ``param`` (none when it is absent)."""
     value = call.query.get(param) if call is not None else None
-    if not isinstance(value, str):
-        return frozenset()
+    return _split_names(value) if isinstance(value, str) else frozenset()
+
+
+@functools.lru_cache(maxsize=64)
+def _split_names(value: str) -> frozenset[str]:
+    # Read once per distinct value, not once per object a list renders.
     return frozenset(name for name in (part.strip() for part in value.split(",")) if name)
